@@ -1,0 +1,57 @@
+import type { Denial } from './policy.js';
+
+// The one mapper from a denial to what real clients understand (design §3).
+
+export interface Answer {
+  status: number;
+  message: string;
+  headers: Record<string, string>;
+  /** The Hub's X-Error-Code, when the clients map this denial to an exception. */
+  errorCode?: 'RepoNotFound' | 'GatedRepo';
+}
+
+export const BASIC_CHALLENGE = 'Basic realm="hubgate"';
+
+export function answerFor(denial: Denial, repoId: string): Answer {
+  const challenge = { 'WWW-Authenticate': BASIC_CHALLENGE };
+  switch (denial.reason) {
+    case 'invalid-credentials':
+      return {
+        status: 401,
+        message: 'Invalid credentials in Authorization header: use a hubgate access token as the password (web passwords do not work here)',
+        headers: challenge,
+      };
+    case 'needs-authentication':
+      return {
+        status: 401,
+        message: denial.hidden
+          ? `Repository not found or authentication required: sign in with a hubgate access token to reach ${repoId}`
+          : `Authentication required: use a hubgate access token with the write role as the password to write to ${repoId}`,
+        headers: challenge,
+        errorCode: denial.hidden ? 'RepoNotFound' : undefined,
+      };
+    case 'not-found':
+      return { status: 404, message: `Repository not found: ${repoId}`, headers: {}, errorCode: 'RepoNotFound' };
+    case 'read-only-token':
+      return {
+        status: 403,
+        message: `Your token has the read role and cannot ${denial.need} ${repoId}: create a token with the write role`,
+        headers: {},
+      };
+    case 'forbidden':
+      return { status: 403, message: `You do not have ${denial.need} access to ${repoId}`, headers: {} };
+    case 'gated': {
+      const message = {
+        none: `Access to ${repoId} is restricted: it is a gated repository. Visit its page to ask for access.`,
+        pending: `Access to ${repoId} is restricted: your request for access is awaiting a decision from the repository's authors.`,
+        rejected: `Access to ${repoId} is restricted: your request for access was rejected by the repository's authors${denial.rejectionReason ? `: ${denial.rejectionReason}` : '.'}`,
+      }[denial.status];
+      return {
+        status: denial.anonymous ? 401 : 403,
+        message: denial.anonymous ? `${message} Sign in with a hubgate access token.` : message,
+        headers: denial.anonymous ? challenge : {},
+        errorCode: 'GatedRepo',
+      };
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import type { GatedMode, MemberRole, TokenRole } from '../domain/types.js';
+
+// The one access policy: every permission question in hubgate is answered by decide().
+// It is pure and synchronous; src/access/resolve.ts gathers the facts from the database.
+
+export type Level = 'none' | 'read' | 'write' | 'admin';
+export type Action = 'read' | 'write' | 'admin';
+export type GateStatus = 'none' | 'pending' | 'accepted' | 'rejected';
+
+const RANK: Record<Level, number> = { none: 0, read: 1, write: 2, admin: 3 };
+export const atLeast = (have: Level, need: Level): boolean => RANK[have] >= RANK[need];
+
+export interface AccessFacts {
+  caller: 'anonymous' | 'invalid' | 'user';
+  /** The token's role; null for anonymous callers. */
+  tokenRole: TokenRole | null;
+  repo: null | {
+    private: boolean;
+    gated: GatedMode;
+    /** The caller is the namespace owner (a user repo's own user). */
+    isOwner: boolean;
+    /** The caller's role in the owning org, if any. */
+    orgRole: MemberRole | null;
+    /** The caller's access request, for gated repos. */
+    gate: { status: GateStatus; rejectionReason?: string | null };
+  };
+}
+
+export type Denial =
+  /** No credentials where some are needed. `hidden` when the repo may not exist or is private, so the answer must not say which. */
+  | { reason: 'needs-authentication'; hidden: boolean }
+  | { reason: 'invalid-credentials' }
+  /** The repo does not exist or the caller may not know it exists. */
+  | { reason: 'not-found' }
+  | { reason: 'read-only-token'; need: Action }
+  | { reason: 'forbidden'; need: Action }
+  | { reason: 'gated'; status: Exclude<GateStatus, 'accepted'>; rejectionReason: string | null; anonymous: boolean };
+
+export type Decision = { allow: true; level: Level } | ({ allow: false } & Denial);
+
+/** What the caller holds on the repo, before the token's role caps it. */
+function held(facts: AccessFacts): Level {
+  const repo = facts.repo!;
+  if (facts.caller === 'user') {
+    if (repo.isOwner) return 'admin';
+    if (repo.orgRole) return repo.orgRole;
+  }
+  return repo.private ? 'none' : 'read';
+}
+
+export function decide(facts: AccessFacts, action: Action): Decision {
+  if (facts.caller === 'invalid') return { allow: false, reason: 'invalid-credentials' };
+  const anonymous = facts.caller === 'anonymous';
+  if (!facts.repo) return anonymous ? { allow: false, reason: 'needs-authentication', hidden: true } : { allow: false, reason: 'not-found' };
+
+  const holds = held(facts);
+  if (holds === 'none') return anonymous ? { allow: false, reason: 'needs-authentication', hidden: true } : { allow: false, reason: 'not-found' };
+
+  // A read token caps everything at read; a write token is the highest role a token has.
+  const level: Level = facts.tokenRole === 'read' && atLeast(holds, 'write') ? 'read' : holds;
+  if (!atLeast(level, action)) {
+    if (anonymous) return { allow: false, reason: 'needs-authentication', hidden: false };
+    if (atLeast(holds, action)) return { allow: false, reason: 'read-only-token', need: action };
+    return { allow: false, reason: 'forbidden', need: action };
+  }
+
+  // Gating is per user and never applies to those who can write to the repo.
+  const repo = facts.repo;
+  if (repo.gated && !atLeast(holds, 'write') && repo.gate.status !== 'accepted') {
+    return { allow: false, reason: 'gated', status: repo.gate.status, rejectionReason: repo.gate.rejectionReason ?? null, anonymous };
+  }
+  return { allow: true, level };
+}

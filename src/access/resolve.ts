@@ -1,0 +1,31 @@
+import { membershipRole } from '../db/accounts.js';
+import type { Db } from '../db/index.js';
+import { findRepo, type RepoWithOwner } from '../db/repos.js';
+import type { RepoRef } from '../domain/names.js';
+import type { Caller } from '../identity/identify.js';
+import { type AccessFacts, type Action, type Decision, decide } from './policy.js';
+
+/** Gathers the facts about (caller, repo) from the database and asks the policy. The only caller of decide(). */
+export async function resolveAccess(
+  db: Db,
+  caller: Caller,
+  ref: RepoRef,
+  action: Action,
+): Promise<{ decision: Decision; repo: RepoWithOwner | undefined }> {
+  const repo = await findRepo(db, ref.type, ref.namespace, ref.name);
+  const facts: AccessFacts = {
+    caller: caller.kind,
+    tokenRole: caller.kind === 'user' ? caller.tokenRole : null,
+    repo: repo
+      ? {
+          private: repo.private,
+          gated: repo.gated,
+          isOwner: caller.kind === 'user' && repo.ownerKind === 'user' && repo.ownerId === caller.user.id,
+          orgRole: caller.kind === 'user' && repo.ownerKind === 'org' ? ((await membershipRole(db, repo.ownerId, caller.user.id)) ?? null) : null,
+          // Access requests arrive with the gating issue; until then nobody has one.
+          gate: { status: 'none' },
+        }
+      : null,
+  };
+  return { decision: decide(facts, action), repo };
+}

@@ -1,0 +1,59 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { pinoHttp } from 'pino-http';
+import { NameError } from './domain/names.js';
+import { smartHttp } from './git/smart-http.js';
+import type { AppContext } from './http/context.js';
+import { identify } from './identity/identify.js';
+
+/** Builds the Express app from its dependencies; no module state, so tests can build many. */
+export function createApp(ctx: AppContext): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use(
+    pinoHttp({
+      logger: ctx.log,
+      // Only method and path: headers carry credentials and query strings carry signed tokens.
+      serializers: {
+        req: (req: { method: string; url: string; remoteAddress?: string }) => ({ method: req.method, path: req.url.split('?')[0], remoteAddress: req.remoteAddress }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      customProps: (_req, res) => {
+        const caller = (res as Response).locals?.caller;
+        return caller?.kind === 'user' ? { user: caller.user.name } : {};
+      },
+    }),
+  );
+  app.use((req, res, next) => {
+    res.on('finish', () => ctx.metrics.requests.labels(res.locals.route ?? 'other', req.method, String(res.statusCode)).inc());
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.locals.route = 'healthz';
+    res.json({ status: 'ok' });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.locals.route = 'metrics';
+    res.set('Content-Type', ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
+  });
+
+  app.use(async (req, res, next) => {
+    res.locals.caller = await identify(ctx.db, req.get('authorization'));
+    next();
+  });
+  app.use(smartHttp(ctx));
+
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'Not found' });
+  });
+  app.use((err: Error & { status?: number; type?: string }, req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof NameError) return void res.status(400).json({ error: err.message });
+    if (err.status && err.status >= 400 && err.status < 500) return void res.status(err.status).json({ error: err.message });
+    req.log.error({ err }, 'unhandled error');
+    if (!res.headersSent) res.status(500).json({ error: 'Internal error; the server log has the details' });
+    else res.destroy();
+  });
+  return app;
+}

@@ -1,0 +1,178 @@
+import { Command, CommanderError, Option } from 'commander';
+import { ConfigError, dataDirFrom, loadConfig } from '../config.js';
+import { type Db, openDb } from '../db/index.js';
+import { HubgateError } from '../domain/errors.js';
+import { NameError, parseRepoId, parseRepoType } from '../domain/names.js';
+import type { GatedMode, MemberRole, TokenRole } from '../domain/types.js';
+import { serve } from '../server.js';
+import { addMember, createOrg, createUser } from '../services/accounts.js';
+import { createRepo, setGated } from '../services/repos.js';
+import { createToken, revoke, tokensOf } from '../services/tokens.js';
+
+// Exit codes (design §7): 0 ok; 1 an error that says what to do; 2 a usage error.
+
+class UsageError extends Error {}
+
+const dataOption = () => new Option('--data <dir>', 'data directory (default $HUBGATE_DATA_DIR or ./data)');
+const typeOption = () => new Option('--type <type>', 'repo type').choices(['model', 'dataset', 'space']).default('model');
+
+/** Opens the data directory for an admin command and always closes it. */
+async function withDb<T>(opts: { data?: string }, fn: (db: Db, dataDir: string) => Promise<T>): Promise<T> {
+  const dataDir = dataDirFrom(opts.data);
+  const db = await openDb(dataDir);
+  try {
+    return await fn(db, dataDir);
+  } finally {
+    await db.destroy();
+  }
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new UsageError('--password-stdin reads the password from standard input: pipe it in');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('hubgate')
+    .description('Self-hosted, Hugging Face Hub-compatible server for model and dataset repositories')
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(str) });
+
+  program
+    .command('serve')
+    .description('serve git, LFS and the Hub API')
+    .addOption(dataOption())
+    .option('--host <host>', 'address to listen on (default $HUBGATE_HOST or 127.0.0.1)')
+    .option('--port <port>', 'port to listen on (default $HUBGATE_PORT or 8080)')
+    .option('--public-url <url>', 'the URL users reach hubgate at (default $HUBGATE_PUBLIC_URL)')
+    .action(async (o) => {
+      await serve(loadConfig({ dataDir: o.data, host: o.host, port: o.port, publicUrl: o.publicUrl }));
+    });
+
+  const user = program.command('user').description('manage users');
+  user
+    .command('create <name>')
+    .description('create a user')
+    .addOption(dataOption())
+    .option('--email <email>')
+    .option('--fullname <fullname>')
+    .option('--password-stdin', 'read a web login password from standard input')
+    .option('--admin', 'make the user a site administrator')
+    .action(async (name: string, o) => {
+      const password = o.passwordStdin ? await readStdin() : undefined;
+      await withDb(o, (db) => createUser(db, { name, email: o.email, fullname: o.fullname, password, isAdmin: !!o.admin }));
+      say(`created user ${name}`);
+    });
+
+  const org = program.command('org').description('manage organizations');
+  org
+    .command('create <name>')
+    .description('create an organization')
+    .addOption(dataOption())
+    .option('--fullname <fullname>')
+    .action(async (name: string, o) => {
+      await withDb(o, (db) => createOrg(db, { name, fullname: o.fullname }));
+      say(`created organization ${name}`);
+    });
+  org
+    .command('add <org> <user>')
+    .description("add a member to an organization, or change a member's role")
+    .addOption(dataOption())
+    .addOption(new Option('--role <role>', 'read, write or admin').choices(['read', 'write', 'admin']).makeOptionMandatory())
+    .action(async (orgName: string, userName: string, o) => {
+      await withDb(o, (db) => addMember(db, orgName, userName, o.role as MemberRole));
+      say(`${userName} is now a member of ${orgName} with the ${o.role} role`);
+    });
+
+  const token = program.command('token').description('manage user access tokens');
+  token
+    .command('create <user>')
+    .description('create an access token and print it alone on stdout (shown once)')
+    .addOption(dataOption())
+    .addOption(new Option('--role <role>', 'read or write').choices(['read', 'write']).makeOptionMandatory())
+    .option('--name <name>', 'display name')
+    .action(async (userName: string, o) => {
+      const { secret } = await withDb(o, (db) => createToken(db, userName, o.role as TokenRole, o.name));
+      say(secret);
+    });
+  token
+    .command('list <user>')
+    .description("list a user's tokens (never their secrets)")
+    .addOption(dataOption())
+    .action(async (userName: string, o) => {
+      const tokens = await withDb(o, (db) => tokensOf(db, userName));
+      say(['ID', 'ROLE', 'STATUS', 'CREATED', 'LAST USED', 'NAME'].join('\t'));
+      for (const t of tokens) {
+        say([t.id, t.role, t.revokedAt ? 'revoked' : 'active', t.createdAt, t.lastUsedAt ?? 'never', t.name].join('\t'));
+      }
+    });
+  token
+    .command('revoke <id>')
+    .description('revoke a token by its id (from `token list`)')
+    .addOption(dataOption())
+    .action(async (id: string, o) => {
+      if (!/^[1-9][0-9]{0,15}$/.test(id)) throw new UsageError(`invalid token id "${id}": use the number shown by \`hubgate token list USER\``);
+      await withDb(o, (db) => revoke(db, Number(id)));
+      say(`revoked token ${id}`);
+    });
+
+  const repo = program.command('repo').description('manage repositories');
+  repo
+    .command('create <id>')
+    .description('create a repository NAMESPACE/NAME')
+    .addOption(dataOption())
+    .addOption(typeOption())
+    .option('--private', 'visible only to its owner and org members')
+    .addOption(new Option('--gated <mode>', 'gate access with auto or manual approval').choices(['auto', 'manual']))
+    .action(async (id: string, o) => {
+      const ref = { ...parseRepoId(id), type: parseRepoType(o.type) };
+      const created = await withDb(o, (db, dataDir) => createRepo(db, dataDir, { ...ref, private: !!o.private, gated: (o.gated ?? false) as GatedMode }));
+      say(`created ${created.type} ${created.namespace}/${created.name} (${created.private ? 'private' : 'public'}${created.gated ? `, gated: ${created.gated}` : ''})`);
+    });
+  repo
+    .command('gate <id> <mode>')
+    .description('set gating of a repository: auto, manual or off')
+    .addOption(dataOption())
+    .addOption(typeOption())
+    .action(async (id: string, mode: string, o) => {
+      if (!['auto', 'manual', 'off'].includes(mode)) throw new UsageError(`invalid gate mode "${mode}": use auto, manual or off`);
+      const ref = { ...parseRepoId(id), type: parseRepoType(o.type) };
+      await withDb(o, (db) => setGated(db, ref, mode === 'off' ? false : (mode as GatedMode)));
+      say(`${id}: gating ${mode}`);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    process.exitCode = exitCodeFor(err);
+  }
+}
+
+function exitCodeFor(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // commander has already printed its message.
+    return err.exitCode === 0 ? 0 : 2;
+  }
+  const oneLine = (m: string) => m.split('\n')[0];
+  if (err instanceof UsageError || err instanceof NameError || err instanceof ConfigError) {
+    process.stderr.write(`hubgate: ${oneLine(err.message)}\n`);
+    return 2;
+  }
+  if (err instanceof HubgateError) {
+    process.stderr.write(`hubgate: ${oneLine(err.message)}\n`);
+    return 1;
+  }
+  process.stderr.write(`hubgate: ${oneLine((err as Error)?.message ?? String(err))}\n`);
+  return 1;
+}

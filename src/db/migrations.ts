@@ -1,0 +1,56 @@
+import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+
+// Forward-only migrations, applied in key order at start. Later issues add theirs after these.
+const migrations: Record<string, Migration> = {
+  '0001_identity_and_repos': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('accounts')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('name', 'text', (c) => c.notNull().modifyEnd(sql`collate nocase`).unique())
+        .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('user', 'org')`))
+        .addColumn('fullname', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('email', 'text')
+        .addColumn('password_hash', 'text')
+        .addColumn('is_admin', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('memberships')
+        .addColumn('org_id', 'integer', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+        .addColumn('user_id', 'integer', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+        .addColumn('role', 'text', (c) => c.notNull().check(sql`role in ('read', 'write', 'admin')`))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('memberships_pk', ['org_id', 'user_id'])
+        .execute();
+      await db.schema
+        .createTable('tokens')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('user_id', 'integer', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull().check(sql`role in ('read', 'write')`))
+        .addColumn('secret_sha256', 'text', (c) => c.notNull().unique())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('last_used_at', 'text')
+        .addColumn('revoked_at', 'text')
+        .execute();
+      await db.schema
+        .createTable('repos')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('type', 'text', (c) => c.notNull().check(sql`type in ('model', 'dataset', 'space')`))
+        .addColumn('owner_id', 'integer', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+        .addColumn('name', 'text', (c) => c.notNull().modifyEnd(sql`collate nocase`))
+        .addColumn('private', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('gated', 'text', (c) => c.check(sql`gated in ('auto', 'manual')`))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('repos_type_owner_name', ['type', 'owner_id', 'name'])
+        .execute();
+    },
+  },
+};
+
+export const migrationProvider: MigrationProvider = {
+  async getMigrations() {
+    return migrations;
+  },
+};

@@ -1,0 +1,53 @@
+import type { RepoType } from '../domain/names.js';
+import type { GatedMode, Repo } from '../domain/types.js';
+import { type Db, now } from './index.js';
+
+export interface RepoWithOwner extends Repo {
+  ownerId: number;
+  ownerKind: 'user' | 'org';
+}
+
+function baseQuery(db: Db) {
+  return db
+    .selectFrom('repos')
+    .innerJoin('accounts', 'accounts.id', 'repos.owner_id')
+    .select([
+      'repos.id', 'repos.type', 'repos.name', 'repos.private', 'repos.gated', 'repos.created_at',
+      'repos.owner_id', 'accounts.name as namespace', 'accounts.kind as owner_kind',
+    ]);
+}
+
+type Row = Awaited<ReturnType<ReturnType<typeof baseQuery>['executeTakeFirstOrThrow']>>;
+
+function toRepo(r: Row): RepoWithOwner {
+  return {
+    id: r.id, type: r.type, namespace: r.namespace, name: r.name, private: r.private === 1,
+    gated: (r.gated ?? false) as GatedMode, createdAt: r.created_at, ownerId: r.owner_id, ownerKind: r.owner_kind,
+  };
+}
+
+export async function findRepo(db: Db, type: RepoType, namespace: string, name: string): Promise<RepoWithOwner | undefined> {
+  const row = await baseQuery(db)
+    .where('repos.type', '=', type)
+    .where('accounts.name', '=', namespace)
+    .where('repos.name', '=', name)
+    .executeTakeFirst();
+  return row && toRepo(row);
+}
+
+export async function insertRepo(db: Db, r: { type: RepoType; ownerId: number; name: string; private: boolean; gated: GatedMode }): Promise<number> {
+  const row = await db
+    .insertInto('repos')
+    .values({ type: r.type, owner_id: r.ownerId, name: r.name, private: r.private ? 1 : 0, gated: r.gated || null, created_at: now() })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
+export async function deleteRepoRow(db: Db, id: number): Promise<void> {
+  await db.deleteFrom('repos').where('id', '=', id).execute();
+}
+
+export async function setRepoGated(db: Db, id: number, gated: GatedMode): Promise<void> {
+  await db.updateTable('repos').set({ gated: gated || null }).where('id', '=', id).execute();
+}

@@ -1,0 +1,17 @@
+import { spawn } from 'node:child_process';
+
+/** Runs a short git command to completion and returns its stdout; rejects with git's stderr. */
+export function runGit(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', args, { env: opts.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
+      else reject(new Error(`git ${args[0]} failed (${code}): ${Buffer.concat(err).toString('utf8').trim()}`));
+    });
+  });
+}

@@ -1,0 +1,169 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { pipeline } from 'node:stream';
+import zlib from 'node:zlib';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { answerFor } from '../access/answer.js';
+import { resolveAccess } from '../access/resolve.js';
+import type { AppContext } from '../http/context.js';
+import { repoIdOf } from '../domain/names.js';
+import { parseRepoPath } from '../http/repo-path.js';
+import { gitEnv } from './env.js';
+import { repoDir } from './repo-dirs.js';
+
+// Git smart HTTP (protocol v0 and v2) by spawning git's own upload-pack / receive-pack
+// with --stateless-rpc and streaming both ways. Dumb HTTP is not served.
+
+type Service = 'upload-pack' | 'receive-pack';
+const GIT_ROUTE = /^\/(info\/refs|git-upload-pack|git-receive-pack)$/;
+// Only well-formed key=value pairs reach GIT_PROTOCOL (the same guard as Gitea's).
+const SAFE_GIT_PROTOCOL = /^[0-9a-zA-Z]+=[0-9a-zA-Z]+(:[0-9a-zA-Z]+=[0-9a-zA-Z]+)*$/;
+const NO_CACHE = {
+  'Cache-Control': 'no-cache, max-age=0, must-revalidate',
+  Pragma: 'no-cache',
+  Expires: 'Fri, 01 Jan 1980 00:00:00 GMT',
+};
+
+function plain(res: Response, status: number, message: string, headers: Record<string, string> = {}): void {
+  // git prints a text/plain error body to the user as "remote: ..." lines.
+  res.status(status).set({ ...headers, 'Content-Type': 'text/plain; charset=utf-8' }).send(`${message}\n`);
+}
+
+function serviceOf(value: unknown): Service | null {
+  return value === 'git-upload-pack' ? 'upload-pack' : value === 'git-receive-pack' ? 'receive-pack' : null;
+}
+
+export function smartHttp(ctx: AppContext): RequestHandler {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const parsed = parseRepoPath(req.path, GIT_ROUTE);
+    if (!parsed) return next();
+    res.locals.route = 'git';
+    if (!parsed.ok) return plain(res, 400, parsed.message);
+    const advertise = parsed.rest === '/info/refs';
+
+    if (advertise && req.method !== 'GET' && req.method !== 'HEAD') return plain(res, 405, 'use GET for info/refs');
+    if (!advertise && req.method !== 'POST') return plain(res, 405, `use POST for ${parsed.rest.slice(1)}`);
+    const service = serviceOf(advertise ? req.query.service : parsed.rest.slice(1));
+    if (!service) return plain(res, 403, 'hubgate serves git over smart HTTP only: use git 1.6.6 or later (dumb HTTP is not supported)');
+
+    const repoId = repoIdOf(parsed.ref);
+    const { decision } = await resolveAccess(ctx.db, res.locals.caller, parsed.ref, service === 'receive-pack' ? 'write' : 'read');
+    if (!decision.allow) {
+      const answer = answerFor(decision, repoId);
+      return plain(res, answer.status, answer.message, { ...answer.headers, ...(answer.errorCode ? { 'X-Error-Code': answer.errorCode } : {}) });
+    }
+
+    const dir = repoDir(ctx.cfg.dataDir, parsed.ref);
+    if (!fs.existsSync(dir)) {
+      ctx.log.error({ repo: repoId }, 'repository row exists but its directory is missing');
+      return plain(res, 404, `Repository not found: ${repoId}`);
+    }
+    if (!advertise && req.get('content-type') !== `application/x-git-${service}-request`) {
+      return plain(res, 415, `Content-Type must be application/x-git-${service}-request`);
+    }
+
+    const protocolHeader = req.get('git-protocol');
+    const gitProtocol = protocolHeader && SAFE_GIT_PROTOCOL.test(protocolHeader) ? protocolHeader : undefined;
+    const caller = res.locals.caller;
+    const env = gitEnv(ctx.cfg.dataDir, {
+      ...(gitProtocol ? { GIT_PROTOCOL: gitProtocol } : {}),
+      HUBGATE_REPO: repoId,
+      HUBGATE_REPO_TYPE: parsed.ref.type,
+      HUBGATE_USER: caller.kind === 'user' ? caller.user.name : '',
+      ...(caller.kind === 'user' ? { GIT_COMMITTER_NAME: caller.user.name, GIT_COMMITTER_EMAIL: `${caller.user.name}@hubgate` } : {}),
+    });
+    runService(ctx, req, res, { service, advertise, dir, env, repoId, v2: gitProtocol?.split(':').includes('version=2') ?? false });
+  };
+}
+
+interface Run {
+  service: Service;
+  advertise: boolean;
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  repoId: string;
+  v2: boolean;
+}
+
+function runService(ctx: AppContext, req: Request, res: Response, run: Run): void {
+  const args = [run.service, '--stateless-rpc', ...(run.advertise ? ['--advertise-refs'] : []), run.dir];
+  const started = process.hrtime.bigint();
+  const child = spawn('git', args, { env: run.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const stderr: Buffer[] = [];
+  let stderrBytes = 0;
+  let bytesOut = 0;
+  let requestBytes = 0;
+  let clientGone = false;
+
+  const head = () => {
+    res.writeHead(200, {
+      ...NO_CACHE,
+      'Content-Type': `application/x-git-${run.service}-${run.advertise ? 'advertisement' : 'result'}`,
+    });
+    if (run.advertise && !run.v2) {
+      // The v0 advertisement over HTTP starts with "# service=..." (not sent for v2).
+      const line = `# service=git-${run.service}\n`;
+      res.write(`${(line.length + 4).toString(16).padStart(4, '0')}${line}0000`);
+    }
+  };
+
+  // Headers wait for git's first bytes, so a request git refuses outright gets a 4xx, not a broken 200.
+  child.stdout.once('data', () => { if (!res.headersSent) head(); });
+  child.stdout.on('data', (chunk: Buffer) => { bytesOut += chunk.length; });
+  child.stdout.pipe(res, { end: false });
+  child.stderr.on('data', (b: Buffer) => {
+    if (stderrBytes < 64 * 1024) stderr.push(b);
+    stderrBytes += b.length;
+  });
+
+  // The child lives as long as the request: a client that goes away takes it with it.
+  res.on('close', () => {
+    if (!res.writableFinished) {
+      clientGone = true;
+      child.kill('SIGKILL');
+    }
+  });
+
+  if (run.advertise) {
+    child.stdin.end();
+  } else {
+    const encoding = (req.get('content-encoding') ?? '').toLowerCase();
+    const counter = (chunk: Buffer) => { requestBytes += chunk.length; };
+    req.on('data', counter);
+    const done = (err: NodeJS.ErrnoException | null) => {
+      if (!err || err.code === 'EPIPE' || err.code === 'ERR_STREAM_PREMATURE_CLOSE' || clientGone) return;
+      ctx.log.info({ repo: run.repoId, err: err.message }, 'git request body failed');
+      child.kill('SIGKILL');
+      if (!res.headersSent) plain(res, 400, encoding ? `could not decode the ${encoding} request body` : 'could not read the request body');
+    };
+    if (encoding === 'gzip' || encoding === 'x-gzip') pipeline(req, zlib.createGunzip(), child.stdin, done);
+    else if (!encoding || encoding === 'identity') pipeline(req, child.stdin, done);
+    else {
+      child.kill('SIGKILL');
+      return plain(res, 415, `unsupported Content-Encoding ${encoding}: use gzip or none`);
+    }
+  }
+
+  child.on('error', (err) => ctx.log.error({ err, repo: run.repoId }, 'could not start git'));
+  child.on('close', (code, signal) => {
+    const outcome = clientGone ? 'aborted' : code === 0 ? 'ok' : 'failed';
+    ctx.metrics.gitDuration.labels(run.service, outcome).observe(Number(process.hrtime.bigint() - started) / 1e9);
+    ctx.metrics.gitBytesServed.labels(run.service).inc(bytesOut);
+    if (clientGone) return;
+    if (code === 0) {
+      if (!res.headersSent) head();
+      res.end();
+      // The 4-byte probe git sends before a chunked push changes nothing.
+      if (run.service === 'receive-pack' && !run.advertise && requestBytes > 4) ctx.maintenance.schedule(run.dir);
+      return;
+    }
+    const message = Buffer.concat(stderr).toString('utf8').split(run.dir).join(run.repoId).trim();
+    ctx.log.warn({ repo: run.repoId, service: run.service, code, signal, stderr: message.slice(0, 2000) }, 'git service failed');
+    if (!res.headersSent) {
+      // git refused what the client sent (truncated or malformed request): the client's error.
+      plain(res, 400, `git ${run.service} refused the request: ${message.split('\n')[0] || `exit ${code ?? signal}`}`);
+    } else {
+      res.destroy();
+    }
+  });
+}

@@ -1,0 +1,26 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Db } from '../db/index.js';
+import type { Maintenance } from '../git/maintenance.js';
+import type { Caller } from '../identity/identify.js';
+import type { Metrics } from '../ops/metrics.js';
+
+/** What every router is given: built once by the composition root (src/server.ts). */
+export interface AppContext {
+  cfg: Config;
+  db: Db;
+  log: Logger;
+  metrics: Metrics;
+  maintenance: Maintenance;
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Locals {
+      caller: Caller;
+      /** Route label for metrics, set by the router that handled the request. */
+      route?: string;
+    }
+  }
+}

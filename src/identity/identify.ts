@@ -1,0 +1,49 @@
+import { findUserById } from '../db/accounts.js';
+import type { Db } from '../db/index.js';
+import { findLiveTokenByHash, touchToken } from '../db/tokens.js';
+import type { TokenInfo, TokenRole, User } from '../domain/types.js';
+import { hashToken, looksLikeToken, sameDigest } from './tokens.js';
+
+/** Who is calling. Bad credentials are kept apart from none, so they get a 401 rather than anonymous access. */
+export type Caller =
+  | { kind: 'anonymous' }
+  | { kind: 'invalid' }
+  | { kind: 'user'; user: User; tokenRole: TokenRole; token: TokenInfo };
+
+export const ANONYMOUS: Caller = { kind: 'anonymous' };
+
+/** The secret from `Authorization`: the Basic password (any username; the username when the password is empty), or a Bearer token. */
+export function secretFromAuthorization(header: string | undefined): string | null {
+  if (!header) return null;
+  const space = header.indexOf(' ');
+  const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
+  const value = space < 0 ? '' : header.slice(space + 1).trim();
+  if (scheme === 'bearer') return value;
+  if (scheme === 'basic') {
+    const decoded = Buffer.from(value, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    const user = colon < 0 ? decoded : decoded.slice(0, colon);
+    const password = colon < 0 ? '' : decoded.slice(colon + 1);
+    return password || user;
+  }
+  return '';
+}
+
+const TOUCH_EVERY_MS = 60_000;
+
+export async function identify(db: Db, authorization: string | undefined): Promise<Caller> {
+  const secret = secretFromAuthorization(authorization);
+  if (secret === null) return ANONYMOUS;
+  if (!looksLikeToken(secret)) return { kind: 'invalid' };
+  const digest = hashToken(secret);
+  const token = await findLiveTokenByHash(db, digest);
+  if (!token || !sameDigest(token.secretSha256, digest)) return { kind: 'invalid' };
+  const user = await findUserById(db, token.userId);
+  if (!user) return { kind: 'invalid' };
+  const at = new Date();
+  if (!token.lastUsedAt || at.getTime() - Date.parse(token.lastUsedAt) > TOUCH_EVERY_MS) {
+    await touchToken(db, token.id, at.toISOString());
+  }
+  const { secretSha256: _hidden, ...info } = token;
+  return { kind: 'user', user, tokenRole: token.role, token: info };
+}

@@ -1,0 +1,36 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  registry: Registry;
+  requests: Counter<'route' | 'method' | 'status'>;
+  gitDuration: Histogram<'service' | 'outcome'>;
+  gitBytesServed: Counter<'service'>;
+}
+
+/** One registry per app, so several apps (tests) never share counters. */
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'hubgate_' });
+  return {
+    registry,
+    requests: new Counter({
+      name: 'hubgate_http_requests_total',
+      help: 'HTTP requests by route, method and status',
+      labelNames: ['route', 'method', 'status'],
+      registers: [registry],
+    }),
+    gitDuration: new Histogram({
+      name: 'hubgate_git_service_duration_seconds',
+      help: 'Duration of git service processes (advertisement and RPC)',
+      labelNames: ['service', 'outcome'],
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800],
+      registers: [registry],
+    }),
+    gitBytesServed: new Counter({
+      name: 'hubgate_git_bytes_served_total',
+      help: 'Bytes written to clients by git services',
+      labelNames: ['service'],
+      registers: [registry],
+    }),
+  };
+}

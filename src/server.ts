@@ -1,0 +1,43 @@
+import fs from 'node:fs';
+import type { Server } from 'node:http';
+import path from 'node:path';
+import { createApp } from './app.js';
+import type { Config } from './config.js';
+import { openDb } from './db/index.js';
+import { gitEnv } from './git/env.js';
+import { createMaintenance } from './git/maintenance.js';
+import type { AppContext } from './http/context.js';
+import { createLogger } from './ops/logger.js';
+import { createMetrics } from './ops/metrics.js';
+
+/** The composition root: opens what the app needs, starts listening, and stops cleanly on a signal. */
+export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppContext }> {
+  const log = createLogger(cfg.logLevel);
+  fs.mkdirSync(path.join(cfg.dataDir, 'repos'), { recursive: true });
+  fs.mkdirSync(path.join(cfg.dataDir, 'git-home'), { recursive: true });
+  const db = await openDb(cfg.dataDir);
+  const ctx: AppContext = { cfg, db, log, metrics: createMetrics(), maintenance: createMaintenance(gitEnv(cfg.dataDir), log) };
+  const app = createApp(ctx);
+
+  const server = app.listen(cfg.port, cfg.host);
+  // Clones and pushes of large repos may take as long as they take.
+  server.requestTimeout = 0;
+  server.timeout = 0;
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : cfg.port;
+  log.info({ url: `http://${cfg.host}:${port}`, dataDir: cfg.dataDir }, `hubgate listening on http://${cfg.host}:${port}`);
+
+  const stop = () => {
+    log.info('shutting down');
+    server.close();
+    server.closeIdleConnections();
+    ctx.maintenance.idle().then(() => db.destroy()).finally(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  return { server, ctx };
+}

@@ -1,0 +1,47 @@
+import { createAccount, findAccount, type Account, setMembership } from '../db/accounts.js';
+import { type Db, isUniqueViolation } from '../db/index.js';
+import { checkNamespace } from '../domain/names.js';
+import { badRequest, conflict, notFound } from '../domain/errors.js';
+import type { MemberRole } from '../domain/types.js';
+import { hashPassword } from '../identity/passwords.js';
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+async function create(db: Db, a: Parameters<typeof createAccount>[1]): Promise<Account> {
+  checkNamespace(a.name);
+  try {
+    return await createAccount(db, a);
+  } catch (err) {
+    if (isUniqueViolation(err)) throw conflict(`the name "${a.name}" is already taken by a user or organization`);
+    throw err;
+  }
+}
+
+export async function createUser(
+  db: Db,
+  u: { name: string; email?: string; fullname?: string; password?: string; isAdmin?: boolean },
+): Promise<Account> {
+  if (u.email !== undefined && !EMAIL.test(u.email)) throw badRequest(`invalid email "${u.email}"`);
+  if (u.password !== undefined && u.password.length < 8) throw badRequest('the password must have at least 8 characters');
+  const passwordHash = u.password === undefined ? null : await hashPassword(u.password);
+  return create(db, { name: u.name, kind: 'user', email: u.email ?? null, fullname: u.fullname, passwordHash, isAdmin: u.isAdmin });
+}
+
+export async function createOrg(db: Db, o: { name: string; fullname?: string }): Promise<Account> {
+  return create(db, { name: o.name, kind: 'org', fullname: o.fullname });
+}
+
+export async function requireAccount(db: Db, name: string, kind: 'user' | 'org'): Promise<Account> {
+  const account = await findAccount(db, name);
+  if (!account || account.kind !== kind) {
+    const how = kind === 'user' ? `hubgate user create ${name}` : `hubgate org create ${name}`;
+    throw notFound(`no ${kind === 'user' ? 'user' : 'organization'} named "${name}": create it with \`${how}\``);
+  }
+  return account;
+}
+
+export async function addMember(db: Db, orgName: string, userName: string, role: MemberRole): Promise<void> {
+  const org = await requireAccount(db, orgName, 'org');
+  const user = await requireAccount(db, userName, 'user');
+  await setMembership(db, org.id, user.id, role);
+}

@@ -1,0 +1,25 @@
+import type { Db } from '../db/index.js';
+import { insertToken, listTokens, revokeToken } from '../db/tokens.js';
+import { badRequest, notFound } from '../domain/errors.js';
+import type { TokenInfo, TokenRole } from '../domain/types.js';
+import { generateToken, hashToken } from '../identity/tokens.js';
+import { requireAccount } from './accounts.js';
+
+/** Creates a token and returns its secret: the only time it exists outside the caller's hands. */
+export async function createToken(db: Db, userName: string, role: TokenRole, name?: string): Promise<{ secret: string; info: TokenInfo }> {
+  const user = await requireAccount(db, userName, 'user');
+  const displayName = name ?? `${role} token`;
+  if (displayName.length < 1 || displayName.length > 100) throw badRequest('the token name must have 1 to 100 characters');
+  const secret = generateToken();
+  const info = await insertToken(db, { userId: user.id, name: displayName, role, secretSha256: hashToken(secret) });
+  return { secret, info };
+}
+
+export async function tokensOf(db: Db, userName: string): Promise<TokenInfo[]> {
+  const user = await requireAccount(db, userName, 'user');
+  return listTokens(db, user.id);
+}
+
+export async function revoke(db: Db, id: number): Promise<void> {
+  if (!(await revokeToken(db, id))) throw notFound(`no live token with id ${id}: see \`hubgate token list USER\``);
+}

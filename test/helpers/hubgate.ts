@@ -1,0 +1,134 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const BIN = path.join(ROOT, 'bin', 'hubgate.js');
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program to completion, never throwing on a non-zero exit. */
+export function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string | Buffer } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b) => out.push(b));
+    child.stderr.on('data', (b) => err.push(b));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    child.stdin.on('error', () => {});
+    child.stdin.end(opts.input);
+  });
+}
+
+/** A scratch directory removed when the process exits. */
+export function tempDir(prefix = 'hubgate-test-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/** The environment for git clients in tests: nothing from the machine's own config, no prompts. */
+export function clientEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: home,
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_AUTHOR_NAME: 'Test Author',
+    GIT_AUTHOR_EMAIL: 'author@example.com',
+    GIT_COMMITTER_NAME: 'Test Author',
+    GIT_COMMITTER_EMAIL: 'author@example.com',
+    LC_ALL: 'C',
+    ...extra,
+  };
+}
+
+export interface Hubgate {
+  url: string;
+  port: number;
+  dataDir: string;
+  /** The server's stdout+stderr so far (its pino log). */
+  log(): string;
+  /** Runs `hubgate ARGS --data DATADIR`. */
+  cli(args: string[], input?: string): Promise<RunResult>;
+  /** Creates a user and a token with the given role; returns the token. */
+  userWithToken(name: string, role?: 'read' | 'write'): Promise<string>;
+  /** Runs git with a clean client environment, in `cwd` (default: a fresh temp dir). */
+  git(args: string[], opts?: { cwd?: string; env?: NodeJS.ProcessEnv }): Promise<RunResult>;
+  /** `http://x:TOKEN@host:port/PATH` (no credentials when token is undefined). */
+  remote(repoPath: string, token?: string): string;
+  repoDir(repoPath: string): string;
+  stop(): Promise<void>;
+  process: ChildProcess;
+}
+
+export async function startHubgate(opts: { env?: NodeJS.ProcessEnv; dataDir?: string } = {}): Promise<Hubgate> {
+  const dataDir = opts.dataDir ?? path.join(tempDir(), 'data');
+  const home = tempDir('hubgate-home-');
+  const port = await freePort();
+  const env = { ...process.env, HUBGATE_LOG_LEVEL: 'debug', ...opts.env };
+  const child = spawn(process.execPath, [BIN, 'serve', '--data', dataDir, '--host', '127.0.0.1', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (b) => (output += b));
+  child.stderr.on('data', (b) => (output += b));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`hubgate exited with ${child.exitCode}:\n${output}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) throw new Error(`hubgate did not start:\n${output}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const hubgate: Hubgate = {
+    url,
+    port,
+    dataDir,
+    process: child,
+    log: () => output,
+    cli: (args, input) => run(process.execPath, [BIN, ...args, '--data', dataDir], { input, env: { ...process.env, ...opts.env } }),
+    async userWithToken(name, role = 'write') {
+      const user = await hubgate.cli(['user', 'create', name, '--email', `${name}@example.com`]);
+      if (user.code !== 0 && !user.stderr.includes('already taken')) throw new Error(user.stderr);
+      const token = await hubgate.cli(['token', 'create', name, '--role', role]);
+      if (token.code !== 0) throw new Error(token.stderr);
+      return token.stdout.trim();
+    },
+    git: (args, o = {}) => run('git', args, { cwd: o.cwd ?? tempDir('hubgate-git-'), env: clientEnv(home, o.env) }),
+    remote: (repoPath, token) => `http://${token ? `x:${token}@` : ''}127.0.0.1:${port}/${repoPath}`,
+    repoDir(repoPath) {
+      const m = /^(?:(datasets|spaces)\/)?([^/]+)\/([^/]+?)(?:\.git)?$/.exec(repoPath)!;
+      return path.join(dataDir, 'repos', m[1] ?? 'models', m[2], `${m[3]}.git`);
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+  return hubgate;
+}
