@@ -1,0 +1,37 @@
+# hubgate: build the TypeScript, then run on a slim Node 22 image with git and git-lfs.
+# The runtime installs the same Debian packages .ci/run installs (git, git-lfs).
+
+FROM node:22-bookworm-slim AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json ./
+COPY src ./src
+COPY hooks ./hooks
+COPY bin ./bin
+# npm ci compiles better-sqlite3 and runs `prepare` (tsc) into dist/.
+RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
+
+FROM node:22-bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git git-lfs \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/bin ./bin
+COPY --from=build /app/hooks ./hooks
+RUN ln -s /app/bin/hubgate.js /usr/local/bin/hubgate \
+ && useradd --system --create-home --home-dir /home/hubgate hubgate \
+ && mkdir -p /data && chown hubgate:hubgate /data
+USER hubgate
+ENV HUBGATE_DATA_DIR=/data \
+    HUBGATE_HOST=0.0.0.0 \
+    HUBGATE_PORT=8080
+VOLUME ["/data"]
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.HUBGATE_PORT + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["hubgate", "serve"]
