@@ -4,9 +4,10 @@ import { NameError } from './domain/names.js';
 import { smartHttp } from './git/smart-http.js';
 import type { AppContext } from './http/context.js';
 import { identify } from './identity/identify.js';
+import { type LfsDeps, lfsRoutes } from '../lfs/routes.js';
 
 /** Builds the Express app from its dependencies; no module state, so tests can build many. */
-export function createApp(ctx: AppContext): express.Express {
+export function createApp(ctx: AppContext, lfs: LfsDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -44,6 +45,7 @@ export function createApp(ctx: AppContext): express.Express {
     next();
   });
   app.use(smartHttp(ctx));
+  app.use(lfsRoutes(ctx, lfs));
 
   app.use((_req, res) => {
     res.status(404).json({ error: 'Not found' });

@@ -3,45 +3,67 @@ import { z } from 'zod';
 
 // Settings come from flags, then HUBGATE_* environment variables, then defaults; all are validated here.
 
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+const bytes = z.coerce.number().int().positive();
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
 const schema = z.object({
   dataDir: z.string().min(1),
   host: z.string().min(1),
   port: z.coerce.number().int().min(0).max(65535),
   publicUrl: z.url({ protocol: /^https?$/ }).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  lfsStore: z.enum(['fs', 's3']),
+  s3Bucket: z.string().min(3).optional(),
+  s3Endpoint: z.url({ protocol: /^https?$/ }).optional(),
+  s3Region: z.string().min(1),
+  s3ForcePathStyle: bool,
+  s3Prefix: z.string().regex(/^([A-Za-z0-9._-]+\/)*$/, 'use path segments ending in "/", such as "lfs/"'),
+  multipartThreshold: bytes,
+  multipartChunk: bytes.min(5 * MiB, 'S3 needs parts of at least 5 MiB (5242880 bytes)'),
+  maxFileSize: bytes,
 });
 
-export type Config = z.infer<typeof schema> & { publicUrl?: string };
+type Parsed = z.infer<typeof schema>;
+export type Config = Readonly<Parsed>;
 
-const ENV_OF: Record<keyof z.infer<typeof schema>, string> = {
-  dataDir: 'HUBGATE_DATA_DIR',
-  host: 'HUBGATE_HOST',
-  port: 'HUBGATE_PORT',
-  publicUrl: 'HUBGATE_PUBLIC_URL',
-  logLevel: 'HUBGATE_LOG_LEVEL',
+export const SETTINGS: Record<keyof Parsed, { env: string; flag?: string; fallback?: string }> = {
+  dataDir: { env: 'HUBGATE_DATA_DIR', flag: '--data', fallback: './data' },
+  host: { env: 'HUBGATE_HOST', flag: '--host', fallback: '127.0.0.1' },
+  port: { env: 'HUBGATE_PORT', flag: '--port', fallback: '8080' },
+  publicUrl: { env: 'HUBGATE_PUBLIC_URL', flag: '--public-url' },
+  logLevel: { env: 'HUBGATE_LOG_LEVEL', fallback: 'info' },
+  lfsStore: { env: 'HUBGATE_LFS_STORE', fallback: 'fs' },
+  s3Bucket: { env: 'HUBGATE_S3_BUCKET' },
+  s3Endpoint: { env: 'HUBGATE_S3_ENDPOINT' },
+  s3Region: { env: 'HUBGATE_S3_REGION', fallback: 'us-east-1' },
+  s3ForcePathStyle: { env: 'HUBGATE_S3_FORCE_PATH_STYLE', fallback: 'false' },
+  s3Prefix: { env: 'HUBGATE_S3_PREFIX', fallback: 'lfs/' },
+  multipartThreshold: { env: 'HUBGATE_LFS_MULTIPART_THRESHOLD', fallback: String(5 * GiB) },
+  multipartChunk: { env: 'HUBGATE_LFS_MULTIPART_CHUNK', fallback: String(512 * MiB) },
+  maxFileSize: { env: 'HUBGATE_MAX_FILE_SIZE', fallback: String(10 * 1000 * 1000) },
 };
 
 export class ConfigError extends Error {}
 
-export function loadConfig(flags: Partial<Record<keyof Config, string | undefined>>, env: NodeJS.ProcessEnv = process.env): Config {
-  const pick = (key: keyof Config) => flags[key] ?? (env[ENV_OF[key]] || undefined);
-  const parsed = schema.safeParse({
-    dataDir: pick('dataDir') ?? './data',
-    host: pick('host') ?? '127.0.0.1',
-    port: pick('port') ?? '8080',
-    publicUrl: pick('publicUrl'),
-    logLevel: pick('logLevel') ?? 'info',
-  });
+export function loadConfig(flags: Partial<Record<keyof Parsed, string | undefined>>, env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, string | undefined> = {};
+  for (const [key, s] of Object.entries(SETTINGS) as [keyof Parsed, (typeof SETTINGS)[keyof Parsed]][]) {
+    raw[key] = flags[key] ?? (env[s.env] || undefined) ?? s.fallback;
+  }
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const key = issue.path[0] as keyof Config;
-    throw new ConfigError(`invalid setting ${ENV_OF[key]} (--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}): ${issue.message}`);
+    const s = SETTINGS[issue.path[0] as keyof Parsed];
+    throw new ConfigError(`invalid setting ${s.env}${s.flag ? ` (${s.flag})` : ''}: ${issue.message}`);
   }
   const cfg = parsed.data;
+  if (cfg.lfsStore === 's3' && !cfg.s3Bucket) throw new ConfigError('HUBGATE_LFS_STORE=s3 needs HUBGATE_S3_BUCKET');
   return Object.freeze({ ...cfg, dataDir: path.resolve(cfg.dataDir), publicUrl: cfg.publicUrl?.replace(/\/+$/, '') });
 }
 
 /** Only the data directory, for admin commands that do not serve. */
 export function dataDirFrom(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return path.resolve(flag ?? (env.HUBGATE_DATA_DIR || './data'));
+  return path.resolve(flag ?? (env.HUBGATE_DATA_DIR || SETTINGS.dataDir.fallback!));
 }

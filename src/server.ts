@@ -8,6 +8,10 @@ import { gitEnv } from './git/env.js';
 import { createMaintenance } from './git/maintenance.js';
 import type { AppContext } from './http/context.js';
 import { createLogger } from './ops/logger.js';
+import { loadSigner } from '../lfs/signing.js';
+import { createObjectStore } from '../lfs/store/index.js';
+import { createTransfers } from '../lfs/transfers.js';
+import { createHubUrls } from '../lfs/urls.js';
 import { createMetrics } from './ops/metrics.js';
 
 /** The composition root: opens what the app needs, starts listening, and stops cleanly on a signal. */
@@ -17,7 +21,15 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
   fs.mkdirSync(path.join(cfg.dataDir, 'git-home'), { recursive: true });
   const db = await openDb(cfg.dataDir);
   const ctx: AppContext = { cfg, db, log, metrics: createMetrics(), maintenance: createMaintenance(gitEnv(cfg.dataDir), log) };
-  const app = createApp(ctx);
+  const signer = loadSigner(cfg.dataDir);
+  const urls = createHubUrls(signer);
+  const store = await createObjectStore(cfg, urls);
+  const transfers = createTransfers({ db, store, urls, log, settings: cfg });
+  const app = createApp(ctx, { store, signer, transfers });
+  // Abandoned uploads are aborted once their links have expired.
+  const sweep = () => transfers.sweep().catch((err) => log.warn({ err }, 'sweeping expired uploads failed'));
+  setInterval(sweep, 10 * 60 * 1000).unref();
+  void sweep();
 
   const server = app.listen(cfg.port, cfg.host);
   // Clones and pushes of large repos may take as long as they take.

@@ -47,6 +47,49 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_lfs': {
+    async up(db: Kysely<any>) {
+      // Objects are stored once, by oid; a repo may download only the objects linked to it.
+      await db.schema
+        .createTable('lfs_objects')
+        .addColumn('oid', 'text', (c) => c.primaryKey())
+        .addColumn('size', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('lfs_links')
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id').onDelete('cascade'))
+        .addColumn('oid', 'text', (c) => c.notNull().references('lfs_objects.oid'))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('lfs_links_pk', ['repo_id', 'oid'])
+        .execute();
+      await db.schema
+        .createTable('lfs_locks')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id').onDelete('cascade'))
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addColumn('owner_id', 'integer', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+        .addColumn('ref', 'text')
+        .addColumn('locked_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('lfs_locks_repo_path', ['repo_id', 'path'])
+        .execute();
+      // Uploads in progress (multipart, and S3 basic uploads staged until verify).
+      await db.schema
+        .createTable('lfs_uploads')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id').onDelete('cascade'))
+        .addColumn('oid', 'text', (c) => c.notNull())
+        .addColumn('size', 'integer', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('basic', 'multipart')`))
+        .addColumn('store_upload_id', 'text')
+        .addColumn('chunk_size', 'integer')
+        .addColumn('state', 'text', (c) => c.notNull().check(sql`state in ('open', 'hashing', 'done', 'failed')`))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('lfs_uploads_expires').on('lfs_uploads').columns(['state', 'expires_at']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -41,9 +41,47 @@ export interface ReposTable {
   created_at: string;
 }
 
+export interface LfsObjectsTable {
+  oid: string;
+  size: number;
+  created_at: string;
+}
+
+export interface LfsLinksTable {
+  repo_id: number;
+  oid: string;
+  created_at: string;
+}
+
+export interface LfsLocksTable {
+  id: Generated<number>;
+  repo_id: number;
+  path: string;
+  owner_id: number;
+  ref: string | null;
+  locked_at: string;
+}
+
+export interface LfsUploadsTable {
+  id: string;
+  repo_id: number;
+  oid: string;
+  size: number;
+  kind: 'basic' | 'multipart';
+  store_upload_id: string | null;
+  chunk_size: number | null;
+  state: 'open' | 'hashing' | 'done' | 'failed';
+  created_at: string;
+  expires_at: string;
+}
+
 export interface Database {
   accounts: AccountsTable;
   memberships: MembershipsTable;
   tokens: TokensTable;
   repos: ReposTable;
+  lfs_objects: LfsObjectsTable;
+  lfs_links: LfsLinksTable;
+  lfs_locks: LfsLocksTable;
+  lfs_uploads: LfsUploadsTable;
 }

@@ -1,0 +1,52 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+// Short-lived signed tokens for URLs that must authorize themselves (clients such as
+// huggingface_hub send no Authorization header to transfer and completion hrefs).
+
+export interface Signer {
+  sign(claims: Record<string, string | number>, ttlSeconds: number): string;
+  /** The claims of a valid, unexpired token whose purpose matches; null otherwise. */
+  verify(token: unknown, purpose: string): Record<string, string | number> | null;
+}
+
+/** The signing key lives in the data directory, created on first use and readable only by hubgate. */
+export function loadSigner(dataDir: string): Signer {
+  const file = path.join(dataDir, 'signing.key');
+  let key: Buffer;
+  try {
+    key = fs.readFileSync(file);
+  } catch {
+    fs.mkdirSync(dataDir, { recursive: true });
+    try {
+      fs.writeFileSync(file, crypto.randomBytes(32), { mode: 0o600, flag: 'wx' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    key = fs.readFileSync(file);
+  }
+  const mac = (body: string) => crypto.createHmac('sha256', key).update(body).digest('base64url');
+  return {
+    sign(claims, ttlSeconds) {
+      const body = Buffer.from(JSON.stringify({ ...claims, exp: Math.floor(Date.now() / 1000) + ttlSeconds })).toString('base64url');
+      return `${body}.${mac(body)}`;
+    },
+    verify(token, purpose) {
+      if (typeof token !== 'string' || token.length > 4096) return null;
+      const [body, sig] = token.split('.');
+      if (!body || !sig) return null;
+      const expected = Buffer.from(mac(body));
+      const given = Buffer.from(sig);
+      if (expected.length !== given.length || !crypto.timingSafeEqual(expected, given)) return null;
+      let claims: Record<string, string | number>;
+      try {
+        claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
+      } catch {
+        return null;
+      }
+      if (claims.p !== purpose || typeof claims.exp !== 'number' || claims.exp < Date.now() / 1000) return null;
+      return claims;
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import type { Readable } from 'node:stream';
+
+// The one small interface every LFS object store implements. Objects are content-addressed
+// by oid; uploads in progress are staged by upload id and only reach their oid once their
+// bytes are confirmed, so nothing half-written or unverified is ever downloadable.
+
+export interface Target {
+  href: string;
+  header?: Record<string, string>;
+}
+
+/** Builds hubgate's own signed URLs, for stores (fs) whose bytes go through hubgate. */
+export interface HubUrls {
+  /** `{baseUrl}/{repoId}.git/info/lfs/{path}?token=...`, the token carrying the claims and the repo id. */
+  signed(where: RepoAt, path: string, claims: Record<string, string | number>, ttlSeconds: number): string;
+}
+
+/** A repo and the URL its client reached hubgate at. */
+export interface RepoAt {
+  repoId: string;
+  baseUrl: string;
+}
+
+export interface StagedUpload extends RepoAt {
+  /** hubgate's id of the upload (also the staging key). */
+  id: string;
+  oid: string;
+  size: number;
+  /** The store's own id of a multipart upload (S3 UploadId). */
+  storeUploadId?: string | null;
+  chunkSize?: number | null;
+}
+
+export interface PartEtag {
+  partNumber: number;
+  etag: string;
+}
+
+export interface ObjectStore {
+  readonly kind: 'fs' | 's3';
+  /** Size of the stored object, or null when the store does not have it. */
+  stat(oid: string): Promise<number | null>;
+  /** Where a client GETs a stored object (Range supported). */
+  downloadTarget(oid: string, size: number, where: RepoAt, ttlSeconds: number): Promise<Target>;
+  /** Where a client PUTs all the bytes of an upload at once (transfer "basic"). */
+  uploadTarget(upload: StagedUpload, ttlSeconds: number): Promise<Target>;
+  /** Begins a multipart upload; returns the store's upload id. */
+  startMultipart(upload: StagedUpload): Promise<string>;
+  /** One URL per part, in order, for parts of `upload.chunkSize` bytes. */
+  partTargets(upload: StagedUpload, ttlSeconds: number): Promise<string[]>;
+  /** Assembles the parts into the staged object. */
+  completeMultipart(upload: StagedUpload, parts: PartEtag[]): Promise<void>;
+  abortMultipart(upload: StagedUpload): Promise<void>;
+  /** Size of the staged bytes of an upload, or null when nothing (complete) is staged. */
+  stagedSize(upload: StagedUpload): Promise<number | null>;
+  /** The staged bytes, for hashing them. */
+  readStaged(upload: StagedUpload): Promise<Readable>;
+  /** Moves confirmed staged bytes to the oid (or drops them when the oid is already stored). */
+  commitStaged(upload: StagedUpload): Promise<void>;
+  /** Removes staged bytes; idempotent. */
+  discardStaged(upload: StagedUpload): Promise<void>;
+}
