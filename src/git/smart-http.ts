@@ -116,11 +116,35 @@ function runService(ctx: AppContext, req: Request, res: Response, run: Run): voi
     stderrBytes += b.length;
   });
 
+  // Stopping a child early. SIGKILL would leave receive-pack's temporary files in the repo: its
+  // quarantine objects/tmp_objdir-incoming-* with the partial push in it (git removes it on a
+  // normal exit only, on no signal) and, mid-update, ref lock files that block later pushes.
+  // So receive-pack gets EOF on its input and exits by itself ("early EOF"; a push whose pack
+  // had fully arrived still completes); upload-pack, which writes nothing, gets SIGTERM.
+  // A child still there after a grace period is killed.
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  const later = (ms: number, signal: NodeJS.Signals) =>
+    setTimeout(() => {
+      if (alive()) child.kill(signal);
+    }, ms).unref();
+  const stop = () => {
+    if (!alive()) return;
+    if (run.service === 'receive-pack') {
+      child.stdin.destroy();
+      later(60_000, 'SIGTERM');
+      later(65_000, 'SIGKILL');
+    } else {
+      child.kill('SIGTERM');
+      later(5_000, 'SIGKILL');
+    }
+    child.stdout.resume(); // never leave it blocked on a full pipe nobody reads
+  };
+
   // The child lives as long as the request: a client that goes away takes it with it.
   res.on('close', () => {
     if (!res.writableFinished) {
       clientGone = true;
-      child.kill('SIGKILL');
+      stop();
     }
   });
 
@@ -133,13 +157,13 @@ function runService(ctx: AppContext, req: Request, res: Response, run: Run): voi
     const done = (err: NodeJS.ErrnoException | null) => {
       if (!err || err.code === 'EPIPE' || err.code === 'ERR_STREAM_PREMATURE_CLOSE' || clientGone) return;
       ctx.log.info({ repo: run.repoId, err: err.message }, 'git request body failed');
-      child.kill('SIGKILL');
+      stop();
       if (!res.headersSent) plain(res, 400, encoding ? `could not decode the ${encoding} request body` : 'could not read the request body');
     };
     if (encoding === 'gzip' || encoding === 'x-gzip') pipeline(req, zlib.createGunzip(), child.stdin, done);
     else if (!encoding || encoding === 'identity') pipeline(req, child.stdin, done);
     else {
-      child.kill('SIGKILL');
+      stop();
       return plain(res, 415, `unsupported Content-Encoding ${encoding}: use gzip or none`);
     }
   }

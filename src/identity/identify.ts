@@ -1,3 +1,4 @@
+import { parse as parseBasic } from 'basic-auth';
 import { findUserById } from '../db/accounts.js';
 import type { Db } from '../db/index.js';
 import { findLiveTokenByHash, touchToken } from '../db/tokens.js';
@@ -12,20 +13,17 @@ export type Caller =
 
 export const ANONYMOUS: Caller = { kind: 'anonymous' };
 
-/** The secret from `Authorization`: the Basic password (any username; the username when the password is empty), or a Bearer token. */
+/**
+ * The secret from `Authorization`: the Basic password (any username; the username when the
+ * password is empty, as in `http://TOKEN@host/...`), or a Bearer token. '' for a header that
+ * is present but unusable, null when there is none.
+ */
 export function secretFromAuthorization(header: string | undefined): string | null {
   if (!header) return null;
-  const space = header.indexOf(' ');
-  const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
-  const value = space < 0 ? '' : header.slice(space + 1).trim();
-  if (scheme === 'bearer') return value;
-  if (scheme === 'basic') {
-    const decoded = Buffer.from(value, 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    const user = colon < 0 ? decoded : decoded.slice(0, colon);
-    const password = colon < 0 ? '' : decoded.slice(colon + 1);
-    return password || user;
-  }
+  const bearer = /^bearer\s+(\S+)\s*$/i.exec(header);
+  if (bearer) return bearer[1];
+  const basic = parseBasic(header);
+  if (basic) return basic.pass || basic.name;
   return '';
 }
 

@@ -29,10 +29,16 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; env?: Nod
   });
 }
 
+const scratchDirs: string[] = [];
+// One exit listener for all scratch directories (one per directory trips MaxListenersExceededWarning).
+process.once('exit', () => {
+  for (const dir of scratchDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 /** A scratch directory removed when the process exits. */
 export function tempDir(prefix = 'hubgate-test-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  scratchDirs.push(dir);
   return dir;
 }
 
