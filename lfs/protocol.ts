@@ -15,7 +15,7 @@ export const batchRequest = z.object({
   transfers: z.array(z.string().max(100)).max(50).optional(),
   ref,
   // Objects are checked one by one so one bad object gets its own error.
-  objects: z.array(z.object({ oid: z.unknown(), size: z.unknown() }).loose()),
+  objects: z.array(z.object({ oid: z.unknown().optional(), size: z.unknown().optional() }).loose()),
   hash_algo: z.string().max(50).optional(),
 });
 export type BatchRequest = z.infer<typeof batchRequest>;

@@ -8,6 +8,7 @@ import { repoIdOf, type RepoRef } from '../src/domain/names.js';
 import type { AppContext } from '../src/http/context.js';
 import { parseRepoPath } from '../src/http/repo-path.js';
 import { batchRequest, isLfsContentType, LFS_MEDIA_TYPE, MAX_BATCH_OBJECTS, multipartCompletion, verifyRequest } from './protocol.js';
+import { locks } from './locks.js';
 import type { Signer } from './signing.js';
 import { ByteMismatch, type FsStore } from './store/fs.js';
 import type { ObjectStore, RepoAt } from './store/types.js';
@@ -25,16 +26,16 @@ export interface LfsDeps {
 const LFS_ROUTE = /^\/info\/lfs\/(.+)$/;
 const parseJson = express.json({ type: () => true, limit: '4mb', strict: true });
 
-function lfsError(req: Request, res: Response, status: number, message: string, headers: Record<string, string> = {}): void {
+export function lfsError(req: Request, res: Response, status: number, message: string, headers: Record<string, string> = {}): void {
   res.status(status).set({ ...headers, 'Content-Type': LFS_MEDIA_TYPE }).send(JSON.stringify({ message, request_id: String(req.id) }));
 }
 
-function lfsJson(res: Response, status: number, body: unknown): void {
+export function lfsJson(res: Response, status: number, body: unknown): void {
   res.status(status).set('Content-Type', LFS_MEDIA_TYPE).send(JSON.stringify(body));
 }
 
 /** Parses a JSON body, answering malformed or oversized bodies itself; undefined when it did. */
-async function readJson(req: Request, res: Response): Promise<unknown> {
+export async function readJson(req: Request, res: Response): Promise<unknown> {
   if (!isLfsContentType(req.get('content-type'))) {
     lfsError(req, res, 415, `Content-Type must be ${LFS_MEDIA_TYPE}`);
     return undefined;
@@ -69,6 +70,7 @@ export function lfsRoutes(ctx: AppContext, lfs: LfsDeps): RequestHandler {
       if (req.method !== 'POST') return lfsError(req, res, 405, 'use POST to verify');
       return verify(ctx, lfs, req, res, ref, where);
     }
+    if (rest === 'locks' || rest.startsWith('locks/')) return locks(ctx, req, res, ref, rest);
     const complete = /^multipart\/([A-Za-z0-9_-]{16,64})\/complete$/.exec(rest);
     if (complete) {
       if (req.method !== 'POST') return lfsError(req, res, 405, 'use POST to complete a multipart upload');
@@ -101,7 +103,7 @@ async function batch(ctx: AppContext, lfs: LfsDeps, req: Request, res: Response,
   lfsJson(res, 200, await lfs.transfers.batch({ id: repo!.id, ...where }, parsed.data));
 }
 
-function deny(req: Request, res: Response, denial: Parameters<typeof answerFor>[0], repoId: string): void {
+export function deny(req: Request, res: Response, denial: Parameters<typeof answerFor>[0], repoId: string): void {
   const answer = answerFor(denial, repoId);
   const headers: Record<string, string> = { ...answer.headers };
   if (answer.status === 401) headers['LFS-Authenticate'] = headers['WWW-Authenticate'];
@@ -131,11 +133,28 @@ async function verify(ctx: AppContext, lfs: LfsDeps, req: Request, res: Response
   if (body === undefined) return;
   const parsed = verifyRequest.safeParse(body);
   if (!parsed.success) return lfsError(req, res, 422, `invalid verify request: ${parsed.error.issues[0].message}`);
-  const row = await uploadFor(ctx, claims, ref);
-  if (!row || row.oid !== parsed.data.oid) return lfsError(req, res, 404, 'no such upload for this object');
-  const result = await lfs.transfers.verify(row, where, parsed.data.size);
+  // One verify of an upload at a time: a client retrying while the first still commits would
+  // otherwise find the staged bytes already moved (a 500, or a false 404).
+  const result = await oneAtATime(String(claims.u), async () => {
+    const row = await uploadFor(ctx, claims, ref);
+    if (!row || row.oid !== parsed.data.oid) return { ok: false as const, status: 404, message: 'no such upload for this object' };
+    return lfs.transfers.verify(row, where, parsed.data.size);
+  });
   if (!result.ok) return lfsError(req, res, result.status, result.message);
   lfsJson(res, 200, { message: 'ok' });
+}
+
+const queues = new Map<string, Promise<unknown>>();
+
+/** Runs `fn` after every earlier call with the same key has settled. */
+function oneAtATime<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const run = (queues.get(key) ?? Promise.resolve()).then(fn);
+  const settled = run.then(() => {}, () => {});
+  queues.set(key, settled);
+  void settled.then(() => {
+    if (queues.get(key) === settled) queues.delete(key);
+  });
+  return run;
 }
 
 async function completeMultipart(ctx: AppContext, lfs: LfsDeps, req: Request, res: Response, ref: RepoRef, where: RepoAt, uploadId: string): Promise<void> {
@@ -147,7 +166,9 @@ async function completeMultipart(ctx: AppContext, lfs: LfsDeps, req: Request, re
   if (!parsed.success) return lfsError(req, res, 422, `invalid completion request: ${parsed.error.issues[0].path.join('.')}: ${parsed.error.issues[0].message}`);
   const row = await uploadFor(ctx, claims, ref);
   if (!row || row.oid !== parsed.data.oid) return lfsError(req, res, 404, 'no such upload for this object');
-  if (row.state !== 'open') return lfsError(req, res, 409, `this upload is already ${row.state === 'hashing' ? 'being checked' : row.state}`);
+  // A retried completion whose first answer was lost is answered the same way again.
+  if (row.state === 'hashing' || row.state === 'done') return lfsJson(res, 200, { message: 'ok' });
+  if (row.state !== 'open') return lfsError(req, res, 409, 'this upload failed its checks: push again to start a new one');
   try {
     await lfs.transfers.completeMultipart(row, where, [...parsed.data.parts].sort((a, b) => a.partNumber - b.partNumber));
   } catch (err) {
@@ -162,7 +183,10 @@ function download(lfs: LfsDeps, store: FsStore, req: Request, res: Response, whe
   if (!claims || claims.o !== oid) return lfsError(req, res, 401, INVALID_LINK);
   // sendFile streams the file and answers Range requests with 206.
   res.sendFile(store.objectPath(oid), { acceptRanges: true, cacheControl: false, lastModified: false, headers: { 'Content-Type': 'application/octet-stream' } }, (err) => {
-    if (err && !res.headersSent) lfsError(req, res, 404, 'Object does not exist');
+    if (!err || res.headersSent) return;
+    // A range past the end is a 416 (git-lfs then restarts the download), not a missing object.
+    if ((err as { status?: number }).status === 416) return lfsError(req, res, 416, `Range Not Satisfiable: ${req.get('range')}`);
+    lfsError(req, res, 404, 'Object does not exist');
   });
 }
 

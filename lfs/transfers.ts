@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db } from '../src/db/index.js';
+import { badRequest } from '../src/domain/errors.js';
 import {
   deleteUpload, expiredOpenUploads, findUpload, insertUpload, linkedSizes, linkObject, moveUpload, type UploadRow,
 } from '../src/db/lfs.js';
@@ -140,8 +141,20 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
       if ((await linkedSizes(db, row.repoId, [row.oid])).has(row.oid)) return { ok: true };
       const u = staged(row, where);
       if (row.kind === 'basic') {
+        if (row.state === 'failed') return { ok: false, status: 422, message: 'the uploaded bytes do not match the oid; the upload was discarded' };
         if ((await store.stagedSize(u)) !== row.size) return { ok: false, status: 404, message: 'the object was not uploaded: upload it, then verify' };
-        // fs checked the sha256 while receiving; S3 checked the signed x-amz-checksum-sha256.
+        // fs checked the sha256 while receiving; S3 checked the signed x-amz-checksum-sha256,
+        // unless the endpoint ignores checksums (s3rver, some S3-compatible stores): then the
+        // bytes are read back and hashed here before anything is linked.
+        if (store.stagedChecksumVerified && !(await store.stagedChecksumVerified(u))) {
+          const sha256 = await hashStaged(u);
+          if (sha256 !== row.oid) {
+            log.error({ repo: u.repoId, oid: row.oid, sha256, upload: row.id }, 'LFS UPLOAD DOES NOT MATCH ITS OID: staged bytes deleted, not linked');
+            await store.discardStaged(u);
+            await moveUpload(db, row.id, 'open', 'failed');
+            return { ok: false, status: 422, message: `the uploaded bytes hash to ${sha256}, not to the oid: the upload was discarded, push again` };
+          }
+        }
         await store.commitStaged(u);
         await linkObject(db, row.repoId, row.oid, row.size);
         await moveUpload(db, row.id, 'open', 'done');
@@ -164,7 +177,8 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
       if (stagedSize !== row.size) {
         await store.discardStaged(u);
         await moveUpload(db, row.id, 'open', 'failed');
-        throw new Error(`the parts add up to ${stagedSize ?? 0} bytes, not ${row.size}`);
+        // A client error (400), not a server fault: retrying cannot help, the upload is discarded.
+        throw badRequest(`the parts add up to ${stagedSize ?? 0} bytes, not ${row.size}: push again to upload the file anew`);
       }
       if (await moveUpload(db, row.id, 'open', 'hashing')) void hashThenLink(row, u);
     },

@@ -31,7 +31,8 @@ describe.each([0, 2])('git smart HTTP, protocol v%i', (version) => {
     await createRepo(id);
     const work = await newWorkRepo(remote(id));
     const tip = await fastImport(work, { ref: 'refs/heads/main', count, time: T0 });
-    ok(await g(['push', 'origin', 'main'], work));
+    // --force: a new repo's main holds hubgate's initial .gitattributes commit, which this history replaces.
+    ok(await g(['push', '--force', 'origin', 'main'], work));
     expect(await serverRef(id, 'refs/heads/main')).toBe(tip);
     return { work, tip };
   }
@@ -235,7 +236,7 @@ sed 's/^/push-option: /' '${optionsFile()}' >&2
     // clone also sends 2,000 wants.
     const tag = (i: number) => `v${String(i).padStart(4, '0')}`;
     const tip = await fastImport(work, { ref: 'refs/heads/main', count: 2000, time: T0, tag, path: () => 'counter.txt' });
-    ok(await g(['push', 'origin', 'main', '--tags'], work));
+    ok(await g(['push', '--force', 'origin', 'main', '--tags'], work)); // replaces the initial commit
 
     const listed = ok(await g(['ls-remote', '--tags', remote('alice/tags')], work));
     expect(countLines(listed, /\trefs\/tags\/v\d{4}$/)).toBe(2000);

@@ -51,7 +51,8 @@ describe('git serving', () => {
       ok(await hub.cli(['repo', 'create', c.id, '--type', c.type]), `repo create ${c.type}`);
       const work = await newWorkRepo(remote(c.pushTo));
       const tip = await fastImport(work, { ref: 'refs/heads/main', count: 2, time: T0, prefix: `${c.type}-` });
-      ok(await git(['push', 'origin', 'main'], work));
+      // --force here and below: a new repo's main holds hubgate's initial .gitattributes commit, which these histories replace.
+      ok(await git(['push', '--force', 'origin', 'main'], work));
       // The push landed in that type's own directory.
       expect(await serverRef(c.cloneFrom, 'refs/heads/main')).toBe(tip);
       const clone = scratch();
@@ -75,7 +76,7 @@ describe('git serving', () => {
     const dir = hub.repoDir('alice/maint');
     const work = await newWorkRepo(remote('alice/maint'));
     await fastImport(work, { ref: 'refs/heads/main', count: 20, time: T0 });
-    ok(await git(['push', 'origin', 'main'], work));
+    ok(await git(['push', '--force', 'origin', 'main'], work));
 
     const packDir = path.join(dir, 'objects', 'pack');
     const hasBitmap = () => fs.readdirSync(packDir).some((f) => f.endsWith('.bitmap'));
@@ -99,7 +100,7 @@ describe('git serving', () => {
     // 16 MB that does not compress: far more than socket buffers hold, so the server is
     // still writing when the client goes away.
     const tip = await fastImport(work, { ref: 'refs/heads/main', count: 8, time: T0, file: () => crypto.randomBytes(2 * 1024 * 1024) });
-    ok(await git(['push', 'origin', 'main'], work));
+    ok(await git(['push', '--force', 'origin', 'main'], work));
     // Let the maintenance that push started finish, so every git process seen later is a clone's.
     expect(await poll(() => processesIn(dir).length === 0, 20_000)).toBe(true);
 
@@ -146,6 +147,7 @@ describe('git serving', () => {
     const work = await newWorkRepo(remote('alice/cut'));
     const tip = await fastImport(work, { ref: 'refs/heads/main', count: 4, time: T0, file: () => crypto.randomBytes(1024 * 1024) });
     const pack = await packOf(work, [tip]);
+    const before = await serverRef('alice/cut', 'refs/heads/main'); // hubgate's initial commit
 
     // A receive-pack request by hand: the command, then half the pack, then the client is gone.
     const req = http.request(`${hub.url}/alice/cut/git-receive-pack`, {
@@ -157,7 +159,7 @@ describe('git serving', () => {
       },
     });
     req.on('error', () => {});
-    req.write(`${pkt(`${'0'.repeat(40)} ${tip} refs/heads/main\0report-status\n`)}0000`);
+    req.write(`${pkt(`${before} ${tip} refs/heads/main\0report-status\n`)}0000`);
     req.write(pack.subarray(0, pack.length >> 1));
     const quarantines = () => fs.readdirSync(path.join(dir, 'objects')).filter((f) => f.startsWith('tmp_objdir'));
     // git has started receiving into its quarantine...
@@ -168,9 +170,9 @@ describe('git serving', () => {
     // ...and once the client is gone, it and its quarantine (the partial push) are gone too.
     expect(await poll(() => processesIn(dir).length === 0, 10_000), JSON.stringify(processesIn(dir))).toBe(true);
     expect(quarantines()).toEqual([]);
-    expect(await serverRef('alice/cut', 'refs/heads/main')).toBe('');
+    expect(await serverRef('alice/cut', 'refs/heads/main')).toBe(before);
     // A real push of the same commits then works.
-    ok(await git(['push', 'origin', 'main'], work));
+    ok(await git(['push', '--force', 'origin', 'main'], work));
     expect(await serverRef('alice/cut', 'refs/heads/main')).toBe(tip);
   });
 });
@@ -225,7 +227,7 @@ done
     const tip = await fastImport(work, { ref: 'refs/heads/main', count: 5, time: T0 });
 
     // Push options are advertised and reach the custom hook (core.hooksPath is hubgate's).
-    ok(await git(['push', '-o', 'ci.skip', 'origin', 'main', 'main:refs/heads/hidden'], work));
+    ok(await git(['push', '--force', '-o', 'ci.skip', 'origin', 'main', 'main:refs/heads/hidden'], work));
     expect(fs.readFileSync(optionsFile, 'utf8')).toBe('count=1 first=ci.skip\n');
     const refused = await git(['push', 'origin', 'main:refs/heads/blocked'], work);
     expect(refused.code).not.toBe(0);

@@ -53,6 +53,13 @@ export interface ObjectStore {
   abortMultipart(upload: StagedUpload): Promise<void>;
   /** Size of the staged bytes of an upload, or null when nothing (complete) is staged. */
   stagedSize(upload: StagedUpload): Promise<number | null>;
+  /**
+   * Whether the store itself proved that the staged bytes of a basic upload hash to its oid (S3:
+   * the object carries a SHA-256 checksum equal to the oid, checked by S3 on PUT). When it answers
+   * false, verify hashes the staged bytes before committing them. Stores that hash the bytes as
+   * they receive them and keep nothing that does not match (fs) leave it out.
+   */
+  stagedChecksumVerified?(upload: StagedUpload): Promise<boolean>;
   /** The staged bytes, for hashing them. */
   readStaged(upload: StagedUpload): Promise<Readable>;
   /** Moves confirmed staged bytes to the oid (or drops them when the oid is already stored). */

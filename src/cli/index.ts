@@ -1,4 +1,9 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
+import { runAgent } from '../../lfs/agent.js';
 import { ConfigError, dataDirFrom, loadConfig } from '../config.js';
 import { type Db, openDb } from '../db/index.js';
 import { HubgateError } from '../domain/errors.js';
@@ -36,6 +41,31 @@ async function readStdin(): Promise<string> {
 
 function say(line: string): void {
   process.stdout.write(`${line}\n`);
+}
+
+/** Runs git in `cwd`; its trimmed stdout, or null when it fails. */
+function gitIn(cwd: string, args: string[]): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    execFile('git', args, { cwd }, (err, stdout) => {
+      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') reject(new Error('git was not found: install git and git-lfs, then run this again'));
+      else resolve(err ? null : stdout.trim());
+    });
+  });
+}
+
+/** Makes a clone push large LFS files through `hubgate lfs-multipart-upload` (as huggingface-cli lfs-enable-largefiles does). */
+async function enableLargefiles(dir: string): Promise<string> {
+  const abs = path.resolve(dir);
+  if (!fs.statSync(abs, { throwIfNoEntry: false })?.isDirectory() || (await gitIn(abs, ['rev-parse', '--is-inside-work-tree'])) !== 'true') {
+    throw new Error(`${abs} is not a git working tree: run this in a clone of the repo, e.g. \`cd CLONE && hubgate lfs-enable-largefiles .\``);
+  }
+  // git-lfs runs the bin directly (it has a #!/usr/bin/env node line).
+  const bin = fileURLToPath(new URL('../../../bin/hubgate.js', import.meta.url));
+  if (!fs.existsSync(bin)) throw new Error(`hubgate's command ${bin} is missing: reinstall hubgate`);
+  for (const [key, value] of [['lfs.customtransfer.multipart.path', bin], ['lfs.customtransfer.multipart.args', 'lfs-multipart-upload']]) {
+    if ((await gitIn(abs, ['config', key, value])) === null) throw new Error(`could not set ${key} in ${abs}: check that its .git/config is writable`);
+  }
+  return abs;
 }
 
 export function buildProgram(): Command {
@@ -145,6 +175,22 @@ export function buildProgram(): Command {
       const ref = { ...parseRepoId(id), type: parseRepoType(o.type) };
       await withDb(o, (db) => setGated(db, ref, mode === 'off' ? false : (mode as GatedMode)));
       say(`${id}: gating ${mode}`);
+    });
+
+  program
+    .command('lfs-enable-largefiles <path>')
+    .description('make the clone at PATH upload large LFS files in parts (through lfs-multipart-upload)')
+    .action(async (dir: string) => {
+      const abs = await enableLargefiles(dir);
+      say(`${abs}: large files will now be pushed in parts by \`hubgate lfs-multipart-upload\``);
+    });
+  program
+    .command('lfs-multipart-upload')
+    .description('the git-lfs custom transfer agent for multipart uploads (git-lfs runs it)')
+    .action(async () => {
+      const code = await runAgent({ input: process.stdin, output: process.stdout });
+      // Exit now: idle keep-alive sockets or stdin must not hold git-lfs waiting.
+      process.exit(code);
     });
 
   return program;

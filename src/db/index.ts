@@ -9,11 +9,18 @@ export type Db = Kysely<Database>;
 
 /**
  * Opens the SQLite file under the data directory (WAL, so the CLI can write while the
- * server runs) and brings its schema up to date.
+ * server runs) and brings its schema up to date. With `readonly` (git hooks, which run
+ * while the server has the file open), nothing is created or migrated and nothing can be written.
  */
-export async function openDb(dataDir: string): Promise<Db> {
+export async function openDb(dataDir: string, opts: { readonly?: boolean } = {}): Promise<Db> {
+  const file = path.join(dataDir, 'hubgate.sqlite');
+  if (opts.readonly) {
+    const sqlite = new SQLite(file, { readonly: true, fileMustExist: true });
+    sqlite.pragma('busy_timeout = 5000');
+    return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  }
   fs.mkdirSync(dataDir, { recursive: true });
-  const sqlite = new SQLite(path.join(dataDir, 'hubgate.sqlite'));
+  const sqlite = new SQLite(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
@@ -22,7 +29,7 @@ export async function openDb(dataDir: string): Promise<Db> {
   const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
   if (error) {
     await db.destroy();
-    throw new Error(`could not migrate ${path.join(dataDir, 'hubgate.sqlite')}: ${(error as Error).message}`);
+    throw new Error(`could not migrate ${file}: ${(error as Error).message}`);
   }
   return db;
 }

@@ -8,16 +8,35 @@ export function repoDir(dataDir: string, ref: RepoRef): string {
   return path.join(dataDir, 'repos', TYPE_PLURAL[ref.type], checkNamespace(ref.namespace), `${checkName('repo name', ref.name)}.git`);
 }
 
-/** Creates an empty bare repo whose default branch is main, as on the Hub. Fails if the directory exists. */
-export async function initBareRepo(dir: string, env: NodeJS.ProcessEnv): Promise<void> {
+/**
+ * Creates a bare repo whose default branch is main, holding one commit with `.gitattributes`,
+ * as the Hub does for a new repo. Fails if the directory exists; leaves nothing behind on failure.
+ */
+export async function initBareRepo(dir: string, env: NodeJS.ProcessEnv, gitattributes: string): Promise<void> {
   await fs.mkdir(path.dirname(dir), { recursive: true });
   await fs.mkdir(dir); // throws EEXIST rather than reusing a stray directory
   try {
     await runGit(['init', '--quiet', '--bare', '--initial-branch=main', dir], { env });
+    await writeInitialCommit(dir, env, gitattributes);
   } catch (err) {
     await fs.rm(dir, { recursive: true, force: true });
     throw err;
   }
+}
+
+const HUBGATE_IDENTITY = {
+  GIT_AUTHOR_NAME: 'hubgate', GIT_AUTHOR_EMAIL: 'hubgate@localhost',
+  GIT_COMMITTER_NAME: 'hubgate', GIT_COMMITTER_EMAIL: 'hubgate@localhost',
+};
+
+/** Writes the first commit with plumbing (no work tree, no hooks): blob, tree, commit, then main. */
+async function writeInitialCommit(dir: string, env: NodeJS.ProcessEnv, gitattributes: string): Promise<void> {
+  const git = async (args: string[], input?: string) =>
+    (await runGit(args, { env: { ...env, ...HUBGATE_IDENTITY }, cwd: dir, input })).trim();
+  const blob = await git(['hash-object', '-w', '--stdin'], gitattributes);
+  const tree = await git(['mktree'], `100644 blob ${blob}\t.gitattributes\n`);
+  const commit = await git(['commit-tree', tree, '-m', 'initial commit']);
+  await git(['update-ref', 'refs/heads/main', commit, '']); // '': main must not exist yet
 }
 
 export async function removeRepoDir(dir: string): Promise<void> {

@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
 
-/** Runs a short git command to completion and returns its stdout; rejects with git's stderr. */
-export function runGit(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string }): Promise<string> {
+/** Runs a short git command to completion (`input` on its stdin) and returns its stdout; rejects with git's stderr. */
+export function runGit(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; input?: string }): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', args, { env: opts.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('git', args, { env: opts.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin.on('error', () => {}); // a git that exits without reading reports through its exit code
+    child.stdin.end(opts.input);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));

@@ -70,6 +70,8 @@ export function smartHttp(ctx: AppContext): RequestHandler {
       HUBGATE_REPO: repoId,
       HUBGATE_REPO_TYPE: parsed.ref.type,
       HUBGATE_USER: caller.kind === 'user' ? caller.user.name : '',
+      // For the push policy (hooks/policy.ts).
+      HUBGATE_MAX_FILE_SIZE: String(ctx.cfg.maxFileSize),
       ...(caller.kind === 'user' ? { GIT_COMMITTER_NAME: caller.user.name, GIT_COMMITTER_EMAIL: `${caller.user.name}@hubgate` } : {}),
     });
     runService(ctx, req, res, { service, advertise, dir, env, repoId, v2: gitProtocol?.split(':').includes('version=2') ?? false });

@@ -5,9 +5,13 @@ import { conflict, notFound } from '../domain/errors.js';
 import { checkName, checkNamespace, type RepoRef, repoIdOf } from '../domain/names.js';
 import type { GatedMode } from '../domain/types.js';
 import { gitEnv } from '../git/env.js';
+import { defaultGitattributes } from '../git/default-gitattributes.js';
 import { initBareRepo, repoDir } from '../git/repo-dirs.js';
 
-/** Creates the row, then the bare repo; if git fails the row goes too, so nothing is half made. */
+/**
+ * Creates the row, then the bare repo with the Hub's default .gitattributes as its first commit;
+ * if git fails the row goes too, so nothing is half made.
+ */
 export async function createRepo(
   db: Db,
   dataDir: string,
@@ -25,7 +29,7 @@ export async function createRepo(
     throw err;
   }
   try {
-    await initBareRepo(repoDir(dataDir, { ...r, namespace: owner.name }), gitEnv(dataDir));
+    await initBareRepo(repoDir(dataDir, { ...r, namespace: owner.name }), gitEnv(dataDir), defaultGitattributes(r.type));
   } catch (err) {
     await deleteRepoRow(db, id);
     throw err;

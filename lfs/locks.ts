@@ -1,0 +1,202 @@
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { answerFor } from '../src/access/answer.js';
+import type { Action } from '../src/access/policy.js';
+import { resolveAccess } from '../src/access/resolve.js';
+import { createLock, deleteLock, findLock, type LfsLock, listLocks } from '../src/db/locks.js';
+import type { RepoWithOwner } from '../src/db/repos.js';
+import { type RepoRef, repoIdOf } from '../src/domain/names.js';
+import type { AppContext } from '../src/http/context.js';
+import type { User } from '../src/domain/types.js';
+import type { Caller } from '../src/identity/identify.js';
+import { deny, lfsError, lfsJson, readJson } from './routes.js';
+
+// The Git LFS File Locking API (git-lfs docs/api/locking.md) under {repo}[.git]/info/lfs/locks.
+// Every permission comes from the access policy: read to list, write to lock, verify and unlock,
+// admin to remove someone else's lock with `force`.
+
+const MAX_PATH = 1024;
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 100;
+/** Lock ids and cursors as they appear on the wire: decimal lock ids. */
+const ID = /^[1-9][0-9]{0,15}$/;
+
+/** What is wrong with a lock path, or null when it is a clean repo-relative path. */
+export function lockPathProblem(p: string): string | null {
+  if (p.length === 0) return 'path must not be empty';
+  if (p.length > MAX_PATH) return `path must be at most ${MAX_PATH} characters`;
+  if (p.includes('\0')) return 'path must not contain NUL';
+  if (/^[/\\]/.test(p) || /^[A-Za-z]:/.test(p)) return 'path must be relative to the repository root';
+  const segments = p.split(/[/\\]/);
+  if (segments.includes('..')) return "path must not contain '..' segments";
+  if (segments.some((s) => s === '' || s === '.')) return "path must not contain empty or '.' segments";
+  return null;
+}
+
+const refName = z.string().max(MAX_PATH).refine((s) => !s.includes('\0'), 'ref name must not contain NUL');
+const ref = z.object({ name: refName.optional() }).loose().nullish();
+const limit = z.number().int().min(1).max(MAX_LIMIT);
+
+const createRequest = z
+  .object({
+    path: z.string().superRefine((p, ctx) => {
+      const problem = lockPathProblem(p);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+    ref,
+  })
+  .loose();
+
+const verifyRequest = z.object({ cursor: z.string().regex(ID, 'cursor must be a value returned as next_cursor').optional(), limit: limit.optional(), ref }).loose();
+
+const unlockRequest = z.object({ force: z.boolean().optional(), ref }).loose();
+
+const queryString = (what: string) => z.string({ error: `${what} must be given once, as a string` });
+const listQuery = z
+  .object({
+    path: queryString('path').max(MAX_PATH).optional(),
+    id: queryString('id').max(100).optional(),
+    cursor: queryString('cursor').regex(ID, 'cursor must be a value returned as next_cursor').optional(),
+    limit: queryString('limit')
+      .regex(/^[0-9]{1,4}$/, `limit must be a whole number from 1 to ${MAX_LIMIT}`)
+      .transform(Number)
+      .pipe(z.number().min(1, `limit must be a whole number from 1 to ${MAX_LIMIT}`).max(MAX_LIMIT, `limit must be a whole number from 1 to ${MAX_LIMIT}`))
+      .optional(),
+    refspec: queryString('refspec').max(MAX_PATH).optional(),
+  })
+  .loose();
+
+/** The wire form of a lock (locking.md): string id, RFC 3339 time to the second. */
+function lockJson(l: LfsLock) {
+  return { id: String(l.id), path: l.path, locked_at: `${new Date(l.lockedAt).toISOString().slice(0, 19)}Z`, owner: { name: l.ownerName } };
+}
+
+function invalid(req: Request, res: Response, what: string, error: z.ZodError): void {
+  const issue = error.issues[0];
+  lfsError(req, res, 422, `invalid ${what}: ${issue.path.join('.') || 'body'}: ${issue.message}`);
+}
+
+/** Asks the access policy; answers the denial itself and returns undefined when refused. */
+async function allowed(ctx: AppContext, req: Request, res: Response, ref: RepoRef, action: Action): Promise<{ repo: RepoWithOwner; caller: Caller } | undefined> {
+  const caller: Caller = res.locals.caller;
+  const { decision, repo } = await resolveAccess(ctx.db, caller, ref, action);
+  if (!decision.allow) {
+    deny(req, res, decision, repoIdOf(ref));
+    return undefined;
+  }
+  return { repo: repo!, caller };
+}
+
+/** Like allowed(), for the operations that act as a user (the policy never lets anyone else write). */
+async function allowedUser(ctx: AppContext, req: Request, res: Response, ref: RepoRef, action: Action): Promise<{ repo: RepoWithOwner; caller: Caller; user: User } | undefined> {
+  const ok = await allowed(ctx, req, res, ref, action);
+  if (!ok) return undefined;
+  if (ok.caller.kind !== 'user') {
+    deny(req, res, { reason: 'needs-authentication', hidden: false }, repoIdOf(ref));
+    return undefined;
+  }
+  return { ...ok, user: ok.caller.user };
+}
+
+/** Routes `rest` (the part after info/lfs/, starting with `locks`). */
+export async function locks(ctx: AppContext, req: Request, res: Response, ref: RepoRef, rest: string): Promise<void> {
+  if (rest === 'locks') {
+    if (req.method === 'GET' || req.method === 'HEAD') return list(ctx, req, res, ref);
+    if (req.method === 'POST') return create(ctx, req, res, ref);
+    return lfsError(req, res, 405, 'use GET to list locks or POST to create one', { Allow: 'GET, POST' });
+  }
+  if (rest === 'locks/verify') {
+    if (req.method !== 'POST') return lfsError(req, res, 405, 'use POST to verify locks', { Allow: 'POST' });
+    return verify(ctx, req, res, ref);
+  }
+  const unlockPath = /^locks\/([^/]+)\/unlock$/.exec(rest);
+  if (unlockPath) {
+    if (req.method !== 'POST') return lfsError(req, res, 405, 'use POST to unlock', { Allow: 'POST' });
+    return unlock(ctx, req, res, ref, unlockPath[1]);
+  }
+  return lfsError(req, res, 404, `no LFS endpoint ${req.method} .../info/lfs/${rest.slice(0, 100)}`);
+}
+
+async function create(ctx: AppContext, req: Request, res: Response, ref: RepoRef): Promise<void> {
+  const ok = await allowedUser(ctx, req, res, ref, 'write');
+  if (!ok) return;
+  const body = await readJson(req, res);
+  if (body === undefined) return;
+  const parsed = createRequest.safeParse(body);
+  if (!parsed.success) return invalid(req, res, 'lock request', parsed.error);
+  const { created, lock } = await createLock(ctx.db, {
+    repoId: ok.repo.id,
+    path: parsed.data.path,
+    ownerId: ok.user.id,
+    ref: parsed.data.ref?.name || null,
+  });
+  if (!created) return lfsJson(res, 409, { lock: lockJson(lock), message: 'already created lock', request_id: String(req.id) });
+  req.log.info({ lock: lock.id, path: lock.path }, 'lfs lock created');
+  lfsJson(res, 201, { lock: lockJson(lock) });
+}
+
+async function list(ctx: AppContext, req: Request, res: Response, ref: RepoRef): Promise<void> {
+  const ok = await allowed(ctx, req, res, ref, 'read');
+  if (!ok) return;
+  const parsed = listQuery.safeParse(req.query);
+  if (!parsed.success) return invalid(req, res, 'lock query', parsed.error);
+  const q = parsed.data;
+  // An id that cannot be one of ours matches no lock.
+  if (q.id !== undefined && !ID.test(q.id)) return lfsJson(res, 200, { locks: [] });
+  const page = await listLocks(ctx.db, ok.repo.id, {
+    path: q.path,
+    id: q.id === undefined ? undefined : Number(q.id),
+    ref: q.refspec || undefined,
+    cursor: q.cursor === undefined ? undefined : Number(q.cursor),
+    limit: q.limit ?? DEFAULT_LIMIT,
+  });
+  lfsJson(res, 200, { locks: page.locks.map(lockJson), ...(page.nextCursor !== undefined && { next_cursor: String(page.nextCursor) }) });
+}
+
+async function verify(ctx: AppContext, req: Request, res: Response, ref: RepoRef): Promise<void> {
+  const ok = await allowedUser(ctx, req, res, ref, 'write');
+  if (!ok) return;
+  const body = await readJson(req, res);
+  if (body === undefined) return;
+  const parsed = verifyRequest.safeParse(body);
+  if (!parsed.success) return invalid(req, res, 'verify request', parsed.error);
+  // Every lock of the repo, whatever ref it was taken on: a path has one lock per repo, so a push
+  // to any branch must respect it. `ref` only says where the push goes (authorization).
+  const page = await listLocks(ctx.db, ok.repo.id, {
+    cursor: parsed.data.cursor === undefined ? undefined : Number(parsed.data.cursor),
+    limit: parsed.data.limit ?? DEFAULT_LIMIT,
+  });
+  const me = ok.user.id;
+  lfsJson(res, 200, {
+    ours: page.locks.filter((l) => l.ownerId === me).map(lockJson),
+    theirs: page.locks.filter((l) => l.ownerId !== me).map(lockJson),
+    ...(page.nextCursor !== undefined && { next_cursor: String(page.nextCursor) }),
+  });
+}
+
+async function unlock(ctx: AppContext, req: Request, res: Response, ref: RepoRef, rawId: string): Promise<void> {
+  const ok = await allowedUser(ctx, req, res, ref, 'write');
+  if (!ok) return;
+  const body = await readJson(req, res);
+  if (body === undefined) return;
+  const parsed = unlockRequest.safeParse(body);
+  if (!parsed.success) return invalid(req, res, 'unlock request', parsed.error);
+  const repoId = repoIdOf(ref);
+  const notFound = () => lfsError(req, res, 404, `no lock with id ${rawId.slice(0, 40).replace(/[^\x20-\x7e]/g, '?')} in ${repoId}`);
+  if (!ID.test(rawId)) return notFound();
+  const lock = await findLock(ctx.db, ok.repo.id, Number(rawId));
+  if (!lock) return notFound();
+
+  const user = ok.user;
+  if (lock.ownerId !== user.id) {
+    const refusal = `${lock.path} is locked by ${lock.ownerName}; use --force as a repo admin to remove another user's lock`;
+    if (!parsed.data.force) return lfsError(req, res, 403, refusal);
+    const { decision } = await resolveAccess(ctx.db, ok.caller, ref, 'admin');
+    if (!decision.allow) return lfsError(req, res, 403, `${refusal} (${answerFor(decision, repoId).message})`);
+  }
+  const deleted = await deleteLock(ctx.db, ok.repo.id, lock.id);
+  if (!deleted) return notFound();
+  if (deleted.ownerId !== user.id) req.log.warn({ lock: deleted.id, path: deleted.path, owner: deleted.ownerName }, 'lfs lock force-removed by a repo admin');
+  else req.log.info({ lock: deleted.id, path: deleted.path }, 'lfs lock removed');
+  lfsJson(res, 200, { lock: lockJson(deleted) });
+}

@@ -1,0 +1,90 @@
+// s3rver on loopback for the S3 store's tests: a fresh directory, one bucket, and the
+// environment that points hubgate (and the AWS SDK) at it.
+import fs from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+// s3rver is CommonJS without types.
+// @ts-expect-error no declaration file
+import S3rver from 's3rver';
+import { tempDir } from './hubgate.js';
+
+export interface S3Event {
+  eventName: string;
+  key: string;
+}
+
+export interface S3Request {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export interface S3rverHandle {
+  port: number;
+  endpoint: string;
+  bucket: string;
+  /** s3rver's storage directory; the bucket's objects are files under `${directory}/${bucket}`. */
+  directory: string;
+  /** The environment for a hubgate using this bucket (merge into startHubgate's env). */
+  env: Record<string, string>;
+  /** Puts, copies and multipart completions s3rver has received, oldest first. */
+  events: S3Event[];
+  /** Every HTTP request s3rver has received (method, URL, headers), oldest first. */
+  requests: S3Request[];
+  /** The file holding an object's bytes in s3rver's directory (it may not exist). */
+  objectFile(key: string): string;
+  /** Keys of the objects in the bucket (walks the directory). */
+  keys(): string[];
+  stop(): Promise<void>;
+}
+
+const SUFFIX = '._S3rver_object';
+
+export async function startS3rver(bucket = 'hubgate-test'): Promise<S3rverHandle> {
+  const directory = tempDir('hubgate-s3rver-');
+  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
+  const events: S3Event[] = [];
+  server.on('event', (e: { Records: { eventName: string; s3: { object: { key: string } } }[] }) => {
+    for (const r of e.Records) events.push({ eventName: r.eventName, key: r.s3.object.key });
+  });
+  const { port } = (await server.run()) as AddressInfo;
+  const requests: S3Request[] = [];
+  // A second listener only observes: s3rver's own handler answers.
+  server.httpServer.on('request', (req: IncomingMessage) => requests.push({ method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers } }));
+  const endpoint = `http://127.0.0.1:${port}`;
+  const root = path.join(directory, bucket);
+  return {
+    port,
+    endpoint,
+    bucket,
+    directory,
+    events,
+    requests,
+    env: {
+      HUBGATE_LFS_STORE: 's3',
+      HUBGATE_S3_BUCKET: bucket,
+      HUBGATE_S3_ENDPOINT: endpoint,
+      HUBGATE_S3_FORCE_PATH_STYLE: 'true',
+      HUBGATE_S3_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    },
+    objectFile: (key) => path.join(root, `${key}${SUFFIX}`),
+    keys() {
+      const found: string[] = [];
+      const walk = (dir: string, rel: string) => {
+        for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+          if (entry.isDirectory()) {
+            if (!entry.name.startsWith('._S3rver')) walk(path.join(dir, entry.name), `${rel}${entry.name}/`);
+          } else if (entry.name.endsWith(SUFFIX)) {
+            found.push(`${rel}${entry.name.slice(0, -SUFFIX.length)}`);
+          }
+        }
+      };
+      if (fs.existsSync(root)) walk(root, '');
+      return found.sort();
+    },
+    stop: () => server.close(),
+  };
+}
