@@ -17,7 +17,7 @@ import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import { OID } from '../lfs/protocol.js';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { NameError, parseRepoId, parseRepoType, type RepoRef, repoIdOf, TYPE_PREFIX } from '../src/domain/names.js';
+import { NameError, parseRepoId, parseRepoType, printable, type RepoRef, repoIdOf, TYPE_PREFIX } from '../src/domain/names.js';
 
 class Refusal extends Error {}
 
@@ -53,7 +53,7 @@ function newTips(input: string): string[] {
     if (line === '') continue;
     const m = REF_LINE.exec(line);
     if (!m) throw new Refusal(`unexpected ref update from git: "${printable(line)}"`);
-    if (!/^0+$/.test(m[2])) tips.add(m[2]);
+    if (!/^0+$/.test(m[1])) tips.add(m[1]);
   }
   return [...tips];
 }
@@ -207,10 +207,11 @@ async function unlinkedPointers(pointers: Scan['pointers']): Promise<{ path: str
   }
 }
 
-function formatSize(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(1).replace(/\.0$/, '')} GB`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1).replace(/\.0$/, '')} MB`;
-  return `${n} bytes`;
+/** "11 MB (11000000 bytes)", or "208 bytes" below a megabyte. */
+function sizeText(n: number): string {
+  if (n < 1e6) return `${n} bytes`;
+  const short = n >= 1e9 ? `${(n / 1e9).toFixed(1)} GB` : `${(n / 1e6).toFixed(1)} MB`;
+  return `${short.replace('.0 ', ' ')} (${n} bytes)`;
 }
 
 function andMore(shown: number, total: number): string[] {
@@ -227,16 +228,17 @@ function largeFilesMessage(scan: Scan, maxFileSize: number): string[] {
     return dot > 0 ? `*${base.slice(dot)}` : path;
   }))];
   return [
-    `hubgate: push refused: ${n === 1 ? '1 file is' : `${n} files are`} larger than ${formatSize(maxFileSize)} (${maxFileSize} bytes) and not stored with Git LFS:`,
-    ...scan.large.map(({ path, size }) => `  ${path || '(no path)'} (${formatSize(size)}, ${size} bytes)`),
+    `hubgate: push refused: ${n === 1 ? '1 file is' : `${n} files are`} larger than ${sizeText(maxFileSize)} and not stored with Git LFS:`,
+    ...scan.large.map(({ path, size }) => `  ${path || '(no path)'}: ${sizeText(size)}`),
     ...andMore(scan.large.length, n),
     'Store them with Git LFS and push again. In your clone:',
     '  git lfs install',
-    `  git lfs migrate import --include="${paths.join(',')}"`,
+    // Past the listed few, by size (git-lfs 3.2 and later) rather than by a list of paths.
+    n > scan.large.length ? `  git lfs migrate import --above=${maxFileSize}b` : `  git lfs migrate import --include="${paths.join(',')}"`,
     '  git push',
     '`git lfs migrate import` rewrites the commits the server does not have yet so that they hold',
-    'LFS pointers for those files (add --everything to rewrite all branches). Then send such files',
-    'to LFS from the start:',
+    'LFS pointers for those files (add --everything to rewrite all branches). For files you add',
+    'later, track their type before `git add`:',
     ...patterns.map((p) => `  git lfs track "${p}"`),
   ];
 }
@@ -268,11 +270,6 @@ async function readStdin(): Promise<string> {
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
-}
-
-function printable(s: string): string {
-  const shown = s.length > 200 ? `${s.slice(0, 200)}…` : s;
-  return shown.replace(/[^\x20-\x7e]/g, '?');
 }
 
 async function main(): Promise<number> {

@@ -220,6 +220,32 @@ describe('raw HTTP', () => {
     }
   });
 
+  it('repo ids are case-insensitive like the Hub’s, and a case variant of a hidden repo is still hidden', async () => {
+    // The account is spelled Carol, the repo Model; the directory on disk has that spelling.
+    const carol = await hub.userWithToken('Carol');
+    const made = await hub.cli(['repo', 'create', 'carol/Model', '--private']);
+    expect(made.stdout).toBe('created model Carol/Model (private)\n');
+    const { tip } = await commitAndPush(hub, 'Carol/Model', carol, {}, 'canonical');
+    for (const spelling of ['carol/model', 'CAROL/MODEL', 'Carol/Model']) {
+      const clone = await hub.git(['clone', '-q', hub.remote(spelling, carol), 'c']);
+      expect(clone.code, `${spelling}: ${clone.stderr}`).toBe(0);
+      const adv = await infoRefs(spelling, 'receive-pack', { authorization: basic(carol) });
+      expect(adv.status, spelling).toBe(200);
+      expect(adv.text).toContain(`${tip} refs/heads/main`);
+    }
+    const pushed = await commitAndPush(hub, 'carol/model', carol, {}, 'lower-case url');
+    expect(await refsOf(dirOf('Carol/Model'))).toContain(`refs/heads/main ${pushed.tip}`);
+    // Someone who may not see it gets the not-found answer in the spelling they asked for.
+    const stranger = authHeaders('non-member');
+    const hidden = await infoRefs('carol/model', 'upload-pack', stranger);
+    expectAnswer(hidden, '404', 'case variant, stranger');
+    await expectSameAsMissing(hidden, 'carol/model', (m) => infoRefs(m, 'upload-pack', stranger));
+    const anon = await infoRefs('CAROL/model', 'upload-pack', {});
+    expectAnswer(anon, '401', 'case variant, anonymous');
+    await expectSameAsMissing(anon, 'CAROL/model', (m) => infoRefs(m, 'upload-pack', {}));
+    expect(hub.log()).not.toMatch(/directory is missing/);
+  });
+
   it('a token as the Basic username with an empty password works like the password', async () => {
     const authorization = `Basic ${Buffer.from(`${secret['owner-write-token']}:`).toString('base64')}`;
     expectAnswer(await infoRefs('alice/priv', 'receive-pack', { authorization }), '200', authorization);

@@ -368,7 +368,8 @@ describe('command line', () => {
     ['a token role that does not exist', ['token', 'create', 'alice', '--role', 'admin']],
     ['a token id that is not a number', ['token', 'revoke', 'abc']],
   ];
-  it.each(USAGE)('%s is a usage error: exit 2, one line, nothing on disk', async (_what, args) => {
+  // Independent processes that change nothing: run them side by side.
+  it.concurrent.for(USAGE)('%s is a usage error: exit 2, one line, nothing on disk', async ([, args], { expect }) => {
     const before = listTree(reposRoot);
     const r = await hub.cli(args);
     expect(r.code, r.stderr).toBe(2);
@@ -388,7 +389,7 @@ describe('command line', () => {
     ['a token for a user who does not exist', ['token', 'create', 'ghost', '--role', 'read'], /ghost.*hubgate user create/],
     ['gating a repo that does not exist', ['repo', 'gate', 'alice/ghost', 'auto'], /alice\/ghost/],
   ];
-  it.each(ERRORS)('%s: exit 1 with one line that says what to do', async (_what, args, says) => {
+  it.concurrent.for(ERRORS)('%s: exit 1 with one line that says what to do', async ([, args, says], { expect }) => {
     const before = listTree(reposRoot);
     const refs = await refsNow();
     const r = await hub.cli(args);
@@ -423,7 +424,7 @@ describe('command line', () => {
     ['--public-url notaurl', ['--public-url', 'notaurl'], {}, /--public-url|HUBGATE_PUBLIC_URL/],
     ['HUBGATE_PUBLIC_URL=ftp://x', [], { HUBGATE_PUBLIC_URL: 'ftp://example.com' }, /HUBGATE_PUBLIC_URL/],
   ];
-  it.each(SETTINGS)('serve with %s exits 2 with one line naming the setting, before touching the data directory', async (_what, args, env, names) => {
+  it.concurrent.for(SETTINGS)('serve with %s exits 2 with one line naming the setting, before touching the data directory', async ([, args, env, names], { expect }) => {
     const data = path.join(tempDir('hubgate-bad-settings-'), 'data');
     const r = await serve(['--data', data, '--host', '127.0.0.1', ...args], { HUBGATE_PORT: '0', ...env });
     expect(r.code, r.stderr + r.stdout).toBe(2);

@@ -135,13 +135,13 @@ describe('org create and org add', () => {
     expect((await advertise('acme/weights', 'receive-pack', token)).status).toBe(403);
   });
 
-  it.each([
+  it.concurrent.for([
     ['an org that does not exist', ['org', 'add', 'nope', 'dave', '--role', 'read'], 1],
     ['a user that does not exist', ['org', 'add', 'acme', 'nope', '--role', 'read'], 1],
     ['an org given as the user', ['org', 'add', 'acme', 'acme', '--role', 'read'], 1],
     ['a role that does not exist', ['org', 'add', 'acme', 'dave', '--role', 'owner'], 2],
     ['no role', ['org', 'add', 'acme', 'dave'], 2],
-  ])('org add refuses %s', async (_what, args, code) => {
+  ] as [string, string[], number][])('org add refuses %s', async ([, args, code], { expect }) => {
     const before = query('select * from memberships order by org_id, user_id');
     const r = await hub.cli(args as string[]);
     expect(r.code).toBe(code);

@@ -94,7 +94,7 @@ describe('push policy', () => {
     const push = await git(['push', 'origin', 'main'], work);
     expect(push.code).not.toBe(0);
     expect(push.stderr).toMatch(/^remote: hubgate: push refused: 1 file is larger than 10 MB \(10000000 bytes\) and not stored with Git LFS/m);
-    expect(push.stderr).toMatch(/^remote: {3}data\/big\.dat \(11 MB, 11000000 bytes\)/m);
+    expect(push.stderr).toMatch(/^remote: {3}data\/big\.dat: 11 MB \(11000000 bytes\)/m);
     expect(push.stderr).toMatch(/^remote: {3}git lfs migrate import --include="data\/big\.dat"/m);
     expect(push.stderr).toMatch(/^remote: {3}git lfs track "\*\.dat"/m);
     expect(push.stderr).toMatch(/\[remote rejected\] main -> main \(pre-receive hook declined\)/);
@@ -120,7 +120,7 @@ describe('push policy', () => {
     await commitAll(work, 'bigger file');
     const push = await git(['push', 'origin', 'main'], work);
     expect(push.code).not.toBe(0);
-    expect(push.stderr).toMatch(/larger than 20 MB \(20000000 bytes\)[\s\S]*bigger\.dat \(21 MB/);
+    expect(push.stderr).toMatch(/larger than 20 MB \(20000000 bytes\)[\s\S]*bigger\.dat: 21 MB \(21000000 bytes\)/);
   });
 
   it('refuses an LFS pointer whose object was never uploaded, saying to run git lfs push --all', async () => {
@@ -203,7 +203,7 @@ describe('push policy', () => {
     await commitAll(work, 'two problems');
     const push = await git(['push', 'origin', 'main'], work);
     expect(push.code).not.toBe(0);
-    expect(push.stderr).toContain('raw.dat (11 MB');
+    expect(push.stderr).toContain('raw.dat: 11 MB (11000000 bytes)');
     expect(push.stderr).toContain('git lfs track "*.dat"');
     expect(push.stderr).toMatch(/model\.bin: sha256:[0-9a-f]{64} \(5 bytes\)/);
     expect(push.stderr).toContain('git lfs push --all origin');

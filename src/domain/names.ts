@@ -49,7 +49,8 @@ export function parseRepoId(id: string): { namespace: string; name: string } {
   return { namespace: checkNamespace(parts[0]), name: checkName('repo name', parts[1]) };
 }
 
-function printable(s: string): string {
+/** `s` cut to 100 characters, with anything but printable ASCII shown as '?': safe to put in a message. */
+export function printable(s: string): string {
   const shown = s.length > 100 ? `${s.slice(0, 100)}…` : s;
   return shown.replace(/[^\x20-\x7e]/g, '?');
 }

@@ -46,14 +46,17 @@ export function smartHttp(ctx: AppContext): RequestHandler {
     const service = serviceOf(advertise ? req.query.service : parsed.rest.slice(1));
     if (!service) return plain(res, 403, 'hubgate serves git over smart HTTP only: use git 1.6.6 or later (dumb HTTP is not supported)');
 
-    const repoId = repoIdOf(parsed.ref);
-    const { decision } = await resolveAccess(ctx.db, res.locals.caller, parsed.ref, service === 'receive-pack' ? 'write' : 'read');
+    const { decision, repo } = await resolveAccess(ctx.db, res.locals.caller, parsed.ref, service === 'receive-pack' ? 'write' : 'read');
     if (!decision.allow) {
-      const answer = answerFor(decision, repoId);
+      // Denials name the repo as the caller spelled it: the stored spelling would tell a hidden repo from a missing one.
+      const answer = answerFor(decision, repoIdOf(parsed.ref));
       return plain(res, answer.status, answer.message, { ...answer.headers, ...(answer.errorCode ? { 'X-Error-Code': answer.errorCode } : {}) });
     }
 
-    const dir = repoDir(ctx.cfg.dataDir, parsed.ref);
+    // Names match case-insensitively (as on the Hub), directories do not: from here on, the repo's stored spelling.
+    const ref = { ...parsed.ref, namespace: repo!.namespace, name: repo!.name };
+    const repoId = repoIdOf(ref);
+    const dir = repoDir(ctx.cfg.dataDir, ref);
     if (!fs.existsSync(dir)) {
       ctx.log.error({ repo: repoId }, 'repository row exists but its directory is missing');
       return plain(res, 404, `Repository not found: ${repoId}`);
