@@ -8,6 +8,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
+COPY lfs ./lfs
 COPY hooks ./hooks
 COPY bin ./bin
 # npm ci compiles better-sqlite3 and runs `prepare` (tsc) into dist/.
