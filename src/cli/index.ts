@@ -9,7 +9,6 @@ import { type Db, openDb } from '../db/index.js';
 import { HubgateError } from '../domain/errors.js';
 import { NameError, parseRepoId, parseRepoType } from '../domain/names.js';
 import type { GatedMode, MemberRole, TokenRole } from '../domain/types.js';
-import { serve } from '../server.js';
 import { addMember, createOrg, createUser } from '../services/accounts.js';
 import { createRepo, setGated } from '../services/repos.js';
 import { createToken, revoke, tokensOf } from '../services/tokens.js';
@@ -82,6 +81,8 @@ export function buildProgram(): Command {
     .option('--port <port>', 'port to listen on (default $HUBGATE_PORT or 8080)')
     .option('--public-url <url>', 'the URL users reach hubgate at (default $HUBGATE_PUBLIC_URL)')
     .action(async (o) => {
+      // Loaded only to serve: admin commands stay quick.
+      const { serve } = await import('../server.js');
       await serve(loadConfig({ dataDir: o.data, host: o.host, port: o.port, publicUrl: o.publicUrl }));
     });
 
