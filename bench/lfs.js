@@ -7,8 +7,8 @@
 //   (c) hubgate peak RSS while a 2 GiB object goes through the fs store (basic PUT) and through
 //       multipart to s3rver (threshold 1 GiB, chunk 64 MiB).                   target < 150 MB
 //   (d) --big: a 6 GiB object through multipart on fs with the default 5 GiB threshold.
-// Usage: node bench/lfs.js [--quick] [--only a,b,c,d] [--big] [--runs N]
-// Writes bench/lfs-results.json; always exits 0 (failures are reported in the table).
+// Usage: node bench/lfs.js [--quick] [--only a,b,c,d] [--big] [--runs N] [--out FILE]
+// Writes bench/lfs-results.json (or --out FILE); always exits 0 (failures are reported in the table).
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -38,6 +38,7 @@ const opt = (n) => {
 const QUICK = flag('--quick');
 const BIG = flag('--big');
 const ONLY = new Set((opt('--only') ?? (BIG ? 'a,b,c,d' : 'a,b,c')).split(',').map((s) => s.trim()).filter(Boolean));
+const OUT = path.resolve(opt('--out') ?? path.join(BENCH_DIR, 'lfs-results.json'));
 const RUNS_OVERRIDE = opt('--runs') ? Number(opt('--runs')) : undefined;
 const CFG = {
   batchObjects: 1000,
@@ -556,7 +557,7 @@ async function main() {
   }
   results.finishedAt = new Date().toISOString();
   const md = report();
-  fs.writeFileSync(path.join(BENCH_DIR, 'lfs-results.json'), `${JSON.stringify({ ...results, markdown: md }, null, 2)}\n`);
+  fs.writeFileSync(OUT, `${JSON.stringify({ ...results, markdown: md }, null, 2)}\n`);
   process.stdout.write(`${md}\n`);
 }
 

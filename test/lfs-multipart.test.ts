@@ -9,25 +9,11 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, type Hubgate, run, type RunResult, startHubgate, tempDir } from './helpers/hubgate.js';
+import { BIN, type Hubgate, run, type RunResult, startHubgate, tempDir, requestsLogged } from './helpers/hubgate.js';
 
 const MiB = 1024 ** 2;
 const sha256 = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
-/** The requests in hubgate's log (pino-http lines), oldest first. */
-function requestsLogged(hub: Hubgate): { method: string; path: string; status: number }[] {
-  return hub
-    .log()
-    .split('\n')
-    .flatMap((line) => {
-      try {
-        const entry = JSON.parse(line);
-        return entry.req && entry.res ? [{ method: entry.req.method, path: entry.req.path, status: entry.res.statusCode }] : [];
-      } catch {
-        return [];
-      }
-    });
-}
 
 function ok(r: RunResult, what: string): string {
   if (r.code !== 0) throw new Error(`${what} exited with ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);

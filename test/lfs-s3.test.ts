@@ -5,7 +5,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, type Hubgate, run, type RunResult, startHubgate, tempDir } from './helpers/hubgate.ts';
+import { BIN, type Hubgate, run, type RunResult, startHubgate, tempDir, requestsLogged } from './helpers/hubgate.ts';
 import { type S3rverHandle, startS3rver } from './helpers/s3.ts';
 
 const MiB = 1024 ** 2;
@@ -19,20 +19,6 @@ function ok(r: RunResult, what: string): string {
   return r.stdout;
 }
 
-/** The requests in hubgate's log (pino-http lines), oldest first. */
-function requestsLogged(hub: Hubgate): { method: string; path: string; status: number }[] {
-  return hub
-    .log()
-    .split('\n')
-    .flatMap((line) => {
-      try {
-        const entry = JSON.parse(line);
-        return entry.req && entry.res ? [{ method: entry.req.method, path: entry.req.path, status: entry.res.statusCode }] : [];
-      } catch {
-        return [];
-      }
-    });
-}
 
 /** Every file under `dir`. */
 function filesUnder(dir: string): string[] {

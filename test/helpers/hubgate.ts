@@ -138,3 +138,18 @@ export async function startHubgate(opts: { env?: NodeJS.ProcessEnv; dataDir?: st
   };
   return hubgate;
 }
+
+/** The requests in hubgate's log (pino-http lines), oldest first. */
+export function requestsLogged(hub: Hubgate): { method: string; path: string; status: number }[] {
+  return hub
+    .log()
+    .split('\n')
+    .flatMap((line) => {
+      try {
+        const entry = JSON.parse(line);
+        return entry.req && entry.res ? [{ method: entry.req.method, path: entry.req.path, status: entry.res.statusCode }] : [];
+      } catch {
+        return [];
+      }
+    });
+}
