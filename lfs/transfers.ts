@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../src/db/index.js';
 import { badRequest } from '../src/domain/errors.js';
 import {
-  deleteUpload, expiredOpenUploads, findUpload, insertUpload, linkedSizes, linkObject, moveUpload, type UploadRow,
+  deleteUpload, expiredOpenUploads, findUpload, insertUploads, linkedSizes, linkObject, moveUpload, type UploadRow,
 } from '../src/db/lfs.js';
 import { type BatchRequest, type BatchResponse, OID, type ObjectResult } from './protocol.js';
 import type { HubUrls, ObjectStore, PartEtag, RepoAt, StagedUpload } from './store/types.js';
@@ -41,6 +41,7 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
   const { db, store, urls, log, settings } = deps;
   const staged = (u: UploadRow, where: RepoAt): StagedUpload => ({ ...where, id: u.id, oid: u.oid, size: u.size, storeUploadId: u.storeUploadId, chunkSize: u.chunkSize });
 
+  /** A new upload; its row is recorded by the caller (all of a batch's in one statement) before any link is handed out. */
   async function openUpload(repoId: number, where: RepoAt, oid: string, size: number, multipart: boolean): Promise<StagedUpload & { row: UploadRow }> {
     const ttl = multipart ? MULTIPART_TTL : BASIC_TTL;
     const row: UploadRow = {
@@ -54,7 +55,6 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
     };
     const upload = staged(row, where);
     if (multipart) row.storeUploadId = upload.storeUploadId = await store.startMultipart(upload);
-    await insertUpload(db, row);
     return { ...upload, row };
   }
 
@@ -94,44 +94,51 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
       const transfer = wantsMultipart ? 'multipart' : 'basic';
 
       const objects: ObjectResult[] = [];
-      for (const o of req.objects) {
-        const oid = typeof o.oid === 'string' ? o.oid : String(o.oid);
-        const size = typeof o.size === 'number' ? o.size : -1;
-        const fail = (code: number, message: string) => objects.push({ oid, size, error: { code, message } });
-        if (!sha256) { fail(409, `unsupported hash algorithm ${req.hash_algo}: hubgate uses sha256`); continue; }
-        if (!OID.test(oid)) { fail(422, 'invalid oid: use the 64 lowercase hex characters of the sha256'); continue; }
-        if (!Number.isSafeInteger(size) || size < 0) { fail(422, 'invalid size: use the object size in bytes, an integer >= 0'); continue; }
-        const have = linked.get(oid);
+      const opened: UploadRow[] = [];
+      // Uploads opened before a failure are still recorded, so the sweep can abort them.
+      try {
+        for (const o of req.objects) {
+          const oid = typeof o.oid === 'string' ? o.oid : String(o.oid);
+          const size = typeof o.size === 'number' ? o.size : -1;
+          const fail = (code: number, message: string) => objects.push({ oid, size, error: { code, message } });
+          if (!sha256) { fail(409, `unsupported hash algorithm ${req.hash_algo}: hubgate uses sha256`); continue; }
+          if (!OID.test(oid)) { fail(422, 'invalid oid: use the 64 lowercase hex characters of the sha256'); continue; }
+          if (!Number.isSafeInteger(size) || size < 0) { fail(422, 'invalid size: use the object size in bytes, an integer >= 0'); continue; }
+          const have = linked.get(oid);
 
-        if (req.operation === 'download') {
-          if (have === undefined) { fail(404, 'Object does not exist'); continue; }
-          const target = await store.downloadTarget(oid, have, repo, BASIC_TTL);
-          objects.push({ oid, size: have, authenticated: true, actions: { download: { ...target, expires_in: BASIC_TTL } } });
-          continue;
+          if (req.operation === 'download') {
+            if (have === undefined) { fail(404, 'Object does not exist'); continue; }
+            const target = await store.downloadTarget(oid, have, repo, BASIC_TTL);
+            objects.push({ oid, size: have, authenticated: true, actions: { download: { ...target, expires_in: BASIC_TTL } } });
+            continue;
+          }
+          if (have !== undefined) {
+            if (have === size) objects.push({ oid, size });
+            else fail(422, `size ${size} does not match the stored object's size ${have}`);
+            continue;
+          }
+          if (size > settings.multipartThreshold && !offersMultipart) { fail(422, ENABLE_LARGEFILES_ADVICE); continue; }
+          const u = await openUpload(repo.id, repo, oid, size, transfer === 'multipart');
+          opened.push(u.row);
+          const verify = {
+            href: urls.signed(repo, 'objects/verify', { p: 'verify', u: u.id }, transfer === 'multipart' ? MULTIPART_TTL : BASIC_TTL),
+            expires_in: transfer === 'multipart' ? MULTIPART_TTL : BASIC_TTL,
+          };
+          if (transfer === 'basic') {
+            const target = await store.uploadTarget(u, BASIC_TTL);
+            objects.push({ oid, size, authenticated: true, actions: { upload: { ...target, expires_in: BASIC_TTL }, verify } });
+          } else {
+            // The Hugging Face multipart format: header holds chunk_size and the part URLs under
+            // five-digit keys, nothing else; href is the completion URL.
+            const parts = await store.partTargets(u, MULTIPART_TTL);
+            const header: Record<string, string> = { chunk_size: String(u.chunkSize) };
+            parts.forEach((url, i) => (header[String(i + 1).padStart(5, '0')] = url));
+            const href = urls.signed(repo, `multipart/${u.id}/complete`, { p: 'complete', u: u.id }, MULTIPART_TTL);
+            objects.push({ oid, size, authenticated: true, actions: { upload: { href, header, expires_in: MULTIPART_TTL }, verify } });
+          }
         }
-        if (have !== undefined) {
-          if (have === size) objects.push({ oid, size });
-          else fail(422, `size ${size} does not match the stored object's size ${have}`);
-          continue;
-        }
-        if (size > settings.multipartThreshold && !offersMultipart) { fail(422, ENABLE_LARGEFILES_ADVICE); continue; }
-        const u = await openUpload(repo.id, repo, oid, size, transfer === 'multipart');
-        const verify = {
-          href: urls.signed(repo, 'objects/verify', { p: 'verify', u: u.id }, transfer === 'multipart' ? MULTIPART_TTL : BASIC_TTL),
-          expires_in: transfer === 'multipart' ? MULTIPART_TTL : BASIC_TTL,
-        };
-        if (transfer === 'basic') {
-          const target = await store.uploadTarget(u, BASIC_TTL);
-          objects.push({ oid, size, authenticated: true, actions: { upload: { ...target, expires_in: BASIC_TTL }, verify } });
-        } else {
-          // The Hugging Face multipart format: header holds chunk_size and the part URLs under
-          // five-digit keys, nothing else; href is the completion URL.
-          const parts = await store.partTargets(u, MULTIPART_TTL);
-          const header: Record<string, string> = { chunk_size: String(u.chunkSize) };
-          parts.forEach((url, i) => (header[String(i + 1).padStart(5, '0')] = url));
-          const href = urls.signed(repo, `multipart/${u.id}/complete`, { p: 'complete', u: u.id }, MULTIPART_TTL);
-          objects.push({ oid, size, authenticated: true, actions: { upload: { href, header, expires_in: MULTIPART_TTL }, verify } });
-        }
+      } finally {
+        await insertUploads(db, opened);
       }
       return { transfer, objects, hash_algo: 'sha256' };
     },

@@ -33,14 +33,20 @@ export interface UploadRow {
   expiresAt: string;
 }
 
-export async function insertUpload(db: Db, u: Omit<UploadRow, 'state'>): Promise<void> {
-  await db
-    .insertInto('lfs_uploads')
-    .values({
-      id: u.id, repo_id: u.repoId, oid: u.oid, size: u.size, kind: u.kind, store_upload_id: u.storeUploadId,
-      chunk_size: u.chunkSize, state: 'open', created_at: now(), expires_at: u.expiresAt,
-    })
-    .execute();
+/** Records new uploads, many rows per statement (a batch may open up to 1,000). */
+export async function insertUploads(db: Db, uploads: Omit<UploadRow, 'state'>[]): Promise<void> {
+  const at = now();
+  for (let i = 0; i < uploads.length; i += 500) {
+    await db
+      .insertInto('lfs_uploads')
+      .values(
+        uploads.slice(i, i + 500).map((u) => ({
+          id: u.id, repo_id: u.repoId, oid: u.oid, size: u.size, kind: u.kind, store_upload_id: u.storeUploadId,
+          chunk_size: u.chunkSize, state: 'open' as const, created_at: at, expires_at: u.expiresAt,
+        })),
+      )
+      .execute();
+  }
 }
 
 function toUpload(r: {
