@@ -12,7 +12,7 @@ import { locks } from './locks.js';
 import type { Signer } from './signing.js';
 import { ByteMismatch, type FsStore } from './store/fs.js';
 import type { ObjectStore, RepoAt } from './store/types.js';
-import type { Transfers } from './transfers.js';
+import { staged, type Transfers } from './transfers.js';
 
 // The Git LFS HTTP endpoints under {repo}[.git]/info/lfs/. The batch endpoint is authorized
 // by the access policy; transfer, verify and completion URLs carry their own signed tokens.
@@ -198,7 +198,7 @@ async function openPut(ctx: AppContext, lfs: LfsDeps, req: Request, res: Respons
     lfsError(req, res, 401, INVALID_LINK);
     return undefined;
   }
-  return { claims, row, staged: { ...where, id: row.id, oid: row.oid, size: row.size, storeUploadId: row.storeUploadId, chunkSize: row.chunkSize } };
+  return { claims, row, staged: staged(row, where) };
 }
 
 async function upload(ctx: AppContext, lfs: LfsDeps, store: FsStore, req: Request, res: Response, ref: RepoRef, where: RepoAt, oid: string): Promise<void> {

@@ -37,9 +37,13 @@ export function chunkSizeFor(size: number, configured: number): number {
 export const ENABLE_LARGEFILES_ADVICE =
   'this file is larger than the single-upload limit: run `hubgate lfs-enable-largefiles .` in your clone, then push again';
 
+/** What a store needs to know of an upload, from its row and the repo it was opened for. */
+export function staged(u: UploadRow, where: RepoAt): StagedUpload {
+  return { ...where, id: u.id, oid: u.oid, size: u.size, storeUploadId: u.storeUploadId, chunkSize: u.chunkSize };
+}
+
 export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrls; log: Logger; settings: TransferSettings }): Transfers {
   const { db, store, urls, log, settings } = deps;
-  const staged = (u: UploadRow, where: RepoAt): StagedUpload => ({ ...where, id: u.id, oid: u.oid, size: u.size, storeUploadId: u.storeUploadId, chunkSize: u.chunkSize });
 
   /** A new upload; its row is recorded by the caller (all of a batch's in one statement) before any link is handed out. */
   async function openUpload(repoId: number, where: RepoAt, oid: string, size: number, multipart: boolean): Promise<StagedUpload & { row: UploadRow }> {
