@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { answerFor } from '../src/access/answer.js';
+import { baseUrlOf } from '../src/api/respond.js';
 import type { Action } from '../src/access/policy.js';
 import { resolveAccess } from '../src/access/resolve.js';
 import { createLock, deleteLock, findLock, type LfsLock, listLocks } from '../src/db/locks.js';
@@ -81,7 +82,7 @@ async function allowed(ctx: AppContext, req: Request, res: Response, ref: RepoRe
   const caller: Caller = res.locals.caller;
   const { decision, repo } = await resolveAccess(ctx.db, caller, ref, action);
   if (!decision.allow) {
-    deny(req, res, decision, repoIdOf(ref));
+    deny(req, res, decision, { repoId: repoIdOf(ref), baseUrl: baseUrlOf(ctx, req) });
     return undefined;
   }
   return { repo: repo!, caller };
@@ -92,7 +93,7 @@ async function allowedUser(ctx: AppContext, req: Request, res: Response, ref: Re
   const ok = await allowed(ctx, req, res, ref, action);
   if (!ok) return undefined;
   if (ok.caller.kind !== 'user') {
-    deny(req, res, { reason: 'needs-authentication', hidden: false }, repoIdOf(ref));
+    deny(req, res, { reason: 'needs-authentication', hidden: false }, { repoId: repoIdOf(ref), baseUrl: baseUrlOf(ctx, req) });
     return undefined;
   }
   return { ...ok, user: ok.caller.user };
@@ -192,7 +193,7 @@ async function unlock(ctx: AppContext, req: Request, res: Response, ref: RepoRef
     const refusal = `${lock.path} is locked by ${lock.ownerName}; use --force as a repo admin to remove another user's lock`;
     if (!parsed.data.force) return lfsError(req, res, 403, refusal);
     const { decision } = await resolveAccess(ctx.db, ok.caller, ref, 'admin');
-    if (!decision.allow) return lfsError(req, res, 403, `${refusal} (${answerFor(decision, repoId).message})`);
+    if (!decision.allow) return lfsError(req, res, 403, `${refusal} (${answerFor(decision, repoId, baseUrlOf(ctx, req)).message})`);
   }
   const deleted = await deleteLock(ctx.db, ok.repo.id, lock.id);
   if (!deleted) return notFound();

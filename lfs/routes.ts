@@ -1,5 +1,6 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { answerFor } from '../src/access/answer.js';
+import { baseUrlOf } from '../src/api/respond.js';
 import { resolveAccess } from '../src/access/resolve.js';
 import { findRepo } from '../src/db/repos.js';
 import { findUpload } from '../src/db/lfs.js';
@@ -48,10 +49,6 @@ export async function readJson(req: Request, res: Response): Promise<unknown> {
   return req.body;
 }
 
-function baseUrl(ctx: AppContext, req: Request): string {
-  return ctx.cfg.publicUrl ?? `${req.protocol}://${req.get('host')}`;
-}
-
 export function lfsRoutes(ctx: AppContext, lfs: LfsDeps): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
     const parsed = parseRepoPath(req.path, LFS_ROUTE);
@@ -60,7 +57,7 @@ export function lfsRoutes(ctx: AppContext, lfs: LfsDeps): RequestHandler {
     if (!parsed.ok) return lfsError(req, res, 400, parsed.message);
     const ref = parsed.ref;
     const rest = LFS_ROUTE.exec(parsed.rest)![1];
-    const where: RepoAt = { repoId: repoIdOf(ref), baseUrl: baseUrl(ctx, req) };
+    const where: RepoAt = { repoId: repoIdOf(ref), baseUrl: baseUrlOf(ctx, req) };
 
     if (rest === 'objects/batch') {
       if (req.method !== 'POST') return lfsError(req, res, 405, 'use POST for the batch API');
@@ -99,12 +96,12 @@ async function batch(ctx: AppContext, lfs: LfsDeps, req: Request, res: Response,
     return lfsError(req, res, 413, `too many objects in one batch (${parsed.data.objects.length}): send at most ${MAX_BATCH_OBJECTS}`);
   }
   const { decision, repo } = await resolveAccess(ctx.db, res.locals.caller, ref, parsed.data.operation === 'upload' ? 'write' : 'read');
-  if (!decision.allow) return deny(req, res, decision, where.repoId);
+  if (!decision.allow) return deny(req, res, decision, where);
   lfsJson(res, 200, await lfs.transfers.batch({ id: repo!.id, ...where }, parsed.data));
 }
 
-export function deny(req: Request, res: Response, denial: Parameters<typeof answerFor>[0], repoId: string): void {
-  const answer = answerFor(denial, repoId);
+export function deny(req: Request, res: Response, denial: Parameters<typeof answerFor>[0], where: RepoAt): void {
+  const answer = answerFor(denial, where.repoId, where.baseUrl);
   const headers: Record<string, string> = { ...answer.headers };
   if (answer.status === 401) headers['LFS-Authenticate'] = headers['WWW-Authenticate'];
   if (answer.errorCode) headers['X-Error-Code'] = answer.errorCode;

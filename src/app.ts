@@ -1,9 +1,12 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { pinoHttp } from 'pino-http';
+import { apiError } from './api/respond.js';
+import { hubApi } from './api/router.js';
 import { NameError } from './domain/names.js';
 import { smartHttp } from './git/smart-http.js';
 import type { AppContext } from './http/context.js';
 import { identify } from './identity/identify.js';
+import { pages } from './pages/router.js';
 import { type LfsDeps, lfsRoutes } from '../lfs/routes.js';
 
 /** Builds the Express app from its dependencies; no module state, so tests can build many. */
@@ -46,13 +49,18 @@ export function createApp(ctx: AppContext, lfs: LfsDeps): express.Express {
   });
   app.use(smartHttp(ctx));
   app.use(lfsRoutes(ctx, lfs));
+  app.use(hubApi(ctx));
+  app.use(pages(ctx));
 
   app.use((_req, res) => {
     res.status(404).json({ error: 'Not found' });
   });
   app.use((err: Error & { status?: number; type?: string }, req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof NameError) return void res.status(400).json({ error: err.message });
-    if (err.status && err.status >= 400 && err.status < 500) return void res.status(err.status).json({ error: err.message });
+    if (err instanceof NameError) return apiError(res, 400, err.message);
+    // HubgateErrors and body-parser's errors (malformed JSON, too large) carry a 4xx meant for the user.
+    if (err.status && err.status >= 400 && err.status < 500) {
+      return apiError(res, err.status, err.type === 'entity.parse.failed' ? `malformed JSON body: ${err.message}` : err.type === 'entity.too.large' ? 'request body too large' : err.message);
+    }
     req.log.error({ err }, 'unhandled error');
     if (!res.headersSent) res.status(500).json({ error: 'Internal error; the server log has the details' });
     else res.destroy();

@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import { openDb } from './db/index.js';
 import { gitEnv } from './git/env.js';
 import { createMaintenance } from './git/maintenance.js';
+import { silentNotifier } from './gating/notify.js';
 import type { AppContext } from './http/context.js';
 import { createLogger } from './ops/logger.js';
 import { loadSigner } from '../lfs/signing.js';
@@ -20,7 +21,7 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
   fs.mkdirSync(path.join(cfg.dataDir, 'repos'), { recursive: true });
   fs.mkdirSync(path.join(cfg.dataDir, 'git-home'), { recursive: true });
   const db = await openDb(cfg.dataDir);
-  const ctx: AppContext = { cfg, db, log, metrics: createMetrics(), maintenance: createMaintenance(gitEnv(cfg.dataDir), log) };
+  const ctx: AppContext = { cfg, db, log, metrics: createMetrics(), maintenance: createMaintenance(gitEnv(cfg.dataDir), log), notifier: silentNotifier };
   const signer = loadSigner(cfg.dataDir);
   const urls = createHubUrls(signer);
   const store = await createObjectStore(cfg, urls);

@@ -12,7 +12,8 @@ export interface Answer {
 
 export const BASIC_CHALLENGE = 'Basic realm="hubgate"';
 
-export function answerFor(denial: Denial, repoId: string): Answer {
+/** `baseUrl` is where users reach hubgate: a gated denial points at the repo page, where access is asked for. */
+export function answerFor(denial: Denial, repoId: string, baseUrl: string): Answer {
   const challenge = { 'WWW-Authenticate': BASIC_CHALLENGE };
   switch (denial.reason) {
     case 'invalid-credentials':
@@ -42,7 +43,7 @@ export function answerFor(denial: Denial, repoId: string): Answer {
       return { status: 403, message: `You do not have ${denial.need} access to ${repoId}`, headers: {} };
     case 'gated': {
       const message = {
-        none: `Access to ${repoId} is restricted: it is a gated repository. Visit its page to ask for access.`,
+        none: `Access to ${repoId} is restricted: it is a gated repository. Visit ${baseUrl}/${repoId} to ask for access.`,
         pending: `Access to ${repoId} is restricted: your request for access is awaiting a decision from the repository's authors.`,
         rejected: `Access to ${repoId} is restricted: your request for access was rejected by the repository's authors${denial.rejectionReason ? `: ${denial.rejectionReason}` : '.'}`,
       }[denial.status];

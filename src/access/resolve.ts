@@ -1,3 +1,4 @@
+import { accessStatusOf } from '../db/access-requests.js';
 import { membershipRole } from '../db/accounts.js';
 import type { Db } from '../db/index.js';
 import { findRepo, type RepoWithOwner } from '../db/repos.js';
@@ -22,8 +23,7 @@ export async function resolveAccess(
           gated: repo.gated,
           isOwner: caller.kind === 'user' && repo.ownerKind === 'user' && repo.ownerId === caller.user.id,
           orgRole: caller.kind === 'user' && repo.ownerKind === 'org' ? ((await membershipRole(db, repo.ownerId, caller.user.id)) ?? null) : null,
-          // Access requests arrive with the gating issue; until then nobody has one.
-          gate: { status: 'none' },
+          gate: repo.gated && caller.kind === 'user' ? ((await accessStatusOf(db, repo.id, caller.user.id)) ?? { status: 'none' }) : { status: 'none' },
         }
       : null,
   };

@@ -90,6 +90,38 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('lfs_uploads_expires').on('lfs_uploads').columns(['state', 'expires_at']).execute();
     },
   },
+  '0003_gating_and_sessions': {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('repos').addColumn('notify_email', 'text').execute();
+      await db.schema
+        .alterTable('repos')
+        .addColumn('notify_frequency', 'text', (c) => c.notNull().defaultTo('daily').check(sql`notify_frequency in ('instant', 'daily')`))
+        .execute();
+      // One request per (repo, user): gating is per user, never per org.
+      await db.schema
+        .createTable('access_requests')
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id').onDelete('cascade'))
+        .addColumn('user_id', 'integer', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+        .addColumn('status', 'text', (c) => c.notNull().check(sql`status in ('pending', 'accepted', 'rejected')`))
+        .addColumn('fields', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('rejection_reason', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('digest_due', 'integer', (c) => c.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint('access_requests_pk', ['repo_id', 'user_id'])
+        .execute();
+      await db.schema.createIndex('access_requests_list').on('access_requests').columns(['repo_id', 'status', 'created_at']).execute();
+      await db.schema.createIndex('access_requests_digest').on('access_requests').column('digest_due').execute();
+      await db.schema
+        .createTable('sessions')
+        .addColumn('id_sha256', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'integer', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+        .addColumn('csrf_token', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

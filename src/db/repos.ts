@@ -1,5 +1,5 @@
 import type { RepoType } from '../domain/names.js';
-import type { GatedMode, Repo } from '../domain/types.js';
+import type { GatedMode, NotifyFrequency, Repo } from '../domain/types.js';
 import { type Db, now } from './index.js';
 
 export interface RepoWithOwner extends Repo {
@@ -12,7 +12,7 @@ function baseQuery(db: Db) {
     .selectFrom('repos')
     .innerJoin('accounts', 'accounts.id', 'repos.owner_id')
     .select([
-      'repos.id', 'repos.type', 'repos.name', 'repos.private', 'repos.gated', 'repos.created_at',
+      'repos.id', 'repos.type', 'repos.name', 'repos.private', 'repos.gated', 'repos.notify_email', 'repos.notify_frequency', 'repos.created_at',
       'repos.owner_id', 'accounts.name as namespace', 'accounts.kind as owner_kind',
     ]);
 }
@@ -22,7 +22,7 @@ type Row = Awaited<ReturnType<ReturnType<typeof baseQuery>['executeTakeFirstOrTh
 function toRepo(r: Row): RepoWithOwner {
   return {
     id: r.id, type: r.type, namespace: r.namespace, name: r.name, private: r.private === 1,
-    gated: (r.gated ?? false) as GatedMode, createdAt: r.created_at, ownerId: r.owner_id, ownerKind: r.owner_kind,
+    gated: (r.gated ?? false) as GatedMode, notifyEmail: r.notify_email, notifyFrequency: r.notify_frequency, createdAt: r.created_at, ownerId: r.owner_id, ownerKind: r.owner_kind,
   };
 }
 
@@ -48,6 +48,17 @@ export async function deleteRepoRow(db: Db, id: number): Promise<void> {
   await db.deleteFrom('repos').where('id', '=', id).execute();
 }
 
-export async function setRepoGated(db: Db, id: number, gated: GatedMode): Promise<void> {
-  await db.updateTable('repos').set({ gated: gated || null }).where('id', '=', id).execute();
+/** Updates the given settings of a repo; fields left undefined keep their value. */
+export async function updateRepoSettings(
+  db: Db,
+  id: number,
+  s: { private?: boolean; gated?: GatedMode; notifyEmail?: string | null; notifyFrequency?: NotifyFrequency },
+): Promise<void> {
+  const set: Partial<{ private: number; gated: 'auto' | 'manual' | null; notify_email: string | null; notify_frequency: NotifyFrequency }> = {};
+  if (s.private !== undefined) set.private = s.private ? 1 : 0;
+  if (s.gated !== undefined) set.gated = s.gated || null;
+  if (s.notifyEmail !== undefined) set.notify_email = s.notifyEmail;
+  if (s.notifyFrequency !== undefined) set.notify_frequency = s.notifyFrequency;
+  if (Object.keys(set).length === 0) return;
+  await db.updateTable('repos').set(set).where('id', '=', id).execute();
 }

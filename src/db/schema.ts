@@ -1,4 +1,4 @@
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 // Row types as SQLite stores them. Only src/db/ sees these; callers get domain types.
 
@@ -38,6 +38,9 @@ export interface ReposTable {
   name: string;
   private: number;
   gated: 'auto' | 'manual' | null;
+  /** Where new pending access requests are announced; null: the owner's email, or an org's first five admins. */
+  notify_email: ColumnType<string | null, string | null | undefined>;
+  notify_frequency: ColumnType<'instant' | 'daily', 'instant' | 'daily' | undefined>;
   created_at: string;
 }
 
@@ -75,6 +78,29 @@ export interface LfsUploadsTable {
   expires_at: string;
 }
 
+export interface AccessRequestsTable {
+  repo_id: number;
+  user_id: number;
+  status: 'pending' | 'accepted' | 'rejected';
+  /** JSON object of the form's answers; '{}' for users granted access who never asked. */
+  fields: string;
+  rejection_reason: string | null;
+  /** When the user first asked (or was granted access). */
+  created_at: string;
+  updated_at: string;
+  /** 1 while a pending request waits for the daily digest. */
+  digest_due: number;
+}
+
+export interface SessionsTable {
+  /** SHA-256 of the cookie's secret; the secret itself is never stored. */
+  id_sha256: string;
+  user_id: number;
+  csrf_token: string;
+  created_at: string;
+  expires_at: string;
+}
+
 export interface Database {
   accounts: AccountsTable;
   memberships: MembershipsTable;
@@ -84,4 +110,6 @@ export interface Database {
   lfs_links: LfsLinksTable;
   lfs_locks: LfsLocksTable;
   lfs_uploads: LfsUploadsTable;
+  access_requests: AccessRequestsTable;
+  sessions: SessionsTable;
 }

@@ -12,6 +12,20 @@ export interface User {
   isAdmin: boolean;
 }
 
+export type AccessStatus = 'pending' | 'accepted' | 'rejected';
+export type NotifyFrequency = 'instant' | 'daily';
+
+/** A user's request for access to a gated repo, with the user's public details. */
+export interface AccessRequest {
+  repoId: number;
+  user: { id: number; name: string; fullname: string; email: string | null };
+  status: AccessStatus;
+  fields: Record<string, string | boolean>;
+  rejectionReason: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
 export interface Repo {
   id: number;
   type: RepoType;
@@ -19,6 +33,9 @@ export interface Repo {
   name: string;
   private: boolean;
   gated: GatedMode;
+  /** Where new pending requests are announced (null: the owner, or an org's first five admins). */
+  notifyEmail: string | null;
+  notifyFrequency: NotifyFrequency;
   createdAt: string;
 }
 

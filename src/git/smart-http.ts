@@ -5,6 +5,7 @@ import zlib from 'node:zlib';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { answerFor } from '../access/answer.js';
 import { resolveAccess } from '../access/resolve.js';
+import { baseUrlOf } from '../api/respond.js';
 import type { AppContext } from '../http/context.js';
 import { repoIdOf } from '../domain/names.js';
 import { parseRepoPath } from '../http/repo-path.js';
@@ -49,7 +50,7 @@ export function smartHttp(ctx: AppContext): RequestHandler {
     const { decision, repo } = await resolveAccess(ctx.db, res.locals.caller, parsed.ref, service === 'receive-pack' ? 'write' : 'read');
     if (!decision.allow) {
       // Denials name the repo as the caller spelled it: the stored spelling would tell a hidden repo from a missing one.
-      const answer = answerFor(decision, repoIdOf(parsed.ref));
+      const answer = answerFor(decision, repoIdOf(parsed.ref), baseUrlOf(ctx, req));
       return plain(res, answer.status, answer.message, { ...answer.headers, ...(answer.errorCode ? { 'X-Error-Code': answer.errorCode } : {}) });
     }
 

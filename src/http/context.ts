@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Db } from '../db/index.js';
+import type { Notifier } from '../gating/notify.js';
 import type { Maintenance } from '../git/maintenance.js';
 import type { Caller } from '../identity/identify.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -12,6 +13,7 @@ export interface AppContext {
   log: Logger;
   metrics: Metrics;
   maintenance: Maintenance;
+  notifier: Notifier;
 }
 
 declare global {

@@ -9,7 +9,8 @@ import { hashToken, looksLikeToken, sameDigest } from './tokens.js';
 export type Caller =
   | { kind: 'anonymous' }
   | { kind: 'invalid' }
-  | { kind: 'user'; user: User; tokenRole: TokenRole; token: TokenInfo };
+  /** A user, by access token, or (token null, full rights) by a web session on hubgate's own pages. */
+  | { kind: 'user'; user: User; tokenRole: TokenRole; token: TokenInfo | null };
 
 export const ANONYMOUS: Caller = { kind: 'anonymous' };
 

@@ -1,6 +1,6 @@
 import { findAccount } from '../db/accounts.js';
 import { type Db, isUniqueViolation } from '../db/index.js';
-import { deleteRepoRow, findRepo, insertRepo, type RepoWithOwner, setRepoGated } from '../db/repos.js';
+import { deleteRepoRow, findRepo, insertRepo, type RepoWithOwner, updateRepoSettings } from '../db/repos.js';
 import { conflict, notFound } from '../domain/errors.js';
 import { checkName, checkNamespace, type RepoRef, repoIdOf } from '../domain/names.js';
 import type { GatedMode } from '../domain/types.js';
@@ -40,5 +40,5 @@ export async function createRepo(
 export async function setGated(db: Db, ref: RepoRef, gated: GatedMode): Promise<void> {
   const repo = await findRepo(db, ref.type, ref.namespace, ref.name);
   if (!repo) throw notFound(`no ${ref.type} repo ${repoIdOf(ref)}`);
-  await setRepoGated(db, repo.id, gated);
+  await updateRepoSettings(db, repo.id, { gated });
 }

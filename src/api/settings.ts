@@ -1,0 +1,49 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { findRepo, updateRepoSettings } from '../db/repos.js';
+import { badRequest } from '../domain/errors.js';
+import type { AppContext } from '../http/context.js';
+import { jsonBody, parseBody } from './body.js';
+import { apiRepoRef, authorizeRepo } from './respond.js';
+
+// PUT /api/{models|datasets|spaces}/{ns}/{name}/settings, as huggingface_hub's update_repo_settings sends it.
+
+export const EMAIL = z.email({ message: 'use an email address such as name@example.com' });
+
+const settingsBody = z.strictObject({
+  gated: z.union([z.literal(false), z.enum(['auto', 'manual'])]).optional(),
+  private: z.boolean().optional(),
+  visibility: z.enum(['public', 'private']).optional(),
+  // hubgate's own notification settings, also set from the settings page.
+  notificationsEmail: z.union([EMAIL.max(254), z.literal(''), z.null()]).optional(),
+  notificationsFrequency: z.enum(['instant', 'daily']).optional(),
+  // Sent by huggingface_hub 0.x; hubgate has no Xet storage, so only "off" is accepted.
+  xetEnabled: z.literal(false).optional(),
+});
+
+export function settingsRoutes(ctx: AppContext): Router {
+  const router = Router();
+  router.put('/api/:plural/:ns/:name/settings', jsonBody, async (req, res) => {
+    res.locals.route = 'api-settings';
+    const repo = await authorizeRepo(ctx, req, res, apiRepoRef(req.params), 'write');
+    if (!repo) return;
+    const body = parseBody(settingsBody, req.body, 'settings');
+    if (body.private !== undefined && body.visibility !== undefined && body.private !== (body.visibility === 'private')) {
+      throw badRequest('private and visibility disagree: send one of them');
+    }
+    await updateRepoSettings(ctx.db, repo.id, {
+      gated: body.gated,
+      private: body.private ?? (body.visibility ? body.visibility === 'private' : undefined),
+      notifyEmail: body.notificationsEmail === undefined ? undefined : body.notificationsEmail || null,
+      notifyFrequency: body.notificationsFrequency,
+    });
+    const updated = (await findRepo(ctx.db, repo.type, repo.namespace, repo.name))!;
+    res.json({
+      private: updated.private,
+      gated: updated.gated,
+      notificationsEmail: updated.notifyEmail,
+      notificationsFrequency: updated.notifyFrequency,
+    });
+  });
+  return router;
+}

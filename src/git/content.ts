@@ -1,0 +1,147 @@
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+
+// Reads of repository content (README front matter, trees, small blobs) through one warm
+// `git cat-file --batch-command` per repository, as design §1 asks: no JavaScript git.
+// Requests to one repo are answered in order; the process exits after a quiet minute.
+
+export interface ObjectInfo {
+  oid: string;
+  type: 'blob' | 'tree' | 'commit' | 'tag';
+  size: number;
+}
+
+/** Largest object read whole into memory; bigger blobs are streamed with `git cat-file blob` by their readers. */
+export const MAX_READ_BYTES = 16 * 1024 * 1024;
+const IDLE_MS = 60_000;
+
+interface Pending {
+  command: 'info' | 'contents';
+  resolve: (value: { info: ObjectInfo; content?: Buffer } | null) => void;
+  reject: (err: Error) => void;
+}
+
+class CatFile {
+  private child: ChildProcessWithoutNullStreams | null = null;
+  private queue: Pending[] = [];
+  private buffer: Buffer = Buffer.alloc(0);
+  private idle: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly dir: string,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  request(command: 'info' | 'contents', spec: string): Promise<{ info: ObjectInfo; content?: Buffer } | null> {
+    // The protocol is line based: a name with a newline cannot be asked for (and cannot exist in a tree).
+    if (/[\n\r\0]/.test(spec)) return Promise.resolve(null);
+    return new Promise((resolve, reject) => {
+      const child = this.start();
+      this.queue.push({ command, resolve, reject });
+      child.stdin.write(`${command} ${spec}\n`);
+      if (this.idle) clearTimeout(this.idle);
+      this.idle = setTimeout(() => this.stop(), IDLE_MS).unref();
+    });
+  }
+
+  private start(): ChildProcessWithoutNullStreams {
+    if (this.child) return this.child;
+    const child = spawn('git', ['cat-file', '--batch-command'], { cwd: this.dir, env: this.env });
+    this.child = child;
+    child.stdout.on('data', (chunk: Buffer) => {
+      this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
+      this.drain();
+    });
+    child.stderr.resume();
+    child.stdin.on('error', () => {});
+    const fail = (err: Error) => {
+      if (this.child !== child) return;
+      this.child = null;
+      this.buffer = Buffer.alloc(0);
+      for (const p of this.queue.splice(0)) p.reject(err);
+    };
+    child.on('error', fail);
+    child.on('close', (code) => fail(new Error(`git cat-file exited (${code}) in ${this.dir}`)));
+    return child;
+  }
+
+  /** Answers queued requests from whatever complete replies the buffer holds. */
+  private drain(): void {
+    while (this.queue.length) {
+      const eol = this.buffer.indexOf(0x0a);
+      if (eol < 0) return;
+      const header = this.buffer.subarray(0, eol).toString('utf8');
+      const head = this.queue[0];
+      if (header.endsWith(' missing') || header.endsWith(' ambiguous')) {
+        this.buffer = this.buffer.subarray(eol + 1);
+        this.queue.shift();
+        head.resolve(null);
+        continue;
+      }
+      const [oid, type, sizeText] = header.split(' ');
+      const info: ObjectInfo = { oid, type: type as ObjectInfo['type'], size: Number(sizeText) };
+      if (head.command === 'info') {
+        this.buffer = this.buffer.subarray(eol + 1);
+        this.queue.shift();
+        head.resolve({ info });
+        continue;
+      }
+      const end = eol + 1 + info.size;
+      if (this.buffer.length < end + 1) return; // content and its trailing newline not all here yet
+      const content = Buffer.from(this.buffer.subarray(eol + 1, end));
+      this.buffer = this.buffer.subarray(end + 1);
+      this.queue.shift();
+      head.resolve({ info, content });
+    }
+  }
+
+  stop(): void {
+    if (this.idle) clearTimeout(this.idle);
+    this.idle = null;
+    this.child?.stdin.end();
+  }
+}
+
+const readers = new Map<string, CatFile>();
+
+function readerFor(dir: string, env: NodeJS.ProcessEnv): CatFile {
+  let reader = readers.get(dir);
+  if (!reader) {
+    reader = new CatFile(dir, env);
+    readers.set(dir, reader);
+  }
+  return reader;
+}
+
+/** Type, size and id of `spec` (any revision expression, e.g. `main:path/to/file`); null when it does not exist. */
+export async function objectInfo(dir: string, env: NodeJS.ProcessEnv, spec: string): Promise<ObjectInfo | null> {
+  return (await readerFor(dir, env).request('info', spec))?.info ?? null;
+}
+
+/** The commit a revision (branch, tag or commit id) names; null when it names none. */
+export async function resolveCommit(dir: string, env: NodeJS.ProcessEnv, revision: string): Promise<string | null> {
+  // A leading '-' would be read as an option by other git commands given the same name.
+  if (!revision || revision.startsWith('-')) return null;
+  const info = await objectInfo(dir, env, `${revision}^{commit}`);
+  return info?.type === 'commit' ? info.oid : null;
+}
+
+/**
+ * The content of `spec` when it is a blob of at most `maxBytes` bytes; null when it does not
+ * exist, is not a blob or is larger (read its size with objectInfo first to tell which).
+ */
+export async function readBlob(dir: string, env: NodeJS.ProcessEnv, spec: string, maxBytes = MAX_READ_BYTES): Promise<Buffer | null> {
+  const info = await objectInfo(dir, env, spec);
+  if (!info || info.type !== 'blob' || info.size > Math.min(maxBytes, MAX_READ_BYTES)) return null;
+  const read = await readerFor(dir, env).request('contents', info.oid);
+  return read?.info.type === 'blob' ? (read.content ?? null) : null;
+}
+
+/** Stops every warm reader (at shutdown, or after a repo is deleted). */
+export function closeReaders(dir?: string): void {
+  for (const [key, reader] of readers) {
+    if (dir === undefined || key === dir) {
+      reader.stop();
+      readers.delete(key);
+    }
+  }
+}
