@@ -4,7 +4,8 @@ import type { GatedMode, MemberRole, TokenRole } from '../domain/types.js';
 // It is pure and synchronous; src/access/resolve.ts gathers the facts from the database.
 
 export type Level = 'none' | 'read' | 'write' | 'admin';
-export type Action = 'read' | 'write' | 'admin';
+/** `view`: see the repo, its card and metadata (gates never apply); `read`: its files (git, LFS, downloads). */
+export type Action = 'view' | 'read' | 'write' | 'admin';
 export type GateStatus = 'none' | 'pending' | 'accepted' | 'rejected';
 
 const RANK: Record<Level, number> = { none: 0, read: 1, write: 2, admin: 3 };
@@ -54,19 +55,20 @@ export function decide(facts: AccessFacts, action: Action): Decision {
   if (!facts.repo) return anonymous ? { allow: false, reason: 'needs-authentication', hidden: true } : { allow: false, reason: 'not-found' };
 
   const holds = held(facts);
+  const needs: Level = action === 'view' ? 'read' : action;
   if (holds === 'none') return anonymous ? { allow: false, reason: 'needs-authentication', hidden: true } : { allow: false, reason: 'not-found' };
 
   // A read token caps everything at read; a write token is the highest role a token has.
   const level: Level = facts.tokenRole === 'read' && atLeast(holds, 'write') ? 'read' : holds;
-  if (!atLeast(level, action)) {
+  if (!atLeast(level, needs)) {
     if (anonymous) return { allow: false, reason: 'needs-authentication', hidden: false };
-    if (atLeast(holds, action)) return { allow: false, reason: 'read-only-token', need: action };
+    if (atLeast(holds, needs)) return { allow: false, reason: 'read-only-token', need: action };
     return { allow: false, reason: 'forbidden', need: action };
   }
 
   // Gating is per user and never applies to those who can write to the repo.
   const repo = facts.repo;
-  if (repo.gated && !atLeast(holds, 'write') && repo.gate.status !== 'accepted') {
+  if (action !== 'view' && repo.gated && !atLeast(holds, 'write') && repo.gate.status !== 'accepted') {
     return { allow: false, reason: 'gated', status: repo.gate.status, rejectionReason: repo.gate.rejectionReason ?? null, anonymous };
   }
   return { allow: true, level };
