@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { RepoWithOwner } from '../db/repos.js';
 import type { AccessRequest, AccessStatus } from '../domain/types.js';
 import type { AppContext } from '../http/context.js';
-import { accessRequestPage, grantAccess, handleAccessRequest } from '../services/access-requests.js';
+import { accessRequestPage, grantAccess, handleAccessRequest, PAGE_SIZE } from '../services/access-requests.js';
 import { apiRepoRef, authorizeRepo, baseUrlOf } from './respond.js';
 import { jsonBody, parseBody } from './body.js';
 
@@ -14,6 +14,10 @@ const handleBody = z.strictObject({
   status: z.enum(['accepted', 'rejected', 'pending']),
   // Checked by the service, so its message names the limit.
   rejectionReason: z.string().max(10_000).nullish(),
+});
+const listQuery = z.object({
+  cursor: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(PAGE_SIZE).default(PAGE_SIZE),
 });
 const grantBody = z.strictObject({ user: z.string().min(1).max(96) });
 
@@ -41,11 +45,12 @@ export function accessRequestRoutes(ctx: AppContext): Router {
     res.locals.route = 'api-access-requests';
     const repo = await author(req, res);
     if (!repo) return;
-    const cursor = typeof req.query.cursor === 'string' ? req.query.cursor : undefined;
-    const page = await accessRequestPage(ctx.db, repo, status as AccessStatus, cursor);
+    const query = parseBody(listQuery, req.query, 'query');
+    const page = await accessRequestPage(ctx.db, repo, status as AccessStatus, query.cursor, query.limit);
     if (page.next) {
       const url = new URL(`${baseUrlOf(ctx, req)}${req.path}`);
       url.searchParams.set('cursor', page.next);
+      if (query.limit !== PAGE_SIZE) url.searchParams.set('limit', String(query.limit));
       res.set('Link', `<${url.href}>; rel="next"`);
     }
     res.json(page.requests.map(accessRequestJson));

@@ -133,6 +133,16 @@ const ROWS: Row[] = [
   ['org-write', 'read', 'public', 'auto', 'rejected', 'read', allow('read')],
   ['org-admin', 'write', 'private', 'manual', 'rejected', 'read', allow('admin')],
   ['org-admin', 'write', 'public', 'auto', 'none', 'write', allow('admin')],
+
+  // Viewing (the repo page, card and metadata) needs what reading needs, but gates never apply.
+  ['anonymous', null, 'public', 'manual', 'none', 'view', allow('read')],
+  ['anonymous', null, 'private', 'manual', 'none', 'view', needsAuth(true)],
+  ['stranger', 'write', 'public', 'manual', 'rejected', 'view', allow('read')],
+  ['stranger', 'read', 'public', 'auto', 'pending', 'view', allow('read')],
+  ['stranger', 'write', 'private', 'manual', 'accepted', 'view', NOT_FOUND],
+  ['org-read', 'write', 'private', 'manual', 'none', 'view', allow('read')],
+  ['owner', 'read', 'private', false, 'none', 'view', allow('read')],
+  ['invalid', null, 'public', 'manual', 'none', 'view', INVALID],
 ];
 
 describe('decide()', () => {
@@ -155,7 +165,7 @@ describe('decide()', () => {
 
 describe('decide() over every combination', () => {
   const WHO: Who[] = ['anonymous', 'invalid', 'owner', 'org-read', 'org-write', 'org-admin', 'stranger'];
-  const ACTIONS: Action[] = ['read', 'write', 'admin'];
+  const ACTIONS: Action[] = ['view', 'read', 'write', 'admin'];
   const RANK = { none: 0, read: 1, write: 2, admin: 3 } as const;
   const combos: { who: Who; token: Tok; vis: Vis; gated: Gate; gate: GateStatus; f: AccessFacts }[] = [];
   for (const who of WHO)
@@ -175,12 +185,14 @@ describe('decide() over every combination', () => {
         if (c.who === 'invalid') expect(x, where).toStrictEqual(INVALID);
         if (x.allow) {
           // An allowed level covers the action; a read token never carries more than read.
-          expect(RANK[x.level], where).toBeGreaterThanOrEqual(RANK[a]);
+          expect(RANK[x.level], where).toBeGreaterThanOrEqual(RANK[a === 'view' ? 'read' : a]);
           if (c.token === 'read') expect(x.level, where).toBe('read');
           if (c.who === 'anonymous') expect(x.level, where).toBe('read');
         }
-        // Monotone in the action: what allows admin allows write, what allows write allows read.
-        if (a !== 'read' && x.allow) expect(d[a === 'admin' ? 'write' : 'read'].allow, where).toBe(true);
+        // Monotone in the action: what allows admin allows write, write allows read, read allows view.
+        if (a !== 'view' && x.allow) expect(d[a === 'admin' ? 'write' : a === 'write' ? 'read' : 'view'].allow, where).toBe(true);
+        // Viewing is reading without the gate.
+        if (a === 'view') expect(x, where).toStrictEqual(decide({ ...c.f, repo: c.f.repo && { ...c.f.repo, gated: false } }, 'read'));
         // Gating only ever stops reading, never for someone who can write, never after acceptance.
         if (!x.allow && x.reason === 'gated') {
           expect(c.gated, where).not.toBe(false);
@@ -224,7 +236,7 @@ describe('answerFor()', () => {
     ['read token administering', { reason: 'read-only-token', need: 'admin' }, 403, undefined, /read role/],
     ['forbidden write', { reason: 'forbidden', need: 'write' }, 403, undefined, /write access to alice\/m/],
     ['forbidden admin', { reason: 'forbidden', need: 'admin' }, 403, undefined, /admin access to alice\/m/],
-    ['gated, no request, signed in', { reason: 'gated', status: 'none', rejectionReason: null, anonymous: false }, 403, 'GatedRepo', /gated.*ask for access/i],
+    ['gated, no request, signed in', { reason: 'gated', status: 'none', rejectionReason: null, anonymous: false }, 403, 'GatedRepo', /gated repository\. Visit https:\/\/hub\.example\/alice\/m to ask for access/],
     ['gated, no request, anonymous', { reason: 'gated', status: 'none', rejectionReason: null, anonymous: true }, 401, 'GatedRepo', /ask for access.*Sign in/is],
     ['gated, pending', { reason: 'gated', status: 'pending', rejectionReason: null, anonymous: false }, 403, 'GatedRepo', /awaiting a decision/],
     ['gated, pending, anonymous', { reason: 'gated', status: 'pending', rejectionReason: null, anonymous: true }, 401, 'GatedRepo', /awaiting a decision/],
@@ -233,7 +245,7 @@ describe('answerFor()', () => {
   ];
 
   it.each(CASES)('%s', (_name, denial, status, errorCode, message) => {
-    const a = answerFor(denial, 'alice/m');
+    const a = answerFor(denial, 'alice/m', 'https://hub.example');
     expect(a.status).toBe(status);
     expect(a.errorCode).toBe(errorCode);
     expect(a.message).toMatch(message);
@@ -243,7 +255,7 @@ describe('answerFor()', () => {
   });
 
   it('says whether a gated request is missing, pending or rejected, with distinct messages', () => {
-    const msg = (status: 'none' | 'pending' | 'rejected') => answerFor({ reason: 'gated', status, rejectionReason: null, anonymous: false }, 'org/m').message;
+    const msg = (status: 'none' | 'pending' | 'rejected') => answerFor({ reason: 'gated', status, rejectionReason: null, anonymous: false }, 'org/m', 'https://hub.example').message;
     const all = [msg('none'), msg('pending'), msg('rejected')];
     expect(new Set(all).size).toBe(3);
     expect(all[0]).not.toMatch(/pending|awaiting|rejected/i);
@@ -254,10 +266,10 @@ describe('answerFor()', () => {
     // decide() gives the same denial for both; the answer only depends on the denial and the id.
     const hidden = decide(facts('stranger', 'write', 'private'), 'read') as Denial;
     const missing = decide(facts('stranger', 'write', 'missing'), 'read') as Denial;
-    expect(answerFor(hidden, 'alice/x')).toStrictEqual(answerFor(missing, 'alice/x'));
+    expect(answerFor(hidden, 'alice/x', 'https://hub.example')).toStrictEqual(answerFor(missing, 'alice/x', 'https://hub.example'));
     const anonHidden = decide(facts('anonymous', null, 'private'), 'write') as Denial;
     const anonMissing = decide(facts('anonymous', null, 'missing'), 'write') as Denial;
-    expect(answerFor(anonHidden, 'alice/x')).toStrictEqual(answerFor(anonMissing, 'alice/x'));
-    expect(answerFor(anonHidden, 'alice/x').status).toBe(401);
+    expect(answerFor(anonHidden, 'alice/x', 'https://hub.example')).toStrictEqual(answerFor(anonMissing, 'alice/x', 'https://hub.example'));
+    expect(answerFor(anonHidden, 'alice/x', 'https://hub.example').status).toBe(401);
   });
 });
