@@ -1,5 +1,6 @@
 # hubgate: build the TypeScript, then run on a slim Node 22 image with git and git-lfs.
-# The runtime installs the same Debian packages .ci/run installs (git, git-lfs).
+# The `test` stage installs exactly what .ci/run installs (git, git-lfs, chromium) and runs the
+# suite: `docker build --target test .`. The runtime needs only git and git-lfs.
 
 FROM node:22-bookworm-slim AS build
 RUN apt-get update \
@@ -13,6 +14,15 @@ COPY hooks ./hooks
 COPY bin ./bin
 # npm ci compiles better-sqlite3 and runs `prepare` (tsc) into dist/.
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
+
+FROM build AS test
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git git-lfs chromium \
+ && rm -rf /var/lib/apt/lists/*
+COPY vitest.config.ts ./
+COPY test ./test
+COPY .ci ./.ci
+RUN bash .ci/run
 
 FROM node:22-bookworm-slim
 RUN apt-get update \
