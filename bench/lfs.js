@@ -153,7 +153,7 @@ async function startHub(name, env = {}) {
   fs.mkdirSync(LOGS, { recursive: true });
   await hubgateCli(dataDir, ['user', 'create', 'alice']);
   const tokenOut = await hubgateCli(dataDir, ['token', 'create', 'alice', '--role', 'write']);
-  const token = tokenOut.split(/\s+/).find((w) => /^hg_|^[A-Za-z0-9_-]{20,}$/.test(w)) ?? tokenOut.split(/\s+/).pop();
+  const token = tokenOut.split(/\s+/).find((w) => /^hf_|^[A-Za-z0-9_-]{20,}$/.test(w)) ?? tokenOut.split(/\s+/).pop();
   await hubgateCli(dataDir, ['repo', 'create', 'alice/m']);
   const port = await freePort();
   const fd = fs.openSync(path.join(LOGS, `${name}.log`), 'a');

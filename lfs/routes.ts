@@ -178,8 +178,9 @@ async function completeMultipart(ctx: AppContext, lfs: LfsDeps, req: Request, re
 function download(lfs: LfsDeps, store: FsStore, req: Request, res: Response, where: RepoAt, oid: string): void {
   const claims = claimsFor(lfs, req, 'get', where);
   if (!claims || claims.o !== oid) return lfsError(req, res, 401, INVALID_LINK);
-  // sendFile streams the file and answers Range requests with 206.
-  res.sendFile(store.objectPath(oid), { acceptRanges: true, dotfiles: 'allow', cacheControl: false, lastModified: false, headers: { 'Content-Type': 'application/octet-stream' } }, (err) => {
+  // sendFile streams the file and answers Range requests with 206. The ETag is the oid, as the
+  // resolve redirect's: @huggingface/hub reads it from the response it was redirected to.
+  res.sendFile(store.objectPath(oid), { acceptRanges: true, dotfiles: 'allow', cacheControl: false, lastModified: false, headers: { 'Content-Type': 'application/octet-stream', ETag: `"${oid}"` } }, (err) => {
     if (!err || res.headersSent) return;
     // A range past the end is a 416 (git-lfs then restarts the download), not a missing object.
     if ((err as { status?: number }).status === 416) return lfsError(req, res, 416, `Range Not Satisfiable: ${req.get('range')}`);

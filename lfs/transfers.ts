@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../src/db/index.js';
 import { badRequest } from '../src/domain/errors.js';
 import {
-  deleteUpload, expiredOpenUploads, findUpload, insertUploads, linkedSizes, linkObject, moveUpload, type UploadRow,
+  deleteUpload, expiredOpenUploads, findUpload, insertUploads, linkedSizes, linkObject, moveUpload, pendingUploads, type UploadRow,
 } from '../src/db/lfs.js';
 import { type BatchRequest, type BatchResponse, OID, type ObjectResult } from './protocol.js';
 import type { HubUrls, ObjectStore, PartEtag, RepoAt, StagedUpload } from './store/types.js';
@@ -25,6 +25,12 @@ export interface Transfers {
   /** Confirms an upload and links its object to the repo; the reason when it cannot. */
   verify(upload: UploadRow, where: RepoAt, size: number): Promise<{ ok: true } | { ok: false; status: number; message: string }>;
   completeMultipart(upload: UploadRow, where: RepoAt, parts: PartEtag[]): Promise<void>;
+  /**
+   * Confirms the repo's uploads of `oid` whose bytes arrived but were never verified, as verify
+   * would (@huggingface/hub uploads and commits without calling verify); true once the object is
+   * linked to the repo.
+   */
+  confirmPending(repo: { id: number } & RepoAt, oid: string): Promise<boolean>;
   /** Aborts uploads past their expiry. */
   sweep(): Promise<number>;
 }
@@ -192,6 +198,16 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
         throw badRequest(`the parts add up to ${stagedSize ?? 0} bytes, not ${row.size}: push again to upload the file anew`);
       }
       if (await moveUpload(db, row.id, 'open', 'hashing')) void hashThenLink(row, u);
+    },
+
+    async confirmPending(repo, oid) {
+      if ((await linkedSizes(db, repo.id, [oid])).has(oid)) return true;
+      for (const row of await pendingUploads(db, repo.id, oid)) {
+        // A multipart upload still open was never completed: its parts are not an object yet.
+        if (row.kind === 'multipart' && row.state === 'open') continue;
+        if ((await this.verify(row, repo, row.size)).ok) return true;
+      }
+      return false;
     },
 
     async sweep() {

@@ -3,7 +3,9 @@ import { pinoHttp } from 'pino-http';
 import { apiError } from './api/respond.js';
 import { hubApi } from './api/router.js';
 import { NameError } from './domain/names.js';
+import { resolveRoutes } from './files/resolve.js';
 import { smartHttp } from './git/smart-http.js';
+import { cors } from './http/cors.js';
 import type { AppContext } from './http/context.js';
 import { identify } from './identity/identify.js';
 import { pages } from './pages/router.js';
@@ -43,13 +45,16 @@ export function createApp(ctx: AppContext, lfs: LfsDeps): express.Express {
     res.set('Content-Type', ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
   });
 
+  // Before identify and every router: preflights are answered here, and errors carry the CORS headers too.
+  app.use(cors(ctx.cfg.corsOrigins));
   app.use(async (req, res, next) => {
     res.locals.caller = await identify(ctx.db, req.get('authorization'));
     next();
   });
   app.use(smartHttp(ctx));
   app.use(lfsRoutes(ctx, lfs));
-  app.use(hubApi(ctx));
+  app.use(resolveRoutes(ctx, lfs.store));
+  app.use(hubApi(ctx, lfs.transfers));
   app.use(pages(ctx));
 
   app.use((_req, res) => {

@@ -23,6 +23,13 @@ const schema = z.object({
   multipartThreshold: bytes,
   multipartChunk: bytes.min(5 * MiB, 'S3 needs parts of at least 5 MiB (5242880 bytes)'),
   maxFileSize: bytes,
+  corsOrigins: z
+    .string()
+    .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s*,]+$/, 'use origins such as https://app.example.com (scheme, host and port only), separated by commas'))),
+  smtpUrl: z.url({ protocol: /^smtps?$/, message: 'use an smtp:// or smtps:// URL, such as smtp://user:password@mail.example.com:587' }).optional(),
+  smtpFrom: z.email({ message: 'use an email address such as hubgate@example.com' }).optional(),
+  digestIntervalMs: z.coerce.number().int().min(100).max(2 ** 31 - 1),
 });
 
 type Parsed = z.infer<typeof schema>;
@@ -43,6 +50,12 @@ export const SETTINGS: Record<keyof Parsed, { env: string; flag?: string; fallba
   multipartThreshold: { env: 'HUBGATE_LFS_MULTIPART_THRESHOLD', fallback: String(5 * GiB) },
   multipartChunk: { env: 'HUBGATE_LFS_MULTIPART_CHUNK', fallback: String(512 * MiB) },
   maxFileSize: { env: 'HUBGATE_MAX_FILE_SIZE', fallback: String(10 * 1000 * 1000) },
+  // Origins whose browser code may call the API with credentials; every other origin gets CORS without them.
+  corsOrigins: { env: 'HUBGATE_CORS_ORIGINS', fallback: '' },
+  smtpUrl: { env: 'HUBGATE_SMTP_URL' },
+  smtpFrom: { env: 'HUBGATE_SMTP_FROM' },
+  // How often the "daily" digest of access requests goes out; shorter only for tests.
+  digestIntervalMs: { env: 'HUBGATE_DIGEST_INTERVAL_MS', fallback: String(24 * 60 * 60 * 1000) },
 };
 
 export class ConfigError extends Error {}

@@ -6,7 +6,9 @@ import type { Config } from './config.js';
 import { openDb } from './db/index.js';
 import { gitEnv } from './git/env.js';
 import { createMaintenance } from './git/maintenance.js';
-import { silentNotifier } from './gating/notify.js';
+import { startDigest } from './gating/digest.js';
+import { createMailer } from './gating/mailer.js';
+import { createNotifier, listeningUrl } from './gating/notify.js';
 import type { AppContext } from './http/context.js';
 import { createLogger } from './ops/logger.js';
 import { loadSigner } from '../lfs/signing.js';
@@ -21,7 +23,11 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
   fs.mkdirSync(path.join(cfg.dataDir, 'repos'), { recursive: true });
   fs.mkdirSync(path.join(cfg.dataDir, 'git-home'), { recursive: true });
   const db = await openDb(cfg.dataDir);
-  const ctx: AppContext = { cfg, db, log, metrics: createMetrics(), maintenance: createMaintenance(gitEnv(cfg.dataDir), log), notifier: silentNotifier };
+  // Links in notification emails: the public URL, else the address we listen on (known after listen).
+  let baseUrl = cfg.publicUrl ?? '';
+  const mailer = createMailer(cfg);
+  const notifier = createNotifier({ db, log, mailer, baseUrl: () => baseUrl });
+  const ctx: AppContext = { cfg, db, log, metrics: createMetrics(), maintenance: createMaintenance(gitEnv(cfg.dataDir), log), notifier };
   const signer = loadSigner(cfg.dataDir);
   const urls = createHubUrls(signer);
   const store = await createObjectStore(cfg, urls);
@@ -43,12 +49,20 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : cfg.port;
   log.info({ url: `http://${cfg.host}:${port}`, dataDir: cfg.dataDir }, `hubgate listening on http://${cfg.host}:${port}`);
+  baseUrl = cfg.publicUrl ?? listeningUrl(cfg.host, port);
+  const digest = startDigest({ db, log, mailer, baseUrl: () => baseUrl, dataDir: cfg.dataDir, intervalMs: cfg.digestIntervalMs });
+  log.info({ via: mailer.describe, links: baseUrl }, cfg.smtpUrl ? 'notifications are sent by SMTP' : 'notifications are written to the outbox file (set HUBGATE_SMTP_URL to send them)');
 
   const stop = () => {
     log.info('shutting down');
     server.close();
     server.closeIdleConnections();
-    ctx.maintenance.idle().then(() => db.destroy()).finally(() => process.exit(0));
+    // Sends in progress get a few seconds to finish; a mail server that hangs does not hold up the exit.
+    const notified = Promise.all([digest.stop(), notifier.idle()]);
+    Promise.all([ctx.maintenance.idle(), Promise.race([notified, new Promise((r) => setTimeout(r, 5000).unref())])])
+      .then(() => mailer.close())
+      .then(() => db.destroy())
+      .finally(() => process.exit(0));
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

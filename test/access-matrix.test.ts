@@ -8,8 +8,8 @@ import { basic, bearer, commitAndPush, createBranchRequest, inBatches, rawReques
 
 const CHALLENGE = 'Basic realm="hubgate"';
 const PASSWORD = 'correct horse battery staple';
-// Well-formed (hg_ + 43 base64url characters) but never issued.
-const UNKNOWN_TOKEN = `hg_${'A'.repeat(20)}unknownTokenXYZ${'b'.repeat(8)}`;
+// Well-formed (hf_ + 43 base64url characters) but never issued.
+const UNKNOWN_TOKEN = `hf_${'A'.repeat(20)}unknownTokenXYZ${'b'.repeat(8)}`;
 
 type Caller =
   | 'anonymous'
@@ -128,7 +128,7 @@ beforeAll(async () => {
   [secret['owner-write-token'], secret['owner-read-token'], secret['revoked-token'], secret['org-read-member'], secret['org-write-member'], secret['org-write-member-read-token'], secret['org-admin-member'], secret['non-member']] = out;
   secret.password = PASSWORD;
   secret['unknown-token'] = UNKNOWN_TOKEN;
-  expect(UNKNOWN_TOKEN).toMatch(/^hg_[A-Za-z0-9_-]{43}$/);
+  expect(UNKNOWN_TOKEN).toMatch(/^hf_[A-Za-z0-9_-]{43}$/);
   const doomed = (await cli(['token', 'list', 'alice'])).split('\n').filter((l) => l.endsWith('\tto be revoked'));
   expect(doomed).toHaveLength(1);
   await cli(['token', 'revoke', doomed[0].split('\t')[0]]);

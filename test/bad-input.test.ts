@@ -43,7 +43,7 @@ describe('requests that skip authentication', () => {
   it('an unauthenticated POST straight to git-receive-pack gets 401 and creates no branch', async () => {
     for (const repo of ['alice/pub', 'alice/priv'] as const) {
       const before = await refsOf(hub.repoDir(repo));
-      for (const headers of [{}, { authorization: basic(`hg_${'Z'.repeat(43)}`) }, { authorization: 'Basic !!!not-base64' }]) {
+      for (const headers of [{}, { authorization: basic(`hf_${'Z'.repeat(43)}`) }, { authorization: 'Basic !!!not-base64' }]) {
         const r = await rawRequest(hub.port, {
           method: 'POST',
           path: `/${repo}/git-receive-pack`,

@@ -10,7 +10,7 @@ import { verifyPassword } from '../src/identity/passwords.ts';
 import { type Hubgate, run, startHubgate } from './helpers/hubgate.js';
 import { basic, commitAndPush, listTree } from './helpers/wire.js';
 
-const TOKEN = /^hg_[A-Za-z0-9_-]{43}\n$/;
+const TOKEN = /^hf_[A-Za-z0-9_-]{43}\n$/;
 let hub: Hubgate;
 
 /** Reads the live database the way an operator would: read-only, beside the running server. */
@@ -182,7 +182,7 @@ describe('tokens', () => {
       expect(raw).not.toContain(secret.slice(3));
       expect(raw).not.toContain(crypto.createHash('sha256').update(secret).digest('hex'));
     }
-    expect(raw).not.toMatch(/hg_/);
+    expect(raw).not.toMatch(/hf_/);
   });
 
   it('last used is set once the token has been used by a clone', async () => {

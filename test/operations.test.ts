@@ -129,7 +129,7 @@ describe('/metrics', () => {
 
 describe('the server log', () => {
   it('holds no credential however it was sent, yet records the requests', async () => {
-    const unknown = `hg_${crypto.randomBytes(32).toString('base64url')}`;
+    const unknown = `hf_${crypto.randomBytes(32).toString('base64url')}`;
     const revoked = (await hub.cli(['token', 'create', 'alice', '--role', 'write', '--name', 'soon revoked'])).stdout.trim();
     const list = (await hub.cli(['token', 'list', 'alice'])).stdout;
     const revokedId = list.split('\n').find((l) => l.endsWith('\tsoon revoked'))!.split('\t')[0];

@@ -8,7 +8,11 @@ export interface Answer {
   headers: Record<string, string>;
   /** The Hub's X-Error-Code, when the clients map this denial to an exception. */
   errorCode?: 'RepoNotFound' | 'GatedRepo';
+  /** The exact X-Error-Message the clients compare, when it must differ from the (longer) message. */
+  errorMessage?: string;
 }
+
+export const INVALID_CREDENTIALS = 'Invalid credentials in Authorization header';
 
 export const BASIC_CHALLENGE = 'Basic realm="hubgate"';
 
@@ -19,8 +23,10 @@ export function answerFor(denial: Denial, repoId: string, baseUrl: string): Answ
     case 'invalid-credentials':
       return {
         status: 401,
-        message: 'Invalid credentials in Authorization header: use a hubgate access token as the password (web passwords do not work here)',
+        message: `${INVALID_CREDENTIALS}: use a hubgate access token as the password (web passwords do not work here)`,
         headers: challenge,
+        // huggingface_hub tells a bad token from a missing repo by this exact header.
+        errorMessage: INVALID_CREDENTIALS,
       };
     case 'needs-authentication':
       return {

@@ -73,3 +73,33 @@ export function decide(facts: AccessFacts, action: Action): Decision {
   }
   return { allow: true, level };
 }
+
+/** Facts about a namespace (a user or an organization), to create a repo in it. */
+export interface NamespaceFacts {
+  caller: AccessFacts['caller'];
+  tokenRole: TokenRole | null;
+  /** null when no user or organization has that name. */
+  namespace: null | {
+    /** The namespace is the caller's own user. */
+    isSelf: boolean;
+    /** The caller's role in it, when it is an organization the caller belongs to. */
+    orgRole: MemberRole | null;
+  };
+}
+
+/**
+ * May the caller create a repo in the namespace? Creating is writing to the namespace, so the
+ * answer is decide()'s for writing to a public repo of it: the own user or an org's write and
+ * admin members, with a write token; a missing namespace is not found.
+ */
+export function decideCreate(facts: NamespaceFacts): Decision {
+  const ns = facts.namespace;
+  return decide(
+    {
+      caller: facts.caller,
+      tokenRole: facts.tokenRole,
+      repo: ns && { private: false, gated: false, isOwner: ns.isSelf, orgRole: ns.orgRole, gate: { status: 'none' } },
+    },
+    'write',
+  );
+}

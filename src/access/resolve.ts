@@ -1,12 +1,12 @@
 import { accessStatusOf } from '../db/access-requests.js';
-import { membershipRole } from '../db/accounts.js';
+import { findAccount, membershipRole } from '../db/accounts.js';
 import type { Db } from '../db/index.js';
 import { findRepo, type RepoWithOwner } from '../db/repos.js';
 import type { RepoRef } from '../domain/names.js';
 import type { Caller } from '../identity/identify.js';
-import { type AccessFacts, type Action, type Decision, decide } from './policy.js';
+import { type AccessFacts, type Action, type Decision, decide, decideCreate } from './policy.js';
 
-/** Gathers the facts about (caller, repo) from the database and asks the policy. The only caller of decide(). */
+/** Gathers the facts about (caller, repo) from the database and asks the policy. With resolveCreateAccess, the only caller of the policy. */
 export async function resolveAccess(
   db: Db,
   caller: Caller,
@@ -28,4 +28,20 @@ export async function resolveAccess(
       : null,
   };
   return { decision: decide(facts, action), repo };
+}
+
+/** Gathers the facts about (caller, namespace) and asks the policy whether the caller may create a repo there. */
+export async function resolveCreateAccess(db: Db, caller: Caller, namespace: string): Promise<Decision> {
+  const account = await findAccount(db, namespace);
+  const user = caller.kind === 'user' ? caller.user : null;
+  return decideCreate({
+    caller: caller.kind,
+    tokenRole: caller.kind === 'user' ? caller.tokenRole : null,
+    namespace: account
+      ? {
+          isSelf: account.kind === 'user' && user !== null && account.id === user.id,
+          orgRole: account.kind === 'org' && user ? ((await membershipRole(db, account.id, user.id)) ?? null) : null,
+        }
+      : null,
+  });
 }

@@ -16,8 +16,14 @@ export function headerSafe(message: string): string {
   return message.replace(/[^\x20-\x7e]/g, '?').slice(0, 1000);
 }
 
-export function apiError(res: Response, status: number, message: string, opts: { code?: ErrorCode; headers?: Record<string, string> } = {}): void {
-  res.status(status).set({ ...opts.headers, 'X-Error-Message': headerSafe(message), ...(opts.code ? { 'X-Error-Code': opts.code } : {}) });
+/** `headerMessage`: the X-Error-Message when the clients compare it exactly (the body keeps the longer message). */
+export function apiError(
+  res: Response,
+  status: number,
+  message: string,
+  opts: { code?: ErrorCode; headers?: Record<string, string>; headerMessage?: string } = {},
+): void {
+  res.status(status).set({ ...opts.headers, 'X-Error-Message': headerSafe(opts.headerMessage ?? message), ...(opts.code ? { 'X-Error-Code': opts.code } : {}) });
   res.json({ error: message });
 }
 
@@ -48,6 +54,6 @@ export async function authorizeRepo(ctx: AppContext, req: Request, res: Response
   if (decision.allow) return repo;
   // Denials name the repo as the caller spelled it: the stored spelling would tell a hidden repo from a missing one.
   const answer = answerFor(decision, repoIdOf(ref), baseUrlOf(ctx, req));
-  apiError(res, answer.status, answer.message, { code: answer.errorCode, headers: answer.headers });
+  apiError(res, answer.status, answer.message, { code: answer.errorCode, headers: answer.headers, headerMessage: answer.errorMessage });
   return undefined;
 }

@@ -1,3 +1,4 @@
+import type { RepoType } from '../domain/names.js';
 import type { AccessRequest, AccessStatus } from '../domain/types.js';
 import { type Db, now } from './index.js';
 
@@ -104,22 +105,39 @@ export async function moveAccessRequest(
   return Number(res.numUpdatedRows) === 1;
 }
 
-/** Pending requests waiting for the daily digest, grouped by the caller; marks nothing. */
-export async function dueForDigest(db: Db): Promise<{ repoId: number; userName: string; createdAt: string }[]> {
-  const rows = await db
-    .selectFrom('access_requests')
-    .innerJoin('accounts', 'accounts.id', 'access_requests.user_id')
-    .select(['access_requests.repo_id', 'accounts.name', 'access_requests.created_at'])
+/** A pending request waiting for the daily digest, with the repo it was made to. */
+export interface DigestItem {
+  repo: { id: number; type: RepoType; namespace: string; name: string };
+  request: AccessRequest;
+}
+
+/** Pending requests waiting for the daily digest, by repo and then oldest first; marks nothing. */
+export async function dueForDigest(db: Db): Promise<DigestItem[]> {
+  const rows = await baseQuery(db)
+    .innerJoin('repos', 'repos.id', 'access_requests.repo_id')
+    .innerJoin('accounts as owners', 'owners.id', 'repos.owner_id')
+    .select(['repos.type as repo_type', 'repos.name as repo_name', 'owners.name as repo_namespace'])
     .where('access_requests.digest_due', '=', 1)
     .where('access_requests.status', '=', 'pending')
     .orderBy('access_requests.repo_id')
     .orderBy('access_requests.created_at')
+    .orderBy('access_requests.user_id')
     .execute();
-  return rows.map((r) => ({ repoId: r.repo_id, userName: r.name, createdAt: r.created_at }));
+  return rows.map((r) => ({
+    repo: { id: r.repo_id, type: r.repo_type, namespace: r.repo_namespace, name: r.repo_name },
+    request: toRequest(r),
+  }));
 }
 
-/** Clears the digest flag of the given repos' requests once their digest was handed over. */
-export async function markDigestSent(db: Db, repoIds: number[]): Promise<void> {
-  if (repoIds.length === 0) return;
-  await db.updateTable('access_requests').set({ digest_due: 0 }).where('repo_id', 'in', repoIds).execute();
+/**
+ * Clears the digest flag of exactly the requests a digest was handed over for, so a request
+ * that arrived while it was being sent waits for the next one.
+ */
+export async function markDigestSent(db: Db, sent: { repoId: number; userId: number }[]): Promise<void> {
+  if (sent.length === 0) return;
+  await db.transaction().execute(async (tx) => {
+    for (const { repoId, userId } of sent) {
+      await tx.updateTable('access_requests').set({ digest_due: 0 }).where('repo_id', '=', repoId).where('user_id', '=', userId).execute();
+    }
+  });
 }

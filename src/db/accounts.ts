@@ -69,3 +69,34 @@ export async function membershipRole(db: Db, orgId: number, userId: number): Pro
     .executeTakeFirst();
   return row?.role;
 }
+
+/** The organizations a user belongs to, with the user's role in each, by name. */
+export async function orgsOfUser(db: Db, userId: number): Promise<{ name: string; fullname: string; role: MemberRole }[]> {
+  return db
+    .selectFrom('memberships')
+    .innerJoin('accounts', 'accounts.id', 'memberships.org_id')
+    .select(['accounts.name', 'accounts.fullname', 'memberships.role'])
+    .where('memberships.user_id', '=', userId)
+    .orderBy('accounts.name')
+    .execute();
+}
+
+/**
+ * The email addresses of an org's first `limit` admins who have one, in the order they
+ * became members (then by id): whom new access requests to the org's repos are announced to.
+ */
+export async function firstAdminEmails(db: Db, orgId: number, limit: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('memberships')
+    .innerJoin('accounts', 'accounts.id', 'memberships.user_id')
+    .select('accounts.email')
+    .where('memberships.org_id', '=', orgId)
+    .where('memberships.role', '=', 'admin')
+    .where('accounts.email', 'is not', null)
+    .where('accounts.email', '!=', '')
+    .orderBy('memberships.created_at')
+    .orderBy('memberships.user_id')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => r.email!);
+}

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { Kysely, Migrator, SqliteAdapter, SqliteDialect, sql } from 'kysely';
 import { migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
 
@@ -25,13 +25,39 @@ export async function openDb(dataDir: string, opts: { readonly?: boolean } = {})
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('synchronous = NORMAL');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
-  if (error) {
+  const db = new Kysely<Database>({ dialect: new LockingSqliteDialect({ database: sqlite }) });
+  // Admin commands may start together on a new data directory: the loser of the lock race
+  // waits, then finds the schema migrated; a lost race on Kysely's own bookkeeping is retried.
+  for (let attempt = 1; ; attempt++) {
+    const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
+    if (!error) return db;
+    if (attempt < 3) {
+      await new Promise((r) => setTimeout(r, 50 * attempt));
+      continue;
+    }
     await db.destroy();
     throw new Error(`could not migrate ${file}: ${(error as Error).message}`);
   }
-  return db;
+}
+
+/**
+ * Kysely's SQLite migrations take no lock, so two processes could both apply one. Here the
+ * migrator holds SQLite's write lock (BEGIN IMMEDIATE) from before it reads which migrations
+ * ran until after it recorded them; other processes wait for it (busy_timeout).
+ */
+class LockingSqliteAdapter extends SqliteAdapter {
+  override async acquireMigrationLock(db: Kysely<any>): Promise<void> {
+    await sql`begin immediate`.execute(db);
+  }
+  override async releaseMigrationLock(db: Kysely<any>): Promise<void> {
+    await sql`commit`.execute(db);
+  }
+}
+
+class LockingSqliteDialect extends SqliteDialect {
+  override createAdapter(): SqliteAdapter {
+    return new LockingSqliteAdapter();
+  }
 }
 
 export function now(): string {

@@ -75,3 +75,16 @@ export async function expiredOpenUploads(db: Db, at: string): Promise<UploadRow[
 export async function deleteUpload(db: Db, id: string): Promise<void> {
   await db.deleteFrom('lfs_uploads').where('id', '=', id).execute();
 }
+
+/** The repo's uploads of `oid` not yet confirmed or failed (open, or multipart being hashed), newest first. */
+export async function pendingUploads(db: Db, repoId: number, oid: string): Promise<UploadRow[]> {
+  const rows = await db
+    .selectFrom('lfs_uploads')
+    .selectAll()
+    .where('repo_id', '=', repoId)
+    .where('oid', '=', oid)
+    .where('state', 'in', ['open', 'hashing'])
+    .orderBy('created_at', 'desc')
+    .execute();
+  return rows.map(toUpload);
+}

@@ -48,6 +48,15 @@ export async function deleteRepoRow(db: Db, id: number): Promise<void> {
   await db.deleteFrom('repos').where('id', '=', id).execute();
 }
 
+/**
+ * Deletes a repo's row in one statement; its access requests, LFS links, locks and uploads go
+ * with it (ON DELETE CASCADE). False when the row was already gone (deleted concurrently).
+ */
+export async function removeRepoRow(db: Db, id: number): Promise<boolean> {
+  const res = await db.deleteFrom('repos').where('id', '=', id).executeTakeFirst();
+  return Number(res.numDeletedRows) === 1;
+}
+
 /** Updates the given settings of a repo; fields left undefined keep their value. */
 export async function updateRepoSettings(
   db: Db,

@@ -1,8 +1,9 @@
 import crypto from 'node:crypto';
 
-// A token is "hg_" + 256 random bits in base64url; only its SHA-256 is stored.
-export const TOKEN_PREFIX = 'hg_';
-const TOKEN_SHAPE = /^hg_[A-Za-z0-9_-]{43}$/;
+// A token is "hf_" + 256 random bits in base64url; only its SHA-256 is stored. The Hub's own
+// prefix, because @huggingface/hub refuses any token that does not start with "hf_".
+export const TOKEN_PREFIX = 'hf_';
+const TOKEN_SHAPE = /^hf_[A-Za-z0-9_-]{43}$/;
 
 export function generateToken(): string {
   return TOKEN_PREFIX + crypto.randomBytes(32).toString('base64url');

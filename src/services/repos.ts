@@ -1,9 +1,13 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { findAccount } from '../db/accounts.js';
 import { type Db, isUniqueViolation } from '../db/index.js';
-import { deleteRepoRow, findRepo, insertRepo, type RepoWithOwner, updateRepoSettings } from '../db/repos.js';
+import { deleteRepoRow, findRepo, insertRepo, removeRepoRow, type RepoWithOwner, updateRepoSettings } from '../db/repos.js';
 import { conflict, notFound } from '../domain/errors.js';
 import { checkName, checkNamespace, type RepoRef, repoIdOf } from '../domain/names.js';
 import type { GatedMode } from '../domain/types.js';
+import { closeReaders } from '../git/content.js';
 import { gitEnv } from '../git/env.js';
 import { defaultGitattributes } from '../git/default-gitattributes.js';
 import { initBareRepo, repoDir } from '../git/repo-dirs.js';
@@ -41,4 +45,30 @@ export async function setGated(db: Db, ref: RepoRef, gated: GatedMode): Promise<
   const repo = await findRepo(db, ref.type, ref.namespace, ref.name);
   if (!repo) throw notFound(`no ${ref.type} repo ${repoIdOf(ref)}`);
   await updateRepoSettings(db, repo.id, { gated });
+}
+
+/**
+ * Deletes a repo: first its row (one statement; access requests, LFS links, locks and uploads
+ * cascade), so from that moment every route answers 404; then its directory is renamed into
+ * DATA/trash (atomic, so a repo of the same name can be created at once) and removed from there.
+ * LFS objects stay in the store: they are content-addressed and other repos may link them.
+ * False when the repo was already deleted.
+ */
+export async function deleteRepo(db: Db, dataDir: string, repo: RepoWithOwner): Promise<boolean> {
+  const dir = repoDir(dataDir, repo);
+  if (!(await removeRepoRow(db, repo.id))) return false;
+  closeReaders(dir);
+  const trash = path.join(dataDir, 'trash', `${repo.id}-${randomUUID()}`);
+  try {
+    await fs.mkdir(path.dirname(trash), { recursive: true });
+    await fs.rename(dir, trash);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    // Could not move it aside: remove it in place rather than leave it to block a new repo of that name.
+    await fs.rm(dir, { recursive: true, force: true, maxRetries: 3 });
+    return true;
+  }
+  // A background repack may still be writing into it: retry instead of leaving half a tree.
+  await fs.rm(trash, { recursive: true, force: true, maxRetries: 3 });
+  return true;
 }

@@ -3,7 +3,7 @@
 // the whole cross product and checks properties the design promises for every combination.
 import { describe, expect, it } from 'vitest';
 import { type Answer, answerFor } from '../../src/access/answer.ts';
-import { type AccessFacts, type Action, type Decision, type Denial, type GateStatus, decide } from '../../src/access/policy.ts';
+import { type AccessFacts, type Action, type Decision, type Denial, type GateStatus, decide, decideCreate, type NamespaceFacts } from '../../src/access/policy.ts';
 
 type Who = 'anonymous' | 'invalid' | 'owner' | 'org-read' | 'org-write' | 'org-admin' | 'stranger';
 type Tok = 'read' | 'write' | null;
@@ -254,6 +254,13 @@ describe('answerFor()', () => {
     else expect(Object.keys(a.headers).map((h) => h.toLowerCase())).not.toContain('www-authenticate');
   });
 
+  it('gives a bad token the exact X-Error-Message huggingface_hub compares, and only a bad token', () => {
+    expect(answerFor({ reason: 'invalid-credentials' }, 'alice/m', 'https://hub.example').errorMessage).toBe('Invalid credentials in Authorization header');
+    for (const [, denial] of CASES.filter(([name]) => name !== 'invalid credentials')) {
+      expect(answerFor(denial, 'alice/m', 'https://hub.example').errorMessage).toBeUndefined();
+    }
+  });
+
   it('says whether a gated request is missing, pending or rejected, with distinct messages', () => {
     const msg = (status: 'none' | 'pending' | 'rejected') => answerFor({ reason: 'gated', status, rejectionReason: null, anonymous: false }, 'org/m', 'https://hub.example').message;
     const all = [msg('none'), msg('pending'), msg('rejected')];
@@ -271,5 +278,35 @@ describe('answerFor()', () => {
     const anonMissing = decide(facts('anonymous', null, 'missing'), 'write') as Denial;
     expect(answerFor(anonHidden, 'alice/x', 'https://hub.example')).toStrictEqual(answerFor(anonMissing, 'alice/x', 'https://hub.example'));
     expect(answerFor(anonHidden, 'alice/x', 'https://hub.example').status).toBe(401);
+  });
+});
+
+describe('decideCreate(): creating a repo in a namespace', () => {
+  type Ns = 'self' | 'other-user' | 'org-read' | 'org-write' | 'org-admin' | 'org-stranger' | 'missing';
+  const ns = (n: Ns): NamespaceFacts['namespace'] =>
+    n === 'missing'
+      ? null
+      : { isSelf: n === 'self', orgRole: n === 'org-read' ? 'read' : n === 'org-write' ? 'write' : n === 'org-admin' ? 'admin' : null };
+  type CreateRow = [caller: 'anonymous' | 'invalid' | 'user', token: Tok, namespace: Ns, expected: Decision];
+  const CREATE_ROWS: CreateRow[] = [
+    ['user', 'write', 'self', allow('admin')],
+    ['user', 'write', 'org-admin', allow('admin')],
+    ['user', 'write', 'org-write', allow('write')],
+    ['user', 'write', 'org-read', forbidden('write')],
+    ['user', 'write', 'org-stranger', forbidden('write')],
+    ['user', 'write', 'other-user', forbidden('write')],
+    ['user', 'write', 'missing', NOT_FOUND],
+    ['user', 'read', 'self', readOnly('write')],
+    ['user', 'read', 'org-admin', readOnly('write')],
+    ['user', 'read', 'org-write', readOnly('write')],
+    ['user', 'read', 'org-read', forbidden('write')],
+    ['anonymous', null, 'self', needsAuth(false)],
+    ['anonymous', null, 'org-admin', needsAuth(false)],
+    ['anonymous', null, 'missing', needsAuth(true)],
+    ['invalid', null, 'self', INVALID],
+    ['invalid', null, 'missing', INVALID],
+  ];
+  it.each(CREATE_ROWS)('%s with a %s token in namespace %s', (caller, token, namespace, expected) => {
+    expect(decideCreate({ caller, tokenRole: token, namespace: ns(namespace) })).toStrictEqual(expected);
   });
 });

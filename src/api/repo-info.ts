@@ -1,0 +1,238 @@
+import express, { type NextFunction, type Request, type Response, Router } from 'express';
+import { z } from 'zod';
+import type { RepoWithOwner } from '../db/repos.js';
+import { badRequest } from '../domain/errors.js';
+import { type RepoRef, TYPE_PLURAL, printable, repoIdOf } from '../domain/names.js';
+import { filePathProblem, revisionProblem } from '../files/resolve-path.js';
+import { cardOf, MAX_CARD_BYTES, readCard } from '../gating/card.js';
+import { objectInfo, readBlob, resolveCommit } from '../git/content.js';
+import { gitEnv } from '../git/env.js';
+import { repoDir } from '../git/repo-dirs.js';
+import { commitDate, type LastCommit, type LfsDetails, lastCommitOf, lfsDetailsOfAll, listTree, type TreeEntry } from '../git/tree.js';
+import type { AppContext } from '../http/context.js';
+import { jsonBody, parseBody } from './body.js';
+import { apiError, apiRepoRef, authorizeRepo, baseUrlOf } from './respond.js';
+
+// GET /api/{models|datasets|spaces}/{ns}/{name}[/revision/{rev}]: repo info as model_info /
+// dataset_info / space_info and @huggingface/hub's modelInfo read it (hf-wire.md §5),
+// GET .../tree/{rev}[/{path}]: the listing list_repo_tree / listFiles page through (§3.3), and
+// POST .../paths-info/{rev}: the same entries for given paths (get_paths_info, pathsInfo).
+//
+// Access: the info is metadata ('view': visible on gated repos, file names included, as on the
+// Hub); `?blobs=true` (files_metadata=True: sizes, blob ids, LFS sha256), tree listings and
+// paths-info describe the files' contents, so they need 'read', which a gated repo grants only
+// to accepted users (design §3).
+
+const PLURALS = new Set(Object.values(TYPE_PLURAL));
+/** Tree entries per page unless `limit` asks for fewer (the Hub's page size without `expand`). */
+export const TREE_PAGE_SIZE = 1000;
+
+/** With `expand` (each entry's last commit: one `git log` per entry), pages are smaller, as on the Hub. */
+export const EXPANDED_PAGE_SIZE = 50;
+/** Paths one paths-info request may ask about (@huggingface/hub sends 100 at a time). */
+export const MAX_PATHS_INFO = 1000;
+
+const treeQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(TREE_PAGE_SIZE).optional(),
+  cursor: z.string().regex(/^\d{1,9}$/, 'use the cursor of the Link header').optional(),
+});
+
+const BOOL = z.union([z.boolean(), z.enum(['true', 'True', '1', 'false', 'False', '0']).transform((v) => v === 'true' || v === 'True' || v === '1')]);
+// huggingface_hub sends a form (paths=a&paths=b&expand=True), @huggingface/hub JSON.
+const pathsInfoBody = z.object({
+  paths: z
+    .union([z.string(), z.array(z.string())])
+    .transform((p) => ([] as string[]).concat(p))
+    .pipe(z.array(z.string().min(1).max(4096)).min(1).max(MAX_PATHS_INFO)),
+  expand: BOOL.optional(),
+});
+/** Forms as huggingface_hub's get_paths_info sends them; JSON bodies go on to jsonBody. */
+const formBody = express.urlencoded({ extended: false, limit: '1mb', parameterLimit: MAX_PATHS_INFO + 10 });
+
+/** A boolean query parameter as requests (True), httpx (true) or a person (1) spell it. */
+function flag(value: unknown): boolean {
+  const last = Array.isArray(value) ? value[value.length - 1] : value;
+  return last === 'true' || last === 'True' || last === '1';
+}
+
+/** The revision of the URL (its segments, when a client left '/' unencoded), checked before git sees it. */
+function revisionOf(param: string | string[]): string {
+  const revision = Array.isArray(param) ? param.join('/') : param;
+  const problem = revisionProblem(revision);
+  if (problem) throw badRequest(problem);
+  return revision;
+}
+
+function revisionNotFound(res: Response, ref: RepoRef, revision: string): void {
+  apiError(res, 404, `Invalid rev id: ${printable(revision)} is not a branch, tag or commit of ${repoIdOf(ref)}`, { code: 'RevisionNotFound' });
+}
+
+function siblingJson(entry: TreeEntry, lfs: LfsDetails | null, withBlobs: boolean) {
+  if (!withBlobs) return { rfilename: entry.path };
+  return {
+    rfilename: entry.path,
+    size: lfs ? lfs.size : entry.blobSize,
+    blobId: entry.oid,
+    ...(lfs ? { lfs: { sha256: lfs.oid, size: lfs.size, pointerSize: lfs.pointerSize } } : {}),
+  };
+}
+
+/** A tree or paths-info entry as list_repo_tree / get_paths_info (RepoFile, RepoFolder) and listFiles read it. */
+function treeEntryJson(entry: TreeEntry, lfs: LfsDetails | null, lastCommit?: LastCommit | null) {
+  const commit = lastCommit ? { lastCommit } : {};
+  if (entry.type === 'directory') return { type: 'directory', oid: entry.oid, size: 0, path: entry.path, ...commit };
+  return {
+    type: 'file',
+    oid: entry.oid,
+    size: lfs ? lfs.size : entry.blobSize,
+    path: entry.path,
+    ...(lfs ? { lfs: { oid: lfs.oid, size: lfs.size, pointerSize: lfs.pointerSize } } : {}),
+    ...commit,
+  };
+}
+
+/** Each entry's last commit, when `expand` asked for it. */
+function lastCommitsOf(dir: string, env: NodeJS.ProcessEnv, sha: string, entries: TreeEntry[], expand: boolean): Promise<(LastCommit | null)[]> {
+  return expand ? Promise.all(entries.map((e) => lastCommitOf(dir, env, sha, e.path))) : Promise.resolve(entries.map(() => null));
+}
+
+/** The README front matter at `sha` (cardData); the default branch's card is cached by src/gating/card.ts. */
+async function cardDataAt(ctx: AppContext, repo: RepoWithOwner, dir: string, env: NodeJS.ProcessEnv, sha: string): Promise<Record<string, unknown> | null> {
+  const card = await readCard(ctx.cfg.dataDir, repo);
+  if (card.commit === sha) return card.metadata;
+  const readme = await readBlob(dir, env, `${sha}:README.md`, MAX_CARD_BYTES);
+  return readme ? cardOf(sha, readme.toString('utf8'), repo).metadata : null;
+}
+
+export function repoInfoRoutes(ctx: AppContext): Router {
+  const router = Router();
+  const env = gitEnv(ctx.cfg.dataDir);
+
+  /** The repo of an /api/{plural}/... route, authorized for `action`; undefined once a denial is answered. */
+  async function authorized(req: Request, res: Response, action: 'view' | 'read'): Promise<{ ref: RepoRef; repo: RepoWithOwner; dir: string } | undefined> {
+    const ref = apiRepoRef(req.params);
+    const repo = await authorizeRepo(ctx, req, res, ref, action);
+    return repo && { ref, repo, dir: repoDir(ctx.cfg.dataDir, repo) };
+  }
+
+  async function info(req: Request, res: Response, next: NextFunction, revision: string | null): Promise<void> {
+    if (!PLURALS.has(String(req.params.plural))) return next();
+    res.locals.route = 'api-repo-info';
+    const withBlobs = flag(req.query.blobs);
+    const found = await authorized(req, res, withBlobs ? 'read' : 'view');
+    if (!found) return;
+    const { ref, repo, dir } = found;
+    // Without a revision: the default branch, which a repo emptied by a push may not have.
+    const sha = await resolveCommit(dir, env, revision ?? 'HEAD');
+    if (!sha && revision !== null) return revisionNotFound(res, ref, revision);
+    // As on the Hub, `expand` selects fields: the file list (one ls-tree of the whole repo) only when asked for.
+    const expand = req.query.expand === undefined ? null : ([] as unknown[]).concat(req.query.expand);
+    const withSiblings = expand === null || expand.includes('siblings');
+    const files = sha && withSiblings ? await listTree(dir, env, sha, { base: '', recursive: true, directories: false }) : [];
+    const lfs = withBlobs ? await lfsDetailsOfAll(dir, env, files) : files.map(() => null);
+    const id = `${repo.namespace}/${repo.name}`;
+    const cardData = sha ? await cardDataAt(ctx, repo, dir, env, sha) : null;
+    res.json({
+      _id: String(repo.id),
+      id,
+      ...(repo.type === 'model' ? { modelId: id } : {}),
+      author: repo.namespace,
+      ...(sha ? { sha } : {}),
+      lastModified: sha ? await commitDate(dir, env, sha) : repo.createdAt,
+      createdAt: repo.createdAt,
+      private: repo.private,
+      gated: repo.gated,
+      disabled: false,
+      downloads: 0,
+      likes: 0,
+      tags: [],
+      ...(cardData ? { cardData } : {}),
+      ...(withSiblings ? { siblings: files.map((f, i) => siblingJson(f, lfs[i], withBlobs)) } : {}),
+    });
+  }
+
+  router.get('/api/:plural/:ns/:name', (req, res, next) => info(req, res, next, null));
+  router.get('/api/:plural/:ns/:name/revision/*rev', (req, res, next) => info(req, res, next, revisionOf(req.params.rev)));
+
+  async function tree(req: Request, res: Response, next: NextFunction): Promise<void> {
+    if (!PLURALS.has(String(req.params.plural))) return next();
+    res.locals.route = 'api-tree';
+    const revision = revisionOf(req.params.rev as string);
+    const segments = (req.params as { path?: string[] }).path ?? [];
+    // A trailing '/' (tree/main/dir/) names the same folder.
+    const path = (segments.at(-1) === '' ? segments.slice(0, -1) : segments).join('/');
+    const pathProblem = path ? filePathProblem(path) : null;
+    if (pathProblem) throw badRequest(pathProblem.replace('file path', 'folder path'));
+    const query = parseBody(treeQuery, req.query, 'query');
+    const recursive = flag(req.query.recursive);
+    const expand = flag(req.query.expand);
+    const pageSize = expand ? EXPANDED_PAGE_SIZE : TREE_PAGE_SIZE;
+    const limit = Math.min(query.limit ?? pageSize, pageSize);
+
+    const found = await authorized(req, res, 'read');
+    if (!found) return;
+    const { ref, repo, dir } = found;
+    const sha = await resolveCommit(dir, env, revision);
+    if (!sha) return revisionNotFound(res, ref, revision);
+    let treeOid = sha;
+    if (path) {
+      const object = await objectInfo(dir, env, `${sha}:${path}`);
+      if (!object || object.type !== 'tree') {
+        const why = object ? 'is a file, not a folder: download it from /resolve' : `does not exist at ${printable(revision)}`;
+        return apiError(res, 404, `Entry not found: "${printable(path)}" ${why} in ${repoIdOf(ref)}`, { code: 'EntryNotFound', headers: { 'X-Repo-Commit': sha } });
+      }
+      treeOid = object.oid;
+    }
+
+    const entries = await listTree(dir, env, treeOid, { base: path, recursive, directories: true });
+    const offset = Number(query.cursor ?? 0);
+    const page = entries.slice(offset, offset + limit);
+    const [lfs, commits] = await Promise.all([lfsDetailsOfAll(dir, env, page), lastCommitsOf(dir, env, sha, page, expand)]);
+    if (offset + limit < entries.length) {
+      // The next pages list the same commit, even if the branch moves meanwhile.
+      const encodedPath = path ? `/${path.split('/').map(encodeURIComponent).join('/')}` : '';
+      const url = new URL(`${baseUrlOf(ctx, req)}/api/${TYPE_PLURAL[repo.type]}/${repo.namespace}/${repo.name}/tree/${sha}${encodedPath}`);
+      url.searchParams.set('recursive', String(recursive));
+      url.searchParams.set('expand', String(expand));
+      if (limit !== pageSize) url.searchParams.set('limit', String(limit));
+      url.searchParams.set('cursor', String(offset + limit));
+      res.set('Link', `<${url.href}>; rel="next"`);
+    }
+    res.set('X-Repo-Commit', sha).json(page.map((e, i) => treeEntryJson(e, lfs[i], commits[i])));
+  }
+
+  /** POST .../paths-info/{rev}: the entries of the given paths that exist (get_paths_info, @huggingface/hub pathsInfo). */
+  async function pathsInfo(req: Request, res: Response, next: NextFunction): Promise<void> {
+    if (!PLURALS.has(String(req.params.plural))) return next();
+    res.locals.route = 'api-paths-info';
+    const revision = revisionOf(req.params.rev as string);
+    const body = parseBody(pathsInfoBody, req.body, 'paths-info request');
+    const paths = [...new Set(body.paths.map((p) => p.replace(/\/+$/, '')))];
+    for (const p of paths) {
+      const problem = p ? filePathProblem(p) : 'an empty path: give paths inside the repository';
+      if (problem) throw badRequest(problem);
+    }
+    const expand = body.expand ?? false;
+    if (expand && paths.length > 100) throw badRequest('with expand, ask about at most 100 paths per request');
+
+    const found = await authorized(req, res, 'read');
+    if (!found) return;
+    const { ref, dir } = found;
+    const sha = await resolveCommit(dir, env, revision);
+    if (!sha) return revisionNotFound(res, ref, revision);
+    const objects = await Promise.all(paths.map((p) => objectInfo(dir, env, `${sha}:${p}`)));
+    const entries: TreeEntry[] = [];
+    objects.forEach((o, i) => {
+      if (o?.type === 'tree') entries.push({ type: 'directory', oid: o.oid, path: paths[i], blobSize: 0, symlink: false });
+      else if (o?.type === 'blob') entries.push({ type: 'file', oid: o.oid, path: paths[i], blobSize: o.size, symlink: false });
+    });
+    const [lfs, commits] = await Promise.all([lfsDetailsOfAll(dir, env, entries), lastCommitsOf(dir, env, sha, entries, expand)]);
+    res.set('X-Repo-Commit', sha).json(entries.map((e, i) => treeEntryJson(e, lfs[i], commits[i])));
+  }
+
+  router.get('/api/:plural/:ns/:name/tree/:rev', tree);
+  router.get('/api/:plural/:ns/:name/tree/:rev/*path', tree);
+  router.post('/api/:plural/:ns/:name/paths-info/:rev', formBody, jsonBody, pathsInfo);
+
+  return router;
+}

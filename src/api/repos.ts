@@ -1,0 +1,121 @@
+import { type Request, type Response, Router } from 'express';
+import { z } from 'zod';
+import { answerFor, BASIC_CHALLENGE } from '../access/answer.js';
+import type { Denial } from '../access/policy.js';
+import { resolveCreateAccess } from '../access/resolve.js';
+import { HubgateError, badRequest } from '../domain/errors.js';
+import { checkName, checkNamespace, type RepoRef, type RepoType, repoIdOf } from '../domain/names.js';
+import type { AppContext } from '../http/context.js';
+import { createRepo, deleteRepo } from '../services/repos.js';
+import { jsonBody, parseBody } from './body.js';
+import { apiError, authorizeRepo, baseUrlOf, headerSafe } from './respond.js';
+
+// POST /api/repos/create and DELETE /api/repos/delete, with the bodies huggingface_hub's
+// create_repo / delete_repo and @huggingface/hub's createRepo / deleteRepo send (hf-wire.md §5).
+// Fields the clients send that hubgate has no use for (a space's sdk, hardware, secrets, a
+// license, a resource group, ...) are accepted and ignored; the ones that matter are checked.
+
+const repoType = z.enum(['model', 'dataset', 'space'], { message: 'use model, dataset or space' });
+
+const target = {
+  name: z.string().min(1).max(200),
+  organization: z.string().min(1).max(200).nullish(),
+  type: repoType.nullish(),
+};
+
+const createBody = z.object({
+  ...target,
+  private: z.boolean().nullish(),
+  // "protected" is a Hub space setting hubgate does not have.
+  visibility: z.enum(['public', 'private'], { message: 'use public or private' }).nullish(),
+  gated: z.union([z.literal(false), z.enum(['auto', 'manual'])]).nullish(),
+  files: z.array(z.unknown()).max(0, 'hubgate does not take files at creation: create the repo, then upload them (uploadFiles / upload_file)').nullish(),
+});
+
+const deleteBody = z.object(target);
+
+/** The repo a create or delete body names: `organization` or else the caller's own namespace; `name` may also be "ns/name". */
+function repoOf(body: z.infer<typeof deleteBody>, res: Response): RepoRef | undefined {
+  let namespace = body.organization ?? undefined;
+  let name = body.name;
+  if (!namespace && name.includes('/')) [namespace, name] = [name.slice(0, name.indexOf('/')), name.slice(name.indexOf('/') + 1)];
+  if (!namespace) {
+    const caller = res.locals.caller;
+    if (caller.kind !== 'user') return undefined;
+    namespace = caller.user.name;
+  }
+  if (name.includes('/')) throw badRequest(`invalid repo name "${headerSafe(body.name)}": give the name without '/', and the namespace as "organization"`);
+  return { type: (body.type ?? 'model') as RepoType, namespace: checkNamespace(namespace), name: checkName('repo name', name) };
+}
+
+function repoUrl(ctx: AppContext, req: Request, ref: RepoRef): string {
+  return `${baseUrlOf(ctx, req)}/${repoIdOf(ref)}`;
+}
+
+const NEEDS_TOKEN = 'Authentication required: send a hubgate access token with the write role as `Authorization: Bearer TOKEN`';
+
+/** The answer to a refused create: the policy's denial, worded for a namespace rather than a repo. */
+function refuseCreate(ctx: AppContext, req: Request, res: Response, denial: Denial, ref: RepoRef | undefined): void {
+  const challenge = { 'WWW-Authenticate': BASIC_CHALLENGE };
+  switch (denial.reason) {
+    case 'needs-authentication':
+      return apiError(res, 401, NEEDS_TOKEN, { headers: challenge });
+    case 'not-found':
+      return apiError(res, 404, `no user or organization named "${ref!.namespace}": create repos in your own namespace or in an organization you belong to`);
+    case 'forbidden':
+      return apiError(res, 403, `You cannot create repos in "${ref!.namespace}": only that user, or the write and admin members of that organization, can`);
+    default: {
+      const answer = answerFor(denial, ref ? repoIdOf(ref) : 'a new repo', baseUrlOf(ctx, req));
+      return apiError(res, answer.status, answer.message, { headers: answer.headers });
+    }
+  }
+}
+
+export function repoRoutes(ctx: AppContext): Router {
+  const router = Router();
+
+  router.post('/api/repos/create', jsonBody, async (req, res) => {
+    res.locals.route = 'api-repos-create';
+    const body = parseBody(createBody, req.body, 'create request');
+    if (body.private != null && body.visibility != null && body.private !== (body.visibility === 'private')) {
+      throw badRequest('private and visibility disagree: send one of them');
+    }
+    const ref = repoOf(body, res);
+    // Anonymous callers with no organization have no namespace to default to: the policy asks them for a token.
+    const decision = await resolveCreateAccess(ctx.db, res.locals.caller, ref?.namespace ?? '');
+    if (!decision.allow) return refuseCreate(ctx, req, res, decision, ref);
+    const url = repoUrl(ctx, req, ref!);
+    try {
+      const repo = await createRepo(ctx.db, ctx.cfg.dataDir, {
+        ...ref!,
+        private: body.private ?? body.visibility === 'private',
+        gated: body.gated ?? false,
+      });
+      res.json({ url, name: `${repo.namespace}/${repo.name}`, id: String(repo.id) });
+    } catch (err) {
+      // huggingface_hub's create_repo(exist_ok=True) reads the url from the 409's body.
+      if (err instanceof HubgateError && err.status === 409) {
+        const message = `You already created this ${ref!.type} repo: ${repoIdOf(ref!)}`;
+        res.status(409).set('X-Error-Message', headerSafe(message)).json({ error: message, url });
+        return;
+      }
+      throw err;
+    }
+  });
+
+  router.delete('/api/repos/delete', jsonBody, async (req, res) => {
+    res.locals.route = 'api-repos-delete';
+    const body = parseBody(deleteBody, req.body, 'delete request');
+    const ref = repoOf(body, res);
+    if (!ref) {
+      return apiError(res, 401, NEEDS_TOKEN, { headers: { 'WWW-Authenticate': BASIC_CHALLENGE } });
+    }
+    // Admin on the repo: its owner, or an admin of its organization, with a write token.
+    const repo = await authorizeRepo(ctx, req, res, ref, 'admin');
+    if (!repo) return;
+    if (!(await deleteRepo(ctx.db, ctx.cfg.dataDir, repo))) return apiError(res, 404, `Repository not found: ${repoIdOf(ref)}`, { code: 'RepoNotFound' });
+    res.json({});
+  });
+
+  return router;
+}

@@ -1,0 +1,125 @@
+import fs from 'node:fs';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { ObjectStore } from '../../lfs/store/types.js';
+import { MAX_POINTER_SIZE, MIN_POINTER_SIZE, parsePointer, type Pointer } from '../../lfs/pointer.js';
+import { apiError, authorizeRepo, baseUrlOf } from '../api/respond.js';
+import { linkedSizes } from '../db/lfs.js';
+import type { RepoWithOwner } from '../db/repos.js';
+import { printable, repoIdOf } from '../domain/names.js';
+import { objectInfo, readBlob, resolveCommit } from '../git/content.js';
+import { gitEnv } from '../git/env.js';
+import { repoDir } from '../git/repo-dirs.js';
+import type { AppContext } from '../http/context.js';
+import { parseRepoPath } from '../http/repo-path.js';
+import { streamBlob } from './blob-stream.js';
+import { contentDisposition, contentTypeOf, safetyHeaders } from './content-type.js';
+import { etagMatches, rangeOf } from './range.js';
+import { parseResolveTarget } from './resolve-path.js';
+
+// HEAD|GET /{prefix}{ns}/{name}/resolve/{revision}/{path}: file downloads as huggingface_hub's
+// hf_hub_download and @huggingface/hub's downloadFile expect them (hf-wire.md §3.3). Regular
+// files are streamed from git with the blob id as ETag; Git LFS files answer a redirect to the
+// object store (hubgate's own signed URL for fs, a presigned GET for S3) with X-Linked-Etag and
+// X-Linked-Size. Every answer names the commit the revision resolved to in X-Repo-Commit.
+// No X-Xet-* header is ever sent: clients would switch to a Xet server hubgate is not.
+
+const RESOLVE_PREFIX = /^\/resolve(\/|$)/;
+/** Lifetime of the store URL an LFS file redirects to: the client GETs it right away. */
+const DOWNLOAD_TTL_SECONDS = 3600;
+
+export function resolveRoutes(ctx: AppContext, store: ObjectStore): RequestHandler {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    // `/api/models/resolve/...` is the Hub API's, about a namespace called "resolve".
+    if (req.path.startsWith('/api/')) return next();
+    const parsed = parseRepoPath(req.path, RESOLVE_PREFIX);
+    if (!parsed) return next();
+    res.locals.route = 'resolve';
+    if (req.method !== 'GET' && req.method !== 'HEAD') return apiError(res, 405, 'use GET or HEAD to download a file', { headers: { Allow: 'GET, HEAD' } });
+    if (!parsed.ok) return apiError(res, 400, parsed.message);
+    const target = parseResolveTarget(parsed.rest);
+    if (!target.ok) return apiError(res, 400, target.message);
+
+    // The one access policy decides, gating included (401/403 GatedRepo, 404 RepoNotFound).
+    const repo = await authorizeRepo(ctx, req, res, parsed.ref, 'read');
+    if (!repo) return;
+    // Names match case-insensitively, directories do not: from here on, the repo's stored spelling.
+    const ref = { ...parsed.ref, namespace: repo.namespace, name: repo.name };
+    const repoId = repoIdOf(ref);
+    const dir = repoDir(ctx.cfg.dataDir, ref);
+    if (!fs.existsSync(dir)) {
+      ctx.log.error({ repo: repoId }, 'repository row exists but its directory is missing');
+      return apiError(res, 404, `Repository not found: ${repoIdOf(parsed.ref)}`, { code: 'RepoNotFound' });
+    }
+    const env = gitEnv(ctx.cfg.dataDir);
+
+    const commit = await resolveCommit(dir, env, target.revision);
+    if (!commit) return apiError(res, 404, `Invalid rev id: ${printable(target.revision)} is not a branch, tag or commit of ${repoId}`, { code: 'RevisionNotFound' });
+    const found = { 'X-Repo-Commit': commit };
+    const info = await objectInfo(dir, env, `${commit}:${target.path}`);
+    if (!info || info.type !== 'blob') {
+      const what = info ? 'is a folder, not a file' : 'does not exist';
+      return apiError(res, 404, `Entry not found: ${printable(target.path)} ${what} at revision ${printable(target.revision)} of ${repoId}`, { code: 'EntryNotFound', headers: found });
+    }
+
+    const pointer = info.size >= MIN_POINTER_SIZE && info.size <= MAX_POINTER_SIZE ? parsePointer((await readBlob(dir, env, info.oid)) ?? '') : null;
+    if (pointer) return redirectToObject(ctx, store, req, res, { repo, repoId, commit, path: target.path, pointer });
+
+    const etag = `"${info.oid}"`;
+    if (etagMatches(req.get('if-none-match'), etag)) return void res.status(304).set({ ...found, ETag: etag }).end();
+    // If-Range with another version of the file: the whole (current) file, not a piece of it.
+    const ifRange = req.get('if-range');
+    const range = ifRange !== undefined && ifRange.replace(/^W\//, '') !== etag ? { kind: 'whole' as const } : rangeOf(req.get('range'), info.size);
+    if (range.kind === 'unsatisfiable') {
+      return apiError(res, 416, `Range Not Satisfiable: ${printable(req.get('range') ?? '')} (the file has ${info.size} bytes)`, {
+        headers: { ...found, ETag: etag, 'Content-Range': `bytes */${info.size}` },
+      });
+    }
+    const download = String(req.query.download) === 'true' || String(req.query.download) === '1';
+    res.set({
+      ...found,
+      ETag: etag,
+      'Accept-Ranges': 'bytes',
+      'Content-Type': contentTypeOf(target.path),
+      'Content-Disposition': contentDisposition(target.path, download),
+      ...safetyHeaders,
+    });
+    if (range.kind === 'partial') {
+      const { start, end } = range.range;
+      res.status(206).set({ 'Content-Range': `bytes ${start}-${end}/${info.size}`, 'Content-Length': String(end - start + 1) });
+    } else {
+      res.status(200).set('Content-Length', String(info.size));
+    }
+    if (req.method === 'HEAD') return void res.end();
+    ctx.metrics.gitBytesServed.labels('resolve').inc(range.kind === 'partial' ? range.range.end - range.range.start + 1 : info.size);
+    streamBlob({ dir, env, oid: info.oid, size: info.size, range: range.kind === 'partial' ? range.range : undefined, res, log: ctx.log });
+  };
+}
+
+interface LfsFile {
+  repo: RepoWithOwner;
+  repoId: string;
+  commit: string;
+  path: string;
+  pointer: Pointer;
+}
+
+/** A Git LFS file: 302 to the store's download URL, the object's sha256 and size in the headers. */
+async function redirectToObject(ctx: AppContext, store: ObjectStore, req: Request, res: Response, file: LfsFile): Promise<void> {
+  const { oid } = file.pointer;
+  const found = { 'X-Repo-Commit': file.commit };
+  // A repo downloads only objects linked to it (design §5), whoever else stores the same bytes.
+  const size = (await linkedSizes(ctx.db, file.repo.id, [oid])).get(oid);
+  if (size === undefined || size !== file.pointer.size) {
+    const why = size === undefined ? 'was never uploaded to this repository' : `has ${size} bytes, not the ${file.pointer.size} its pointer says`;
+    return apiError(res, 404, `Entry not found: ${printable(file.path)} is a Git LFS file whose object (${oid}) ${why}: push it with \`git lfs push --all origin\``, {
+      code: 'EntryNotFound',
+      headers: found,
+    });
+  }
+  const etag = `"${oid}"`;
+  const headers = { ...found, ETag: etag, 'X-Linked-Etag': etag, 'X-Linked-Size': String(size) };
+  if (etagMatches(req.get('if-none-match'), etag)) return void res.status(304).set(headers).end();
+  const target = await store.downloadTarget(oid, size, { repoId: file.repoId, baseUrl: baseUrlOf(ctx, req) }, DOWNLOAD_TTL_SECONDS);
+  // huggingface_hub reads these headers from the 302 itself (HEAD without following redirects).
+  res.status(302).set({ ...headers, Location: target.href, 'Content-Length': '0' }).end();
+}

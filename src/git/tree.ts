@@ -1,0 +1,91 @@
+import { MAX_POINTER_SIZE, MIN_POINTER_SIZE, parsePointer } from '../../lfs/pointer.js';
+import { readBlob } from './content.js';
+import { runGit } from './run.js';
+
+// Listings of a tree with sizes and Git LFS pointer details, through native git (`git ls-tree`,
+// and the warm `cat-file` of content.ts for pointer blobs), for the Hub API's tree and repo info.
+// Callers pass object ids they resolved themselves: nothing a client typed reaches git's argv.
+
+export interface TreeEntry {
+  type: 'file' | 'directory';
+  /** Git object id: the blob (for an LFS file, its pointer's blob) or the tree. */
+  oid: string;
+  /** Path from the repository root. */
+  path: string;
+  /** The blob's size in git (the pointer's size for an LFS file); 0 for directories. */
+  blobSize: number;
+  /** Symlinks are files whose blob is the link target; they are never LFS pointers. */
+  symlink: boolean;
+}
+
+export interface LfsDetails {
+  /** sha256 of the content. */
+  oid: string;
+  /** Size of the content. */
+  size: number;
+  /** Size of the pointer file in git. */
+  pointerSize: number;
+}
+
+/**
+ * The entries of tree-ish `treeOid` (a commit or tree id), with paths prefixed by `base`
+ * (the tree's own path, '' for the root), in git's order. `recursive` descends into
+ * subdirectories; `directories` (with recursive) lists the directories too. Submodules are left out.
+ */
+export async function listTree(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  treeOid: string,
+  opts: { base: string; recursive: boolean; directories: boolean },
+): Promise<TreeEntry[]> {
+  const args = ['ls-tree', '-z', '-l'];
+  if (opts.recursive) args.push('-r');
+  if (opts.recursive && opts.directories) args.push('-t');
+  args.push('--end-of-options', treeOid);
+  const out = await runGit(args, { env, cwd: dir });
+  const prefix = opts.base ? `${opts.base}/` : '';
+  const entries: TreeEntry[] = [];
+  for (const record of out.split('\0')) {
+    if (!record) continue;
+    // "<mode> SP <type> SP <oid> SP+ <size or ->\t<path>"
+    const tab = record.indexOf('\t');
+    const [mode, type, oid, size] = record.slice(0, tab).split(' ').filter(Boolean);
+    const path = prefix + record.slice(tab + 1);
+    if (type === 'tree') entries.push({ type: 'directory', oid, path, blobSize: 0, symlink: false });
+    else if (type === 'blob') entries.push({ type: 'file', oid, path, blobSize: Number(size), symlink: mode === '120000' });
+  }
+  return entries;
+}
+
+/** The LFS object a file's blob points to, or null when the blob is not a pointer file. */
+export async function lfsDetailsOf(dir: string, env: NodeJS.ProcessEnv, entry: TreeEntry): Promise<LfsDetails | null> {
+  if (entry.type !== 'file' || entry.symlink || entry.blobSize > MAX_POINTER_SIZE || entry.blobSize < MIN_POINTER_SIZE) return null;
+  const content = await readBlob(dir, env, entry.oid, MAX_POINTER_SIZE);
+  const pointer = content && parsePointer(content);
+  return pointer ? { oid: pointer.oid, size: pointer.size, pointerSize: entry.blobSize } : null;
+}
+
+/** The LFS details of each entry (null for directories and regular files), read in one pipelined pass. */
+export function lfsDetailsOfAll(dir: string, env: NodeJS.ProcessEnv, entries: TreeEntry[]): Promise<(LfsDetails | null)[]> {
+  return Promise.all(entries.map((e) => lfsDetailsOf(dir, env, e)));
+}
+
+/** The committer date of a commit (by id), as an ISO 8601 UTC string such as 2024-05-01T12:00:00.000Z. */
+export async function commitDate(dir: string, env: NodeJS.ProcessEnv, commitOid: string): Promise<string> {
+  const seconds = Number((await runGit(['log', '-1', '--format=%ct', '--end-of-options', commitOid], { env, cwd: dir })).trim());
+  return new Date(seconds * 1000).toISOString();
+}
+
+export interface LastCommit {
+  id: string;
+  title: string;
+  /** ISO 8601 UTC. */
+  date: string;
+}
+
+/** The last commit at or before `commitOid` that changed `path` (a checked path; pathspec magic is off); null if none did. */
+export async function lastCommitOf(dir: string, env: NodeJS.ProcessEnv, commitOid: string, path: string): Promise<LastCommit | null> {
+  const out = await runGit(['--literal-pathspecs', 'log', '-1', '--format=%H%x00%ct%x00%s', '--end-of-options', commitOid, '--', path], { env, cwd: dir });
+  const [id, seconds, title] = out.replace(/\n$/, '').split('\0');
+  return id ? { id, title: title ?? '', date: new Date(Number(seconds) * 1000).toISOString() } : null;
+}

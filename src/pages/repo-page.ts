@@ -1,0 +1,83 @@
+import type { Request, Response } from 'express';
+import { baseUrlOf } from '../api/respond.js';
+import type { Decision } from '../access/policy.js';
+import { resolveAccess } from '../access/resolve.js';
+import type { RepoWithOwner } from '../db/repos.js';
+import { type RepoRef, repoIdOf } from '../domain/names.js';
+import type { AppContext } from '../http/context.js';
+import { type Answers, gateFormHtml, gateIntro } from './gate-form.js';
+import { readCard, type RepoCard } from './gate.js';
+import { html, type Html, notice } from './html.js';
+import { notFoundPage, renderPage } from './respond.js';
+
+// The repo page: the card, the git clone URL and, for a gated repo, the request form or the
+// state of the caller's request.
+
+/** A refused submission of the form, shown again with the user's answers. */
+export interface AskAttempt {
+  status: number;
+  error: string;
+  values: Answers;
+}
+
+/** Hub's words (seeds: gated models) where it has them. */
+export const GRANTED = 'You have been granted access to this repo';
+export const REJECTED = "Your request to access this repo has been rejected by the repo's authors";
+export const PENDING = "Your request to access this repo is pending: the repo's authors will review it";
+
+const TYPE_LABEL = { model: 'Model', dataset: 'Dataset', space: 'Space' } as const;
+
+function gateBox(repo: RepoWithOwner, card: RepoCard, read: Decision, canWrite: boolean, res: Response, attempt: AskAttempt | undefined): Html | null {
+  if (!repo.gated) return null;
+  const id = repoIdOf(repo);
+  const mode = html`<p class="muted">This repo is gated (${repo.gated === 'auto' ? 'automatic' : 'manual'} approval): its files are shared only with users whose access request was accepted.</p>`;
+  const caller = res.locals.caller;
+
+  if (canWrite) {
+    return html`<section class="gate">${mode}
+${card.formError ? notice('error', html`The access request form in README.md cannot be used: ${card.formError}. Until it is fixed, nobody can ask for access.`) : null}
+<p>You can write to this repo, so the gate does not apply to you. <a href="/${id}/settings">Review access requests and gate settings</a>.</p></section>`;
+  }
+  if (read.allow) return html`<section class="gate">${notice('ok', GRANTED)}</section>`;
+
+  const status = !read.allow && read.reason === 'gated' ? read.status : 'none';
+  if (status === 'rejected') {
+    const reason = !read.allow && read.reason === 'gated' ? read.rejectionReason : null;
+    return html`<section class="gate">${notice('error', html`${REJECTED}${reason ? html`: <q class="reason">${reason}</q>` : '.'}`)}</section>`;
+  }
+  if (status === 'pending') return html`<section class="gate">${card.form ? gateIntro(card.form) : null}${notice('info', `${PENDING}.`)}</section>`;
+  if (card.formError || !card.form) {
+    return html`<section class="gate">${mode}${notice('error', "The access request form of this repo is unavailable: the repo's authors must fix its card. Try again later.")}</section>`;
+  }
+  if (caller.kind !== 'user') {
+    return html`<section class="gate">${gateIntro(card.form)}${mode}
+<p><a class="signin" href="/login?next=${encodeURIComponent(`/${id}`)}">Sign in to request access</a></p></section>`;
+  }
+  return html`<section class="gate">${gateIntro(card.form)}
+${gateFormHtml(card.form, `/${id}/ask-access`, res.locals.session?.csrfToken ?? null, attempt?.values)}</section>`;
+}
+
+/** Renders the repo page (404 page for a repo the caller may not see); `attempt` re-shows a refused form. */
+export async function showRepoPage(ctx: AppContext, req: Request, res: Response, ref: RepoRef, attempt?: AskAttempt): Promise<void> {
+  const caller = res.locals.caller;
+  const { decision: view, repo } = await resolveAccess(ctx.db, caller, ref, 'view');
+  if (!view.allow || !repo) return notFoundPage(req, res);
+  const [{ decision: read }, { decision: write }, card] = await Promise.all([
+    resolveAccess(ctx.db, caller, ref, 'read'),
+    resolveAccess(ctx.db, caller, ref, 'write'),
+    readCard(ctx.cfg.dataDir, repo),
+  ]);
+  const canWrite = write.allow;
+  const id = repoIdOf(repo);
+  const body = html`<p class="muted">${TYPE_LABEL[repo.type]}</p>
+<h1>${repo.namespace}/${repo.name}${repo.private ? html`<span class="badge">private</span>` : null}${repo.gated ? html`<span class="badge">gated</span>` : null}</h1>
+${canWrite ? html`<p><a href="/${id}/settings">Settings</a></p>` : null}
+${attempt ? notice('error', attempt.error) : null}
+${gateBox(repo, card, read, canWrite, res, attempt)}
+<h2>Clone</h2>
+<code class="clone">git clone ${baseUrlOf(ctx, req)}/${id}</code>
+<p class="muted">Use an <a href="/settings/tokens">access token</a> as the password.</p>
+<h2>README.md</h2>
+${card.body.trim() ? html`<pre class="card">${card.body}</pre>` : html`<p class="muted">This repo has no model card yet.</p>`}`;
+  renderPage(req, res, attempt?.status ?? 200, id, body);
+}

@@ -1,0 +1,53 @@
+import type { Request, Response } from 'express';
+import { html, type Html, layout } from './html.js';
+
+// How pages answer: security headers on every HTML response, the layout around each body, error pages.
+
+/** No scripts at all; styles only from our own stylesheet; forms only post back to hubgate; never framed. */
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+export function setPageHeaders(res: Response): void {
+  res.set({
+    'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+    'X-Frame-Options': 'DENY',
+    'Referrer-Policy': 'same-origin',
+    'X-Content-Type-Options': 'nosniff',
+    // Pages show per-user state (and, once, token secrets): never cached.
+    'Cache-Control': 'no-store',
+  });
+}
+
+/** The page's path and query, for "Sign in" to come back to (a form's target is not a page: home instead). */
+function hereOf(req: Request): string {
+  return (req.method === 'GET' || req.method === 'HEAD') && req.originalUrl.startsWith('/') ? req.originalUrl : '/';
+}
+
+export function renderPage(req: Request, res: Response, status: number, title: string, body: Html): void {
+  const caller = res.locals.caller;
+  const page = layout(
+    { title, userName: caller?.kind === 'user' ? caller.user.name : null, csrf: res.locals.session?.csrfToken ?? null, here: hereOf(req) },
+    body,
+  );
+  setPageHeaders(res);
+  res.status(status).type('html').send(page.value);
+}
+
+export function errorPage(req: Request, res: Response, status: number, title: string, message: string): void {
+  renderPage(req, res, status, title, html`<h1>${title}</h1><p class="notice error" role="alert">${message}</p>`);
+}
+
+/** One page for a repo that does not exist and one the caller may not see, so neither is told apart. */
+export function notFoundPage(req: Request, res: Response): void {
+  errorPage(req, res, 404, 'Not found', 'There is no page here, or you do not have access to it. If the repo is private, sign in with an account that may see it.');
+}
+
+export function csrfRefused(req: Request, res: Response): void {
+  errorPage(req, res, 403, 'Form refused', 'This form did not come from your current hubgate session (or the session ended). Go back, reload the page and try again.');
+}
+
+/** 303 See Other: after a POST, the browser loads the target with GET. */
+export function redirectTo(res: Response, location: string): void {
+  setPageHeaders(res);
+  res.redirect(303, location);
+}

@@ -1,0 +1,37 @@
+// The pages' one stylesheet, served at /static/hubgate.css (the CSP allows no inline styles).
+
+export const STYLESHEET = `
+*{box-sizing:border-box}
+body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1f2328;background:#fff}
+header{display:flex;justify-content:space-between;align-items:center;padding:.6rem 1.5rem;border-bottom:1px solid #d0d7de;background:#f6f8fa}
+header nav{display:flex;gap:1rem;align-items:center}
+.brand{font-weight:700;color:#1f2328;text-decoration:none}
+main{max-width:60rem;margin:1.5rem auto;padding:0 1.5rem}
+a{color:#0969da}
+h1{font-size:1.5rem;margin:.2rem 0 .8rem}
+h2{font-size:1.2rem;margin:1.6rem 0 .6rem}
+.badge{display:inline-block;font-size:.75rem;padding:.05rem .5rem;border:1px solid #d0d7de;border-radius:1rem;margin-left:.4rem;vertical-align:middle}
+.notice{padding:.6rem .9rem;border-radius:.4rem;border:1px solid}
+.notice.error{background:#ffebe9;border-color:#ff8182}
+.notice.ok{background:#dafbe1;border-color:#4ac26b}
+.notice.info{background:#ddf4ff;border-color:#54aeff}
+.gate{border:1px solid #d0d7de;border-radius:.5rem;padding:1rem 1.2rem;margin:1rem 0;background:#f6f8fa}
+.card{white-space:pre-wrap;word-wrap:break-word;border:1px solid #d0d7de;border-radius:.5rem;padding:1rem;background:#fff;font:13px/1.45 ui-monospace,SFMono-Regular,Menlo,monospace}
+code,.clone{font:13px ui-monospace,SFMono-Regular,Menlo,monospace}
+.clone{display:block;padding:.5rem .8rem;background:#f6f8fa;border:1px solid #d0d7de;border-radius:.4rem;overflow-x:auto}
+form.stack label{display:block;margin:.6rem 0}
+form.stack input[type=text],form.stack input[type=password],form.stack input[type=email],form.stack input[type=date],form.stack select{display:block;width:100%;max-width:28rem;padding:.35rem .5rem;margin-top:.2rem;font:inherit}
+form.inline{display:inline}
+button{font:inherit;padding:.3rem .9rem;border-radius:.4rem;border:1px solid #1f883d;background:#1f883d;color:#fff;cursor:pointer}
+button.secondary{background:#f6f8fa;color:#1f2328;border-color:#d0d7de}
+button.danger{background:#cf222e;border-color:#cf222e}
+button.link{background:none;border:none;color:#0969da;padding:0;text-decoration:underline}
+table{border-collapse:collapse;width:100%;margin:.5rem 0}
+th,td{text-align:left;border-bottom:1px solid #d0d7de;padding:.4rem .5rem;vertical-align:top}
+dl.fields{margin:0}
+dl.fields dt{font-weight:600}
+dl.fields dd{margin:0 0 .3rem}
+.muted{color:#59636e}
+.secret{font:14px ui-monospace,monospace;padding:.6rem;background:#fff8c5;border:1px solid #d4a72c;border-radius:.4rem;word-break:break-all}
+fieldset{border:1px solid #d0d7de;border-radius:.4rem;margin:.6rem 0}
+`;
