@@ -15,20 +15,8 @@ describe('Hub API: whoami, repos, info, tree, CORS', () => {
   let hub: Hubgate;
   const tok: Record<string, string> = {};
 
-  /**
-   * Options for @huggingface/hub calls as `who`. The client refuses tokens that do not start
-   * with "hf_" before sending anything (checkCredentials), and hubgate's start with "hf_", so the
-   * token goes in through the client's own `fetch` option instead of `accessToken`.
-   */
-  const as = (who?: string) => ({
-    hubUrl: hub.url,
-    fetch: ((input: RequestInfo | URL, init: RequestInit = {}) => {
-      const headers = new Headers(init.headers);
-      if (who) headers.set('Authorization', `Bearer ${tok[who]}`);
-      else headers.delete('Authorization');
-      return fetch(input, { ...init, headers });
-    }) as typeof fetch,
-  });
+  /** Options for @huggingface/hub calls as `who` (anonymous when undefined), as any client code passes them. */
+  const as = (who?: string) => ({ hubUrl: hub.url, ...(who ? { accessToken: tok[who] } : {}) });
 
   const api = (method: string, urlPath: string, who?: string, body?: unknown, headers: Record<string, string> = {}) =>
     fetch(`${hub.url}${urlPath}`, {

@@ -12,24 +12,8 @@ import { type Hubgate, type RunResult, startHubgate, tempDir } from './helpers/h
 import { type S3rverHandle, startS3rver } from './helpers/s3.js';
 import { rawRequest } from './helpers/wire.js';
 
-/**
- * How @huggingface/hub is given a token. It refuses tokens that do not start with "hf_"
- * (checkAccessToken, client side, before any request); hubgate's start with "hg_", so those
- * go in the Authorization header through the client's `fetch` option instead, to hubgate only.
- */
-function clientAuth(token: string | undefined, hubUrl: string): { accessToken?: string; fetch?: typeof fetch } {
-  if (!token) return {};
-  if (token.startsWith('hf_')) return { accessToken: token };
-  return {
-    fetch: (input, init) => {
-      const url = String(input instanceof Request ? input.url : input);
-      if (!url.startsWith(`${hubUrl}/`)) return fetch(input, init);
-      const headers = new Headers(init?.headers);
-      headers.set('Authorization', `Bearer ${token}`);
-      return fetch(input, { ...init, headers });
-    },
-  };
-}
+/** A token for @huggingface/hub calls, through the client's own option. */
+const clientAuth = (token: string | undefined) => (token ? { accessToken: token } : {});
 
 const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 const quoted = (s: string) => `"${s}"`;
@@ -193,16 +177,16 @@ describe('resolve with the fs store', () => {
 
   it("@huggingface/hub's downloadFile gets LFS and regular files byte for byte, at any revision", async () => {
     const hubUrl = hub.url;
-    const lfs = await downloadFile({ repo: 'alice/m', path: 'model.safetensors', hubUrl, ...clientAuth(alice, hub.url) });
+    const lfs = await downloadFile({ repo: 'alice/m', path: 'model.safetensors', hubUrl, ...clientAuth(alice) });
     expect(Buffer.from(await lfs!.arrayBuffer()).equals(weights)).toBe(true);
-    const big = await downloadFile({ repo: 'alice/m', path: 'blob.dat', revision: main, hubUrl, ...clientAuth(alice, hub.url) });
+    const big = await downloadFile({ repo: 'alice/m', path: 'blob.dat', revision: main, hubUrl, ...clientAuth(alice) });
     expect(Buffer.from(await big!.arrayBuffer()).equals(blob)).toBe(true);
-    const branch = await downloadFile({ repo: 'alice/m', path: 'config.json', revision: 'feature/x', hubUrl, ...clientAuth(bob, hub.url) });
+    const branch = await downloadFile({ repo: 'alice/m', path: 'config.json', revision: 'feature/x', hubUrl, ...clientAuth(bob) });
     expect(Buffer.from(await branch!.arrayBuffer()).equals(featureConfig)).toBe(true);
     const dataset = await downloadFile({ repo: { type: 'dataset', name: 'alice/d' }, path: 'data.csv', hubUrl });
     expect(Buffer.from(await dataset!.arrayBuffer()).toString()).toBe('a,b\n1,2\n');
     // EntryNotFound is its "no such file": null.
-    expect(await downloadFile({ repo: 'alice/m', path: 'nope.bin', hubUrl, ...clientAuth(alice, hub.url) })).toBeNull();
+    expect(await downloadFile({ repo: 'alice/m', path: 'nope.bin', hubUrl, ...clientAuth(alice) })).toBeNull();
   });
 
   it("a branch with '/' in its name (as %2F), a full ref name and a commit id as revisions", async () => {
@@ -345,7 +329,7 @@ describe('resolve with the fs store', () => {
     const after = await get(url, { token: bob });
     expect(after.status).toBe(200);
     expect(after.body.toString()).toBe('gated words\n');
-    const lfs = await downloadFile({ repo: 'alice/gated', path: 'model.safetensors', hubUrl: hub.url, ...clientAuth(bob, hub.url) });
+    const lfs = await downloadFile({ repo: 'alice/gated', path: 'model.safetensors', hubUrl: hub.url, ...clientAuth(bob) });
     expect(Buffer.from(await lfs!.arrayBuffer()).equals(weights)).toBe(true);
 
     expect((await author('handle', { user: 'bob', status: 'rejected', rejectionReason: 'Students only' })).status).toBe(200);
@@ -354,7 +338,7 @@ describe('resolve with the fs store', () => {
     expect(rejected.headers.get('x-error-code')).toBe('GatedRepo');
     expect(rejected.headers.get('x-error-message')).toContain('rejected by the repository');
     expect(rejected.headers.get('x-error-message')).toContain('Students only');
-    await expect(downloadFile({ repo: 'alice/gated', path: 'gated.txt', hubUrl: hub.url, ...clientAuth(bob, hub.url) })).rejects.toThrow(/Students only/);
+    await expect(downloadFile({ repo: 'alice/gated', path: 'gated.txt', hubUrl: hub.url, ...clientAuth(bob) })).rejects.toThrow(/Students only/);
   });
 
   it('bad input is a 400 with a message, before anything reaches git', async () => {
@@ -452,7 +436,7 @@ describe('resolve with the s3 store (s3rver)', () => {
     expect(followed.status).toBe(200);
     expect(new URL(followed.url).origin).toBe(s3.endpoint);
     expect(followed.body.equals(weights)).toBe(true);
-    const viaClient = await downloadFile({ repo: 'alice/m', path: 'model.safetensors', hubUrl: hub.url, ...clientAuth(alice, hub.url) });
+    const viaClient = await downloadFile({ repo: 'alice/m', path: 'model.safetensors', hubUrl: hub.url, ...clientAuth(alice) });
     expect(Buffer.from(await viaClient!.arrayBuffer()).equals(weights)).toBe(true);
     // Regular files still come from git.
     expect((await get('/alice/m/resolve/main/config.json')).body.toString()).toBe('{}\n');
