@@ -15,7 +15,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import readline from 'node:readline';
 import type { Readable } from 'node:stream';
-import { OID } from '../lfs/protocol.js';
+import { MAX_POINTER_SIZE, MIN_POINTER_SIZE, parsePointer, type Pointer } from '../lfs/pointer.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { NameError, parseRepoId, parseRepoType, printable, type RepoRef, repoIdOf, TYPE_PREFIX } from '../src/domain/names.js';
 
@@ -26,17 +26,6 @@ const REF_LINE = new RegExp(`^${OBJECT_ID} (${OBJECT_ID}) \\S+$`);
 const MAX_REF_INPUT = 64 * 1024 * 1024;
 /** How many offending files or objects a message lists by name. */
 const LIST_MAX = 10;
-
-// A pointer file (git-lfs docs/spec.md): "version <url>\noid sha256:<64 hex>\nsize <n>\n",
-// possibly with ext-N-name lines, always under 1024 bytes. git-lfs also reads two old version URLs.
-const POINTER_VERSIONS = ['https://git-lfs.github.com/spec/v1', 'https://hawser.github.com/spec/v1', 'http://git-media.io/v/2'];
-const MAX_POINTER_SIZE = 1023;
-const MIN_POINTER_SIZE = Math.min(...POINTER_VERSIONS.map((v) => `version ${v}\noid sha256:${'0'.repeat(64)}\nsize 0\n`.length));
-
-interface Pointer {
-  oid: string;
-  size: number;
-}
 
 interface Scan {
   /** Blobs over the limit, the first LIST_MAX by path, and how many there are in all. */
@@ -56,24 +45,6 @@ function newTips(input: string): string[] {
     if (!/^0+$/.test(m[1])) tips.add(m[1]);
   }
   return [...tips];
-}
-
-function parsePointer(text: string): Pointer | null {
-  if (!text.startsWith('version ') || !text.endsWith('\n')) return null;
-  const [first, ...rest] = text.slice(0, -1).split('\n');
-  if (!POINTER_VERSIONS.includes(first.slice('version '.length))) return null;
-  let oid: string | undefined;
-  let size: number | undefined;
-  for (const line of rest) {
-    const space = line.indexOf(' ');
-    if (space <= 0) return null;
-    const key = line.slice(0, space);
-    const value = line.slice(space + 1);
-    if (key === 'oid' && value.startsWith('sha256:') && OID.test(value.slice(7))) oid = value.slice(7);
-    else if (key === 'size' && /^\d{1,16}$/.test(value)) size = Number(value);
-    else if (!/^ext-\d-\w+$/.test(key)) return null;
-  }
-  return oid !== undefined && size !== undefined ? { oid, size } : null;
 }
 
 interface Git {

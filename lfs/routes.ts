@@ -5,6 +5,7 @@ import { resolveAccess } from '../src/access/resolve.js';
 import { findRepo } from '../src/db/repos.js';
 import { findUpload } from '../src/db/lfs.js';
 import { HubgateError } from '../src/domain/errors.js';
+import { keyedQueue } from '../src/util/keyed-queue.js';
 import { repoIdOf, type RepoRef } from '../src/domain/names.js';
 import type { AppContext } from '../src/http/context.js';
 import { parseRepoPath } from '../src/http/repo-path.js';
@@ -141,18 +142,8 @@ async function verify(ctx: AppContext, lfs: LfsDeps, req: Request, res: Response
   lfsJson(res, 200, { message: 'ok' });
 }
 
-const queues = new Map<string, Promise<unknown>>();
-
-/** Runs `fn` after every earlier call with the same key has settled. */
-function oneAtATime<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  const run = (queues.get(key) ?? Promise.resolve()).then(fn);
-  const settled = run.then(() => {}, () => {});
-  queues.set(key, settled);
-  void settled.then(() => {
-    if (queues.get(key) === settled) queues.delete(key);
-  });
-  return run;
-}
+/** Verifies of one upload run one at a time. */
+const oneAtATime = keyedQueue();
 
 async function completeMultipart(ctx: AppContext, lfs: LfsDeps, req: Request, res: Response, ref: RepoRef, where: RepoAt, uploadId: string): Promise<void> {
   const claims = claimsFor(lfs, req, 'complete', where);

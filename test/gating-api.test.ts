@@ -1,9 +1,7 @@
 // Gated repos through the Hub's access-request API and the ask-access route (issue 4 items 1-3):
 // every transition and every refused one, with a real hubgate and the clients' exact shapes.
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Hubgate, startHubgate, tempDir } from './helpers/hubgate.js';
+import { type Hubgate, startHubgate } from './helpers/hubgate.js';
 
 const CARD = `---
 license: mit
@@ -50,15 +48,7 @@ describe('gated repos: access requests through the API', () => {
   };
   const names = async (repo: string, status: string) => (await list(repo, status)).map((r) => r.user.user).sort();
 
-  async function pushCard(repo: string, token: string, card: string): Promise<void> {
-    const work = tempDir();
-    expect((await hub.git(['clone', hub.remote(repo, token), '.'], { cwd: work })).code).toBe(0);
-    fs.writeFileSync(path.join(work, 'README.md'), card);
-    expect((await hub.git(['add', 'README.md'], { cwd: work })).code).toBe(0);
-    expect((await hub.git(['commit', '-m', 'card'], { cwd: work })).code).toBe(0);
-    const push = await hub.git(['push', 'origin', 'main'], { cwd: work });
-    expect(push.code, push.stderr).toBe(0);
-  }
+
 
   beforeAll(async () => {
     hub = await startHubgate();
@@ -67,8 +57,8 @@ describe('gated repos: access requests through the API', () => {
     expect((await hub.cli(['repo', 'create', 'alice/manual', '--gated', 'manual'])).code).toBe(0);
     expect((await hub.cli(['repo', 'create', 'alice/auto', '--gated', 'auto'])).code).toBe(0);
     expect((await hub.cli(['repo', 'create', 'alice/open'])).code).toBe(0);
-    await pushCard('alice/manual', tokens.alice, CARD);
-    await pushCard('alice/auto', tokens.alice, CARD);
+    await hub.pushFiles('alice/manual', tokens.alice, { 'README.md': CARD });
+    await hub.pushFiles('alice/auto', tokens.alice, { 'README.md': CARD });
   });
   afterAll(() => hub.stop());
 

@@ -1,10 +1,8 @@
 // hubgate's pages over plain HTTP (issue 4 item 6): sign-in and its cookie, CSRF refusals that
 // change nothing, the repo page and its gate form, the author's settings page, the tokens page,
 // and that a session cookie never authorizes the API.
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Hubgate, startHubgate, tempDir } from './helpers/hubgate.js';
+import { type Hubgate, startHubgate } from './helpers/hubgate.js';
 
 const CARD = `---
 license: mit
@@ -80,15 +78,7 @@ describe('pages', () => {
   };
   const names = async (repo: string, status: string) => (await listed(repo, status)).map((r) => r.user.user).sort();
 
-  async function pushCard(repo: string, token: string, card: string): Promise<void> {
-    const work = tempDir();
-    expect((await hub.git(['clone', hub.remote(repo, token), '.'], { cwd: work })).code).toBe(0);
-    fs.writeFileSync(path.join(work, 'README.md'), card);
-    expect((await hub.git(['add', 'README.md'], { cwd: work })).code).toBe(0);
-    expect((await hub.git(['commit', '-m', 'card'], { cwd: work })).code).toBe(0);
-    const push = await hub.git(['push', 'origin', 'main'], { cwd: work });
-    expect(push.code, push.stderr).toBe(0);
-  }
+
 
   async function user(name: string, password: string): Promise<void> {
     const made = await hub.cli(['user', 'create', name, '--email', `${name}@x.io`, '--fullname', `${name} Example`, '--password-stdin'], `${password}\n`);
@@ -108,7 +98,7 @@ describe('pages', () => {
     expect((await hub.cli(['repo', 'create', 'alice/model', '--gated', 'manual'])).code).toBe(0);
     expect((await hub.cli(['repo', 'create', 'alice/secret', '--private'])).code).toBe(0);
     expect((await hub.cli(['repo', 'create', 'alice/data', '--type', 'dataset'])).code).toBe(0);
-    await pushCard('alice/model', tokens.alice, CARD);
+    await hub.pushFiles('alice/model', tokens.alice, { 'README.md': CARD });
   });
   afterAll(() => hub?.stop());
 
@@ -244,7 +234,7 @@ describe('pages', () => {
 
   it('shows a malformed form to the authors only, and offers no form to anyone', async () => {
     expect((await hub.cli(['repo', 'create', 'alice/broken', '--gated', 'auto'])).code).toBe(0);
-    await pushCard('alice/broken', tokens.alice, '---\nextra_gated_fields:\n  Company: textarea\n---\n# Broken\n');
+    await hub.pushFiles('alice/broken', tokens.alice, { 'README.md': '---\nextra_gated_fields:\n  Company: textarea\n---\n# Broken\n' });
     const alicePage = await (await (await signedIn('alice')).get('/alice/broken')).text();
     expect(alicePage).toContain('The access request form in README.md cannot be used: ');
     expect(alicePage).toContain('Company');

@@ -12,6 +12,7 @@ import { repoDir } from '../git/repo-dirs.js';
 import {
   BlobWriter, branchHead, commitTree, type Identity, ignoredBy, type IndexEntry, moveBranch, runPreReceive, TempIndex, writeBlob,
 } from '../git/write-commit.js';
+import { keyedQueue } from '../util/keyed-queue.js';
 
 // Commits made through the Hub API (POST /api/{type}s/{ns}/{name}/commit/{branch}) and the
 // preupload question that comes before them. The commit is a real git commit written with
@@ -92,17 +93,7 @@ export function branchProblem(branch: string): string | null {
 
 // Commits to one branch are applied one at a time in this process; update-ref's expected old
 // value still guards against pushes (and other processes) moving the branch in between.
-const branchQueues = new Map<string, Promise<unknown>>();
-
-function oneAtATime<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  const run = (branchQueues.get(key) ?? Promise.resolve()).then(fn);
-  const settled = run.then(() => {}, () => {});
-  branchQueues.set(key, settled);
-  void settled.then(() => {
-    if (branchQueues.get(key) === settled) branchQueues.delete(key);
-  });
-  return run;
-}
+const oneAtATime = keyedQueue();
 
 type Operation =
   | { kind: 'file'; path: string; blob: number }

@@ -84,6 +84,8 @@ export interface Hubgate {
   /** `http://x:TOKEN@host:port/PATH` (no credentials when token is undefined). */
   remote(repoPath: string, token?: string): string;
   repoDir(repoPath: string): string;
+  /** Clones `repoPath` with `token`, writes `files` (paths relative to the work tree), commits and pushes main; returns the new commit id. */
+  pushFiles(repoPath: string, token: string, files: Record<string, string | Buffer>, message?: string): Promise<string>;
   stop(): Promise<void>;
   process: ChildProcess;
 }
@@ -128,6 +130,23 @@ export async function startHubgate(opts: { env?: NodeJS.ProcessEnv; dataDir?: st
     repoDir(repoPath) {
       const m = /^(?:(datasets|spaces)\/)?([^/]+)\/([^/]+?)(?:\.git)?$/.exec(repoPath)!;
       return path.join(dataDir, 'repos', m[1] ?? 'models', m[2], `${m[3]}.git`);
+    },
+    async pushFiles(repoPath, token, files, message = 'update') {
+      const work = tempDir('hubgate-push-');
+      const step = async (args: string[]) => {
+        const r = await hubgate.git(args, { cwd: work });
+        if (r.code !== 0) throw new Error(`git ${args[0]} failed (${r.code}): ${r.stderr}`);
+        return r.stdout.trim();
+      };
+      await step(['clone', '--quiet', hubgate.remote(repoPath, token), '.']);
+      for (const [file, content] of Object.entries(files)) {
+        fs.mkdirSync(path.dirname(path.join(work, file)), { recursive: true });
+        fs.writeFileSync(path.join(work, file), content);
+      }
+      await step(['add', '--', ...Object.keys(files)]);
+      await step(['commit', '--quiet', '-m', message]);
+      await step(['push', '--quiet', 'origin', 'main']);
+      return step(['rev-parse', 'HEAD']);
     },
     async stop() {
       if (child.exitCode !== null) return;
