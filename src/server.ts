@@ -22,6 +22,8 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
   const log = createLogger(cfg.logLevel);
   fs.mkdirSync(path.join(cfg.dataDir, 'repos'), { recursive: true });
   fs.mkdirSync(path.join(cfg.dataDir, 'git-home'), { recursive: true });
+  // Repos deleted while a previous run was stopped halfway (src/services/repos.ts deleteRepo).
+  void fs.promises.rm(path.join(cfg.dataDir, 'trash'), { recursive: true, force: true }).catch((err) => log.warn({ err }, 'emptying the trash failed'));
   const db = await openDb(cfg.dataDir);
   // Links in notification emails: the public URL, else the address we listen on (known after listen).
   let baseUrl = cfg.publicUrl ?? '';

@@ -1,6 +1,8 @@
 // Operations: /healthz, /metrics (Prometheus text, counted from real clones and pushes), and
 // the server log, which must never hold a credential however it was sent.
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Hubgate, startHubgate, tempDir } from './helpers/hubgate.js';
 import { basic, bearer, commitAndPush, rawRequest, wantRequest } from './helpers/wire.js';
@@ -187,5 +189,22 @@ describe('the server log', () => {
     expect(log).not.toMatch(/\b(Basic|Bearer) [A-Za-z0-9+/=_-]{8,}/);
     // Nor in the whole log since start (setup pushes carried the token too).
     for (const form of forms(token)) expect(hub.log()).not.toContain(form);
+  });
+});
+
+describe('start-up', () => {
+  it('empties the trash a repo deletion left behind when the server stopped halfway', async () => {
+    const dataDir = path.join(tempDir(), 'data');
+    const leftover = path.join(dataDir, 'trash', '7-leftover', 'objects');
+    fs.mkdirSync(leftover, { recursive: true });
+    fs.writeFileSync(path.join(leftover, 'pack'), 'x');
+    const restarted = await startHubgate({ dataDir });
+    try {
+      for (let i = 0; i < 100 && fs.existsSync(path.join(dataDir, 'trash')); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(fs.existsSync(path.join(dataDir, 'trash'))).toBe(false);
+      expect(fs.existsSync(path.join(dataDir, 'repos'))).toBe(true);
+    } finally {
+      await restarted.stop();
+    }
   });
 });
