@@ -98,7 +98,7 @@ async function batch(ctx: AppContext, lfs: LfsDeps, req: Request, res: Response,
   }
   const { decision, repo } = await resolveAccess(ctx.db, res.locals.caller, ref, parsed.data.operation === 'upload' ? 'write' : 'read');
   if (!decision.allow) return deny(req, res, decision, where);
-  lfsJson(res, 200, await lfs.transfers.batch({ id: repo!.id, ...where }, parsed.data));
+  lfsJson(res, 200, await lfs.transfers.batch({ id: repo!.id, ...where }, parsed.data, { userAgent: req.get('user-agent') }));
 }
 
 export function deny(req: Request, res: Response, denial: Parameters<typeof answerFor>[0], where: RepoAt): void {

@@ -20,8 +20,13 @@ export interface TransferSettings {
   multipartChunk: number;
 }
 
+/** What hubgate knows of the client that sent a batch request. */
+export interface BatchClient {
+  userAgent?: string;
+}
+
 export interface Transfers {
-  batch(repo: { id: number } & RepoAt, req: BatchRequest): Promise<BatchResponse>;
+  batch(repo: { id: number } & RepoAt, req: BatchRequest, client: BatchClient): Promise<BatchResponse>;
   /** Confirms an upload and links its object to the repo; the reason when it cannot. */
   verify(upload: UploadRow, where: RepoAt, size: number): Promise<{ ok: true } | { ok: false; status: number; message: string }>;
   completeMultipart(upload: UploadRow, where: RepoAt, parts: PartEtag[]): Promise<void>;
@@ -42,6 +47,18 @@ export function chunkSizeFor(size: number, configured: number): number {
 
 export const ENABLE_LARGEFILES_ADVICE =
   'this file is larger than the single-upload limit: run `hubgate lfs-enable-largefiles .` in your clone, then push again';
+
+/**
+ * Whether the client applies `action.header` to its basic upload PUT. git-lfs does
+ * (tq/basic_upload.go); huggingface_hub ignores it and PUTs the raw body only (hf-wire.md §2.3),
+ * and so does @huggingface/hub (it reads upload.header for multipart and xet uploads only). The
+ * S3 store signs a checksum header into the URL for clients that send it, and real S3 answers a
+ * PUT without it 403 SignatureDoesNotMatch; every other client gets a URL signed over host only,
+ * and verify hashes its bytes instead. Unknown clients get that URL too: it works for any PUT.
+ */
+export function clientSendsActionHeaders(client: BatchClient): boolean {
+  return /^git-lfs\//i.test(client.userAgent ?? '');
+}
 
 /** What a store needs to know of an upload, from its row and the repo it was opened for. */
 export function staged(u: UploadRow, where: RepoAt): StagedUpload {
@@ -95,7 +112,7 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
   }
 
   return {
-    async batch(repo, req) {
+    async batch(repo, req, client) {
       const sha256 = req.hash_algo === undefined || req.hash_algo === 'sha256' || req.hash_algo === 'sha_256';
       const offersMultipart = req.operation === 'upload' && (req.transfers ?? []).includes('multipart');
       const valid = req.objects.filter((o) => typeof o.oid === 'string' && OID.test(o.oid)).map((o) => o.oid as string);
@@ -135,7 +152,7 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
             expires_in: transfer === 'multipart' ? MULTIPART_TTL : BASIC_TTL,
           };
           if (transfer === 'basic') {
-            const target = await store.uploadTarget(u, BASIC_TTL);
+            const target = await store.uploadTarget(u, BASIC_TTL, { clientSendsHeaders: clientSendsActionHeaders(client) });
             objects.push({ oid, size, authenticated: true, actions: { upload: { ...target, expires_in: BASIC_TTL }, verify } });
           } else {
             // The Hugging Face multipart format: header holds chunk_size and the part URLs under

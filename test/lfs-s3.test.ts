@@ -48,7 +48,12 @@ describe('git lfs with the s3 store (s3rver)', () => {
   async function batch(repo: string, operation: 'upload' | 'download', objects: { oid: string; size: number }[]) {
     const res = await fetch(`${hub.url}/${repo}.git/info/lfs/objects/batch`, {
       method: 'POST',
-      headers: { Authorization: `Basic ${Buffer.from(`x:${token}`).toString('base64')}`, 'Content-Type': LFS_JSON, Accept: LFS_JSON },
+      headers: {
+        Authorization: `Basic ${Buffer.from(`x:${token}`).toString('base64')}`,
+        'Content-Type': LFS_JSON,
+        Accept: LFS_JSON,
+        'User-Agent': 'git-lfs/3.3.0 (GitHub; linux amd64; go 1.19.8)',
+      },
       body: JSON.stringify({ operation, transfers: ['basic'], objects, hash_algo: 'sha256' }),
     });
     expect(res.status).toBe(200);

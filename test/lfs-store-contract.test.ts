@@ -13,7 +13,7 @@ import { createFsStore, type FsStore } from '../lfs/store/fs.ts';
 import { checksumOf, copyRanges, createS3Store, type S3Settings, type S3Store } from '../lfs/store/s3.ts';
 import type { HubUrls, ObjectStore, StagedUpload } from '../lfs/store/types.ts';
 import { tempDir } from './helpers/hubgate.ts';
-import { type S3rverHandle, startS3rver } from './helpers/s3.ts';
+import { type S3rverHandle, sigV4Valid, startS3rver } from './helpers/s3.ts';
 
 const MiB = 1024 ** 2;
 const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
@@ -174,7 +174,7 @@ describeObjectStore('s3 (s3rver)', async () => {
   return {
     store,
     async putBasic(u, body) {
-      const target = await store.uploadTarget(u, 600);
+      const target = await store.uploadTarget(u, 600, { clientSendsHeaders: true });
       const res = await fetch(target.href, { method: 'PUT', headers: target.header, body });
       expect(res.status, await res.text()).toBe(200);
     },
@@ -203,7 +203,7 @@ describe('s3 store specifics (s3rver)', () => {
   it('keeps objects at {prefix}objects/aa/bb/oid and staged uploads at {prefix}staging/id', async () => {
     const body = crypto.randomBytes(2000);
     const u = upload(body);
-    const target = await store.uploadTarget(u, 600);
+    const target = await store.uploadTarget(u, 600, { clientSendsHeaders: true });
     expect(new URL(target.href).pathname).toBe(`/${s3.bucket}/pfx/lfs/staging/${u.id}`);
     expect((await fetch(target.href, { method: 'PUT', headers: target.header, body })).status).toBe(200);
     expect(s3.keys()).toContain(`pfx/lfs/staging/${u.id}`);
@@ -217,7 +217,7 @@ describe('s3 store specifics (s3rver)', () => {
   it('signs Content-Type and x-amz-checksum-sha256 into the upload URL and returns them as the action header', async () => {
     const body = crypto.randomBytes(10);
     const u = upload(body);
-    const target = await store.uploadTarget(u, 3600);
+    const target = await store.uploadTarget(u, 3600, { clientSendsHeaders: true });
     expect(target.header).toEqual({ 'Content-Type': 'application/octet-stream', 'x-amz-checksum-sha256': Buffer.from(u.oid, 'hex').toString('base64') });
     expect(checksumOf(u.oid)).toBe(target.header!['x-amz-checksum-sha256']);
     const url = new URL(target.href);
@@ -253,7 +253,7 @@ describe('s3 store specifics (s3rver)', () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     try {
       vi.setSystemTime(new Date('2026-03-04T05:06:07Z'));
-      const put = await store.uploadTarget(u, 3600);
+      const put = await store.uploadTarget(u, 3600, { clientSendsHeaders: true });
       const expectedPut = await getSignedUrl(
         sdk,
         new PutObjectCommand({ Bucket: s3.bucket, Key: store.stagingKey(u), ContentType: 'application/octet-stream', ChecksumSHA256: checksumOf(u.oid) }),
@@ -274,7 +274,7 @@ describe('s3 store specifics (s3rver)', () => {
   it('serves Range requests on downloads (206)', async () => {
     const body = crypto.randomBytes(5000);
     const u = upload(body);
-    const target = await store.uploadTarget(u, 600);
+    const target = await store.uploadTarget(u, 600, { clientSendsHeaders: true });
     expect((await fetch(target.href, { method: 'PUT', headers: target.header, body })).status).toBe(200);
     await store.commitStaged(u);
     const res = await fetch((await store.downloadTarget(u.oid, u.size, u, 600)).href, { headers: { Range: 'bytes=1000-1999' } });
@@ -286,7 +286,7 @@ describe('s3 store specifics (s3rver)', () => {
   it('s3rver ignores x-amz-checksum-sha256: wrong bytes are accepted, and stagedChecksumVerified says they are unproven', async () => {
     const body = crypto.randomBytes(1000);
     const u = upload(body);
-    const target = await store.uploadTarget(u, 600);
+    const target = await store.uploadTarget(u, 600, { clientSendsHeaders: true });
     const wrong = crypto.randomBytes(1000);
     expect((await fetch(target.href, { method: 'PUT', headers: target.header, body: wrong })).status).toBe(200);
     expect(await store.stagedSize(u)).toBe(1000);
@@ -368,24 +368,3 @@ describe('s3 store: objects over the CopyObject limit are committed by multipart
 
 // ---- SigV4 query-string verification, as S3 does it (s3rver skips it) -------------------
 
-const hmac = (key: Buffer | string, data: string) => crypto.createHmac('sha256', key).update(data).digest();
-const rfc3986 = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-
-/** Whether a request with exactly these headers to this presigned URL carries a valid signature. */
-function sigV4Valid(method: string, url: URL, headers: Record<string, string>, secret: string): boolean {
-  const q = url.searchParams;
-  const [, date, region, service] = q.get('X-Amz-Credential')!.split('/');
-  const sent = new Map(Object.entries({ host: url.host, ...headers }).map(([k, v]) => [k.toLowerCase(), v.trim()]));
-  const signed = q.get('X-Amz-SignedHeaders')!.split(';');
-  if (signed.some((name) => !sent.has(name))) return false;
-  const query = [...q.entries()]
-    .filter(([k]) => k !== 'X-Amz-Signature')
-    .map(([k, v]) => `${rfc3986(k)}=${rfc3986(v)}`)
-    .sort()
-    .join('&');
-  const canonical = [method, url.pathname, query, ...signed.map((n) => `${n}:${sent.get(n)}`), '', signed.join(';'), 'UNSIGNED-PAYLOAD'].join('\n');
-  const scope = `${date}/${region}/${service}/aws4_request`;
-  const toSign = ['AWS4-HMAC-SHA256', q.get('X-Amz-Date')!, scope, crypto.createHash('sha256').update(canonical).digest('hex')].join('\n');
-  const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), 'aws4_request');
-  return hmac(key, toSign).toString('hex') === q.get('X-Amz-Signature');
-}

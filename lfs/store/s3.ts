@@ -289,11 +289,19 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
       return { href: await presign({ method: 'GET', key: objectKey(oid), query: { 'response-content-type': OCTET_STREAM, 'x-id': 'GetObject' }, ttl }) };
     },
 
-    async uploadTarget(u, ttl): Promise<Target> {
+    async uploadTarget(u, ttl, { clientSendsHeaders }): Promise<Target> {
+      const key = stagingKey(u);
+      if (!clientSendsHeaders) {
+        // Signed over host only, no header: the client PUTs the raw bytes and nothing else (a
+        // header the URL signs but the client leaves out is a 403 from S3, and S3 refuses x-amz-*
+        // headers that are not signed). S3 then checks no checksum: stagedChecksumVerified answers
+        // false and verify hashes the staged bytes before linking them.
+        return { href: await presign({ method: 'PUT', key, query: { 'x-id': 'PutObject' }, ttl }) };
+      }
       // Both headers are signed, so the client must send them as they are, and S3 refuses a
       // body whose sha256 is not the oid (BadDigest). The action header makes git-lfs send them.
       const header = { 'Content-Type': OCTET_STREAM, 'x-amz-checksum-sha256': checksumOf(u.oid) };
-      return { href: await presign({ method: 'PUT', key: stagingKey(u), query: { 'x-id': 'PutObject' }, headers: header, ttl }), header };
+      return { href: await presign({ method: 'PUT', key, query: { 'x-id': 'PutObject' }, headers: header, ttl }), header };
     },
 
     async startMultipart(u) {

@@ -31,6 +31,15 @@ export interface StagedUpload extends RepoAt {
   chunkSize?: number | null;
 }
 
+/** How the client of a basic upload will send its PUT. */
+export interface UploadTargetOptions {
+  /**
+   * Whether the client sends the action's `header` with its PUT (git-lfs does). When false the
+   * href must work for a bare PUT of the raw bytes: a store may then not require any header.
+   */
+  clientSendsHeaders: boolean;
+}
+
 export interface PartEtag {
   partNumber: number;
   etag: string;
@@ -43,7 +52,7 @@ export interface ObjectStore {
   /** Where a client GETs a stored object (Range supported). */
   downloadTarget(oid: string, size: number, where: RepoAt, ttlSeconds: number): Promise<Target>;
   /** Where a client PUTs all the bytes of an upload at once (transfer "basic"). */
-  uploadTarget(upload: StagedUpload, ttlSeconds: number): Promise<Target>;
+  uploadTarget(upload: StagedUpload, ttlSeconds: number, opts: UploadTargetOptions): Promise<Target>;
   /** Begins a multipart upload; returns the store's upload id. */
   startMultipart(upload: StagedUpload): Promise<string>;
   /** One URL per part, in order, for parts of `upload.chunkSize` bytes. */

@@ -1,5 +1,6 @@
 // s3rver on loopback for the S3 store's tests: a fresh directory, one bucket, and the
 // environment that points hubgate (and the AWS SDK) at it.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -87,4 +88,26 @@ export async function startS3rver(bucket = 'hubgate-test'): Promise<S3rverHandle
     },
     stop: () => server.close(),
   };
+}
+
+const hmac = (key: Buffer | string, data: string) => crypto.createHmac('sha256', key).update(data).digest();
+const rfc3986 = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+/** Whether S3 would accept a request sending exactly `headers` to the presigned `url` (SigV4, UNSIGNED-PAYLOAD): s3rver does not check. */
+export function sigV4Valid(method: string, url: URL, headers: Record<string, string>, secret: string): boolean {
+  const q = url.searchParams;
+  const [, date, region, service] = q.get('X-Amz-Credential')!.split('/');
+  const sent = new Map(Object.entries({ host: url.host, ...headers }).map(([k, v]) => [k.toLowerCase(), v.trim()]));
+  const signed = q.get('X-Amz-SignedHeaders')!.split(';');
+  if (signed.some((name) => !sent.has(name))) return false;
+  const query = [...q.entries()]
+    .filter(([k]) => k !== 'X-Amz-Signature')
+    .map(([k, v]) => `${rfc3986(k)}=${rfc3986(v)}`)
+    .sort()
+    .join('&');
+  const canonical = [method, url.pathname, query, ...signed.map((n) => `${n}:${sent.get(n)}`), '', signed.join(';'), 'UNSIGNED-PAYLOAD'].join('\n');
+  const scope = `${date}/${region}/${service}/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', q.get('X-Amz-Date')!, scope, crypto.createHash('sha256').update(canonical).digest('hex')].join('\n');
+  const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), 'aws4_request');
+  return hmac(key, toSign).toString('hex') === q.get('X-Amz-Signature');
 }
