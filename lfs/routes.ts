@@ -6,6 +6,7 @@ import { findRepo } from '../src/db/repos.js';
 import { findUpload } from '../src/db/lfs.js';
 import { HubgateError } from '../src/domain/errors.js';
 import { keyedQueue } from '../src/util/keyed-queue.js';
+import { callerOfLink, callerUserId } from '../src/identity/identify.js';
 import { repoIdOf, type RepoRef } from '../src/domain/names.js';
 import type { AppContext } from '../src/http/context.js';
 import { parseRepoPath } from '../src/http/repo-path.js';
@@ -76,7 +77,7 @@ export function lfsRoutes(ctx: AppContext, lfs: LfsDeps): RequestHandler {
     }
     if (lfs.store.kind === 'fs') {
       const object = /^objects\/([0-9a-f]{64})$/.exec(rest);
-      if (object && (req.method === 'GET' || req.method === 'HEAD')) return download(lfs, lfs.store as FsStore, req, res, where, object[1]);
+      if (object && (req.method === 'GET' || req.method === 'HEAD')) return download(ctx, lfs, lfs.store as FsStore, req, res, ref, where, object[1]);
       if (object && req.method === 'PUT') return upload(ctx, lfs, lfs.store as FsStore, req, res, ref, where, object[1]);
       const part = /^multipart\/([A-Za-z0-9_-]{16,64})\/([0-9]{1,5})$/.exec(rest);
       if (part && req.method === 'PUT') return uploadPart(ctx, lfs, lfs.store as FsStore, req, res, ref, where, part[1], Number(part[2]));
@@ -98,7 +99,7 @@ async function batch(ctx: AppContext, lfs: LfsDeps, req: Request, res: Response,
   }
   const { decision, repo } = await resolveAccess(ctx.db, res.locals.caller, ref, parsed.data.operation === 'upload' ? 'write' : 'read');
   if (!decision.allow) return deny(req, res, decision, where);
-  lfsJson(res, 200, await lfs.transfers.batch({ id: repo!.id, ...where }, parsed.data, { userAgent: req.get('user-agent') }));
+  lfsJson(res, 200, await lfs.transfers.batch({ id: repo!.id, ...where }, parsed.data, { userAgent: req.get('user-agent'), userId: callerUserId(res.locals.caller) }));
 }
 
 export function deny(req: Request, res: Response, denial: Parameters<typeof answerFor>[0], where: RepoAt): void {
@@ -166,9 +167,13 @@ async function completeMultipart(ctx: AppContext, lfs: LfsDeps, req: Request, re
   lfsJson(res, 200, { message: 'ok' });
 }
 
-function download(lfs: LfsDeps, store: FsStore, req: Request, res: Response, where: RepoAt, oid: string): void {
+async function download(ctx: AppContext, lfs: LfsDeps, store: FsStore, req: Request, res: Response, ref: RepoRef, where: RepoAt, oid: string): Promise<void> {
   const claims = claimsFor(lfs, req, 'get', where);
   if (!claims || claims.o !== oid) return lfsError(req, res, 401, INVALID_LINK);
+  // The link was issued to a user who could read then; ask again, so a rejected request, a
+  // cancelled grant or a removed member stops the download at once, not when the link expires.
+  const { decision } = await resolveAccess(ctx.db, await callerOfLink(ctx.db, claims.c), ref, 'read');
+  if (!decision.allow) return deny(req, res, decision, where);
   // sendFile streams the file and answers Range requests with 206. The ETag is the oid, as the
   // resolve redirect's: @huggingface/hub reads it from the response it was redirected to.
   res.sendFile(store.objectPath(oid), { acceptRanges: true, dotfiles: 'allow', cacheControl: false, lastModified: false, headers: { 'Content-Type': 'application/octet-stream', ETag: `"${oid}"` } }, (err) => {

@@ -23,6 +23,8 @@ export interface TransferSettings {
 /** What hubgate knows of the client that sent a batch request. */
 export interface BatchClient {
   userAgent?: string;
+  /** Who asked (null: anonymous): download links are issued to them. */
+  userId: number | null;
 }
 
 export interface Transfers {
@@ -135,7 +137,7 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
 
           if (req.operation === 'download') {
             if (have === undefined) { fail(404, 'Object does not exist'); continue; }
-            const target = await store.downloadTarget(oid, have, repo, BASIC_TTL);
+            const target = await store.downloadTarget(oid, have, repo, BASIC_TTL, client.userId);
             objects.push({ oid, size: have, authenticated: true, actions: { download: { ...target, expires_in: BASIC_TTL } } });
             continue;
           }

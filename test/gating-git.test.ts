@@ -92,13 +92,23 @@ describe('gated repos: git and git-lfs', () => {
     const accepted = await clone('acme/weights', bob);
     expect(accepted.code, accepted.stderr).toBe(0);
     expect(fs.readFileSync(path.join(accepted.dir, 'model.safetensors')).equals(weights)).toBe(true);
-    expect((await batchDownload(bob)).status).toBe(200);
+    const granted = await batchDownload(bob);
+    expect(granted.status).toBe(200);
+    const link = ((await granted.json()) as { objects: { actions: { download: { href: string } } }[] }).objects[0].actions.download.href;
+    const before = await fetch(link);
+    expect(before.status).toBe(200);
+    expect(Buffer.from(await before.arrayBuffer()).equals(weights)).toBe(true);
 
-    // A rejection takes effect on the very next request, including fetches from an existing clone.
+    // A rejection takes effect on the very next request, including fetches from an existing clone
+    // and download links handed out while access was granted.
     expect((await handle({ user: 'bob', status: 'rejected', rejectionReason: 'Only for the ACME team' })).status).toBe(200);
     const fetchRejected = await hub.git(['fetch', 'origin'], { cwd: accepted.dir });
     expect(fetchRejected.code).not.toBe(0);
     expect(fetchRejected.stderr).toContain("remote: Access to acme/weights is restricted: your request for access was rejected by the repository's authors: Only for the ACME team");
+    const linkRejected = await fetch(link);
+    expect(linkRejected.status).toBe(403);
+    expect(linkRejected.headers.get('x-error-code')).toBe('GatedRepo');
+    expect(((await linkRejected.json()) as { message: string }).message).toMatch(/Only for the ACME team/);
     const lfsRejected = await batchDownload(bob);
     expect(lfsRejected.status).toBe(403);
     expect((await lfsRejected.json()).message).toMatch(/Only for the ACME team/);

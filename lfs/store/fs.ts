@@ -69,8 +69,8 @@ export function createFsStore(root: string, urls: HubUrls): FsStore {
     async stat(oid) {
       return sizeOf(objectPath(oid));
     },
-    async downloadTarget(oid, size, where, ttl): Promise<Target> {
-      return { href: urls.signed(where, `objects/${oid}`, { p: 'get', o: oid, s: size }, ttl) };
+    async downloadTarget(oid, size, where, ttl, userId): Promise<Target> {
+      return { href: urls.signed(where, `objects/${oid}`, { p: 'get', o: oid, s: size, c: userId ?? 0 }, ttl) };
     },
     async uploadTarget(u, ttl): Promise<Target> {
       return {

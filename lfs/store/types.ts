@@ -49,8 +49,12 @@ export interface ObjectStore {
   readonly kind: 'fs' | 's3';
   /** Size of the stored object, or null when the store does not have it. */
   stat(oid: string): Promise<number | null>;
-  /** Where a client GETs a stored object (Range supported). */
-  downloadTarget(oid: string, size: number, where: RepoAt, ttlSeconds: number): Promise<Target>;
+  /**
+   * Where a client GETs a stored object (Range supported), for the user `userId` (null:
+   * anonymous). hubgate's own links (fs) ask the access policy again when fetched, so a
+   * rejected or removed user's links stop working at once; presigned S3 links live `ttlSeconds`.
+   */
+  downloadTarget(oid: string, size: number, where: RepoAt, ttlSeconds: number, userId: number | null): Promise<Target>;
   /** Where a client PUTs all the bytes of an upload at once (transfer "basic"). */
   uploadTarget(upload: StagedUpload, ttlSeconds: number, opts: UploadTargetOptions): Promise<Target>;
   /** Begins a multipart upload; returns the store's upload id. */

@@ -15,6 +15,7 @@ import { streamBlob } from './blob-stream.js';
 import { contentDisposition, contentTypeOf, safetyHeaders } from './content-type.js';
 import { etagMatches, rangeOf } from './range.js';
 import { parseResolveTarget } from './resolve-path.js';
+import { callerUserId } from '../identity/identify.js';
 
 // HEAD|GET /{prefix}{ns}/{name}/resolve/{revision}/{path}: file downloads as huggingface_hub's
 // hf_hub_download and @huggingface/hub's downloadFile expect them (hf-wire.md §3.3). Regular
@@ -119,7 +120,7 @@ async function redirectToObject(ctx: AppContext, store: ObjectStore, req: Reques
   const etag = `"${oid}"`;
   const headers = { ...found, ETag: etag, 'X-Linked-Etag': etag, 'X-Linked-Size': String(size) };
   if (etagMatches(req.get('if-none-match'), etag)) return void res.status(304).set(headers).end();
-  const target = await store.downloadTarget(oid, size, { repoId: file.repoId, baseUrl: baseUrlOf(ctx, req) }, DOWNLOAD_TTL_SECONDS);
+  const target = await store.downloadTarget(oid, size, { repoId: file.repoId, baseUrl: baseUrlOf(ctx, req) }, DOWNLOAD_TTL_SECONDS, callerUserId(res.locals.caller));
   // huggingface_hub reads these headers from the 302 itself (HEAD without following redirects).
   res.status(302).set({ ...headers, Location: target.href, 'Content-Length': '0' }).end();
 }

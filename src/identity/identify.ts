@@ -28,6 +28,21 @@ export function secretFromAuthorization(header: string | undefined): string | nu
   return '';
 }
 
+/** The user behind a caller, for links issued to them; null for anyone else. */
+export function callerUserId(caller: Caller): number | null {
+  return caller.kind === 'user' ? caller.user.id : null;
+}
+
+/**
+ * The caller a signed link was issued to, when the link is used: its user with read rights
+ * (links only ever read), anonymous for 0, or invalid when the user is gone.
+ */
+export async function callerOfLink(db: Db, userId: unknown): Promise<Caller> {
+  if (userId === 0 || userId === undefined) return ANONYMOUS;
+  const user = typeof userId === 'number' ? await findUserById(db, userId) : undefined;
+  return user ? { kind: 'user', user, tokenRole: 'read', token: null } : { kind: 'invalid' };
+}
+
 const TOUCH_EVERY_MS = 60_000;
 
 export async function identify(db: Db, authorization: string | undefined): Promise<Caller> {
