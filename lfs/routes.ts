@@ -176,7 +176,13 @@ async function download(ctx: AppContext, lfs: LfsDeps, store: FsStore, req: Requ
   if (!decision.allow) return deny(req, res, decision, where);
   // sendFile streams the file and answers Range requests with 206. The ETag is the oid, as the
   // resolve redirect's: @huggingface/hub reads it from the response it was redirected to.
-  res.sendFile(store.objectPath(oid), { acceptRanges: true, dotfiles: 'allow', cacheControl: false, lastModified: false, headers: { 'Content-Type': 'application/octet-stream', ETag: `"${oid}"` } }, (err) => {
+  // Reads of 256 KiB rather than the default 64 KiB halve the time for many large objects at once
+  // (bench/resolve.js); send hands its options to fs.createReadStream, though express's types omit it.
+  const options = {
+    acceptRanges: true, dotfiles: 'allow' as const, cacheControl: false, lastModified: false, highWaterMark: 1 << 18,
+    headers: { 'Content-Type': 'application/octet-stream', ETag: `"${oid}"` },
+  };
+  res.sendFile(store.objectPath(oid), options, (err) => {
     if (!err || res.headersSent) return;
     // A range past the end is a 416 (git-lfs then restarts the download), not a missing object.
     if ((err as { status?: number }).status === 416) return lfsError(req, res, 416, `Range Not Satisfiable: ${req.get('range')}`);

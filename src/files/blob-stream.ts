@@ -50,15 +50,15 @@ export function streamBlob(opts: { dir: string; env: NodeJS.ProcessEnv; oid: str
       child.kill('SIGTERM');
     }
   };
-  const range = opts.range ?? { start: 0, end: opts.size - 1 };
-  const slice = new Slice(range.start, range.end, stop);
   // A client that hangs up takes git with it.
   res.on('close', stop);
   child.on('error', (err) => opts.log.error({ err, oid: opts.oid }, 'could not start git cat-file'));
-  pipeline(child.stdout, slice, res, (err) => {
-    if (!err) return;
-    if (!res.writableFinished && !res.destroyed) res.destroy();
-  });
+  const failed = (err: NodeJS.ErrnoException | null) => {
+    if (err && !res.writableFinished && !res.destroyed) res.destroy();
+  };
+  // The whole file goes straight through; only a range needs cutting out.
+  if (opts.range) pipeline(child.stdout, new Slice(opts.range.start, opts.range.end, stop), res, failed);
+  else pipeline(child.stdout, res, failed);
   child.on('close', (code, signal) => {
     if (code === 0 || stoppedEarly) return;
     opts.log.error({ oid: opts.oid, code, signal, stderr: Buffer.concat(stderr).toString('utf8').slice(0, 500) }, 'git cat-file blob failed');
