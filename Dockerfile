@@ -21,6 +21,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY vitest.config.ts ./
 COPY test ./test
+COPY fixtures ./fixtures
 COPY .ci ./.ci
 RUN bash .ci/run
 

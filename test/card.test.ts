@@ -7,25 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCard } from '../src/gating/card.ts';
 import { gateFormFromMetadata } from '../src/gating/form.ts';
 import { closeReaders } from '../src/git/content.ts';
+import { SEED_DATASET_CARD, SEED_DATASET_FORM } from '../fixtures/gated-cards.ts';
 import { type Hubgate, startHubgate, tempDir } from './helpers/hubgate.js';
 
-const SEED_DATASET_CARD = `---
-extra_gated_prompt: "You agree to not use the dataset to conduct experiments that cause harm to human subjects."
-extra_gated_fields:
-  Company: text
-  Country: country
-  Specific date: date_picker
-  I want to use this dataset for:
-    type: select
-    options: 
-      - Research
-      - Education
-      - label: Other
-        value: other
-  I agree to use this dataset for non-commercial use ONLY: checkbox
----
-# A gated dataset
-`;
 
 describe('repo card', () => {
   let hub: Hubgate;
@@ -72,27 +56,7 @@ describe('repo card', () => {
     expect(card.commit).toBe(first);
     expect(card.body).toBe('# A gated dataset\n');
     expect(card.formError).toBeNull();
-    expect(card.form).toEqual({
-      heading: 'You need to agree to share your contact information to access this dataset',
-      prompt: 'You agree to not use the dataset to conduct experiments that cause harm to human subjects.',
-      description: null,
-      buttonContent: 'Agree and send request to access repo',
-      fields: [
-        { name: 'Company', type: 'text' },
-        { name: 'Country', type: 'country' },
-        { name: 'Specific date', type: 'date_picker' },
-        {
-          name: 'I want to use this dataset for',
-          type: 'select',
-          options: [
-            { label: 'Research', value: 'Research' },
-            { label: 'Education', value: 'Education' },
-            { label: 'Other', value: 'other' },
-          ],
-        },
-        { name: 'I agree to use this dataset for non-commercial use ONLY', type: 'checkbox' },
-      ],
-    });
+    expect(card.form).toEqual(SEED_DATASET_FORM);
     // The same commit again: the very same parsed card, from the cache.
     expect(await readCard(hub.dataDir, ref)).toBe(card);
     expect(Object.isFrozen(card) && Object.isFrozen(card.form)).toBe(true);

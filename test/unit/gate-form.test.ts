@@ -8,24 +8,9 @@ import { FrontMatterError, parseFrontMatter } from '../../src/gating/front-matte
 import { type GateForm, GateFormError, gateFormFromMetadata, isCalendarDate, validateAnswers } from '../../src/gating/form.ts';
 import { HubgateError } from '../../src/domain/errors.ts';
 import { checkCard } from '../../src/api/validate-yaml.ts';
+import { SEED_DATASET, SEED_DATASET_FORM } from '../../fixtures/gated-cards.ts';
 
 // Copied from the seeds (001: gated datasets; 003: gated models), byte for byte.
-const SEED_DATASET = `---
-extra_gated_prompt: "You agree to not use the dataset to conduct experiments that cause harm to human subjects."
-extra_gated_fields:
-  Company: text
-  Country: country
-  Specific date: date_picker
-  I want to use this dataset for:
-    type: select
-    options: 
-      - Research
-      - Education
-      - label: Other
-        value: other
-  I agree to use this dataset for non-commercial use ONLY: checkbox
----
-`;
 const SEED_HEADING = `---
 extra_gated_heading: "Acknowledge license to accept the repository"
 extra_gated_description: "Our team may take 2-3 days to process your request"
@@ -172,27 +157,7 @@ describe('front matter', () => {
 
 describe('gate form from metadata', () => {
   it('reads the dataset seed exactly: every field type, select options as strings and {label, value}', () => {
-    expect(formOf(SEED_DATASET, 'dataset')).toEqual({
-      heading: 'You need to agree to share your contact information to access this dataset',
-      prompt: 'You agree to not use the dataset to conduct experiments that cause harm to human subjects.',
-      description: null,
-      buttonContent: 'Agree and send request to access repo',
-      fields: [
-        { name: 'Company', type: 'text' },
-        { name: 'Country', type: 'country' },
-        { name: 'Specific date', type: 'date_picker' },
-        {
-          name: 'I want to use this dataset for',
-          type: 'select',
-          options: [
-            { label: 'Research', value: 'Research' },
-            { label: 'Education', value: 'Education' },
-            { label: 'Other', value: 'other' },
-          ],
-        },
-        { name: 'I agree to use this dataset for non-commercial use ONLY', type: 'checkbox' },
-      ],
-    });
+    expect(formOf(SEED_DATASET, 'dataset')).toEqual(SEED_DATASET_FORM);
   });
 
   it('reads the model seed exactly', () => {
