@@ -5,7 +5,6 @@ import { resolveAccess } from '../src/access/resolve.js';
 import { findRepo } from '../src/db/repos.js';
 import { findUpload } from '../src/db/lfs.js';
 import { HubgateError } from '../src/domain/errors.js';
-import { keyedQueue } from '../src/util/keyed-queue.js';
 import { callerOfLink, callerUserId } from '../src/identity/identify.js';
 import { repoIdOf, type RepoRef } from '../src/domain/names.js';
 import type { AppContext } from '../src/http/context.js';
@@ -132,19 +131,13 @@ async function verify(ctx: AppContext, lfs: LfsDeps, req: Request, res: Response
   if (body === undefined) return;
   const parsed = verifyRequest.safeParse(body);
   if (!parsed.success) return lfsError(req, res, 422, `invalid verify request: ${parsed.error.issues[0].message}`);
-  // One verify of an upload at a time: a client retrying while the first still commits would
-  // otherwise find the staged bytes already moved (a 500, or a false 404).
-  const result = await oneAtATime(String(claims.u), async () => {
-    const row = await uploadFor(ctx, claims, ref);
-    if (!row || row.oid !== parsed.data.oid) return { ok: false as const, status: 404, message: 'no such upload for this object' };
-    return lfs.transfers.verify(row, where, parsed.data.size);
-  });
+  const row = await uploadFor(ctx, claims, ref);
+  if (!row || row.oid !== parsed.data.oid) return lfsError(req, res, 404, 'no such upload for this object');
+  const result = await lfs.transfers.verify(row, where, parsed.data.size);
   if (!result.ok) return lfsError(req, res, result.status, result.message);
   lfsJson(res, 200, { message: 'ok' });
 }
 
-/** Verifies of one upload run one at a time. */
-const oneAtATime = keyedQueue();
 
 async function completeMultipart(ctx: AppContext, lfs: LfsDeps, req: Request, res: Response, ref: RepoRef, where: RepoAt, uploadId: string): Promise<void> {
   const claims = claimsFor(lfs, req, 'complete', where);

@@ -7,6 +7,7 @@ import {
 } from '../src/db/lfs.js';
 import { type BatchRequest, type BatchResponse, OID, type ObjectResult } from './protocol.js';
 import type { HubUrls, ObjectStore, PartEtag, RepoAt, StagedUpload } from './store/types.js';
+import { keyedQueue } from '../src/util/keyed-queue.js';
 
 // What the batch, verify and completion endpoints do, apart from HTTP.
 
@@ -27,10 +28,12 @@ export interface BatchClient {
   userId: number | null;
 }
 
+export type VerifyResult = { ok: true } | { ok: false; status: number; message: string };
+
 export interface Transfers {
   batch(repo: { id: number } & RepoAt, req: BatchRequest, client: BatchClient): Promise<BatchResponse>;
   /** Confirms an upload and links its object to the repo; the reason when it cannot. */
-  verify(upload: UploadRow, where: RepoAt, size: number): Promise<{ ok: true } | { ok: false; status: number; message: string }>;
+  verify(upload: UploadRow, where: RepoAt, size: number): Promise<VerifyResult>;
   completeMultipart(upload: UploadRow, where: RepoAt, parts: PartEtag[]): Promise<void>;
   /**
    * Confirms the repo's uploads of `oid` whose bytes arrived but were never verified, as verify
@@ -113,6 +116,42 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
     }
   }
 
+  const verifyQueue = keyedQueue();
+
+  async function verifyNow(row: UploadRow, where: RepoAt, size: number): Promise<VerifyResult> {
+    if (size !== row.size) return { ok: false, status: 422, message: `size ${size} does not match the upload's size ${row.size}` };
+    if ((await linkedSizes(db, row.repoId, [row.oid])).has(row.oid)) return { ok: true };
+    const u = staged(row, where);
+    if (row.kind === 'basic') {
+      if (row.state === 'failed') return { ok: false, status: 422, message: 'the uploaded bytes do not match the oid; the upload was discarded' };
+      if ((await store.stagedSize(u)) !== row.size) return { ok: false, status: 404, message: 'the object was not uploaded: upload it, then verify' };
+      // fs checked the sha256 while receiving; S3 checked the signed x-amz-checksum-sha256,
+      // unless the endpoint ignores checksums (s3rver, some S3-compatible stores): then the
+      // bytes are read back and hashed here before anything is linked.
+      if (store.stagedChecksumVerified && !(await store.stagedChecksumVerified(u))) {
+        const sha256 = await hashStaged(u);
+        if (sha256 !== row.oid) {
+          log.error({ repo: u.repoId, oid: row.oid, sha256, upload: row.id }, 'LFS UPLOAD DOES NOT MATCH ITS OID: staged bytes deleted, not linked');
+          await store.discardStaged(u);
+          await moveUpload(db, row.id, 'open', 'failed');
+          return { ok: false, status: 422, message: `the uploaded bytes hash to ${sha256}, not to the oid: the upload was discarded, push again` };
+        }
+      }
+      await store.commitStaged(u);
+      await linkObject(db, row.repoId, row.oid, row.size);
+      await moveUpload(db, row.id, 'open', 'done');
+      return { ok: true };
+    }
+    // Multipart: wait for the background hash that the completion started.
+    for (;;) {
+      const now = await findUpload(db, row.id);
+      if (!now || now.state === 'open') return { ok: false, status: 404, message: 'the multipart upload was not completed: send the completion request first' };
+      if (now.state === 'done') return { ok: true };
+      if (now.state === 'failed') return { ok: false, status: 422, message: 'the uploaded bytes do not match the oid; the upload was discarded' };
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
   return {
     async batch(repo, req, client) {
       const sha256 = req.hash_algo === undefined || req.hash_algo === 'sha256' || req.hash_algo === 'sha_256';
@@ -172,38 +211,14 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
       return { transfer, objects, hash_algo: 'sha256' };
     },
 
-    async verify(row, where, size) {
-      if (size !== row.size) return { ok: false, status: 422, message: `size ${size} does not match the upload's size ${row.size}` };
-      if ((await linkedSizes(db, row.repoId, [row.oid])).has(row.oid)) return { ok: true };
-      const u = staged(row, where);
-      if (row.kind === 'basic') {
-        if (row.state === 'failed') return { ok: false, status: 422, message: 'the uploaded bytes do not match the oid; the upload was discarded' };
-        if ((await store.stagedSize(u)) !== row.size) return { ok: false, status: 404, message: 'the object was not uploaded: upload it, then verify' };
-        // fs checked the sha256 while receiving; S3 checked the signed x-amz-checksum-sha256,
-        // unless the endpoint ignores checksums (s3rver, some S3-compatible stores): then the
-        // bytes are read back and hashed here before anything is linked.
-        if (store.stagedChecksumVerified && !(await store.stagedChecksumVerified(u))) {
-          const sha256 = await hashStaged(u);
-          if (sha256 !== row.oid) {
-            log.error({ repo: u.repoId, oid: row.oid, sha256, upload: row.id }, 'LFS UPLOAD DOES NOT MATCH ITS OID: staged bytes deleted, not linked');
-            await store.discardStaged(u);
-            await moveUpload(db, row.id, 'open', 'failed');
-            return { ok: false, status: 422, message: `the uploaded bytes hash to ${sha256}, not to the oid: the upload was discarded, push again` };
-          }
-        }
-        await store.commitStaged(u);
-        await linkObject(db, row.repoId, row.oid, row.size);
-        await moveUpload(db, row.id, 'open', 'done');
-        return { ok: true };
-      }
-      // Multipart: wait for the background hash that the completion started.
-      for (;;) {
-        const now = await findUpload(db, row.id);
-        if (!now || now.state === 'open') return { ok: false, status: 404, message: 'the multipart upload was not completed: send the completion request first' };
-        if (now.state === 'done') return { ok: true };
-        if (now.state === 'failed') return { ok: false, status: 422, message: 'the uploaded bytes do not match the oid; the upload was discarded' };
-        await new Promise((r) => setTimeout(r, 200));
-      }
+    verify(row, where, size) {
+      // One verify of an upload at a time, whoever asks (the verify route, a client retrying, a
+      // commit confirming its pending uploads): a second would find the staged bytes already
+      // moved (a 500, or a false 404). The upload is read again once its turn has come.
+      return verifyQueue(row.id, async () => {
+        const current = await findUpload(db, row.id);
+        return current ? verifyNow(current, where, size) : { ok: false as const, status: 404, message: 'no such upload for this object' };
+      });
     },
 
     async completeMultipart(row, where, parts) {

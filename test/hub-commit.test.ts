@@ -336,6 +336,18 @@ describe('uploads by commit through the Hub API', () => {
       expect(await head('alice/bad')).toBe(before);
     });
 
+    it('preupload refuses revision expressions before git evaluates them', async () => {
+      for (const rev of [':%2Fsome.*regex', 'main~1', 'HEAD%40%7B1%7D', '-h']) {
+        const pre = await fetch(`${hub.url}/api/models/alice/bad/preupload/${rev}`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ files: [] }),
+        });
+        expect(pre.status, rev).toBe(400);
+        expect(pre.headers.get('x-error-message'), rev).toMatch(/revision/);
+      }
+    });
+
     it('a delete of a missing file through @huggingface/hub fails with the Hub\'s message', async () => {
       await expect(
         commit({ ...client('alice/bad'), title: 'x', operations: [{ operation: 'delete', path: 'missing.txt' }] }),

@@ -12,6 +12,7 @@ import {
 import { jsonBody, parseBody } from './body.js';
 import { ndjsonLines } from './ndjson.js';
 import { apiError, apiRepoRef, authorizeRepo, baseUrlOf } from './respond.js';
+import { revisionProblem } from '../domain/revisions.js';
 
 // POST /api/{models|datasets|spaces}/{ns}/{name}/preupload/{rev} and .../commit/{rev}: uploads
 // by commit, as huggingface_hub and @huggingface/hub make them (hf-wire.md §2.4, §2.5).
@@ -73,6 +74,8 @@ export function commitRoutes(ctx: AppContext, uploads: PendingUploads): Router {
       return { path: checkPath(f.path, `files.${i}`), size: f.size, sample: Buffer.from(f.sample, 'base64') };
     });
     const rev = String(req.params.rev);
+    const problem = revisionProblem(rev);
+    if (problem) throw badRequest(problem);
     const commit = await resolveCommit(repoDir(ctx.cfg.dataDir, repo), gitEnv(ctx.cfg.dataDir), rev);
     if (!commit) return revisionNotFound(res, rev, repoIdOf(repo));
     const plans = await planUploads(ctx.cfg, repo, commit, files, { gitAttributes: body.gitAttributes, gitIgnore: body.gitIgnore });

@@ -3,9 +3,9 @@ import { z } from 'zod';
 import type { RepoWithOwner } from '../db/repos.js';
 import { badRequest } from '../domain/errors.js';
 import { type RepoRef, TYPE_PLURAL, printable, repoIdOf } from '../domain/names.js';
-import { filePathProblem, revisionProblem } from '../files/resolve-path.js';
-import { cardOf, MAX_CARD_BYTES, readCard } from '../gating/card.js';
-import { objectInfo, readBlob, resolveCommit } from '../git/content.js';
+import { filePathProblem, revisionProblem } from '../domain/revisions.js';
+import { readCard } from '../gating/card.js';
+import { objectInfo, resolveCommit } from '../git/content.js';
 import { gitEnv } from '../git/env.js';
 import { repoDir } from '../git/repo-dirs.js';
 import { commitDate, type LastCommit, type LfsDetails, lastCommitOf, lfsDetailsOfAll, listTree, type TreeEntry } from '../git/tree.js';
@@ -97,11 +97,9 @@ function lastCommitsOf(dir: string, env: NodeJS.ProcessEnv, sha: string, entries
 }
 
 /** The README front matter at `sha` (cardData); the default branch's card is cached by src/gating/card.ts. */
-async function cardDataAt(ctx: AppContext, repo: RepoWithOwner, dir: string, env: NodeJS.ProcessEnv, sha: string): Promise<Record<string, unknown> | null> {
-  const card = await readCard(ctx.cfg.dataDir, repo);
-  if (card.commit === sha) return card.metadata;
-  const readme = await readBlob(dir, env, `${sha}:README.md`, MAX_CARD_BYTES);
-  return readme ? cardOf(sha, readme.toString('utf8'), repo).metadata : null;
+async function cardDataAt(ctx: AppContext, repo: RepoWithOwner, sha: string): Promise<Record<string, unknown> | null> {
+  // Through the card cache: parsing a large front matter again on every request would cost CPU to anyone.
+  return (await readCard(ctx.cfg.dataDir, repo, sha)).metadata;
 }
 
 export function repoInfoRoutes(ctx: AppContext): Router {
@@ -131,7 +129,7 @@ export function repoInfoRoutes(ctx: AppContext): Router {
     const files = sha && withSiblings ? await listTree(dir, env, sha, { base: '', recursive: true, directories: false }) : [];
     const lfs = withBlobs ? await lfsDetailsOfAll(dir, env, files) : files.map(() => null);
     const id = `${repo.namespace}/${repo.name}`;
-    const cardData = sha ? await cardDataAt(ctx, repo, dir, env, sha) : null;
+    const cardData = sha ? await cardDataAt(ctx, repo, sha) : null;
     res.json({
       _id: String(repo.id),
       id,

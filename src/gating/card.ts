@@ -32,12 +32,15 @@ interface Cached {
 const cache = new Map<string, Cached>();
 let cachedBytes = 0;
 
-/** The card of the repo's default branch; repeated reads of one commit cost one cat-file lookup. */
-export async function readCard(dataDir: string, repo: RepoRef): Promise<RepoCard> {
+/**
+ * The card of the repo's default branch, or at `atCommit` (a commit id); repeated reads of one
+ * commit cost one cat-file lookup.
+ */
+export async function readCard(dataDir: string, repo: RepoRef, atCommit?: string): Promise<RepoCard> {
   const ref = { type: repo.type, namespace: repo.namespace, name: repo.name };
   const dir = repoDir(dataDir, ref);
   const env = gitEnv(dataDir);
-  const commit = await resolveCommit(dir, env, 'HEAD');
+  const commit = atCommit ?? (await resolveCommit(dir, env, 'HEAD'));
   if (!commit) return cardOf(null, null, ref);
   const key = `${dir}\n${commit}`;
   const hit = cache.get(key);

@@ -1,4 +1,4 @@
-import { Lexer, LineCounter, Parser, parseDocument } from 'yaml';
+import { type Document, isScalar, Lexer, LineCounter, Parser, parseDocument, visit } from 'yaml';
 
 // The YAML front matter of a repo card (README.md), found the way the Hub finds it:
 // `---` on the first non-blank line, the YAML, then a line that is exactly `---`.
@@ -70,7 +70,10 @@ export function parseMetadataYaml(source: string, firstLine = 2): Record<string,
   }
   checkNesting(source, firstLine);
   const lineCounter = new LineCounter();
-  const doc = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // Duplicate keys are found by checkUniqueKeys in one pass: the yaml package's own check
+  // (uniqueKeys) compares every key with every earlier one, minutes for a 1 MB mapping.
+  const doc = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: false });
+  if (!doc.errors.length) checkUniqueKeys(doc, lineCounter, firstLine);
   if (doc.errors.length) {
     const err = doc.errors[0];
     const pos = err.linePos?.[0] ?? lineCounter.linePos(err.pos[0]);
@@ -91,6 +94,30 @@ export function parseMetadataYaml(source: string, firstLine = 2): Record<string,
     throw new FrontMatterError(`README.md front matter must be a YAML mapping (lines of "key: value"), not ${what} (line ${firstLine})`, firstLine);
   }
   return value as Record<string, unknown>;
+}
+
+/** Refuses a mapping that repeats a key, as YAML requires (the Hub's parser would keep the last). */
+function checkUniqueKeys(doc: Document, lineCounter: LineCounter, firstLine: number): void {
+  let duplicate: { offset: number } | null = null;
+  visit(doc, {
+    Map(_key, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        if (seen.has(pair.key.value)) {
+          duplicate = { offset: pair.key.range?.[0] ?? 0 };
+          return visit.BREAK;
+        }
+        seen.add(pair.key.value);
+      }
+      return undefined;
+    },
+  });
+  if (duplicate) {
+    const pos = lineCounter.linePos((duplicate as { offset: number }).offset);
+    const line = firstLine + Math.max(pos.line, 1) - 1;
+    throw new FrontMatterError(`README.md front matter is not valid YAML: line ${line}, column ${pos.col}: Map keys must be unique`, line);
+  }
 }
 
 /** Refuses YAML nested deeper than MAX_NESTING, measured with the yaml package's iterative CST parser. */

@@ -1,4 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { revisionProblem } from '../domain/revisions.js';
 
 // Reads of repository content (README front matter, trees, small blobs) through one warm
 // `git cat-file --batch-command` per repository, as design §1 asks: no JavaScript git.
@@ -119,8 +120,9 @@ export async function objectInfo(dir: string, env: NodeJS.ProcessEnv, spec: stri
 
 /** The commit a revision (branch, tag or commit id) names; null when it names none. */
 export async function resolveCommit(dir: string, env: NodeJS.ProcessEnv, revision: string): Promise<string | null> {
-  // A leading '-' would be read as an option by other git commands given the same name.
-  if (!revision || revision.startsWith('-')) return null;
+  // Only branch, tag and commit names reach git: no revision expression (`main~99999`, `:/regex`,
+  // `HEAD@{1}`) that would make it walk history, and no leading '-' read as an option.
+  if (revisionProblem(revision) !== null) return null;
   const info = await objectInfo(dir, env, `${revision}^{commit}`);
   return info?.type === 'commit' ? info.oid : null;
 }

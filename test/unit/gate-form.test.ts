@@ -128,6 +128,18 @@ describe('front matter', () => {
       expect(ms).toBeLessThan(2000);
     });
 
+    // Regression: the yaml package's own duplicate-key check compares every key with every
+    // earlier one (40k keys: 5 s; 137k keys in 1 MB: over two minutes of a blocked server).
+    it('a mapping of 100,000 keys, with and without a duplicate at the end', () => {
+      const keys = Array.from({ length: 100_000 }, (_, i) => `${i}: 0`).join('\n');
+      let metadata: Record<string, unknown> | null = null;
+      expect(quick(() => ({ metadata } = parseFrontMatter(`---\n${keys}\n---\n`)))).toBeLessThan(10_000);
+      expect(Object.keys(metadata!)).toHaveLength(100_000);
+      let err: FrontMatterError | undefined;
+      expect(quick(() => (err = frontMatterError(`---\n${keys}\n5: 1\n---\n`)))).toBeLessThan(10_000);
+      expect(err!.message).toBe('README.md front matter is not valid YAML: line 100002, column 1: Map keys must be unique');
+    });
+
     it('aliases that make the metadata circular or huge; a plain shared alias is fine', () => {
       expect(frontMatterError('---\na: &x [1, *x]\n---\n').message).toBe('README.md front matter contains itself: an alias (*name) inside the value of its own anchor (&name); remove the alias');
       expect(frontMatterError('---\na: &x {b: {c: *x}}\n---\n').message).toBe('README.md front matter contains itself: an alias (*name) inside the value of its own anchor (&name); remove the alias');
