@@ -98,7 +98,18 @@ class CatFile {
   stop(): void {
     if (this.idle) clearTimeout(this.idle);
     this.idle = null;
-    this.child?.stdin.end();
+    const child = this.child;
+    if (!child) return;
+    // Still answering (a long read): stop once it is quiet.
+    if (this.queue.length) {
+      this.idle = setTimeout(() => this.stop(), IDLE_MS).unref();
+      return;
+    }
+    // Detached before it exits, so a request arriving meanwhile starts a new git rather than
+    // writing to one that is going away.
+    this.child = null;
+    this.buffer = Buffer.alloc(0);
+    child.stdin.end();
   }
 }
 

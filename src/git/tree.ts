@@ -1,6 +1,7 @@
 import { MAX_POINTER_SIZE, MIN_POINTER_SIZE, parsePointer } from '../../lfs/pointer.js';
 import { readBlob } from './content.js';
 import { runGit } from './run.js';
+import { concurrencyLimit } from '../util/concurrency.js';
 
 // Listings of a tree with sizes and Git LFS pointer details, through native git (`git ls-tree`,
 // and the warm `cat-file` of content.ts for pointer blobs), for the Hub API's tree and repo info.
@@ -84,8 +85,12 @@ export interface LastCommit {
 }
 
 /** The last commit at or before `commitOid` that changed `path` (a checked path; pathspec magic is off); null if none did. */
+// `git log -1 -- path` may walk a long history: however many entries the callers ask about
+// (50 a tree page, 100 a paths-info request, from anyone), only a few run at once server-wide.
+const logSlots = concurrencyLimit(4);
+
 export async function lastCommitOf(dir: string, env: NodeJS.ProcessEnv, commitOid: string, path: string): Promise<LastCommit | null> {
-  const out = await runGit(['--literal-pathspecs', 'log', '-1', '--format=%H%x00%ct%x00%s', '--end-of-options', commitOid, '--', path], { env, cwd: dir });
+  const out = await logSlots(() => runGit(['--literal-pathspecs', 'log', '-1', '--format=%H%x00%ct%x00%s', '--end-of-options', commitOid, '--', path], { env, cwd: dir }));
   const [id, seconds, title] = out.replace(/\n$/, '').split('\0');
   return id ? { id, title: title ?? '', date: new Date(Number(seconds) * 1000).toISOString() } : null;
 }

@@ -3,7 +3,8 @@ import crypto from 'node:crypto';
 // A token is "hf_" + 256 random bits in base64url; only its SHA-256 is stored. The Hub's own
 // prefix, because @huggingface/hub refuses any token that does not start with "hf_".
 export const TOKEN_PREFIX = 'hf_';
-const TOKEN_SHAPE = /^hf_[A-Za-z0-9_-]{43}$/;
+// Tokens issued before the prefix changed ("hg_") keep working.
+const TOKEN_SHAPE = /^h[fg]_[A-Za-z0-9_-]{43}$/;
 
 export function generateToken(): string {
   return TOKEN_PREFIX + crypto.randomBytes(32).toString('base64url');
