@@ -284,6 +284,7 @@ describe('uploads by commit through the Hub API', () => {
       ['deleting a file that does not exist', () => [header('bad'), { key: 'deletedFile', value: { path: 'nope.txt' } }], 404, /A file with this name doesn't exist/],
       ['a parentCommit that is no commit', () => [header('bad', 'c'.repeat(40)), file('a.txt')], 400, /parentCommit "c{40}" is not a commit/],
       ['an empty summary', () => [{ key: 'header', value: { summary: ' ' } }, file('a.txt')], 400, /the commit needs a summary/],
+      ['more than 1000 deleted folders', () => [header('bad'), ...Array.from({ length: 1001 }, (_, i) => ({ key: 'deletedFolder', value: { path: `d${i}` } }))], 400, /more than 1000 deleted folders in one commit/],
     ];
     it.each(cases)('%s', async (_what, lines, status, message) => {
       const before = await head('alice/bad');

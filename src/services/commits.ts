@@ -46,6 +46,8 @@ const MAX_PATH_BYTES = 4096;
 const MAX_SEGMENT_BYTES = 255;
 /** Operations in one commit; huggingface_hub sends whole folders in one. */
 export const MAX_OPERATIONS = 100_000;
+/** Each deleted folder is a pass over every path of the tree: a few per commit is what clients send. */
+export const MAX_DELETED_FOLDERS = 1000;
 /** Attempts to land a commit without parentCommit while pushes keep moving the branch. */
 const MAX_ATTEMPTS = 5;
 const LFS_ATTRIBUTES = 'filter=lfs diff=lfs merge=lfs -text';
@@ -118,6 +120,7 @@ export class CommitDraft {
   private blobs: BlobWriter | null = null;
   private readonly ops: Operation[] = [];
   private fileCount = 0;
+  private deletedFolders = 0;
 
   constructor(
     private readonly deps: CommitDeps,
@@ -164,6 +167,9 @@ export class CommitDraft {
 
   deleteFolder(p: string): void {
     this.count();
+    if (++this.deletedFolders > MAX_DELETED_FOLDERS) {
+      throw badRequest(`more than ${MAX_DELETED_FOLDERS} deleted folders in one commit: delete their parent folder, or split the commit`);
+    }
     this.ops.push({ kind: 'deletedFolder', path: p });
   }
 
