@@ -8,7 +8,7 @@ import { readCard } from '../gating/card.js';
 import { objectInfo, resolveCommit } from '../git/content.js';
 import { gitEnv } from '../git/env.js';
 import { repoDir } from '../git/repo-dirs.js';
-import { commitDate, type LastCommit, type LfsDetails, lastCommitOf, lfsDetailsOfAll, listTree, type TreeEntry } from '../git/tree.js';
+import { commitDate, type LastCommit, type LfsDetails, lastCommitOf, lfsDetailsOfAll, listTree, listTreePage, type TreeEntry } from '../git/tree.js';
 import type { AppContext } from '../http/context.js';
 import { jsonBody, parseBody } from './body.js';
 import { apiError, apiRepoRef, authorizeRepo, baseUrlOf } from './respond.js';
@@ -182,11 +182,10 @@ export function repoInfoRoutes(ctx: AppContext): Router {
       treeOid = object.oid;
     }
 
-    const entries = await listTree(dir, env, treeOid, { base: path, recursive, directories: true });
     const offset = Number(query.cursor ?? 0);
-    const page = entries.slice(offset, offset + limit);
+    const { entries: page, more } = await listTreePage(dir, env, treeOid, { base: path, recursive, directories: true }, offset, limit);
     const [lfs, commits] = await Promise.all([lfsDetailsOfAll(dir, env, page), lastCommitsOf(dir, env, sha, page, expand)]);
-    if (offset + limit < entries.length) {
+    if (more) {
       // The next pages list the same commit, even if the branch moves meanwhile.
       const encodedPath = path ? `/${path.split('/').map(encodeURIComponent).join('/')}` : '';
       const url = new URL(`${baseUrlOf(ctx, req)}/api/${TYPE_PLURAL[repo.type]}/${repo.namespace}/${repo.name}/tree/${sha}${encodedPath}`);

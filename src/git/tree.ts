@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { MAX_POINTER_SIZE, MIN_POINTER_SIZE, parsePointer } from '../../lfs/pointer.js';
 import { readBlob } from './content.js';
 import { runGit } from './run.js';
@@ -28,34 +29,84 @@ export interface LfsDetails {
   pointerSize: number;
 }
 
-/**
- * The entries of tree-ish `treeOid` (a commit or tree id), with paths prefixed by `base`
- * (the tree's own path, '' for the root), in git's order. `recursive` descends into
- * subdirectories; `directories` (with recursive) lists the directories too. Submodules are left out.
- */
+/** `git ls-tree` of `treeOid` (`-r` when recursive, with `-t` its folders too), paths under `base`. */
+function lsTreeArgs(treeOid: string, opts: { recursive: boolean; directories: boolean }): string[] {
+  const args = ['ls-tree', '-z', '-l'];
+  if (opts.recursive) args.push('-r');
+  if (opts.recursive && opts.directories) args.push('-t');
+  args.push('--end-of-options', treeOid);
+  return args;
+}
+
+/** One NUL-terminated ls-tree record: "<mode> SP <type> SP <oid> SP+ <size or ->\t<path>"; null for submodules. */
+function treeEntryOf(record: string, prefix: string): TreeEntry | null {
+  const tab = record.indexOf('\t');
+  const [mode, type, oid, size] = record.slice(0, tab).split(' ').filter(Boolean);
+  const path = prefix + record.slice(tab + 1);
+  if (type === 'tree') return { type: 'directory', oid, path, blobSize: 0, symlink: false };
+  if (type === 'blob') return { type: 'file', oid, path, blobSize: Number(size), symlink: mode === '120000' };
+  return null;
+}
+
+/** Every entry of a tree (repo info's siblings list them all, as the Hub's do). */
 export async function listTree(
   dir: string,
   env: NodeJS.ProcessEnv,
   treeOid: string,
   opts: { base: string; recursive: boolean; directories: boolean },
 ): Promise<TreeEntry[]> {
-  const args = ['ls-tree', '-z', '-l'];
-  if (opts.recursive) args.push('-r');
-  if (opts.recursive && opts.directories) args.push('-t');
-  args.push('--end-of-options', treeOid);
-  const out = await runGit(args, { env, cwd: dir });
+  const out = await runGit(lsTreeArgs(treeOid, opts), { env, cwd: dir });
   const prefix = opts.base ? `${opts.base}/` : '';
-  const entries: TreeEntry[] = [];
-  for (const record of out.split('\0')) {
-    if (!record) continue;
-    // "<mode> SP <type> SP <oid> SP+ <size or ->\t<path>"
-    const tab = record.indexOf('\t');
-    const [mode, type, oid, size] = record.slice(0, tab).split(' ').filter(Boolean);
-    const path = prefix + record.slice(tab + 1);
-    if (type === 'tree') entries.push({ type: 'directory', oid, path, blobSize: 0, symlink: false });
-    else if (type === 'blob') entries.push({ type: 'file', oid, path, blobSize: Number(size), symlink: mode === '120000' });
-  }
-  return entries;
+  return out.split('\0').flatMap((record) => (record ? (treeEntryOf(record, prefix) ?? []) : []));
+}
+
+/**
+ * Entries `offset` to `offset + count - 1` of a tree listing, and whether more follow: git's
+ * output is read only as far as needed, so a page of a huge tree costs its position, not the tree.
+ */
+export function listTreePage(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  treeOid: string,
+  opts: { base: string; recursive: boolean; directories: boolean },
+  offset: number,
+  count: number,
+): Promise<{ entries: TreeEntry[]; more: boolean }> {
+  const prefix = opts.base ? `${opts.base}/` : '';
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', lsTreeArgs(treeOid, opts), { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const entries: TreeEntry[] = [];
+    const stderr: Buffer[] = [];
+    let seen = 0;
+    let rest = '';
+    let done = false;
+    const finish = (more: boolean) => {
+      if (done) return;
+      done = true;
+      child.stdout.destroy();
+      if (child.exitCode === null) child.kill('SIGTERM');
+      resolve({ entries, more });
+    };
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      const records = (rest + chunk).split('\0');
+      rest = records.pop()!;
+      for (const record of records) {
+        const entry = record ? treeEntryOf(record, prefix) : null;
+        if (!entry) continue;
+        if (seen++ < offset) continue;
+        if (entries.length === count) return finish(true);
+        entries.push(entry);
+      }
+    });
+    child.stderr.on('data', (b: Buffer) => stderr.push(b));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (done) return;
+      if (code === 0) finish(false);
+      else reject(new Error(`git ls-tree failed (${code}): ${Buffer.concat(stderr).toString('utf8').trim()}`));
+    });
+  });
 }
 
 /** The LFS object a file's blob points to, or null when the blob is not a pointer file. */
