@@ -410,4 +410,24 @@ describe('pages', () => {
     alice.cookies.set('hubgate_session', cookie); // a stolen copy of the old cookie
     expect((await alice.get('/settings/tokens')).status).toBe(303);
   });
+
+  it('a new password set with `hubgate user password` signs the user in with it, and out everywhere else', async () => {
+    const carol = await signedIn('carol');
+    expect((await carol.get('/settings/tokens')).status).toBe(200);
+    const set = await hub.cli(['user', 'password', 'carol', '--password-stdin'], 'carol-new-password\n');
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout).toBe('set the web password of carol\n');
+    expect((await carol.get('/settings/tokens')).status).toBe(303); // the old session ended
+    expect((await browser().signIn('carol', 'carol-password1')).status).toBe(401);
+    expect((await browser().signIn('carol', 'carol-new-password')).status).toBe(303);
+
+    const short = await hub.cli(['user', 'password', 'carol', '--password-stdin'], 'short\n');
+    expect(short.code).toBe(1);
+    expect(short.stderr).toBe('hubgate: the password must have at least 8 characters\n');
+    const nobody = await hub.cli(['user', 'password', 'nobody', '--password-stdin'], 'long enough password\n');
+    expect(nobody.code).toBe(1);
+    expect(nobody.stderr).toMatch(/no user named "nobody"/);
+    expect((await hub.cli(['user', 'password', 'carol'])).code).toBe(2);
+    expect((await browser().signIn('carol', 'carol-new-password')).status).toBe(303);
+  });
 });

@@ -9,7 +9,7 @@ import { type Db, openDb } from '../db/index.js';
 import { HubgateError } from '../domain/errors.js';
 import { NameError, parseRepoId, parseRepoType } from '../domain/names.js';
 import type { GatedMode, MemberRole, TokenRole } from '../domain/types.js';
-import { addMember, createOrg, createUser } from '../services/accounts.js';
+import { addMember, createOrg, createUser, setPassword } from '../services/accounts.js';
 import { createRepo, setGated } from '../services/repos.js';
 import { createToken, revoke, tokensOf } from '../services/tokens.js';
 
@@ -99,6 +99,17 @@ export function buildProgram(): Command {
       const password = o.passwordStdin ? await readStdin() : undefined;
       await withDb(o, (db) => createUser(db, { name, email: o.email, fullname: o.fullname, password, isAdmin: !!o.admin }));
       say(`created user ${name}`);
+    });
+
+  user
+    .command('password <name>')
+    .description("set a user's web password, read from standard input (signs the user out of the pages)")
+    .addOption(dataOption())
+    .requiredOption('--password-stdin', 'read the password from standard input')
+    .action(async (name: string, o) => {
+      const password = await readStdin();
+      await withDb(o, (db) => setPassword(db, name, password));
+      say(`set the web password of ${name}`);
     });
 
   const org = program.command('org').description('manage organizations');

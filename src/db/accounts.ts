@@ -46,6 +46,10 @@ export async function findUserById(db: Db, id: number): Promise<User | undefined
   return row && toAccount(row);
 }
 
+export async function setPasswordHash(db: Db, userId: number, passwordHash: string): Promise<void> {
+  await db.updateTable('accounts').set({ password_hash: passwordHash }).where('id', '=', userId).execute();
+}
+
 export async function passwordHashOf(db: Db, userId: number): Promise<string | null> {
   const row = await db.selectFrom('accounts').select('password_hash').where('id', '=', userId).executeTakeFirst();
   return row?.password_hash ?? null;

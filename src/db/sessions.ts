@@ -31,6 +31,11 @@ export async function deleteSession(db: Db, idSha256: string): Promise<void> {
   await db.deleteFrom('sessions').where('id_sha256', '=', idSha256).execute();
 }
 
+/** Signs the user out everywhere (after a password change). */
+export async function deleteSessionsOfUser(db: Db, userId: number): Promise<void> {
+  await db.deleteFrom('sessions').where('user_id', '=', userId).execute();
+}
+
 /** Removes the sessions that expired before `at`; run at each sign-in so the table does not grow. */
 export async function deleteExpiredSessions(db: Db, at: string): Promise<void> {
   await db.deleteFrom('sessions').where('expires_at', '<=', at).execute();

@@ -1,4 +1,5 @@
-import { createAccount, findAccount, type Account, setMembership } from '../db/accounts.js';
+import { createAccount, findAccount, type Account, setMembership, setPasswordHash } from '../db/accounts.js';
+import { deleteSessionsOfUser } from '../db/sessions.js';
 import { type Db, isUniqueViolation } from '../db/index.js';
 import { checkNamespace } from '../domain/names.js';
 import { badRequest, conflict, notFound } from '../domain/errors.js';
@@ -22,9 +23,21 @@ export async function createUser(
   u: { name: string; email?: string; fullname?: string; password?: string; isAdmin?: boolean },
 ): Promise<Account> {
   if (u.email !== undefined && !EMAIL.test(u.email)) throw badRequest(`invalid email "${u.email}"`);
-  if (u.password !== undefined && u.password.length < 8) throw badRequest('the password must have at least 8 characters');
+  if (u.password !== undefined) checkPassword(u.password);
   const passwordHash = u.password === undefined ? null : await hashPassword(u.password);
   return create(db, { name: u.name, kind: 'user', email: u.email ?? null, fullname: u.fullname, passwordHash, isAdmin: u.isAdmin });
+}
+
+function checkPassword(password: string): void {
+  if (password.length < 8) throw badRequest('the password must have at least 8 characters');
+}
+
+/** Sets a user's web password (pages only; never git or the API) and ends their web sessions. */
+export async function setPassword(db: Db, userName: string, password: string): Promise<void> {
+  checkPassword(password);
+  const user = await requireAccount(db, userName, 'user');
+  await setPasswordHash(db, user.id, await hashPassword(password));
+  await deleteSessionsOfUser(db, user.id);
 }
 
 export async function createOrg(db: Db, o: { name: string; fullname?: string }): Promise<Account> {
