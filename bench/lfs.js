@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HUBGATE_BIN, ROOT_DIR, hubgateCli, startFileNginx } from './servers.js';
-import { freePort, installCleanup, median, nowMs, procStatusKb, resetPeakRss, rmrf, stopChild, track, waitFor } from './util.js';
+import { freePort, installCleanup, median, nowMs, rmrf, rssSampler, stopChild, track, waitFor } from './util.js';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const WORK = path.join(BENCH_DIR, '.work', 'lfs');
@@ -277,22 +277,6 @@ async function pool(items, conc, fn) {
   }));
 }
 
-// ---------------------------------------------------------------- sampling RSS
-function rssSampler(pid) {
-  const hwmReset = resetPeakRss(pid);
-  let peakKb = procStatusKb(pid, 'VmRSS') ?? 0;
-  const baseKb = peakKb;
-  const timer = setInterval(() => {
-    const kb = procStatusKb(pid, 'VmRSS');
-    if (kb && kb > peakKb) peakKb = kb;
-  }, 20);
-  return () => {
-    clearInterval(timer);
-    const hwm = hwmReset ? procStatusKb(pid, 'VmHWM') : null;
-    return { baseMB: baseKb / 1024, sampledPeakMB: peakKb / 1024, vmHwmMB: hwm == null ? null : hwm / 1024, peakMB: Math.max(peakKb, hwm ?? 0) / 1024, hwmReset };
-  };
-}
-
 // ---------------------------------------------------------------- formatting
 function fmtSize(n) {
   return n >= GiB ? `${+(n / GiB).toFixed(2)} GiB` : `${+(n / MiB).toFixed(1)} MiB`;
@@ -426,7 +410,7 @@ async function rssRun(label, hubName, env, obj, offerMultipart) {
     } catch (e) {
       results.errors.push(`${label} download check: ${e.message}`);
     }
-    log(`${label}: ${up.transfer}${up.parts ? ` (${up.parts} parts)` : ''}, upload ${f1(up.ms)} ms (verify ${f1(up.verifyMs)} ms), peak RSS ${f1(rss.peakMB)} MB, download ${f1(downMs)} ms ${f1(nowMs() - t0)}`);
+    log(`${label}: ${up.transfer}${up.parts ? ` (${up.parts} parts)` : ''}, upload ${f1(up.ms)} ms (verify ${f1(up.verifyMs)} ms), peak RSS ${f1(rss.peakMb)} MB, download ${f1(downMs)} ms ${f1(nowMs() - t0)}`);
     return { label, size: obj.size, transfer: up.transfer, parts: up.parts, uploadMs: up.ms, putMs: up.putMs, verifyMs: up.verifyMs, downloadMs: downMs, ...rss };
   } catch (e) {
     results.errors.push(`${label}: ${e.message}`);
@@ -485,7 +469,7 @@ function report() {
     lines.push('| path | transfer | upload s | of which verify s | download s | RSS before MB | peak RSS MB (20 ms samples) | VmHWM MB | < 150 MB |', '|---|---|---:|---:|---:|---:|---:|---:|---|');
     for (const r of results[key]) {
       if (r.error) lines.push(`| ${r.label} | error: ${r.error} | | | | | | | |`);
-      else lines.push(`| ${r.label} | ${r.transfer}${r.parts ? ` (${r.parts} parts)` : ''} | ${f1(r.uploadMs / 1000)} | ${f1(r.verifyMs / 1000)} | ${f1(r.downloadMs / 1000)} | ${f1(r.baseMB)} | ${f1(r.sampledPeakMB)} | ${r.vmHwmMB == null ? 'n/a' : f1(r.vmHwmMB)} | ${pass(r.peakMB < 150)} |`);
+      else lines.push(`| ${r.label} | ${r.transfer}${r.parts ? ` (${r.parts} parts)` : ''} | ${f1(r.uploadMs / 1000)} | ${f1(r.verifyMs / 1000)} | ${f1(r.downloadMs / 1000)} | ${f1(r.baseMb)} | ${f1(r.sampledPeakMb)} | ${r.vmHwmMb == null ? 'n/a' : f1(r.vmHwmMb)} | ${pass(r.peakMb < 150)} |`);
     }
     lines.push('');
   }

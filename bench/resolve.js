@@ -19,7 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { NGINX, ROOT_DIR, hubgateCli, startFileNginx, startHubgate } from './servers.js';
-import { freePort, installCleanup, median, nowMs, procStatusKb, resetPeakRss, rmrf, run, stopChild, track, waitFor } from './util.js';
+import { freePort, installCleanup, median, nowMs, procStatusKb, rmrf, rssSampler, run, stopChild, track, waitFor } from './util.js';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const CACHE_DIR = path.join(BENCH_DIR, '.work');
@@ -259,22 +259,6 @@ async function measure(label, targets, fn, runs = CFG.runs) {
     }
   }
   return { samples, median: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)])) };
-}
-
-/** VmRSS every 20 ms, and VmHWM after resetting it (clear_refs 5). */
-function rssSampler(pid) {
-  const hwmReset = resetPeakRss(pid);
-  const baseKb = procStatusKb(pid, 'VmRSS') ?? 0;
-  let peakKb = baseKb;
-  const timer = setInterval(() => {
-    const kb = procStatusKb(pid, 'VmRSS');
-    if (kb && kb > peakKb) peakKb = kb;
-  }, 20);
-  return () => {
-    clearInterval(timer);
-    const hwm = hwmReset ? procStatusKb(pid, 'VmHWM') : null;
-    return { baseMb: baseKb / 1024, sampledPeakMb: peakKb / 1024, vmHwmMb: hwm == null ? null : hwm / 1024, peakMb: Math.max(peakKb, hwm ?? 0) / 1024, hwmReset };
-  };
 }
 
 // ---------------------------------------------------------------- report

@@ -192,3 +192,22 @@ export function resetPeakRss(pid) {
     return false;
   }
 }
+
+/**
+ * Starts sampling a process's memory: VmRSS every 20 ms, and VmHWM after resetting it
+ * (clear_refs 5). The function returned stops and gives the figures in MB.
+ */
+export function rssSampler(pid) {
+  const hwmReset = resetPeakRss(pid);
+  const baseKb = procStatusKb(pid, 'VmRSS') ?? 0;
+  let peakKb = baseKb;
+  const timer = setInterval(() => {
+    const kb = procStatusKb(pid, 'VmRSS');
+    if (kb && kb > peakKb) peakKb = kb;
+  }, 20);
+  return () => {
+    clearInterval(timer);
+    const hwm = hwmReset ? procStatusKb(pid, 'VmHWM') : null;
+    return { baseMb: baseKb / 1024, sampledPeakMb: peakKb / 1024, vmHwmMb: hwm == null ? null : hwm / 1024, peakMb: Math.max(peakKb, hwm ?? 0) / 1024, hwmReset };
+  };
+}
