@@ -11,7 +11,7 @@ import { repoDir } from '../git/repo-dirs.js';
 import { commitDate, type LastCommit, type LfsDetails, lastCommitOf, lfsDetailsOfAll, listTree, listTreePage, type TreeEntry } from '../git/tree.js';
 import type { AppContext } from '../http/context.js';
 import { jsonBody, parseBody } from './body.js';
-import { apiError, apiRepoRef, authorizeRepo, baseUrlOf } from './respond.js';
+import { apiError, apiRepoRef, authorizeRepo, baseUrlOf, revisionNotFound } from './respond.js';
 
 // GET /api/{models|datasets|spaces}/{ns}/{name}[/revision/{rev}]: repo info as model_info /
 // dataset_info / space_info and @huggingface/hub's modelInfo read it (hf-wire.md §5),
@@ -61,10 +61,6 @@ function revisionOf(param: string | string[]): string {
   const problem = revisionProblem(revision);
   if (problem) throw badRequest(problem);
   return revision;
-}
-
-function revisionNotFound(res: Response, ref: RepoRef, revision: string): void {
-  apiError(res, 404, `Invalid rev id: ${printable(revision)} is not a branch, tag or commit of ${repoIdOf(ref)}`, { code: 'RevisionNotFound' });
 }
 
 function siblingJson(entry: TreeEntry, lfs: LfsDetails | null, withBlobs: boolean) {
@@ -122,7 +118,7 @@ export function repoInfoRoutes(ctx: AppContext): Router {
     const { ref, repo, dir } = found;
     // Without a revision: the default branch, which a repo emptied by a push may not have.
     const sha = await resolveCommit(dir, env, revision ?? 'HEAD');
-    if (!sha && revision !== null) return revisionNotFound(res, ref, revision);
+    if (!sha && revision !== null) return revisionNotFound(res, repoIdOf(ref), revision);
     // As on the Hub, `expand` selects fields: the file list (one ls-tree of the whole repo) only when asked for.
     const expand = req.query.expand === undefined ? null : ([] as unknown[]).concat(req.query.expand);
     const withSiblings = expand === null || expand.includes('siblings');
@@ -171,7 +167,7 @@ export function repoInfoRoutes(ctx: AppContext): Router {
     if (!found) return;
     const { ref, repo, dir } = found;
     const sha = await resolveCommit(dir, env, revision);
-    if (!sha) return revisionNotFound(res, ref, revision);
+    if (!sha) return revisionNotFound(res, repoIdOf(ref), revision);
     let treeOid = sha;
     if (path) {
       const object = await objectInfo(dir, env, `${sha}:${path}`);
@@ -216,7 +212,7 @@ export function repoInfoRoutes(ctx: AppContext): Router {
     if (!found) return;
     const { ref, dir } = found;
     const sha = await resolveCommit(dir, env, revision);
-    if (!sha) return revisionNotFound(res, ref, revision);
+    if (!sha) return revisionNotFound(res, repoIdOf(ref), revision);
     const objects = await Promise.all(paths.map((p) => objectInfo(dir, env, `${sha}:${p}`)));
     const entries: TreeEntry[] = [];
     objects.forEach((o, i) => {

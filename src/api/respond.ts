@@ -3,7 +3,7 @@ import { answerFor } from '../access/answer.js';
 import { resolveAccess } from '../access/resolve.js';
 import type { Action } from '../access/policy.js';
 import type { RepoWithOwner } from '../db/repos.js';
-import { NameError, nameProblem, type RepoRef, type RepoType, repoIdOf } from '../domain/names.js';
+import { NameError, nameProblem, printable, type RepoRef, type RepoType, repoIdOf } from '../domain/names.js';
 import type { AppContext } from '../http/context.js';
 
 // Answers of the Hub API: JSON `{"error"}` plus the X-Error-Code / X-Error-Message headers the
@@ -25,6 +25,11 @@ export function apiError(
 ): void {
   res.status(status).set({ ...opts.headers, 'X-Error-Message': headerSafe(opts.headerMessage ?? message), ...(opts.code ? { 'X-Error-Code': opts.code } : {}) });
   res.json({ error: message });
+}
+
+/** 404 RevisionNotFound for a revision that names no branch, tag or commit of the repo. */
+export function revisionNotFound(res: Response, repoId: string, revision: string, headers: Record<string, string> = {}): void {
+  apiError(res, 404, `Invalid rev id: ${printable(revision)} is not a branch, tag or commit of ${repoId}`, { code: 'RevisionNotFound', headers });
 }
 
 const TYPE_OF_PLURAL: Record<string, RepoType> = { models: 'model', datasets: 'dataset', spaces: 'space' };

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { ObjectStore } from '../../lfs/store/types.js';
 import { MAX_POINTER_SIZE, MIN_POINTER_SIZE, parsePointer, type Pointer } from '../../lfs/pointer.js';
-import { apiError, authorizeRepo, baseUrlOf } from '../api/respond.js';
+import { apiError, authorizeRepo, baseUrlOf, revisionNotFound } from '../api/respond.js';
 import { linkedSizes } from '../db/lfs.js';
 import type { RepoWithOwner } from '../db/repos.js';
 import { printable, repoIdOf } from '../domain/names.js';
@@ -54,7 +54,7 @@ export function resolveRoutes(ctx: AppContext, store: ObjectStore): RequestHandl
     const env = gitEnv(ctx.cfg.dataDir);
 
     const commit = await resolveCommit(dir, env, target.revision);
-    if (!commit) return apiError(res, 404, `Invalid rev id: ${printable(target.revision)} is not a branch, tag or commit of ${repoId}`, { code: 'RevisionNotFound' });
+    if (!commit) return revisionNotFound(res, repoId, target.revision);
     const found = { 'X-Repo-Commit': commit };
     const info = await objectInfo(dir, env, `${commit}:${target.path}`);
     if (!info || info.type !== 'blob') {
