@@ -2,6 +2,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { pinoHttp } from 'pino-http';
 import { apiError } from './api/respond.js';
 import { hubApi } from './api/router.js';
+import { storageFault } from './domain/faults.js';
 import { NameError } from './domain/names.js';
 import { resolveRoutes } from './files/resolve.js';
 import { smartHttp } from './git/smart-http.js';
@@ -65,6 +66,13 @@ export function createApp(ctx: AppContext, lfs: LfsDeps): express.Express {
     // HubgateErrors and body-parser's errors (malformed JSON, too large) carry a 4xx meant for the user.
     if (err.status && err.status >= 400 && err.status < 500) {
       return apiError(res, err.status, err.type === 'entity.parse.failed' ? `malformed JSON body: ${err.message}` : err.type === 'entity.too.large' ? 'request body too large' : err.message);
+    }
+    // A full disk, a read-only disk, a database that cannot write: the client is told so, and may retry.
+    const fault = storageFault(err);
+    if (fault) {
+      req.log.error({ err }, 'storage fault');
+      if (res.headersSent) return void res.destroy();
+      return apiError(res, fault.status, fault.message, { headers: 'retryAfter' in fault ? { 'Retry-After': String(fault.retryAfter) } : {} });
     }
     req.log.error({ err }, 'unhandled error');
     if (!res.headersSent) res.status(500).json({ error: 'Internal error; the server log has the details' });

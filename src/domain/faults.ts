@@ -1,0 +1,48 @@
+import { HubgateError } from './errors.js';
+
+// Faults of the machine, not of the request: a full or read-only disk, a database that cannot
+// write, an object store that does not answer. Each surface turns them into its own error format
+// (API JSON, LFS JSON, a page, git `remote:` lines); the status and message are decided here once.
+
+/** A retryable outage; `retryAfter` seconds go into `Retry-After`. */
+export class ServiceUnavailable extends HubgateError {
+  constructor(
+    message: string,
+    readonly retryAfter = 30,
+  ) {
+    super(message, 503);
+  }
+}
+
+/** The server has no room left (HTTP 507 Insufficient Storage). */
+export class InsufficientStorage extends HubgateError {
+  constructor(message: string) {
+    super(message, 507);
+  }
+}
+
+export const DISK_FULL = "the server's disk is full: nothing was changed; ask the administrator to free space, then try again";
+export const READ_ONLY = "the server's storage is read-only or cannot be written: nothing was changed; ask the administrator, then try again";
+export const DATABASE_DOWN = "the server's database cannot be written right now: nothing was changed; try again shortly";
+export const OBJECT_STORE_DOWN = 'the object store is unavailable: nothing was changed; try again shortly';
+
+const codeOf = (err: unknown): string | undefined => {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+};
+
+/**
+ * The answer for an error that is a machine fault, or undefined when it is not one (a bug, to be
+ * logged as such). Node's errno codes for files, better-sqlite3's SQLITE_* codes for the database.
+ */
+export function storageFault(err: unknown): ServiceUnavailable | InsufficientStorage | undefined {
+  if (err instanceof ServiceUnavailable || err instanceof InsufficientStorage) return err;
+  const code = codeOf(err);
+  if (!code) return undefined;
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL') return new InsufficientStorage(DISK_FULL);
+  if (code === 'EROFS') return new ServiceUnavailable(READ_ONLY, 300);
+  if (code === 'SQLITE_READONLY' || code.startsWith('SQLITE_READONLY_') || code === 'SQLITE_IOERR' || code.startsWith('SQLITE_IOERR_') || code === 'SQLITE_BUSY' || code === 'SQLITE_CANTOPEN') {
+    return new ServiceUnavailable(DATABASE_DOWN, code === 'SQLITE_BUSY' ? 5 : 60);
+  }
+  return undefined;
+}
