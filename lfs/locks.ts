@@ -7,6 +7,7 @@ import { resolveAccess } from '../src/access/resolve.js';
 import { createLock, deleteLock, findLock, type LfsLock, listLocks } from '../src/db/locks.js';
 import type { RepoWithOwner } from '../src/db/repos.js';
 import { type RepoRef, repoIdOf } from '../src/domain/names.js';
+import { textProblem } from '../src/domain/text.js';
 import type { AppContext } from '../src/http/context.js';
 import type { User } from '../src/domain/types.js';
 import type { Caller } from '../src/identity/identify.js';
@@ -25,16 +26,21 @@ const ID = /^[1-9][0-9]{0,15}$/;
 /** What is wrong with a lock path, or null when it is a clean repo-relative path. */
 export function lockPathProblem(p: string): string | null {
   if (p.length === 0) return 'path must not be empty';
-  if (p.length > MAX_PATH) return `path must be at most ${MAX_PATH} characters`;
-  if (p.includes('\0')) return 'path must not contain NUL';
+  // Lock paths come back in git-lfs output and `git lfs locks` listings: one printable line.
+  const text = textProblem('path', p, { max: MAX_PATH });
+  if (text) return text;
   if (/^[/\\]/.test(p) || /^[A-Za-z]:/.test(p)) return 'path must be relative to the repository root';
   const segments = p.split(/[/\\]/);
   if (segments.includes('..')) return "path must not contain '..' segments";
   if (segments.some((s) => s === '' || s === '.')) return "path must not contain empty or '.' segments";
+  if (segments.some((s) => s.trim() === '')) return 'path must not contain segments made only of spaces';
   return null;
 }
 
-const refName = z.string().max(MAX_PATH).refine((s) => !s.includes('\0'), 'ref name must not contain NUL');
+const refName = z.string().superRefine((s, ctx) => {
+  const problem = textProblem('ref name', s, { max: MAX_PATH, optional: true });
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 const ref = z.object({ name: refName.optional() }).loose().nullish();
 const limit = z.number().int().min(1).max(MAX_LIMIT);
 

@@ -308,7 +308,14 @@ describe('LFS locks', () => {
         ['absolute path', { path: '/etc/passwd' }, undefined, 422],
         ['NUL', { path: 'x\u0000.bin' }, undefined, 422],
         ['too long', { path: 'x'.repeat(1025) }, undefined, 422],
+        ['CR LF (forged lines in git-lfs output)', { path: 'x.bin\r\nLocked y.bin' }, undefined, 422],
+        ['newline', { path: 'a\nb.bin' }, undefined, 422],
+        ['terminal escape', { path: '\u001b[2Jx.bin' }, undefined, 422],
+        ['whitespace only', { path: '   ' }, undefined, 422],
+        ['whitespace-only segment', { path: 'models/ /x.bin' }, undefined, 422],
+        ['lone surrogate', { path: 'x\ud800.bin' }, undefined, 422],
         ['bad ref', { path: 'x.bin', ref: { name: 5 } }, undefined, 422],
+        ['ref with a newline', { path: 'x.bin', ref: { name: 'refs/heads/main\nx' } }, undefined, 422],
       ];
       for (const [what, body, contentType, status] of bad) {
         const r = await api('studio/api', 'locks', { token: tokens.alice, body, contentType });

@@ -1,3 +1,4 @@
+import { oneLine } from '../domain/text.js';
 import type { Denial } from './policy.js';
 
 // The one mapper from a denial to what real clients understand (design §3).
@@ -51,7 +52,7 @@ export function answerFor(denial: Denial, repoId: string, baseUrl: string): Answ
       const message = {
         none: `Access to ${repoId} is restricted: it is a gated repository. Visit ${baseUrl}/${repoId} to ask for access.`,
         pending: `Access to ${repoId} is restricted: your request for access is awaiting a decision from the repository's authors.`,
-        rejected: `Access to ${repoId} is restricted: your request for access was rejected by the repository's authors${denial.rejectionReason ? `: ${denial.rejectionReason}` : '.'}`,
+        rejected: `Access to ${repoId} is restricted: your request for access was rejected by the repository's authors${denial.rejectionReason ? `: ${oneLine(denial.rejectionReason)}` : '.'}`,
       }[denial.status];
       return {
         status: denial.anonymous ? 401 : 403,

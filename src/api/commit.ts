@@ -2,6 +2,7 @@ import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
 import { badRequest, HubgateError } from '../domain/errors.js';
 import { printable, repoIdOf } from '../domain/names.js';
+import { textProblem } from '../domain/text.js';
 import { resolveCommit } from '../git/content.js';
 import { gitEnv } from '../git/env.js';
 import { repoDir } from '../git/repo-dirs.js';
@@ -30,9 +31,18 @@ const preuploadBody = z.object({
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/** Commit messages reach `git log`, pages and the Hub clients: lines of printable text (CRLF becomes LF). */
+const messageText = (what: string, max: number) =>
+  z.string().transform((s, ctx) => {
+    const text = s.replace(/\r\n/g, '\n');
+    const problem = textProblem(what, text, { max, multiline: true, optional: true });
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    return text;
+  });
+
 const header = z.object({
-  summary: z.string().trim().min(1, 'the commit needs a summary (its title)').max(10_000),
-  description: z.string().max(1_000_000).default(''),
+  summary: z.string().trim().min(1, 'the commit needs a summary (its title)').max(10_000).pipe(messageText('the summary', 10_000)),
+  description: messageText('the description', 1_000_000).default(''),
   parentCommit: z.string().max(100).optional(),
 }).loose();
 const file = z.object({ path: z.unknown(), content: z.string(), encoding: z.enum(['base64', 'utf-8', 'utf8']).default('base64') }).loose();

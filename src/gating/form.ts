@@ -1,5 +1,6 @@
 import { badRequest } from '../domain/errors.js';
 import type { RepoType } from '../domain/names.js';
+import { textProblem } from '../domain/text.js';
 import { COUNTRIES } from './countries.js';
 
 // The access-request form of a gated repo, described by the card's extra_gated_* metadata as
@@ -52,14 +53,14 @@ export function gateFormFromMetadata(metadata: Record<string, unknown> | null, t
   const m = metadata ?? {};
   return {
     heading: textKey(m, 'extra_gated_heading', MAX_HEADING_CHARS) ?? defaultHeading(type),
-    prompt: textKey(m, 'extra_gated_prompt'),
-    description: textKey(m, 'extra_gated_description'),
+    prompt: textKey(m, 'extra_gated_prompt', undefined, true),
+    description: textKey(m, 'extra_gated_description', undefined, true),
     buttonContent: textKey(m, 'extra_gated_button_content', MAX_HEADING_CHARS) ?? DEFAULT_BUTTON,
     fields: fieldsOf(Object.hasOwn(m, 'extra_gated_fields') ? m.extra_gated_fields : undefined),
   };
 }
 
-function textKey(m: Record<string, unknown>, key: string, max?: number): string | null {
+function textKey(m: Record<string, unknown>, key: string, max?: number, multiline = false): string | null {
   const value = Object.hasOwn(m, key) ? m[key] : undefined;
   if (value === undefined || value === null) return null;
   if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
@@ -67,6 +68,8 @@ function textKey(m: Record<string, unknown>, key: string, max?: number): string 
   }
   const text = String(value).trim();
   if (max !== undefined && text.length > max) throw new GateFormError(`${key} is longer than ${max} characters: shorten it`, [key]);
+  const problem = textProblem(key, text, { max: Infinity, multiline, optional: true });
+  if (problem) throw new GateFormError(problem, [key]);
   return text === '' ? null : text;
 }
 
@@ -87,6 +90,9 @@ function fieldsOf(raw: unknown): GateField[] {
     const where = `extra_gated_fields "${clip(rawName)}"`;
     if (name === '') throw new GateFormError('extra_gated_fields has a field with an empty name: give every field a name', path);
     if (name.length > MAX_FIELD_NAME) throw new GateFormError(`${where}: a field name can be at most ${MAX_FIELD_NAME} characters`, path);
+    // Field names are shown beside the answers on pages, in e-mails and in the access report.
+    const problem = textProblem('a field name', name, { max: MAX_FIELD_NAME });
+    if (problem) throw new GateFormError(`${where}: ${problem}`, path);
     if (seen.has(name)) throw new GateFormError(`${where}: two fields have this name; give each field its own name`, path);
     seen.add(name);
     const field = fieldOf(name, spec, where, path);
@@ -146,6 +152,8 @@ function optionText(v: unknown, at: string, what: string, example: string, path:
   const text = String(v).trim();
   if (text === '') throw new GateFormError(`${at}: the ${what} is empty`, [...path, 'options']);
   if (text.length > MAX_OPTION_CHARS) throw new GateFormError(`${at}: the ${what} is longer than ${MAX_OPTION_CHARS} characters`, [...path, 'options']);
+  const problem = textProblem(`the ${what}`, text, { max: MAX_OPTION_CHARS });
+  if (problem) throw new GateFormError(`${at}: ${problem}`, [...path, 'options']);
   return text;
 }
 
@@ -208,6 +216,11 @@ function answerOf(field: GateField, value: unknown): string | boolean {
   switch (field.type) {
     case 'text':
       if (text.length > MAX_TEXT_ANSWER) throw badRequest(`${name} is longer than ${MAX_TEXT_ANSWER} characters: shorten it`);
+      // Answers are shown to the authors on pages, in e-mails and in the access report: one printable line.
+      {
+        const problem = textProblem(name, text, { max: MAX_TEXT_ANSWER });
+        if (problem) throw badRequest(problem);
+      }
       return text;
     case 'country': {
       const code = text.toUpperCase();

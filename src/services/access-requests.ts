@@ -6,6 +6,7 @@ import type { Db } from '../db/index.js';
 import type { RepoWithOwner } from '../db/repos.js';
 import { badRequest, HubgateError, notFound } from '../domain/errors.js';
 import { printable, repoIdOf } from '../domain/names.js';
+import { checkText } from '../domain/text.js';
 import type { AccessRequest, AccessStatus, User } from '../domain/types.js';
 import type { Notifier } from '../gating/notify.js';
 
@@ -78,9 +79,8 @@ export async function handleAccessRequest(
 ): Promise<AccessRequest> {
   requireGated(repo);
   if (rejectionReason !== null && status !== 'rejected') throw badRequest('rejectionReason is only allowed with status "rejected"');
-  if (rejectionReason !== null && rejectionReason.length > MAX_REJECTION_REASON) {
-    throw badRequest(`rejectionReason is too long (${rejectionReason.length} characters): use at most ${MAX_REJECTION_REASON}`);
-  }
+  // The reason reaches the requester's git output as `remote:` lines, a page and an e-mail: one printable line.
+  if (rejectionReason !== null) checkText('rejectionReason', rejectionReason, { max: MAX_REJECTION_REASON, optional: true });
   const user = await requireUser(db, userName);
   const existing = await findAccessRequest(db, repo.id, user.id);
   if (!existing) throw notFound(`${user.name} has not requested access to ${repoIdOf(repo)}: use grant to give access to a user who never asked`);

@@ -1,8 +1,9 @@
 import { createAccount, findAccount, type Account, setMembership, setPasswordHash } from '../db/accounts.js';
 import { deleteSessionsOfUser } from '../db/sessions.js';
 import { type Db, isUniqueViolation } from '../db/index.js';
-import { checkNamespace } from '../domain/names.js';
+import { checkNamespace, printable } from '../domain/names.js';
 import { badRequest, conflict, notFound } from '../domain/errors.js';
+import { checkText } from '../domain/text.js';
 import type { MemberRole } from '../domain/types.js';
 import { hashPassword } from '../identity/passwords.js';
 
@@ -22,7 +23,10 @@ export async function createUser(
   db: Db,
   u: { name: string; email?: string; fullname?: string; password?: string; isAdmin?: boolean },
 ): Promise<Account> {
-  if (u.email !== undefined && !EMAIL.test(u.email)) throw badRequest(`invalid email "${u.email}"`);
+  if (u.email !== undefined && !EMAIL.test(u.email)) throw badRequest(`invalid email "${printable(u.email)}"`);
+  // Names and addresses go into e-mail headers and onto pages: one printable line each.
+  if (u.email !== undefined) checkText('the email', u.email, { max: 254 });
+  if (u.fullname !== undefined) checkText('the full name', u.fullname, { max: 200 });
   if (u.password !== undefined) checkPassword(u.password);
   const passwordHash = u.password === undefined ? null : await hashPassword(u.password);
   return create(db, { name: u.name, kind: 'user', email: u.email ?? null, fullname: u.fullname, passwordHash, isAdmin: u.isAdmin });
@@ -41,6 +45,7 @@ export async function setPassword(db: Db, userName: string, password: string): P
 }
 
 export async function createOrg(db: Db, o: { name: string; fullname?: string }): Promise<Account> {
+  if (o.fullname !== undefined) checkText('the full name', o.fullname, { max: 200 });
   return create(db, { name: o.name, kind: 'org', fullname: o.fullname });
 }
 

@@ -1,6 +1,7 @@
 import type { Db } from '../db/index.js';
 import { insertToken, listTokens, revokeToken } from '../db/tokens.js';
 import { badRequest, notFound } from '../domain/errors.js';
+import { checkText } from '../domain/text.js';
 import type { TokenInfo, TokenRole } from '../domain/types.js';
 import { generateToken, hashToken } from '../identity/tokens.js';
 import { requireAccount } from './accounts.js';
@@ -10,6 +11,7 @@ export async function createToken(db: Db, userName: string, role: TokenRole, nam
   const user = await requireAccount(db, userName, 'user');
   const displayName = name ?? `${role} token`;
   if (displayName.length < 1 || displayName.length > 100) throw badRequest('the token name must have 1 to 100 characters');
+  checkText('the token name', displayName, { max: 100 });
   const secret = generateToken();
   const info = await insertToken(db, { userId: user.id, name: displayName, role, secretSha256: hashToken(secret) });
   return { secret, info };
