@@ -32,7 +32,9 @@ export class Quarantine {
    * gives its hooks: git refuses ref updates under it, and hooks can tell they run in one.
    */
   env(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-    return { ...base, GIT_OBJECT_DIRECTORY: this.dir, GIT_ALTERNATE_OBJECT_DIRECTORIES: this.alternates.join(':'), GIT_QUARANTINE_PATH: this.dir };
+    // Entries are separated by ':'; one holding ':' or '"' is quoted C-style, as git reads it.
+    const alternates = this.alternates.map((p) => (/[:"]/.test(p) ? JSON.stringify(p) : p)).join(':');
+    return { ...base, GIT_OBJECT_DIRECTORY: this.dir, GIT_ALTERNATE_OBJECT_DIRECTORIES: alternates, GIT_QUARANTINE_PATH: this.dir };
   }
 
   /**

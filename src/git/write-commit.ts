@@ -59,9 +59,10 @@ export class BlobWriter {
     return oids;
   }
 
-  /** Stops git without waiting for it (the commit was abandoned). */
-  abort(): void {
+  /** Stops git (the commit was abandoned) and waits for it to exit, so it writes nothing after. */
+  async abort(): Promise<void> {
     this.child.kill();
+    await this.finished.catch(() => {});
   }
 }
 

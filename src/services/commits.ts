@@ -204,7 +204,7 @@ export class CommitDraft {
         const head = await branchHead(this.dir, this.env, opts.branch);
         if (!head) throw new CommitError(`branch "${opts.branch}" does not exist in ${repoIdOf(this.repo)}: commit to an existing branch`, 404, 'RevisionNotFound');
         if (parent && head !== parent) throw this.moved(opts.branch, parent, head);
-        // This attempt's trees and commit in their own quarantine: an attempt that loses a race leaves nothing.
+        // This attempt's trees and commit in their own quarantine: an attempt that loses a race to a push is dropped whole.
         const attemptObjects = await Quarantine.create(this.dir, 'commit', this.quarantine!);
         try {
           const env = attemptObjects.env(this.env);
@@ -279,7 +279,7 @@ export class CommitDraft {
         byOp.set(i, writer.add(file));
       }
     } catch (err) {
-      writer.abort();
+      await writer.abort();
       throw err;
     }
     const written = await writer.finish();
@@ -368,7 +368,8 @@ export class CommitDraft {
   }
 
   async dispose(): Promise<void> {
-    this.blobs?.abort();
+    // git must have exited before its quarantine is removed, or it could create it again.
+    await this.blobs?.abort();
     await this.quarantine?.dispose();
     if (this.tmp) await fs.rm(this.tmp, { recursive: true, force: true });
   }
