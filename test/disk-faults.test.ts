@@ -1,5 +1,5 @@
 // A full or read-only disk, for real: the repos (or the whole data directory, database included)
-// on a small tmpfs, filled with a file until ENOSPC or remounted read-only. Every surface answers
+// on a small tmpfs, filled with a file until ENOSPC, or made read-only. Every surface answers
 // in its own format with a message the client shows (API JSON + X-Error-Message, an HTML page,
 // git's "remote:" lines, one line from the CLI); nothing moves, nothing half-made stays, reads go
 // on, and the same operations succeed once space is freed. Needs root (mount); skipped otherwise.
@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { git, newWorkRepo, ok, poll } from './helpers/git-client.js';
+import { git, newWorkRepo, ok } from './helpers/git-client.js';
 import { type Hubgate, run, startHubgate, tempDir } from './helpers/hubgate.js';
 
 const DISK_FULL = /the server's disk is full: nothing was changed; ask the administrator to free space, then try again/;
@@ -61,17 +61,18 @@ function fill(dir: string): string {
   return file;
 }
 
-/** Remounts read-only, waiting while background maintenance still has files open for writing (EBUSY). */
-async function remount(dir: string, mode: 'ro' | 'rw'): Promise<void> {
-  const done = await poll(() => {
-    try {
-      execFileSync('mount', ['-o', `remount,${mode}`, dir], { stdio: 'pipe' });
-      return true;
-    } catch {
-      return false;
-    }
-  }, 15_000, 100);
-  if (!done) throw new Error(`could not remount ${dir} ${mode}`);
+/**
+ * Makes `dir` read-only with a read-only bind mount over it (remounting the tmpfs itself would be
+ * refused while git still maps a pack that repacking deleted), or writable again.
+ */
+function setReadOnly(dir: string, readOnly: boolean): void {
+  if (readOnly) {
+    execFileSync('mount', ['--bind', dir, dir], { stdio: 'pipe' });
+    execFileSync('mount', ['-o', 'remount,bind,ro', dir], { stdio: 'pipe' });
+  } else {
+    execFileSync('mount', ['-o', 'remount,bind,rw', dir], { stdio: 'pipe' });
+    execFileSync('umount', ['-l', dir], { stdio: 'pipe' }); // the bind mount only; the tmpfs stays
+  }
 }
 
 const canMount = mountPermitted();
@@ -170,6 +171,20 @@ describe.skipIf(!canMount)('the repos on a full, then read-only, disk', () => {
     await fsckAll();
   });
 
+  it('nearly full: a push larger than the space left is refused by git with the reason, and leaves no quarantine', async () => {
+    const before = await head(hub, 'alice/m');
+    fs.truncateSync(filler, fs.statSync(filler).size - 2 * 1024 * 1024); // 2 MiB free: past the 1 MiB a push needs to start
+    fs.writeFileSync(path.join(work, 'big.bin'), crypto.randomBytes(4 * 1024 * 1024));
+    ok(await git(['add', 'big.bin'], work));
+    ok(await git(['commit', '-qm', 'big'], work));
+    const push = await git(['push', 'origin', 'main'], work);
+    expect(push.code).not.toBe(0);
+    expect(push.stderr).toMatch(/remote: .*No space left on device/);
+    expect(await head(hub, 'alice/m')).toBe(before);
+    expect(fs.readdirSync(path.join(hub.repoDir('alice/m'), 'objects')).filter((n) => n.startsWith('tmp_objdir-'))).toEqual([]);
+    await fsckAll();
+  });
+
   it('once space is freed, the same commit, creations and push succeed', async () => {
     fs.rmSync(filler);
     const commit = await apiCommit(hub, token, 'alice/m', 'a.bin');
@@ -190,7 +205,7 @@ describe.skipIf(!canMount)('the repos on a full, then read-only, disk', () => {
     fs.writeFileSync(path.join(work, 'more.txt'), 'more\n');
     ok(await git(['add', 'more.txt'], work));
     ok(await git(['commit', '-qm', 'more'], work));
-    await remount(reposMount, 'ro');
+    setReadOnly(reposMount, true);
     try {
       const commit = await apiCommit(hub, token, 'alice/m', 'b.bin');
       expect(commit.headers.get('retry-after')).toMatch(/^\d+$/);
@@ -202,7 +217,7 @@ describe.skipIf(!canMount)('the repos on a full, then read-only, disk', () => {
       expect(await head(hub, 'alice/m')).toBe(before);
       expect((await fetch(`${hub.url}/healthz`)).status).toBe(200);
     } finally {
-      await remount(reposMount, 'rw');
+      setReadOnly(reposMount, false);
     }
     expect((await apiCommit(hub, token, 'alice/m', 'b.bin')).status).toBe(200);
     ok(await git(['pull', '-q', '--no-rebase', 'origin', 'main'], work));
