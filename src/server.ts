@@ -10,6 +10,7 @@ import { startDigest } from './gating/digest.js';
 import { createMailer } from './gating/mailer.js';
 import { createNotifier, listeningUrl } from './gating/notify.js';
 import type { AppContext } from './http/context.js';
+import { startLeftoverSweep } from './ops/leftovers.js';
 import { createLogger } from './ops/logger.js';
 import { loadSigner } from '../lfs/signing.js';
 import { createObjectStore } from '../lfs/store/index.js';
@@ -39,6 +40,8 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
   const sweep = () => transfers.sweep().catch((err) => log.warn({ err }, 'sweeping expired uploads failed'));
   setInterval(sweep, 10 * 60 * 1000).unref();
   void sweep();
+  // Temporary files and push quarantines of work a crash cut short, from before this process started, then periodically.
+  startLeftoverSweep(cfg.dataDir, log, performance.timeOrigin);
 
   const server = app.listen(cfg.port, cfg.host);
   // Clones and pushes of large repos may take as long as they take.

@@ -7,6 +7,7 @@ import { runAgent } from '../../lfs/agent.js';
 import { ConfigError, dataDirFrom, loadConfig } from '../config.js';
 import { type Db, openDb } from '../db/index.js';
 import { HubgateError } from '../domain/errors.js';
+import { storageFault } from '../domain/faults.js';
 import { NameError, parseRepoId, parseRepoType } from '../domain/names.js';
 import type { GatedMode, MemberRole, TokenRole } from '../domain/types.js';
 import { addMember, createOrg, createUser, setPassword } from '../services/accounts.js';
@@ -227,8 +228,10 @@ function exitCodeFor(err: unknown): number {
     process.stderr.write(`hubgate: ${oneLine(err.message)}\n`);
     return 2;
   }
-  if (err instanceof HubgateError) {
-    process.stderr.write(`hubgate: ${oneLine(err.message)}\n`);
+  // A full or read-only disk (a HubgateError too, so first): what happened and what to do, in one line.
+  const fault = storageFault(err);
+  if (fault || err instanceof HubgateError) {
+    process.stderr.write(`hubgate: ${oneLine((fault ?? (err as HubgateError)).message)}\n`);
     return 1;
   }
   process.stderr.write(`hubgate: ${oneLine((err as Error)?.message ?? String(err))}\n`);

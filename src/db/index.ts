@@ -36,7 +36,8 @@ export async function openDb(dataDir: string, opts: { readonly?: boolean } = {})
       continue;
     }
     await db.destroy();
-    throw new Error(`could not migrate ${file}: ${(error as Error).message}`);
+    // The SQLite code stays on the error: a full or read-only disk is answered as such.
+    throw Object.assign(new Error(`could not migrate ${file}: ${(error as Error).message}`), { code: (error as { code?: unknown }).code });
   }
 }
 

@@ -46,3 +46,17 @@ export function storageFault(err: unknown): ServiceUnavailable | InsufficientSto
   }
   return undefined;
 }
+
+// What child processes (git, hooks) print when the system refuses a write: strerror texts and
+// SQLite's message, mapped to the errno codes above.
+const FAULT_TEXTS: [RegExp, string][] = [
+  [/No space left on device/i, 'ENOSPC'],
+  [/Disk quota exceeded/i, 'EDQUOT'],
+  [/database or disk is full/i, 'SQLITE_FULL'],
+  [/Read-only file system/i, 'EROFS'],
+];
+
+/** The errno-style code of a machine fault a child process reported in `text` (its stderr), if any. */
+export function faultCodeInText(text: string): string | undefined {
+  return FAULT_TEXTS.find(([re]) => re.test(text))?.[1];
+}

@@ -1,4 +1,3 @@
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { checkName, checkNamespace, type RepoRef, TYPE_PLURAL } from '../domain/names.js';
 import { runGit } from './run.js';
@@ -9,19 +8,13 @@ export function repoDir(dataDir: string, ref: RepoRef): string {
 }
 
 /**
- * Creates a bare repo whose default branch is main, holding one commit with `.gitattributes`,
- * as the Hub does for a new repo. Fails if the directory exists; leaves nothing behind on failure.
+ * Creates a bare repo at `dir` (which must not exist) whose default branch is main, holding one
+ * commit with `.gitattributes`, as the Hub does for a new repo. Callers build it in scratch
+ * space and rename it into place (src/services/repos.ts), so no half-made repo is ever seen.
  */
 export async function initBareRepo(dir: string, env: NodeJS.ProcessEnv, gitattributes: string): Promise<void> {
-  await fs.mkdir(path.dirname(dir), { recursive: true });
-  await fs.mkdir(dir); // throws EEXIST rather than reusing a stray directory
-  try {
-    await runGit(['init', '--quiet', '--bare', '--initial-branch=main', dir], { env });
-    await writeInitialCommit(dir, env, gitattributes);
-  } catch (err) {
-    await fs.rm(dir, { recursive: true, force: true });
-    throw err;
-  }
+  await runGit(['init', '--quiet', '--bare', '--initial-branch=main', dir], { env });
+  await writeInitialCommit(dir, env, gitattributes);
 }
 
 const HUBGATE_IDENTITY = {
@@ -39,6 +32,3 @@ async function writeInitialCommit(dir: string, env: NodeJS.ProcessEnv, gitattrib
   await git(['update-ref', 'refs/heads/main', commit, '']); // '': main must not exist yet
 }
 
-export async function removeRepoDir(dir: string): Promise<void> {
-  await fs.rm(dir, { recursive: true, force: true });
-}

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { pipeline } from 'node:stream';
 import zlib from 'node:zlib';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
@@ -7,6 +8,7 @@ import { answerFor } from '../access/answer.js';
 import { resolveAccess } from '../access/resolve.js';
 import { baseUrlOf } from '../api/respond.js';
 import type { AppContext } from '../http/context.js';
+import { DISK_FULL, faultCodeInText, InsufficientStorage, ServiceUnavailable, storageFault } from '../domain/faults.js';
 import { repoIdOf } from '../domain/names.js';
 import { parseRepoPath } from '../http/repo-path.js';
 import { gitEnv } from './env.js';
@@ -28,6 +30,22 @@ const NO_CACHE = {
 function plain(res: Response, status: number, message: string, headers: Record<string, string> = {}): void {
   // git prints a text/plain error body to the user as "remote: ..." lines.
   res.status(status).set({ ...headers, 'Content-Type': 'text/plain; charset=utf-8' }).send(`${message}\n`);
+}
+
+/** Free bytes below which a push is refused at once: git needs room for the pack and its index. */
+const MIN_FREE_BYTES = 1024 * 1024;
+
+/** The fault a push into `dir` would meet: its objects/ cannot be written, or the disk is (nearly) full. */
+async function cannotWrite(dir: string): Promise<InsufficientStorage | ServiceUnavailable | undefined> {
+  const objects = path.join(dir, 'objects');
+  try {
+    await fs.promises.access(objects, fs.constants.W_OK);
+    const space = await fs.promises.statfs(objects);
+    if (space.bavail * space.bsize < MIN_FREE_BYTES) return new InsufficientStorage(DISK_FULL);
+  } catch (err) {
+    return storageFault(err);
+  }
+  return undefined;
 }
 
 function serviceOf(value: unknown): Service | null {
@@ -64,6 +82,15 @@ export function smartHttp(ctx: AppContext): RequestHandler {
     }
     if (!advertise && req.get('content-type') !== `application/x-git-${service}-request`) {
       return plain(res, 415, `Content-Type must be application/x-git-${service}-request`);
+    }
+    // A push to a full or read-only disk is refused before it starts, with a reason git shows
+    // ("remote: ..."): at the advertisement, which every push fetches first, and again at the pack.
+    if (service === 'receive-pack') {
+      const fault = await cannotWrite(dir);
+      if (fault) {
+        ctx.log.error({ repo: repoId, err: fault.message }, 'push refused: storage fault');
+        return plain(res, fault.status, fault.message, 'retryAfter' in fault ? { 'Retry-After': String(fault.retryAfter) } : {});
+      }
     }
 
     const protocolHeader = req.get('git-protocol');
@@ -189,7 +216,10 @@ function runService(ctx: AppContext, req: Request, res: Response, run: Run): voi
     }
     const message = Buffer.concat(stderr).toString('utf8').split(run.dir).join(run.repoId).trim();
     ctx.log.warn({ repo: run.repoId, service: run.service, code, signal, stderr: message.slice(0, 2000) }, 'git service failed');
-    if (!res.headersSent) {
+    const fault = storageFault({ code: faultCodeInText(message) });
+    if (!res.headersSent && fault) {
+      plain(res, fault.status, fault.message, 'retryAfter' in fault ? { 'Retry-After': String(fault.retryAfter) } : {});
+    } else if (!res.headersSent) {
       // git refused what the client sent (truncated or malformed request): the client's error.
       plain(res, 400, `git ${run.service} refused the request: ${message.split('\n')[0] || `exit ${code ?? signal}`}`);
     } else {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { HOOKS_DIR } from './env.js';
-import { runGit } from './run.js';
+import { GitError, runGit } from './run.js';
 
 // Native git plumbing for commits made through the Hub API (src/services/commits.ts): blobs
 // with `hash-object -w`, the new tree in a temporary index (GIT_INDEX_FILE) built from the
@@ -38,7 +38,7 @@ export class BlobWriter {
       this.child.on('error', reject);
       this.child.on('close', (code) => {
         if (code === 0) resolve(Buffer.concat(this.out).toString('utf8'));
-        else reject(new Error(`git hash-object failed (${code}): ${Buffer.concat(err).toString('utf8').trim()}`));
+        else reject(new GitError('git hash-object', code, Buffer.concat(err).toString('utf8')));
       });
     });
     this.finished.catch(() => {}); // reported by finish()
@@ -59,9 +59,10 @@ export class BlobWriter {
     return oids;
   }
 
-  /** Stops git without waiting for it (the commit was abandoned). */
-  abort(): void {
+  /** Stops git (the commit was abandoned) and waits for it to exit, so it writes nothing after. */
+  async abort(): Promise<void> {
     this.child.kill();
+    await this.finished.catch(() => {});
   }
 }
 
@@ -149,7 +150,7 @@ export async function ignoredBy(dir: string, env: NodeJS.ProcessEnv, tmpDir: str
     child.on('error', reject);
     child.on('close', (code) => {
       if (code === 0 || code === 1) resolve(Buffer.concat(chunks).toString('utf8'));
-      else reject(new Error(`git check-ignore failed (${code}): ${Buffer.concat(err).toString('utf8').trim()}`));
+      else reject(new GitError('git check-ignore', code, Buffer.concat(err).toString('utf8')));
     });
     child.stdin.end(input);
   });

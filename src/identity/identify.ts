@@ -3,6 +3,7 @@ import { findUserById } from '../db/accounts.js';
 import type { Db } from '../db/index.js';
 import { findLiveTokenByHash, touchToken } from '../db/tokens.js';
 import type { TokenInfo, TokenRole, User } from '../domain/types.js';
+import { storageFault } from '../domain/faults.js';
 import { hashToken, looksLikeToken, sameDigest } from './tokens.js';
 
 /** Who is calling. Bad credentials are kept apart from none, so they get a 401 rather than anonymous access. */
@@ -56,7 +57,10 @@ export async function identify(db: Db, authorization: string | undefined): Promi
   if (!user) return { kind: 'invalid' };
   const at = new Date();
   if (!token.lastUsedAt || at.getTime() - Date.parse(token.lastUsedAt) > TOUCH_EVERY_MS) {
-    await touchToken(db, token.id, at.toISOString());
+    // Bookkeeping only: a full or read-only disk must not turn reads (clones, downloads) away.
+    await touchToken(db, token.id, at.toISOString()).catch((err) => {
+      if (!storageFault(err)) throw err;
+    });
   }
   const { secretSha256: _hidden, ...info } = token;
   return { kind: 'user', user, tokenRole: token.role, token: info };

@@ -1,5 +1,6 @@
 import { type NextFunction, type Request, type Response, Router } from 'express';
 import type { AppContext } from '../http/context.js';
+import { storageFault } from '../domain/faults.js';
 import { NameError } from '../domain/names.js';
 import { askAccessFromPage } from './ask-access.js';
 import { html } from './html.js';
@@ -63,6 +64,13 @@ ${caller.kind === 'user' ? html`<p>Open a repo at <code>/NAMESPACE/NAME</code> (
 
   // Refusals meant for the user (bad names, oversized forms, HubgateErrors) as pages, not JSON.
   router.use((err: Error & { status?: number }, req: Request, res: Response, next: NextFunction) => {
+    // A full or read-only disk: a page that says so, rather than the API's JSON.
+    const fault = storageFault(err);
+    if (fault && !res.headersSent) {
+      req.log.error({ err }, 'storage fault');
+      if ('retryAfter' in fault) res.set('Retry-After', String(fault.retryAfter));
+      return errorPage(req, res, fault.status, fault.status === 507 ? 'Disk full' : 'Temporarily unavailable', fault.message);
+    }
     const status = err instanceof NameError ? 400 : err.status;
     if (!status || status < 400 || status >= 500 || res.headersSent) return next(err);
     errorPage(req, res, status, 'Request refused', err instanceof NameError || (err as { expose?: boolean }).expose !== false ? err.message : 'Request refused');

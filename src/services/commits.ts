@@ -5,14 +5,18 @@ import type { Db } from '../db/index.js';
 import { linkedSizes } from '../db/lfs.js';
 import type { RepoWithOwner } from '../db/repos.js';
 import { HubgateError, badRequest } from '../domain/errors.js';
+import { faultCodeInText } from '../domain/faults.js';
 import { printable, repoIdOf } from '../domain/names.js';
 import { objectInfo, readBlob, resolveCommit } from '../git/content.js';
 import { gitEnv } from '../git/env.js';
+import { Quarantine } from '../git/quarantine.js';
 import { repoDir } from '../git/repo-dirs.js';
+import { GitError, runGit } from '../git/run.js';
 import {
   BlobWriter, branchHead, commitTree, type Identity, ignoredBy, type IndexEntry, moveBranch, runPreReceive, TempIndex, writeBlob,
 } from '../git/write-commit.js';
 import { keyedQueue } from '../util/keyed-queue.js';
+import { scratchDir, tmpRoot } from '../util/scratch.js';
 
 // Commits made through the Hub API (POST /api/{type}s/{ns}/{name}/commit/{branch}) and the
 // preupload question that comes before them. The commit is a real git commit written with
@@ -111,12 +115,17 @@ export interface CommitHeader {
 
 /**
  * One commit being received: files are written as blobs as their lines arrive, then commit()
- * builds the tree and moves the branch. Always dispose() it.
+ * builds the tree and moves the branch. Every object is written into a quarantine and moves into
+ * the repo only once the commit is accepted, so a refused or abandoned one leaves nothing.
+ * Always dispose() it.
  */
 export class CommitDraft {
   private readonly env: NodeJS.ProcessEnv;
   readonly dir: string;
   private tmp = '';
+  private quarantine: Quarantine | null = null;
+  /** The environment for git writing into the quarantine. */
+  private qenv: NodeJS.ProcessEnv = {};
   private blobs: BlobWriter | null = null;
   private readonly ops: Operation[] = [];
   private fileCount = 0;
@@ -131,10 +140,10 @@ export class CommitDraft {
   }
 
   async open(): Promise<void> {
-    const root = path.join(this.deps.dataDir, 'tmp');
-    await fs.mkdir(root, { recursive: true });
-    this.tmp = await fs.mkdtemp(path.join(root, 'commit-'));
-    this.blobs = new BlobWriter(this.dir, this.env);
+    this.tmp = await scratchDir(tmpRoot(this.deps.dataDir), 'commit');
+    this.quarantine = await Quarantine.create(this.dir, 'commit');
+    this.qenv = this.quarantine.env(this.env);
+    this.blobs = new BlobWriter(this.dir, this.qenv);
   }
 
   private count(): void {
@@ -195,11 +204,27 @@ export class CommitDraft {
         const head = await branchHead(this.dir, this.env, opts.branch);
         if (!head) throw new CommitError(`branch "${opts.branch}" does not exist in ${repoIdOf(this.repo)}: commit to an existing branch`, 404, 'RevisionNotFound');
         if (parent && head !== parent) throw this.moved(opts.branch, parent, head);
-        const tree = await this.buildTree(head, blobOids, pointers, `index-${attempt}`);
-        const commit = await commitTree(this.dir, this.env, tree, head, message, opts.author);
-        const hook = await runPreReceive(this.dir, hookEnv, head, commit, `refs/heads/${opts.branch}`);
-        if (!hook.ok) throw badRequest(`the commit was refused by the repository's push policy:\n${hook.output.trim()}`);
-        if (await moveBranch(this.dir, this.env, opts.branch, commit, head)) return { oid: commit, hookOutput: hook.output };
+        // This attempt's trees and commit in their own quarantine: an attempt that loses a race to a push is dropped whole.
+        const attemptObjects = await Quarantine.create(this.dir, 'commit', this.quarantine!);
+        try {
+          const env = attemptObjects.env(this.env);
+          const tree = await this.buildTree(head, blobOids, pointers, `index-${attempt}`, env);
+          const commit = await commitTree(this.dir, env, tree, head, message, opts.author);
+          // The hook sees the new objects as in a push: inside the quarantine (GIT_QUARANTINE_PATH).
+          const hook = await runPreReceive(this.dir, attemptObjects.env(hookEnv), head, commit, `refs/heads/${opts.branch}`);
+          if (!hook.ok) {
+            // A hook that could not run for lack of space is the disk's fault, not the commit's.
+            if (faultCodeInText(hook.output)) throw new GitError('the pre-receive hook', 1, hook.output);
+            throw badRequest(`the commit was refused by the repository's push policy:\n${hook.output.trim()}`);
+          }
+          if ((await branchHead(this.dir, this.env, opts.branch)) === head) {
+            await attemptObjects.migrate();
+            await this.quarantine!.migrate();
+            if (await moveBranch(this.dir, this.env, opts.branch, commit, head)) return { oid: commit, hookOutput: hook.output };
+          }
+        } finally {
+          await attemptObjects.dispose();
+        }
         if (parent) throw this.moved(opts.branch, parent, (await branchHead(this.dir, this.env, opts.branch)) ?? 'nothing');
         if (attempt === MAX_ATTEMPTS) throw new CommitError(`branch "${opts.branch}" kept moving while this commit was applied: send it again`, 409);
       }
@@ -234,7 +259,7 @@ export class CommitDraft {
         if (size !== undefined) linked.set(oid, size);
       }
     }
-    const writer = new BlobWriter(this.dir, this.env);
+    const writer = new BlobWriter(this.dir, this.qenv);
     const byOp = new Map<number, number>();
     try {
       for (const { op, i } of lfsOps) {
@@ -254,7 +279,7 @@ export class CommitDraft {
         byOp.set(i, writer.add(file));
       }
     } catch (err) {
-      writer.abort();
+      await writer.abort();
       throw err;
     }
     const written = await writer.finish();
@@ -262,8 +287,8 @@ export class CommitDraft {
   }
 
   /** Applies the operations onto `head`'s tree in a temporary index; returns the new tree. */
-  private async buildTree(head: string, blobOids: string[], pointers: Map<number, string>, indexName: string): Promise<string> {
-    const index = new TempIndex(this.dir, this.env, this.tmp, indexName);
+  private async buildTree(head: string, blobOids: string[], pointers: Map<number, string>, indexName: string, env: NodeJS.ProcessEnv): Promise<string> {
+    const index = new TempIndex(this.dir, env, this.tmp, indexName);
     await index.readTree(head);
     const files = await index.files();
     // What this commit does to each path, in operation order: an entry, or null for removed.
@@ -297,7 +322,7 @@ export class CommitDraft {
     });
     this.checkFileFolderClashes(files, changes);
     await index.update(changes);
-    await this.trackLfs(index, files, changes, [...lfsPaths].filter((p) => changes.get(p)));
+    await this.trackLfs(index, env, files, changes, [...lfsPaths].filter((p) => changes.get(p)));
     return index.writeTree();
   }
 
@@ -323,18 +348,19 @@ export class CommitDraft {
    * As the Hub does, adds lfsFiles that no .gitattributes sends to Git LFS to the root
    * .gitattributes, so that git clones check out their content rather than the pointer.
    */
-  private async trackLfs(index: TempIndex, files: Map<string, IndexEntry>, changes: Map<string, IndexEntry | null>, lfsPaths: string[]): Promise<void> {
+  private async trackLfs(index: TempIndex, env: NodeJS.ProcessEnv, files: Map<string, IndexEntry>, changes: Map<string, IndexEntry | null>, lfsPaths: string[]): Promise<void> {
     if (lfsPaths.length === 0) return;
     const tracked = await index.lfsTracked(lfsPaths);
     const untracked = [...new Set(lfsPaths.filter((p) => !tracked.has(p)))];
     if (untracked.length === 0) return;
     const current = changes.has('.gitattributes') ? changes.get('.gitattributes') : files.get('.gitattributes');
-    const existing = current ? await readBlob(this.dir, this.env, current.oid) : null;
+    // A .gitattributes sent in this commit is still in the quarantine, where the repo's warm reader does not look.
+    const existing = !current ? null : changes.has('.gitattributes') ? Buffer.from(await runGit(['cat-file', 'blob', current.oid], { env, cwd: this.dir })) : await readBlob(this.dir, this.env, current.oid);
     if (current && !existing) throw badRequest('the root .gitattributes is too large for hubgate to add LFS patterns to: track the lfsFiles in it yourself in this commit');
     let text = existing?.toString('utf8') ?? '';
     if (text && !text.endsWith('\n')) text += '\n';
     text += untracked.map((p) => `${attributePattern(p)} ${LFS_ATTRIBUTES}\n`).join('');
-    const oid = await writeBlob(this.dir, this.env, text);
+    const oid = await writeBlob(this.dir, env, text);
     await index.update([['.gitattributes', { mode: '100644', oid }]]);
     const still = await index.lfsTracked(untracked);
     const missed = untracked.find((p) => !still.has(p));
@@ -342,7 +368,9 @@ export class CommitDraft {
   }
 
   async dispose(): Promise<void> {
-    this.blobs?.abort();
+    // git must have exited before its quarantine is removed, or it could create it again.
+    await this.blobs?.abort();
+    await this.quarantine?.dispose();
     if (this.tmp) await fs.rm(this.tmp, { recursive: true, force: true });
   }
 }
@@ -376,13 +404,13 @@ export async function planUploads(
 ): Promise<UploadPlan[]> {
   const dir = repoDir(deps.dataDir, repo);
   const env = gitEnv(deps.dataDir);
-  const root = path.join(deps.dataDir, 'tmp');
-  await fs.mkdir(root, { recursive: true });
-  const tmp = await fs.mkdtemp(path.join(root, 'preupload-'));
+  const tmp = await scratchDir(tmpRoot(deps.dataDir), 'preupload');
+  // The .gitattributes sent is written only to be read by check-attr: into a quarantine that is dropped after.
+  const quarantine = opts.gitAttributes !== undefined ? await Quarantine.create(dir, 'preupload') : null;
   try {
-    const index = new TempIndex(dir, env, tmp);
+    const index = new TempIndex(dir, quarantine ? quarantine.env(env) : env, tmp);
     await index.readTree(commit);
-    if (opts.gitAttributes !== undefined) await index.update([['.gitattributes', { mode: '100644', oid: await writeBlob(dir, env, opts.gitAttributes) }]]);
+    if (opts.gitAttributes !== undefined) await index.update([['.gitattributes', { mode: '100644', oid: await writeBlob(dir, quarantine!.env(env), opts.gitAttributes) }]]);
     const paths = files.map((f) => f.path);
     const lfs = await index.lfsTracked(paths);
     const ignoreRules = opts.gitIgnore ?? (await readBlob(dir, env, `${commit}:.gitignore`))?.toString('utf8') ?? '';
@@ -395,6 +423,7 @@ export async function planUploads(
       }),
     );
   } finally {
+    await quarantine?.dispose();
     await fs.rm(tmp, { recursive: true, force: true });
   }
 }

@@ -11,10 +11,13 @@ import { closeReaders } from '../git/content.js';
 import { gitEnv } from '../git/env.js';
 import { defaultGitattributes } from '../git/default-gitattributes.js';
 import { initBareRepo, repoDir } from '../git/repo-dirs.js';
+import { newReposRoot, scratchDir } from '../util/scratch.js';
 
 /**
- * Creates the row, then the bare repo with the Hub's default .gitattributes as its first commit;
- * if git fails the row goes too, so nothing is half made.
+ * Creates a repo, whole or not at all: the bare repo with the Hub's default .gitattributes as its
+ * first commit is built in scratch space (DATA/repos/.tmp), then the row is inserted (the name is
+ * claimed there, once), then the directory is renamed into place. Whatever fails (a full or
+ * read-only disk, a name taken meanwhile) undoes what came before, so a retry starts clean.
  */
 export async function createRepo(
   db: Db,
@@ -25,20 +28,61 @@ export async function createRepo(
   checkName('repo name', r.name);
   const owner = await findAccount(db, r.namespace);
   if (!owner) throw notFound(`no user or organization named "${r.namespace}": create it first with \`hubgate user create\` or \`hubgate org create\``);
-  let id: number;
+  const scratch = await scratchDir(newReposRoot(dataDir), 'repo');
   try {
-    id = await insertRepo(db, { type: r.type, ownerId: owner.id, name: r.name, private: r.private, gated: r.gated });
-  } catch (err) {
-    if (isUniqueViolation(err)) throw conflict(`${repoIdOf(r)} already exists`);
-    throw err;
-  }
-  try {
-    await initBareRepo(repoDir(dataDir, { ...r, namespace: owner.name }), gitEnv(dataDir), defaultGitattributes(r.type));
-  } catch (err) {
-    await deleteRepoRow(db, id);
-    throw err;
+    const built = path.join(scratch, 'repo.git');
+    await initBareRepo(built, gitEnv(dataDir), defaultGitattributes(r.type));
+    let id: number;
+    try {
+      id = await insertRepo(db, { type: r.type, ownerId: owner.id, name: r.name, private: r.private, gated: r.gated });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict(`${repoIdOf(r)} already exists`);
+      throw err;
+    }
+    try {
+      await moveIntoPlace(dataDir, built, repoDir(dataDir, { ...r, namespace: owner.name }));
+    } catch (err) {
+      await deleteRepoRow(db, id);
+      throw err;
+    }
+  } finally {
+    await fs.rm(scratch, { recursive: true, force: true, maxRetries: 3 });
   }
   return (await findRepo(db, r.type, owner.name, r.name))!;
+}
+
+/**
+ * Renames a newly built repo to `dir`. A directory already there belongs to no repo (the caller
+ * holds the name's row): one left by a deletion in progress or a crash, moved aside to the trash.
+ */
+async function moveIntoPlace(dataDir: string, built: string, dir: string): Promise<void> {
+  await fs.mkdir(path.dirname(dir), { recursive: true });
+  try {
+    await fs.rename(built, dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+    await removeToTrash(dataDir, dir, 'stray');
+    await fs.rename(built, dir);
+  }
+}
+
+/**
+ * Renames `dir` into DATA/trash (atomic, so its name is free at once), then removes it from
+ * there; where it cannot be moved aside it is removed in place. Nothing there is fine too.
+ */
+async function removeToTrash(dataDir: string, dir: string, label: string): Promise<void> {
+  const trash = path.join(dataDir, 'trash', `${label}-${randomUUID()}`);
+  try {
+    await fs.mkdir(path.dirname(trash), { recursive: true });
+    await fs.rename(dir, trash);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    await fs.rm(dir, { recursive: true, force: true, maxRetries: 3 });
+    return;
+  }
+  // A background repack may still be writing into it: retry instead of leaving half a tree.
+  await fs.rm(trash, { recursive: true, force: true, maxRetries: 3 });
 }
 
 export async function setGated(db: Db, ref: RepoRef, gated: GatedMode): Promise<void> {
@@ -58,17 +102,6 @@ export async function deleteRepo(db: Db, dataDir: string, repo: RepoWithOwner): 
   const dir = repoDir(dataDir, repo);
   if (!(await removeRepoRow(db, repo.id))) return false;
   closeReaders(dir);
-  const trash = path.join(dataDir, 'trash', `${repo.id}-${randomUUID()}`);
-  try {
-    await fs.mkdir(path.dirname(trash), { recursive: true });
-    await fs.rename(dir, trash);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
-    // Could not move it aside: remove it in place rather than leave it to block a new repo of that name.
-    await fs.rm(dir, { recursive: true, force: true, maxRetries: 3 });
-    return true;
-  }
-  // A background repack may still be writing into it: retry instead of leaving half a tree.
-  await fs.rm(trash, { recursive: true, force: true, maxRetries: 3 });
+  await removeToTrash(dataDir, dir, String(repo.id));
   return true;
 }
