@@ -7,6 +7,7 @@ import { answerFor } from '../access/answer.js';
 import { resolveAccess } from '../access/resolve.js';
 import { baseUrlOf } from '../api/respond.js';
 import type { AppContext } from '../http/context.js';
+import { callerKey, type Limits } from '../http/limits.js';
 import { repoIdOf } from '../domain/names.js';
 import { parseRepoPath } from '../http/repo-path.js';
 import { gitEnv } from './env.js';
@@ -19,6 +20,8 @@ type Service = 'upload-pack' | 'receive-pack';
 const GIT_ROUTE = /^\/(info\/refs|git-upload-pack|git-receive-pack)$/;
 // Only well-formed key=value pairs reach GIT_PROTOCOL (the same guard as Gitea's).
 const SAFE_GIT_PROTOCOL = /^[0-9a-zA-Z]+=[0-9a-zA-Z]+(:[0-9a-zA-Z]+=[0-9a-zA-Z]+)*$/;
+/** Seconds a caller at its git process limit is told to wait. */
+const GIT_RETRY_AFTER_S = 10;
 const NO_CACHE = {
   'Cache-Control': 'no-cache, max-age=0, must-revalidate',
   Pragma: 'no-cache',
@@ -30,11 +33,26 @@ function plain(res: Response, status: number, message: string, headers: Record<s
   res.status(status).set({ ...headers, 'Content-Type': 'text/plain; charset=utf-8' }).send(`${message}\n`);
 }
 
+/**
+ * The answer at the caller's git process limit. git shows the text/plain body of a failed
+ * info/refs as "remote:" lines, but of a failed POST only "RPC failed; HTTP 429". So an
+ * upload-pack POST gets git's own protocol error instead, a 200 whose one pkt-line is "ERR ...",
+ * which git prints as "fatal: remote error: ..."; receive-pack, which expects side-band
+ * answers, keeps the plain 429.
+ */
+function tooManyGit(res: Response, service: Service, advertise: boolean, message: string): void {
+  const headers = { 'Retry-After': String(GIT_RETRY_AFTER_S) };
+  if (advertise || service === 'receive-pack') return plain(res, 429, message, headers);
+  const line = Buffer.from(`ERR ${message}\n`);
+  res.status(200).set({ ...NO_CACHE, ...headers, 'Content-Type': `application/x-git-${service}-result` });
+  res.send(Buffer.concat([Buffer.from((line.length + 4).toString(16).padStart(4, '0')), line]));
+}
+
 function serviceOf(value: unknown): Service | null {
   return value === 'git-upload-pack' ? 'upload-pack' : value === 'git-receive-pack' ? 'receive-pack' : null;
 }
 
-export function smartHttp(ctx: AppContext): RequestHandler {
+export function smartHttp(ctx: AppContext, limits: Pick<Limits, 'gitProcesses'>): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
     const parsed = parseRepoPath(req.path, GIT_ROUTE);
     if (!parsed) return next();
@@ -78,7 +96,14 @@ export function smartHttp(ctx: AppContext): RequestHandler {
       HUBGATE_MAX_FILE_SIZE: String(ctx.cfg.maxFileSize),
       ...(caller.kind === 'user' ? { GIT_COMMITTER_NAME: caller.user.name, GIT_COMMITTER_EMAIL: `${caller.user.name}@hubgate` } : {}),
     });
-    runService(ctx, req, res, { service, advertise, dir, env, repoId, v2: gitProtocol?.split(':').includes('version=2') ?? false });
+    // One caller's clones and pushes cannot take every process slot of the machine.
+    const release = limits.gitProcesses.acquire(callerKey(req, res));
+    if (!release) {
+      const who = caller.kind === 'user' ? `user ${caller.user.name}` : 'your address';
+      const message = `too many git requests at once: at most ${limits.gitProcesses.max} git processes run at a time for ${who}; wait for your other clones and pushes to finish, then try again`;
+      return tooManyGit(res, service, advertise, message);
+    }
+    runService(ctx, req, res, { service, advertise, dir, env, repoId, v2: gitProtocol?.split(':').includes('version=2') ?? false, release });
   };
 }
 
@@ -89,6 +114,8 @@ interface Run {
   env: NodeJS.ProcessEnv;
   repoId: string;
   v2: boolean;
+  /** Frees the caller's git process slot (once the child has exited). */
+  release: () => void;
 }
 
 function runService(ctx: AppContext, req: Request, res: Response, run: Run): void {
@@ -174,8 +201,12 @@ function runService(ctx: AppContext, req: Request, res: Response, run: Run): voi
     }
   }
 
-  child.on('error', (err) => ctx.log.error({ err, repo: run.repoId }, 'could not start git'));
+  child.on('error', (err) => {
+    run.release();
+    ctx.log.error({ err, repo: run.repoId }, 'could not start git');
+  });
   child.on('close', (code, signal) => {
+    run.release();
     const outcome = clientGone ? 'aborted' : code === 0 ? 'ok' : 'failed';
     ctx.metrics.gitDuration.labels(run.service, outcome).observe(Number(process.hrtime.bigint() - started) / 1e9);
     ctx.metrics.gitBytesServed.labels(run.service).inc(bytesOut);
