@@ -19,14 +19,23 @@ export function bodyIdleTimeout(ms: number, log: Logger): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     if (ms <= 0 || !hasBody(req) || req.complete) return next();
     const socket = req.socket;
+    let cut = false;
+    // Node does not end a request whose answer has finished when its socket closes: destroying
+    // it is what tells its reader (a git process's stdin, a body parser) that no more is coming.
+    const close = () => {
+      socket.destroy();
+      req.destroy();
+    };
     const onIdle = () => {
       // Node's server closes a socket whose timeout no one handles: once the body is all here,
       // the timer is simply switched off, whatever the answer still takes.
       if (req.complete) return void socket.setTimeout(0);
+      if (cut) return; // the request and the response both hear of one timeout
+      cut = true;
       log.info({ path: req.path, remoteAddress: socket.remoteAddress }, 'request body timed out');
-      if (res.headersSent) return void socket.destroy();
+      if (res.headersSent) return close();
       res.writeHead(408, { Connection: 'close', 'Content-Type': 'text/plain; charset=utf-8' });
-      res.end(`the request body sent nothing for ${ms / 1000} s, so the request was cut: send the body without pausing, then try again\n`, () => socket.destroy());
+      res.end(`the request body sent nothing for ${ms / 1000} s, so the request was cut: send the body without pausing, then try again\n`, close);
     };
     const done = () => {
       req.off('timeout', onIdle);
