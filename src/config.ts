@@ -39,6 +39,7 @@ const schema = z.object({
   apiRequestsPerMinute: count,
   validateYamlPerMinute: count,
   maxConnectionsPerIp: count,
+  gitRequestsPerMinute: count,
 });
 
 type Parsed = z.infer<typeof schema>;
@@ -72,6 +73,7 @@ export const SETTINGS: Record<keyof Parsed, { env: string; flag?: string; fallba
   apiRequestsPerMinute: { env: 'HUBGATE_API_REQUESTS_PER_MINUTE', fallback: '1200' },
   validateYamlPerMinute: { env: 'HUBGATE_VALIDATE_YAML_PER_MINUTE', fallback: '30' },
   maxConnectionsPerIp: { env: 'HUBGATE_MAX_CONNECTIONS_PER_IP', fallback: '0' },
+  gitRequestsPerMinute: { env: 'HUBGATE_GIT_REQUESTS_PER_MINUTE', fallback: '300' },
 };
 
 export class ConfigError extends Error {}

@@ -20,7 +20,7 @@ type Service = 'upload-pack' | 'receive-pack';
 const GIT_ROUTE = /^\/(info\/refs|git-upload-pack|git-receive-pack)$/;
 // Only well-formed key=value pairs reach GIT_PROTOCOL (the same guard as Gitea's).
 const SAFE_GIT_PROTOCOL = /^[0-9a-zA-Z]+=[0-9a-zA-Z]+(:[0-9a-zA-Z]+=[0-9a-zA-Z]+)*$/;
-/** Seconds a caller at its git process limit is told to wait. */
+/** Seconds a caller at its git process limit is told to wait (when one of its processes ends is not known). */
 const GIT_RETRY_AFTER_S = 10;
 const NO_CACHE = {
   'Cache-Control': 'no-cache, max-age=0, must-revalidate',
@@ -40,8 +40,8 @@ function plain(res: Response, status: number, message: string, headers: Record<s
  * which git prints as "fatal: remote error: ..."; receive-pack, which expects side-band
  * answers, keeps the plain 429.
  */
-function tooManyGit(res: Response, service: Service, advertise: boolean, message: string): void {
-  const headers = { 'Retry-After': String(GIT_RETRY_AFTER_S) };
+function tooManyGit(res: Response, service: Service, advertise: boolean, message: string, retryAfter: number): void {
+  const headers = { 'Retry-After': String(retryAfter) };
   if (advertise || service === 'receive-pack') return plain(res, 429, message, headers);
   const line = Buffer.from(`ERR ${message}\n`);
   res.status(200).set({ ...NO_CACHE, ...headers, 'Content-Type': `application/x-git-${service}-result` });
@@ -52,7 +52,7 @@ function serviceOf(value: unknown): Service | null {
   return value === 'git-upload-pack' ? 'upload-pack' : value === 'git-receive-pack' ? 'receive-pack' : null;
 }
 
-export function smartHttp(ctx: AppContext, limits: Pick<Limits, 'gitProcesses'>): RequestHandler {
+export function smartHttp(ctx: AppContext, limits: Pick<Limits, 'gitProcesses' | 'gitRequests'>): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
     const parsed = parseRepoPath(req.path, GIT_ROUTE);
     if (!parsed) return next();
@@ -64,6 +64,10 @@ export function smartHttp(ctx: AppContext, limits: Pick<Limits, 'gitProcesses'>)
     if (!advertise && req.method !== 'POST') return plain(res, 405, `use POST for ${parsed.rest.slice(1)}`);
     const service = serviceOf(advertise ? req.query.service : parsed.rest.slice(1));
     if (!service) return plain(res, 403, 'hubgate serves git over smart HTTP only: use git 1.6.6 or later (dumb HTTP is not supported)');
+    const caller = res.locals.caller;
+    const who = caller.kind === 'user' ? `user ${caller.user.name}` : 'your address';
+    const wait = limits.gitRequests.take(callerKey(req, res));
+    if (wait) return tooManyGit(res, service, advertise, `too many git requests: at most ${limits.gitRequests.perMinute} a minute for ${who}; try again in ${wait} s`, wait);
 
     const { decision, repo } = await resolveAccess(ctx.db, res.locals.caller, parsed.ref, service === 'receive-pack' ? 'write' : 'read');
     if (!decision.allow) {
@@ -86,7 +90,6 @@ export function smartHttp(ctx: AppContext, limits: Pick<Limits, 'gitProcesses'>)
 
     const protocolHeader = req.get('git-protocol');
     const gitProtocol = protocolHeader && SAFE_GIT_PROTOCOL.test(protocolHeader) ? protocolHeader : undefined;
-    const caller = res.locals.caller;
     const env = gitEnv(ctx.cfg.dataDir, {
       ...(gitProtocol ? { GIT_PROTOCOL: gitProtocol } : {}),
       HUBGATE_REPO: repoId,
@@ -99,9 +102,8 @@ export function smartHttp(ctx: AppContext, limits: Pick<Limits, 'gitProcesses'>)
     // One caller's clones and pushes cannot take every process slot of the machine.
     const release = limits.gitProcesses.acquire(callerKey(req, res));
     if (!release) {
-      const who = caller.kind === 'user' ? `user ${caller.user.name}` : 'your address';
       const message = `too many git requests at once: at most ${limits.gitProcesses.max} git processes run at a time for ${who}; wait for your other clones and pushes to finish, then try again`;
-      return tooManyGit(res, service, advertise, message);
+      return tooManyGit(res, service, advertise, message, GIT_RETRY_AFTER_S);
     }
     runService(ctx, req, res, { service, advertise, dir, env, repoId, v2: gitProtocol?.split(':').includes('version=2') ?? false, release });
   };
