@@ -12,7 +12,7 @@ import { basic, bearer, commitAndPush, pkt, rawRequest, wantRequest } from './he
 
 /** Short idle timeout, one git process per caller. */
 let hub: Hubgate;
-/** Small request rates (API and LFS batch, anonymous validate-yaml, git requests: 12 a minute, 2 at once). */
+/** Small request rates (API and LFS batch, anonymous validate-yaml, git requests). */
 let rated: Hubgate;
 let token: string;
 let tip: string;
@@ -20,7 +20,7 @@ let tip: string;
 beforeAll(async () => {
   [hub, rated] = await Promise.all([
     startHubgate({ env: { HUBGATE_BODY_IDLE_TIMEOUT_MS: '1000', HUBGATE_GIT_PROCESSES_PER_CALLER: '1' } }),
-    startHubgate({ env: { HUBGATE_API_REQUESTS_PER_MINUTE: '10', HUBGATE_VALIDATE_YAML_PER_MINUTE: '3', HUBGATE_GIT_REQUESTS_PER_MINUTE: '12' } }),
+    startHubgate({ env: { HUBGATE_API_REQUESTS_PER_MINUTE: '10', HUBGATE_VALIDATE_YAML_PER_MINUTE: '3', HUBGATE_GIT_REQUESTS_PER_MINUTE: '3' } }),
   ]);
   token = await hub.userWithToken('alice');
   const made = await hub.cli(['repo', 'create', 'alice/pub']);
@@ -285,19 +285,18 @@ describe('per-caller limits', () => {
     expect(await healthy(rated)).toBe(200);
   });
 
-  it('git requests: per caller per minute (each starts a process), in bursts of ten seconds\' worth', async () => {
+  it('git requests: per caller per minute (each starts a process)', async () => {
     const dtoken = await rated.userWithToken('dave');
     const made = await rated.cli(['repo', 'create', 'dave/pub']);
     expect(made.code, made.stderr).toBe(0);
     const refs = (headers: Record<string, string> = {}) => rawRequest(rated.port, { path: '/dave/pub/info/refs?service=git-upload-pack', headers });
-    expect((await refs()).status).toBe(200);
-    expect((await refs()).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await refs()).status).toBe(200);
     const refused = await refs();
     expect(refused.status).toBe(429);
     expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-    expect(refused.text).toMatch(/^too many git requests: at most 12 a minute for your address; try again in \d+ s\n$/);
+    expect(refused.text).toMatch(/^too many git requests: at most 3 a minute for your address; try again in \d+ s\n$/);
     const clone = await rated.git(['clone', '-q', rated.remote('dave/pub'), 'c']);
-    expect(clone.stderr).toMatch(/^remote: too many git requests: at most 12 a minute for your address/m);
+    expect(clone.stderr).toMatch(/^remote: too many git requests: at most 3 a minute for your address/m);
     // dave's token, sent from the start, is counted apart from the address.
     expect((await refs({ authorization: basic(dtoken) })).status).toBe(200);
   });

@@ -40,8 +40,8 @@ interface Bucket {
 }
 
 /**
- * At most `perMinute` requests per key per minute, as a token bucket: a caller may send `burst`
- * at once, then gets one more every 60/perMinute seconds (0: unlimited).
+ * At most `perMinute` requests per key per minute, as a token bucket: a caller may send a minute's
+ * worth at once, then gets one more every 60/perMinute seconds (0: unlimited).
  */
 export class RateLimit {
   private readonly buckets = new Map<string, Bucket>();
@@ -50,7 +50,6 @@ export class RateLimit {
 
   constructor(
     readonly perMinute: number,
-    private readonly burst = perMinute,
     private readonly now: () => number = Date.now,
   ) {
     this.perMs = perMinute / 60_000;
@@ -62,8 +61,8 @@ export class RateLimit {
     if (this.perMinute <= 0) return 0;
     const now = this.now();
     this.sweep(now);
-    const bucket = this.buckets.get(key) ?? { tokens: this.burst, at: now };
-    bucket.tokens = Math.min(this.burst, bucket.tokens + (now - bucket.at) * this.perMs);
+    const bucket = this.buckets.get(key) ?? { tokens: this.perMinute, at: now };
+    bucket.tokens = Math.min(this.perMinute, bucket.tokens + (now - bucket.at) * this.perMs);
     bucket.at = now;
     this.buckets.set(key, bucket);
     if (bucket.tokens >= 1) {
@@ -78,7 +77,7 @@ export class RateLimit {
     if (now - this.lastSweep < 60_000) return;
     this.lastSweep = now;
     for (const [key, bucket] of this.buckets) {
-      if (bucket.tokens + (now - bucket.at) * this.perMs >= this.burst) this.buckets.delete(key);
+      if (bucket.tokens + (now - bucket.at) * this.perMs >= this.perMinute) this.buckets.delete(key);
     }
   }
 }
@@ -89,8 +88,8 @@ export interface Limits {
   gitProcesses: ConcurrencyLimit;
   /**
    * git smart HTTP requests of one caller. Each starts a git process, and starting one holds the
-   * event loop for milliseconds (fork of the server process), so their rate matters as well as
-   * how many run at once; bursts are capped at ten seconds' worth.
+   * event loop for milliseconds (a fork of the server process), so their rate matters as well as
+   * how many run at once.
    */
   gitRequests: RateLimit;
   /** Hub API (/api/...) and LFS batch requests of one caller. */
@@ -102,7 +101,7 @@ export interface Limits {
 export function createLimits(cfg: { gitProcessesPerCaller: number; gitRequestsPerMinute: number; apiRequestsPerMinute: number; validateYamlPerMinute: number }): Limits {
   return {
     gitProcesses: new ConcurrencyLimit(cfg.gitProcessesPerCaller),
-    gitRequests: new RateLimit(cfg.gitRequestsPerMinute, Math.ceil(cfg.gitRequestsPerMinute / 6)),
+    gitRequests: new RateLimit(cfg.gitRequestsPerMinute),
     apiRequests: new RateLimit(cfg.apiRequestsPerMinute),
     anonymousValidateYaml: new RateLimit(cfg.validateYamlPerMinute),
   };
