@@ -10,17 +10,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Hubgate, startHubgate } from './helpers/hubgate.js';
 import { basic, bearer, commitAndPush, pkt, rawRequest, wantRequest } from './helpers/wire.js';
 
-/** Short idle timeout, one git process per caller. */
+/** Short body idle and headers timeouts, one git process per caller. */
 let hub: Hubgate;
-/** Small request rates (API and LFS batch, anonymous validate-yaml, git requests). */
+/** Small request rates (API and LFS batch, anonymous validate-yaml, git requests), 50 connections per IP. */
 let rated: Hubgate;
 let token: string;
 let tip: string;
 
 beforeAll(async () => {
   [hub, rated] = await Promise.all([
-    startHubgate({ env: { HUBGATE_BODY_IDLE_TIMEOUT_MS: '1000', HUBGATE_GIT_PROCESSES_PER_CALLER: '1' } }),
-    startHubgate({ env: { HUBGATE_API_REQUESTS_PER_MINUTE: '10', HUBGATE_VALIDATE_YAML_PER_MINUTE: '3', HUBGATE_GIT_REQUESTS_PER_MINUTE: '3' } }),
+    startHubgate({ env: { HUBGATE_BODY_IDLE_TIMEOUT_MS: '1000', HUBGATE_HEADERS_TIMEOUT_MS: '1000', HUBGATE_GIT_PROCESSES_PER_CALLER: '1' } }),
+    startHubgate({ env: { HUBGATE_API_REQUESTS_PER_MINUTE: '10', HUBGATE_VALIDATE_YAML_PER_MINUTE: '3', HUBGATE_GIT_REQUESTS_PER_MINUTE: '3', HUBGATE_MAX_CONNECTIONS_PER_IP: '50' } }),
   ]);
   token = await hub.userWithToken('alice');
   const made = await hub.cli(['repo', 'create', 'alice/pub']);
@@ -117,6 +117,12 @@ describe('request bodies that stall or are too large', () => {
     expect(cut.closed).toBe(true);
     expect(cut.text).toMatch(/^HTTP\/1\.1 408 /);
     expect(cut.text).toContain('the request body sent nothing for 1 s, so the request was cut: send the body without pausing, then try again');
+  });
+
+  it('headers that never end are cut with a 408 after the headers timeout', async () => {
+    const cut = await stall(hub.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ');
+    expect(cut.closed).toBe(true);
+    expect(cut.text).toMatch(/^HTTP\/1\.1 408 /);
   });
 
   it('a stalled git push body is cut too, and its git process goes away', async () => {
@@ -299,5 +305,20 @@ describe('per-caller limits', () => {
     expect(clone.stderr).toMatch(/^remote: too many git requests: at most 3 a minute for your address/m);
     // dave's token, sent from the start, is counted apart from the address.
     expect((await refs({ authorization: basic(dtoken) })).status).toBe(200);
+  });
+
+  it('connections: one address holds at most the cap; more are closed at once, and it serves again once they go', async () => {
+    const sockets = Array.from({ length: 60 }, () => net.connect(rated.port, '127.0.0.1').on('error', () => {}));
+    let closed = 0;
+    for (const s of sockets) s.on('close', () => closed++);
+    try {
+      await new Promise((r) => setTimeout(r, 1000));
+      // 50 at most are held (this process's own pooled fetch connections count too).
+      expect(closed).toBeGreaterThanOrEqual(10);
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await healthy(rated)).toBe(200);
   });
 });

@@ -34,11 +34,11 @@ function plain(res: Response, status: number, message: string, headers: Record<s
 }
 
 /**
- * The answer at the caller's git process limit. git shows the text/plain body of a failed
- * info/refs as "remote:" lines, but of a failed POST only "RPC failed; HTTP 429". So an
- * upload-pack POST gets git's own protocol error instead, a 200 whose one pkt-line is "ERR ...",
- * which git prints as "fatal: remote error: ..."; receive-pack, which expects side-band
- * answers, keeps the plain 429.
+ * The answer at one of the caller's git limits: 429 with Retry-After. git shows the text/plain
+ * body of a failed info/refs as "remote:" lines, but of a failed POST only "RPC failed; HTTP 429".
+ * So an upload-pack POST gets git's own protocol error instead, a 200 whose one pkt-line is
+ * "ERR ...", which git prints as "fatal: remote error: ..."; receive-pack, which expects
+ * side-band answers, keeps the plain 429.
  */
 function tooManyGit(res: Response, service: Service, advertise: boolean, message: string, retryAfter: number): void {
   const headers = { 'Retry-After': String(retryAfter) };
