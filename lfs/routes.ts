@@ -8,6 +8,7 @@ import { HubgateError } from '../src/domain/errors.js';
 import { callerOfLink, callerUserId } from '../src/identity/identify.js';
 import { repoIdOf, type RepoRef } from '../src/domain/names.js';
 import type { AppContext } from '../src/http/context.js';
+import { declaredLengthAtMost } from '../src/http/request-body.js';
 import { parseRepoPath } from '../src/http/repo-path.js';
 import { batchRequest, isLfsContentType, LFS_MEDIA_TYPE, MAX_BATCH_OBJECTS, multipartCompletion, verifyRequest } from './protocol.js';
 import { locks } from './locks.js';
@@ -26,7 +27,8 @@ export interface LfsDeps {
 }
 
 const LFS_ROUTE = /^\/info\/lfs\/(.+)$/;
-const parseJson = express.json({ type: () => true, limit: '4mb', strict: true });
+const JSON_LIMIT = 4 * 1024 * 1024;
+const parseJson = declaredLengthAtMost(JSON_LIMIT, express.json({ type: () => true, limit: JSON_LIMIT, strict: true }), 'send fewer objects per request');
 
 export function lfsError(req: Request, res: Response, status: number, message: string, headers: Record<string, string> = {}): void {
   res.status(status).set({ ...headers, 'Content-Type': LFS_MEDIA_TYPE }).send(JSON.stringify({ message, request_id: String(req.id) }));
@@ -44,7 +46,8 @@ export async function readJson(req: Request, res: Response): Promise<unknown> {
   }
   const err = await new Promise<(Error & { status?: number; type?: string }) | undefined>((resolve) => parseJson(req, res, (e?: unknown) => resolve(e as Error | undefined)));
   if (err) {
-    lfsError(req, res, err.status === 413 ? 413 : 400, err.status === 413 ? 'request body too large' : `malformed JSON: ${err.message}`);
+    const tooLarge = err instanceof HubgateError ? err.message : 'request body too large';
+    lfsError(req, res, err.status === 413 ? 413 : 400, err.status === 413 ? tooLarge : `malformed JSON: ${err.message}`);
     return undefined;
   }
   return req.body;

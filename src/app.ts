@@ -8,6 +8,8 @@ import { resolveRoutes } from './files/resolve.js';
 import { smartHttp } from './git/smart-http.js';
 import { cors } from './http/cors.js';
 import type { AppContext } from './http/context.js';
+import { createLimits, requestRates } from './http/limits.js';
+import { bodyIdleTimeout } from './http/request-body.js';
 import { identify } from './identity/identify.js';
 import { pages } from './pages/router.js';
 import { type LfsDeps, lfsRoutes } from '../lfs/routes.js';
@@ -17,6 +19,9 @@ export function createApp(ctx: AppContext, lfs: LfsDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  const limits = createLimits(ctx.cfg);
+  // First of all, so a stalled body is cut whichever route it is waiting in.
+  app.use(bodyIdleTimeout(ctx.cfg.bodyIdleTimeoutMs, ctx.log));
 
   app.use(
     pinoHttp({
@@ -52,7 +57,8 @@ export function createApp(ctx: AppContext, lfs: LfsDeps): express.Express {
     res.locals.caller = await identify(ctx.db, req.get('authorization'));
     next();
   });
-  app.use(smartHttp(ctx));
+  app.use(requestRates(limits));
+  app.use(smartHttp(ctx, limits));
   app.use(lfsRoutes(ctx, lfs));
   app.use(resolveRoutes(ctx, lfs.store));
   app.use(hubApi(ctx, lfs.transfers));
@@ -65,6 +71,10 @@ export function createApp(ctx: AppContext, lfs: LfsDeps): express.Express {
     if (err instanceof NameError) return apiError(res, 400, err.message);
     // HubgateErrors and body-parser's errors (malformed JSON, too large) carry a 4xx meant for the user.
     if (err.status && err.status >= 400 && err.status < 500) {
+      // Answered already (a request body cut by its idle timeout, for one): nothing more to say.
+      if (res.headersSent) return void res.destroy();
+      // A body not read to its end is not read at all: the connection closes after the answer.
+      if (!req.complete) res.set('Connection', 'close');
       return apiError(res, err.status, err.type === 'entity.parse.failed' ? `malformed JSON body: ${err.message}` : err.type === 'entity.too.large' ? 'request body too large' : err.message);
     }
     // A full disk, a read-only disk, a database that cannot write: the client is told so, and may retry.

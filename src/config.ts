@@ -6,6 +6,9 @@ import { z } from 'zod';
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 const bytes = z.coerce.number().int().positive();
+/** 0 means no limit. */
+const count = z.coerce.number().int().min(0);
+const millis = z.coerce.number().int().min(0).max(2 ** 31 - 1);
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 const schema = z.object({
@@ -30,6 +33,13 @@ const schema = z.object({
   smtpUrl: z.url({ protocol: /^smtps?$/, message: 'use an smtp:// or smtps:// URL, such as smtp://user:password@mail.example.com:587' }).optional(),
   smtpFrom: z.email({ message: 'use an email address such as hubgate@example.com' }).optional(),
   digestIntervalMs: z.coerce.number().int().min(100).max(2 ** 31 - 1),
+  bodyIdleTimeoutMs: millis,
+  headersTimeoutMs: millis.min(1000, 'give clients at least 1000 ms to send their headers'),
+  gitProcessesPerCaller: count,
+  apiRequestsPerMinute: count,
+  validateYamlPerMinute: count,
+  maxConnectionsPerIp: count,
+  gitRequestsPerMinute: count,
 });
 
 type Parsed = z.infer<typeof schema>;
@@ -56,6 +66,14 @@ export const SETTINGS: Record<keyof Parsed, { env: string; flag?: string; fallba
   smtpFrom: { env: 'HUBGATE_SMTP_FROM' },
   // How often the "daily" digest of access requests goes out; shorter only for tests.
   digestIntervalMs: { env: 'HUBGATE_DIGEST_INTERVAL_MS', fallback: String(24 * 60 * 60 * 1000) },
+  // Abuse and fault limits (src/http/limits.ts, src/http/request-body.ts); 0 turns one off.
+  bodyIdleTimeoutMs: { env: 'HUBGATE_BODY_IDLE_TIMEOUT_MS', fallback: '60000' },
+  headersTimeoutMs: { env: 'HUBGATE_HEADERS_TIMEOUT_MS', fallback: '20000' },
+  gitProcessesPerCaller: { env: 'HUBGATE_GIT_PROCESSES_PER_CALLER', fallback: '8' },
+  apiRequestsPerMinute: { env: 'HUBGATE_API_REQUESTS_PER_MINUTE', fallback: '1200' },
+  validateYamlPerMinute: { env: 'HUBGATE_VALIDATE_YAML_PER_MINUTE', fallback: '30' },
+  maxConnectionsPerIp: { env: 'HUBGATE_MAX_CONNECTIONS_PER_IP', fallback: '0' },
+  gitRequestsPerMinute: { env: 'HUBGATE_GIT_REQUESTS_PER_MINUTE', fallback: '300' },
 };
 
 export class ConfigError extends Error {}

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { Server } from 'node:http';
+import http, { type Server } from 'node:http';
 import path from 'node:path';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
@@ -43,10 +43,12 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
   // Temporary files and push quarantines of work a crash cut short, from before this process started, then periodically.
   startLeftoverSweep(cfg.dataDir, log, performance.timeOrigin);
 
-  const server = app.listen(cfg.port, cfg.host);
-  // Clones and pushes of large repos may take as long as they take.
-  server.requestTimeout = 0;
+  // Clones and pushes of large repos may take as long as they take (no request timeout); a body
+  // that stops moving is cut by the app (HUBGATE_BODY_IDLE_TIMEOUT_MS), headers that never end here.
+  const server = http.createServer({ requestTimeout: 0, headersTimeout: cfg.headersTimeoutMs, connectionsCheckingInterval: 1000 }, app);
   server.timeout = 0;
+  capConnectionsPerIp(server, cfg.maxConnectionsPerIp);
+  server.listen(cfg.port, cfg.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -72,4 +74,21 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   return { server, ctx };
+}
+
+/** Closes new connections from an address that already has `max` open (0: no cap), so one client cannot hold every socket. */
+function capConnectionsPerIp(server: Server, max: number): void {
+  if (max <= 0) return;
+  const open = new Map<string, number>();
+  server.on('connection', (socket) => {
+    const ip = socket.remoteAddress ?? '';
+    const n = open.get(ip) ?? 0;
+    if (n >= max) return void socket.destroy();
+    open.set(ip, n + 1);
+    socket.once('close', () => {
+      const left = (open.get(ip) ?? 1) - 1;
+      if (left > 0) open.set(ip, left);
+      else open.delete(ip);
+    });
+  });
 }

@@ -1,9 +1,11 @@
 import express from 'express';
 import type { z } from 'zod';
 import { badRequest } from '../domain/errors.js';
+import { declaredLengthAtMost } from '../http/request-body.js';
 
+const JSON_LIMIT = 1024 * 1024;
 /** JSON bodies of the Hub API: at most 1 MB, whatever Content-Type the client sent. */
-export const jsonBody = express.json({ type: () => true, limit: '1mb', strict: true });
+export const jsonBody = declaredLengthAtMost(JSON_LIMIT, express.json({ type: () => true, limit: JSON_LIMIT, strict: true }), 'send less JSON in one request');
 
 /** Validates a parsed body; a 400 naming the first problem otherwise. */
 export function parseBody<T extends z.ZodType>(schema: T, body: unknown, what: string): z.infer<T> {

@@ -10,6 +10,7 @@ import { gitEnv } from '../git/env.js';
 import { repoDir } from '../git/repo-dirs.js';
 import { commitDate, type LastCommit, type LfsDetails, lastCommitOf, lfsDetailsOfAll, listTree, listTreePage, type TreeEntry } from '../git/tree.js';
 import type { AppContext } from '../http/context.js';
+import { declaredLengthAtMost } from '../http/request-body.js';
 import { jsonBody, parseBody } from './body.js';
 import { apiError, apiRepoRef, authorizeRepo, baseUrlOf, revisionNotFound } from './respond.js';
 
@@ -47,7 +48,7 @@ const pathsInfoBody = z.object({
   expand: BOOL.optional(),
 });
 /** Forms as huggingface_hub's get_paths_info sends them; JSON bodies go on to jsonBody. */
-const formBody = express.urlencoded({ extended: false, limit: '1mb', parameterLimit: MAX_PATHS_INFO + 10 });
+const formBody = declaredLengthAtMost(1024 * 1024, express.urlencoded({ extended: false, limit: '1mb', parameterLimit: MAX_PATHS_INFO + 10 }), 'ask for fewer paths at a time');
 
 /** A boolean query parameter as requests (True), httpx (true) or a person (1) spell it. */
 function flag(value: unknown): boolean {

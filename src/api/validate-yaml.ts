@@ -4,6 +4,7 @@ import { REPO_TYPES } from '../domain/names.js';
 import { FrontMatterError, parseFrontMatter } from '../gating/front-matter.js';
 import { GateFormError, gateFormFromMetadata } from '../gating/form.js';
 import type { AppContext } from '../http/context.js';
+import { declaredLengthAtMost } from '../http/request-body.js';
 import { parseBody } from './body.js';
 import { headerSafe } from './respond.js';
 
@@ -11,9 +12,13 @@ import { headerSafe } from './respond.js';
 // the commit on a 400 listing `errors[].message` (hf-wire.md §2.6). Anyone may ask, as on the Hub.
 
 /** A 1 MB README grows when escaped into JSON. */
-const BODY_LIMIT = '3mb';
-// Older RepoCard.validate() posts the same keys form-encoded.
-const formBody = express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 10 });
+const BODY_LIMIT = 3 * 1024 * 1024;
+// Older RepoCard.validate() posts the same keys form-encoded. The declared length is checked before either parser reads.
+const formBody = declaredLengthAtMost(
+  BODY_LIMIT,
+  express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 10 }),
+  'send the README.md alone (at most 1 MB; its front matter at most 256 KB)',
+);
 const jsonBody = express.json({ type: (req) => !/^application\/x-www-form-urlencoded\b/i.test(String(req.headers['content-type'] ?? '')), limit: BODY_LIMIT, strict: true });
 
 const validateBody = z.object({

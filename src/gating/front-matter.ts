@@ -14,8 +14,14 @@ export class FrontMatterError extends Error {
   }
 }
 
+// The yaml package spends about 2.5 µs of event loop per token (a 739 KB card of small mappings
+// held the server 2.5 s), and cards are parsed on the request path (validate-yaml, repo pages,
+// the gate form). These two bounds keep one parse to a few tens of ms; real metadata, even a
+// long model-index, is far smaller.
 /** More YAML than this is refused before it is parsed. */
-export const MAX_FRONT_MATTER_CHARS = 1024 * 1024;
+export const MAX_FRONT_MATTER_CHARS = 256 * 1024;
+/** More YAML tokens (keys, values, punctuation) than this are refused while lexing, before the document is built. */
+export const MAX_YAML_TOKENS = 10_000;
 /** Deeper nesting is refused before the YAML is composed: the composer recurses, and deep recursion can take the process down. */
 export const MAX_NESTING = 64;
 /** Alias expansions allowed while turning the YAML into values (a "billion laughs" card stops here). */
@@ -66,9 +72,9 @@ export function parseFrontMatter(readme: string): { metadata: Record<string, unk
 /** Parses front matter YAML that starts on README.md line `firstLine`, with bounded work. */
 export function parseMetadataYaml(source: string, firstLine = 2): Record<string, unknown> {
   if (source.length > MAX_FRONT_MATTER_CHARS) {
-    throw new FrontMatterError(`README.md front matter is larger than ${MAX_FRONT_MATTER_CHARS / 1024 / 1024} MB: keep the metadata short and move long text into the card body`, firstLine);
+    throw new FrontMatterError(`README.md front matter is larger than ${MAX_FRONT_MATTER_CHARS / 1024} KB: keep the metadata short and move long text into the card body`, firstLine);
   }
-  checkNesting(source, firstLine);
+  checkShape(source, firstLine);
   const lineCounter = new LineCounter();
   // Duplicate keys are found by checkUniqueKeys in one pass: the yaml package's own check
   // (uniqueKeys) compares every key with every earlier one, minutes for a 1 MB mapping.
@@ -120,10 +126,21 @@ function checkUniqueKeys(doc: Document, lineCounter: LineCounter, firstLine: num
   }
 }
 
-/** Refuses YAML nested deeper than MAX_NESTING, measured with the yaml package's iterative CST parser. */
-function checkNesting(source: string, firstLine: number): void {
+/**
+ * Refuses YAML nested deeper than MAX_NESTING, measured with the yaml package's iterative CST
+ * parser, or made of more than MAX_YAML_TOKENS tokens (counted as it goes, so the refusal is cheap).
+ */
+function checkShape(source: string, firstLine: number): void {
   const parser = new Parser();
+  let tokens = 0;
   for (const lexeme of new Lexer().lex(source)) {
+    if (++tokens > MAX_YAML_TOKENS) {
+      const line = firstLine + lineCount(source.slice(0, parser.offset));
+      throw new FrontMatterError(
+        `README.md front matter has more than ${MAX_YAML_TOKENS} YAML tokens (about ${Math.floor(MAX_YAML_TOKENS / 7)} lines of "key: value"; the limit is reached at line ${line}): keep the metadata short and move long lists or tables into the card body or a separate file`,
+        line,
+      );
+    }
     for (const _token of parser.next(lexeme)) {
       /* tokens are not needed: only the depth of the parser's stack */
     }

@@ -9,6 +9,7 @@ import { resolveAccess } from '../access/resolve.js';
 import { baseUrlOf } from '../api/respond.js';
 import type { AppContext } from '../http/context.js';
 import { DISK_FULL, faultCodeInText, InsufficientStorage, ServiceUnavailable, storageFault } from '../domain/faults.js';
+import { callerKey, type Limits } from '../http/limits.js';
 import { repoIdOf } from '../domain/names.js';
 import { parseRepoPath } from '../http/repo-path.js';
 import { gitEnv } from './env.js';
@@ -21,6 +22,8 @@ type Service = 'upload-pack' | 'receive-pack';
 const GIT_ROUTE = /^\/(info\/refs|git-upload-pack|git-receive-pack)$/;
 // Only well-formed key=value pairs reach GIT_PROTOCOL (the same guard as Gitea's).
 const SAFE_GIT_PROTOCOL = /^[0-9a-zA-Z]+=[0-9a-zA-Z]+(:[0-9a-zA-Z]+=[0-9a-zA-Z]+)*$/;
+/** Seconds a caller at its git process limit is told to wait (when one of its processes ends is not known). */
+const GIT_RETRY_AFTER_S = 10;
 const NO_CACHE = {
   'Cache-Control': 'no-cache, max-age=0, must-revalidate',
   Pragma: 'no-cache',
@@ -48,11 +51,26 @@ async function cannotWrite(dir: string): Promise<InsufficientStorage | ServiceUn
   return undefined;
 }
 
+/**
+ * The answer at one of the caller's git limits: 429 with Retry-After. git shows the text/plain
+ * body of a failed info/refs as "remote:" lines, but of a failed POST only "RPC failed; HTTP 429".
+ * So an upload-pack POST gets git's own protocol error instead, a 200 whose one pkt-line is
+ * "ERR ...", which git prints as "fatal: remote error: ..."; receive-pack, which expects
+ * side-band answers, keeps the plain 429.
+ */
+function tooManyGit(res: Response, service: Service, advertise: boolean, message: string, retryAfter: number): void {
+  const headers = { 'Retry-After': String(retryAfter) };
+  if (advertise || service === 'receive-pack') return plain(res, 429, message, headers);
+  const line = Buffer.from(`ERR ${message}\n`);
+  res.status(200).set({ ...NO_CACHE, ...headers, 'Content-Type': `application/x-git-${service}-result` });
+  res.send(Buffer.concat([Buffer.from((line.length + 4).toString(16).padStart(4, '0')), line]));
+}
+
 function serviceOf(value: unknown): Service | null {
   return value === 'git-upload-pack' ? 'upload-pack' : value === 'git-receive-pack' ? 'receive-pack' : null;
 }
 
-export function smartHttp(ctx: AppContext): RequestHandler {
+export function smartHttp(ctx: AppContext, limits: Pick<Limits, 'gitProcesses' | 'gitRequests'>): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
     const parsed = parseRepoPath(req.path, GIT_ROUTE);
     if (!parsed) return next();
@@ -64,6 +82,10 @@ export function smartHttp(ctx: AppContext): RequestHandler {
     if (!advertise && req.method !== 'POST') return plain(res, 405, `use POST for ${parsed.rest.slice(1)}`);
     const service = serviceOf(advertise ? req.query.service : parsed.rest.slice(1));
     if (!service) return plain(res, 403, 'hubgate serves git over smart HTTP only: use git 1.6.6 or later (dumb HTTP is not supported)');
+    const caller = res.locals.caller;
+    const who = caller.kind === 'user' ? `user ${caller.user.name}` : 'your address';
+    const wait = limits.gitRequests.take(callerKey(req, res));
+    if (wait) return tooManyGit(res, service, advertise, `too many git requests: at most ${limits.gitRequests.perMinute} a minute for ${who}; try again in ${wait} s`, wait);
 
     const { decision, repo } = await resolveAccess(ctx.db, res.locals.caller, parsed.ref, service === 'receive-pack' ? 'write' : 'read');
     if (!decision.allow) {
@@ -95,7 +117,6 @@ export function smartHttp(ctx: AppContext): RequestHandler {
 
     const protocolHeader = req.get('git-protocol');
     const gitProtocol = protocolHeader && SAFE_GIT_PROTOCOL.test(protocolHeader) ? protocolHeader : undefined;
-    const caller = res.locals.caller;
     const env = gitEnv(ctx.cfg.dataDir, {
       ...(gitProtocol ? { GIT_PROTOCOL: gitProtocol } : {}),
       HUBGATE_REPO: repoId,
@@ -105,7 +126,13 @@ export function smartHttp(ctx: AppContext): RequestHandler {
       HUBGATE_MAX_FILE_SIZE: String(ctx.cfg.maxFileSize),
       ...(caller.kind === 'user' ? { GIT_COMMITTER_NAME: caller.user.name, GIT_COMMITTER_EMAIL: `${caller.user.name}@hubgate` } : {}),
     });
-    runService(ctx, req, res, { service, advertise, dir, env, repoId, v2: gitProtocol?.split(':').includes('version=2') ?? false });
+    // One caller's clones and pushes cannot take every process slot of the machine.
+    const release = limits.gitProcesses.acquire(callerKey(req, res));
+    if (!release) {
+      const message = `too many git requests at once: at most ${limits.gitProcesses.max} git processes run at a time for ${who}; wait for your other clones and pushes to finish, then try again`;
+      return tooManyGit(res, service, advertise, message, GIT_RETRY_AFTER_S);
+    }
+    runService(ctx, req, res, { service, advertise, dir, env, repoId, v2: gitProtocol?.split(':').includes('version=2') ?? false, release });
   };
 }
 
@@ -116,6 +143,8 @@ interface Run {
   env: NodeJS.ProcessEnv;
   repoId: string;
   v2: boolean;
+  /** Frees the caller's git process slot (once the child has exited). */
+  release: () => void;
 }
 
 function runService(ctx: AppContext, req: Request, res: Response, run: Run): void {
@@ -201,8 +230,12 @@ function runService(ctx: AppContext, req: Request, res: Response, run: Run): voi
     }
   }
 
-  child.on('error', (err) => ctx.log.error({ err, repo: run.repoId }, 'could not start git'));
+  child.on('error', (err) => {
+    run.release();
+    ctx.log.error({ err, repo: run.repoId }, 'could not start git');
+  });
   child.on('close', (code, signal) => {
+    run.release();
     const outcome = clientGone ? 'aborted' : code === 0 ? 'ok' : 'failed';
     ctx.metrics.gitDuration.labels(run.service, outcome).observe(Number(process.hrtime.bigint() - started) / 1e9);
     ctx.metrics.gitBytesServed.labels(run.service).inc(bytesOut);

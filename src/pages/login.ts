@@ -2,6 +2,7 @@ import express, { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
 import { findAccount, passwordHashOf } from '../db/accounts.js';
 import type { AppContext } from '../http/context.js';
+import { declaredLengthAtMost } from '../http/request-body.js';
 import { hashPassword, verifyPassword } from '../identity/passwords.js';
 import { html, notice } from './html.js';
 import { csrfRefused, redirectTo, renderPage } from './respond.js';
@@ -9,7 +10,7 @@ import { checkCsrf, endSession, loginCsrfMatches, loginCsrfToken, startSession }
 
 // Sign in with a username and password (set by `hubgate user create --password-stdin`), sign out.
 
-export const formBody = express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 200 });
+export const formBody = declaredLengthAtMost(64 * 1024, express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 200 }), 'send the form as the page does');
 
 const loginForm = z.object({
   username: z.string().max(200),

@@ -1,0 +1,138 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+
+// Per-caller limits, so that one caller cannot starve the rest: concurrent git processes, and
+// requests per minute. The counts live in this server process only (several hubgate processes
+// behind one address each count on their own), which is what matters for local git processes.
+// A caller is its token's user, or else its IP address (anonymous callers and bad tokens alike).
+
+/** The key a caller is counted under. */
+export function callerKey(req: Request, res: Response): string {
+  const caller = res.locals.caller;
+  return caller?.kind === 'user' ? `user:${caller.user.id}` : `ip:${req.socket.remoteAddress ?? 'unknown'}`;
+}
+
+/** At most `max` at a time per key (0: unlimited). */
+export class ConcurrencyLimit {
+  private readonly inUse = new Map<string, number>();
+
+  constructor(readonly max: number) {}
+
+  /** A release function (call it once the work is done; later calls do nothing), or null when the key is at its limit. */
+  acquire(key: string): (() => void) | null {
+    if (this.max <= 0) return () => {};
+    const n = this.inUse.get(key) ?? 0;
+    if (n >= this.max) return null;
+    this.inUse.set(key, n + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.inUse.get(key) ?? 1) - 1;
+      if (left > 0) this.inUse.set(key, left);
+      else this.inUse.delete(key);
+    };
+  }
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/**
+ * At most `perMinute` requests per key per minute, as a token bucket: a caller may send a minute's
+ * worth at once, then gets one more every 60/perMinute seconds (0: unlimited).
+ */
+export class RateLimit {
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly perMs: number;
+  private lastSweep: number;
+
+  constructor(
+    readonly perMinute: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.perMs = perMinute / 60_000;
+    this.lastSweep = now();
+  }
+
+  /** 0 when the request may go ahead (and is counted), else the seconds to wait before the next one would. */
+  take(key: string): number {
+    if (this.perMinute <= 0) return 0;
+    const now = this.now();
+    this.sweep(now);
+    const bucket = this.buckets.get(key) ?? { tokens: this.perMinute, at: now };
+    bucket.tokens = Math.min(this.perMinute, bucket.tokens + (now - bucket.at) * this.perMs);
+    bucket.at = now;
+    this.buckets.set(key, bucket);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil((1 - bucket.tokens) / this.perMs / 1000));
+  }
+
+  /** Forgets full buckets once a minute, so memory follows the callers of the last minute. */
+  private sweep(now: number): void {
+    if (now - this.lastSweep < 60_000) return;
+    this.lastSweep = now;
+    for (const [key, bucket] of this.buckets) {
+      if (bucket.tokens + (now - bucket.at) * this.perMs >= this.perMinute) this.buckets.delete(key);
+    }
+  }
+}
+
+/** The limits of one app (built by createApp from the settings). */
+export interface Limits {
+  /** git upload-pack / receive-pack processes running for one caller. */
+  gitProcesses: ConcurrencyLimit;
+  /**
+   * git smart HTTP requests of one caller. Each starts a git process, and starting one holds the
+   * event loop for milliseconds (a fork of the server process), so their rate matters as well as
+   * how many run at once.
+   */
+  gitRequests: RateLimit;
+  /** Hub API (/api/...) and LFS batch requests of one caller. */
+  apiRequests: RateLimit;
+  /** Anonymous POST /api/validate-yaml of one IP address (each parses a card). */
+  anonymousValidateYaml: RateLimit;
+}
+
+export function createLimits(cfg: { gitProcessesPerCaller: number; gitRequestsPerMinute: number; apiRequestsPerMinute: number; validateYamlPerMinute: number }): Limits {
+  return {
+    gitProcesses: new ConcurrencyLimit(cfg.gitProcessesPerCaller),
+    gitRequests: new RateLimit(cfg.gitRequestsPerMinute),
+    apiRequests: new RateLimit(cfg.apiRequestsPerMinute),
+    anonymousValidateYaml: new RateLimit(cfg.validateYamlPerMinute),
+  };
+}
+
+const LFS_BATCH = /\/info\/lfs\/objects\/batch$/;
+
+/**
+ * Counts Hub API and LFS batch requests per caller, and anonymous validate-yaml per IP; over the
+ * limit answers 429 with Retry-After in the route's own format (API JSON, or LFS JSON, which
+ * git-lfs honours by waiting and retrying). Runs after the caller is identified.
+ */
+export function requestRates(limits: Limits): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const lfsBatch = req.method === 'POST' && LFS_BATCH.test(req.path);
+    if (!lfsBatch && !req.path.startsWith('/api/')) return next();
+    if (req.method === 'POST' && req.path === '/api/validate-yaml' && res.locals.caller?.kind !== 'user') {
+      const wait = limits.anonymousValidateYaml.take(`ip:${req.socket.remoteAddress ?? 'unknown'}`);
+      if (wait) {
+        return tooMany(res, 'api', wait, `too many anonymous validate-yaml requests from your address: at most ${limits.anonymousValidateYaml.perMinute} a minute; retry in ${wait} s, or send a token (Authorization: Bearer hf_...)`);
+      }
+    }
+    const wait = limits.apiRequests.take(callerKey(req, res));
+    if (!wait) return next();
+    const who = res.locals.caller?.kind === 'user' ? 'your user' : 'your address';
+    return tooMany(res, lfsBatch ? 'lfs' : 'api', wait, `too many requests: at most ${limits.apiRequests.perMinute} API and LFS batch requests a minute for ${who}; retry in ${wait} s`);
+  };
+}
+
+function tooMany(res: Response, format: 'api' | 'lfs', retryAfter: number, message: string): void {
+  res.status(429).set('Retry-After', String(retryAfter));
+  if (format === 'lfs') res.set('Content-Type', 'application/vnd.git-lfs+json').send(JSON.stringify({ message }));
+  else res.set('X-Error-Message', message).json({ error: message });
+}
