@@ -40,6 +40,7 @@ const schema = z.object({
   validateYamlPerMinute: count,
   maxConnectionsPerIp: count,
   gitRequestsPerMinute: count,
+  gitSlotWaitMs: millis,
 });
 
 type Parsed = z.infer<typeof schema>;
@@ -74,6 +75,7 @@ export const SETTINGS: Record<keyof Parsed, { env: string; flag?: string; fallba
   validateYamlPerMinute: { env: 'HUBGATE_VALIDATE_YAML_PER_MINUTE', fallback: '30' },
   maxConnectionsPerIp: { env: 'HUBGATE_MAX_CONNECTIONS_PER_IP', fallback: '0' },
   gitRequestsPerMinute: { env: 'HUBGATE_GIT_REQUESTS_PER_MINUTE', fallback: '300' },
+  gitSlotWaitMs: { env: 'HUBGATE_GIT_SLOT_WAIT_MS', fallback: '20000' },
 };
 
 export class ConfigError extends Error {}

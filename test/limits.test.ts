@@ -7,7 +7,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Hubgate, startHubgate } from './helpers/hubgate.js';
+import { type Hubgate, requestsLogged, startHubgate } from './helpers/hubgate.js';
 import { basic, bearer, commitAndPush, pkt, rawRequest, wantRequest } from './helpers/wire.js';
 
 /** Short body idle and headers timeouts, one git process per caller. */
@@ -19,7 +19,7 @@ let tip: string;
 
 beforeAll(async () => {
   [hub, rated] = await Promise.all([
-    startHubgate({ env: { HUBGATE_BODY_IDLE_TIMEOUT_MS: '1000', HUBGATE_HEADERS_TIMEOUT_MS: '1000', HUBGATE_GIT_PROCESSES_PER_CALLER: '1' } }),
+    startHubgate({ env: { HUBGATE_BODY_IDLE_TIMEOUT_MS: '1000', HUBGATE_HEADERS_TIMEOUT_MS: '1000', HUBGATE_GIT_PROCESSES_PER_CALLER: '1', HUBGATE_GIT_SLOT_WAIT_MS: '300' } }),
     startHubgate({ env: { HUBGATE_API_REQUESTS_PER_MINUTE: '10', HUBGATE_VALIDATE_YAML_PER_MINUTE: '3', HUBGATE_GIT_REQUESTS_PER_MINUTE: '3', HUBGATE_MAX_CONNECTIONS_PER_IP: '50' } }),
   ]);
   token = await hub.userWithToken('alice');
@@ -72,6 +72,8 @@ async function cloneSoon(remote: string, gitArgs: string[] = []): Promise<number
     await new Promise((res) => setTimeout(res, 250));
   }
 }
+
+const requestsLoggedWith = (h: Hubgate, status: number) => requestsLogged(h).filter((r) => r.status === status);
 
 const healthy = async (h: Hubgate) => (await fetch(`${h.url}/healthz`)).status;
 
@@ -227,7 +229,7 @@ describe('per-caller limits', () => {
       expect(refs.status).toBe(429);
       expect(refs.headers['retry-after']).toBe('10');
       expect(refs.headers['content-type']).toBe('text/plain; charset=utf-8');
-      const message = 'too many git requests at once: at most 1 git processes run at a time for user alice; wait for your other clones and pushes to finish, then try again';
+      const message = 'too many git requests at once: at most 1 git processes run at a time for user alice and none came free within 0.3 s; wait for your other clones and pushes to finish, then try again';
       expect(refs.text).toBe(`${message}\n`);
       const clone = await hub.git([...asAlice, 'clone', '-q', hub.remote('alice/pub'), 'c']);
       expect(clone.code).not.toBe(0);
@@ -250,6 +252,23 @@ describe('per-caller limits', () => {
     // The slot is given back when the holder goes away.
     const again = await cloneSoon(hub.remote('alice/pub'), asAlice);
     expect(again).toBe(0);
+  });
+
+  it('git: a burst over the process limit waits for slots instead of failing', async () => {
+    const queued = await startHubgate({ env: { HUBGATE_GIT_PROCESSES_PER_CALLER: '1', HUBGATE_GIT_SLOT_WAIT_MS: '60000' } });
+    try {
+      const user = await queued.userWithToken('alice');
+      expect((await queued.cli(['repo', 'create', 'alice/pub'])).code).toBe(0);
+      await commitAndPush(queued, 'alice/pub', user, { 'weights.dat': crypto.randomBytes(2 * 1024 * 1024) });
+      // Four clones at once by one user with one process slot: each waits its turn, none gets 429.
+      const clones = await Promise.all(
+        [1, 2, 3, 4].map(() => queued.git(['-c', `http.extraHeader=Authorization: ${basic(user)}`, 'clone', '-q', queued.remote('alice/pub'), 'c'])),
+      );
+      expect(clones.map((c) => c.code)).toEqual([0, 0, 0, 0]);
+      expect(requestsLoggedWith(queued, 429)).toEqual([]);
+    } finally {
+      await queued.stop();
+    }
   });
 
   it('anonymous validate-yaml: per address per minute; a token still gets through', async () => {

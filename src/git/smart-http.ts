@@ -127,9 +127,13 @@ export function smartHttp(ctx: AppContext, limits: Pick<Limits, 'gitProcesses' |
       ...(caller.kind === 'user' ? { GIT_COMMITTER_NAME: caller.user.name, GIT_COMMITTER_EMAIL: `${caller.user.name}@hubgate` } : {}),
     });
     // One caller's clones and pushes cannot take every process slot of the machine.
-    const release = limits.gitProcesses.acquire(callerKey(req, res));
+    // A burst waits a little for a slot (given up if the client leaves); a caller holding its slots gets 429.
+    const gone = new AbortController();
+    res.once('close', () => gone.abort());
+    const release = await limits.gitProcesses.acquireWithin(callerKey(req, res), ctx.cfg.gitSlotWaitMs, gone.signal);
+    if (release && gone.signal.aborted) return release();
     if (!release) {
-      const message = `too many git requests at once: at most ${limits.gitProcesses.max} git processes run at a time for ${who}; wait for your other clones and pushes to finish, then try again`;
+      const message = `too many git requests at once: at most ${limits.gitProcesses.max} git processes run at a time for ${who} and none came free within ${+(ctx.cfg.gitSlotWaitMs / 1000).toFixed(1)} s; wait for your other clones and pushes to finish, then try again`;
       return tooManyGit(res, service, advertise, message, GIT_RETRY_AFTER_S);
     }
     runService(ctx, req, res, { service, advertise, dir, env, repoId, v2: gitProtocol?.split(':').includes('version=2') ?? false, release });

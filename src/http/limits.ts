@@ -11,9 +11,14 @@ export function callerKey(req: Request, res: Response): string {
   return caller?.kind === 'user' ? `user:${caller.user.id}` : `ip:${req.socket.remoteAddress ?? 'unknown'}`;
 }
 
-/** At most `max` at a time per key (0: unlimited). */
+/**
+ * At most `max` at a time per key (0: unlimited). A caller at its limit may wait a bounded time
+ * for a slot, first come first served, so a burst (a CI farm behind one address cloning at once)
+ * queues for a moment instead of failing, while a caller holding its slots for long still gets 429.
+ */
 export class ConcurrencyLimit {
   private readonly inUse = new Map<string, number>();
+  private readonly waiting = new Map<string, ((release: () => void) => void)[]>();
 
   constructor(readonly max: number) {}
 
@@ -23,10 +28,45 @@ export class ConcurrencyLimit {
     const n = this.inUse.get(key) ?? 0;
     if (n >= this.max) return null;
     this.inUse.set(key, n + 1);
+    return this.releaser(key);
+  }
+
+  /** As acquire, but waits up to `waitMs` for a slot (null if none came); `signal` gives up the wait. */
+  acquireWithin(key: string, waitMs: number, signal?: AbortSignal): Promise<(() => void) | null> {
+    const now = this.acquire(key);
+    if (now || waitMs <= 0) return Promise.resolve(now);
+    return new Promise((resolve) => {
+      const queue = this.waiting.get(key) ?? [];
+      this.waiting.set(key, queue);
+      const giveUp = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', giveUp);
+        const i = queue.indexOf(handOver);
+        if (i >= 0) queue.splice(i, 1);
+        if (queue.length === 0 && this.waiting.get(key) === queue) this.waiting.delete(key);
+        resolve(null);
+      };
+      const handOver = (release: () => void) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', giveUp);
+        resolve(release);
+      };
+      const timer = setTimeout(giveUp, waitMs);
+      signal?.addEventListener('abort', giveUp, { once: true });
+      queue.push(handOver);
+    });
+  }
+
+  private releaser(key: string): () => void {
     let released = false;
     return () => {
       if (released) return;
       released = true;
+      // The slot goes straight to the first caller waiting for it, if any.
+      const queue = this.waiting.get(key);
+      const next = queue?.shift();
+      if (queue && queue.length === 0) this.waiting.delete(key);
+      if (next) return next(this.releaser(key));
       const left = (this.inUse.get(key) ?? 1) - 1;
       if (left > 0) this.inUse.set(key, left);
       else this.inUse.delete(key);

@@ -41,4 +41,26 @@ describe('ConcurrencyLimit', () => {
     expect(limit.acquire('a')).toBeNull();
     expect(new ConcurrencyLimit(0).acquire('a')).not.toBeNull();
   });
+
+  it('acquireWithin: waiters get freed slots first come first served, give up at their deadline or on abort', async () => {
+    const limit = new ConcurrencyLimit(1);
+    const held = limit.acquire('a')!;
+    const order: number[] = [];
+    const first = limit.acquireWithin('a', 10_000).then((r) => (order.push(1), r));
+    const second = limit.acquireWithin('a', 10_000).then((r) => (order.push(2), r));
+    expect(await limit.acquireWithin('a', 20)).toBeNull();
+    const aborted = new AbortController();
+    const leaving = limit.acquireWithin('a', 10_000, aborted.signal);
+    aborted.abort();
+    expect(await leaving).toBeNull();
+    held();
+    const got1 = await first;
+    expect(got1).not.toBeNull();
+    expect(limit.acquire('a')).toBeNull();
+    got1!();
+    const got2 = await second;
+    expect(order).toEqual([1, 2]);
+    got2!();
+    expect(limit.acquire('a')).not.toBeNull();
+  });
 });
