@@ -5,6 +5,7 @@ import { resolveAccess } from '../src/access/resolve.js';
 import { findRepo } from '../src/db/repos.js';
 import { findUpload } from '../src/db/lfs.js';
 import { HubgateError } from '../src/domain/errors.js';
+import { storageFault } from '../src/domain/faults.js';
 import { callerOfLink, callerUserId } from '../src/identity/identify.js';
 import { repoIdOf, type RepoRef } from '../src/domain/names.js';
 import type { AppContext } from '../src/http/context.js';
@@ -50,7 +51,36 @@ export async function readJson(req: Request, res: Response): Promise<unknown> {
   return req.body;
 }
 
+/**
+ * Answers a machine fault (full or read-only disk, database that cannot write, object store
+ * down) in the LFS error format, which git-lfs prints: 507, or 503 with Retry-After. Undefined
+ * when `err` is not one. A body not read yet is read and dropped, so the client gets the answer.
+ */
+function answerFault(req: Request, res: Response, err: unknown): true | undefined {
+  const fault = storageFault(err);
+  if (!fault) return undefined;
+  req.log.error({ err }, 'storage fault');
+  if (res.headersSent) {
+    res.destroy();
+    return true;
+  }
+  if (!req.complete && !req.destroyed) req.resume();
+  lfsError(req, res, fault.status, fault.message, 'retryAfter' in fault ? { 'Retry-After': String(fault.retryAfter) } : {});
+  return true;
+}
+
 export function lfsRoutes(ctx: AppContext, lfs: LfsDeps): RequestHandler {
+  const handle = lfsHandler(ctx, lfs);
+  return async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      await handle(req, res, next);
+    } catch (err) {
+      if (!answerFault(req, res, err)) throw err;
+    }
+  };
+}
+
+function lfsHandler(ctx: AppContext, lfs: LfsDeps): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
     const parsed = parseRepoPath(req.path, LFS_ROUTE);
     if (!parsed) return next();
@@ -134,7 +164,7 @@ async function verify(ctx: AppContext, lfs: LfsDeps, req: Request, res: Response
   const row = await uploadFor(ctx, claims, ref);
   if (!row || row.oid !== parsed.data.oid) return lfsError(req, res, 404, 'no such upload for this object');
   const result = await lfs.transfers.verify(row, where, parsed.data.size);
-  if (!result.ok) return lfsError(req, res, result.status, result.message);
+  if (!result.ok) return lfsError(req, res, result.status, result.message, result.retryAfter ? { 'Retry-After': String(result.retryAfter) } : {});
   lfsJson(res, 200, { message: 'ok' });
 }
 
@@ -154,6 +184,7 @@ async function completeMultipart(ctx: AppContext, lfs: LfsDeps, req: Request, re
   try {
     await lfs.transfers.completeMultipart(row, where, [...parsed.data.parts].sort((a, b) => a.partNumber - b.partNumber));
   } catch (err) {
+    if (answerFault(req, res, err)) return;
     if (err instanceof ByteMismatch || err instanceof HubgateError) return lfsError(req, res, 400, err.message);
     throw err;
   }
@@ -204,6 +235,7 @@ async function upload(ctx: AppContext, lfs: LfsDeps, store: FsStore, req: Reques
     await store.writeStaged(put.staged, req);
   } catch (err) {
     if (err instanceof ByteMismatch) return lfsError(req, res, 400, `${err.message}; nothing was stored`);
+    // A client gone away cannot be answered; a full disk is answered by answerFault.
     if (req.destroyed) return;
     throw err;
   }

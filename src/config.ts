@@ -30,6 +30,8 @@ const schema = z.object({
   smtpUrl: z.url({ protocol: /^smtps?$/, message: 'use an smtp:// or smtps:// URL, such as smtp://user:password@mail.example.com:587' }).optional(),
   smtpFrom: z.email({ message: 'use an email address such as hubgate@example.com' }).optional(),
   digestIntervalMs: z.coerce.number().int().min(100).max(2 ** 31 - 1),
+  lfsMaxObjectSize: bytes,
+  s3TimeoutMs: z.coerce.number().int().min(100).max(10 * 60 * 1000),
 });
 
 type Parsed = z.infer<typeof schema>;
@@ -56,6 +58,10 @@ export const SETTINGS: Record<keyof Parsed, { env: string; flag?: string; fallba
   smtpFrom: { env: 'HUBGATE_SMTP_FROM' },
   // How often the "daily" digest of access requests goes out; shorter only for tests.
   digestIntervalMs: { env: 'HUBGATE_DIGEST_INTERVAL_MS', fallback: String(24 * 60 * 60 * 1000) },
+  // The largest LFS object a batch accepts: S3's own limit for one object, 5 TiB.
+  lfsMaxObjectSize: { env: 'HUBGATE_LFS_MAX_OBJECT_SIZE', fallback: String(5 * 1024 * GiB) },
+  // How long an S3 connection may take to open, and a request may stay silent, before it is given up.
+  s3TimeoutMs: { env: 'HUBGATE_S3_TIMEOUT_MS', fallback: '15000' },
 };
 
 export class ConfigError extends Error {}
