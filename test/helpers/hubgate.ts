@@ -90,10 +90,11 @@ export interface Hubgate {
   process: ChildProcess;
 }
 
-export async function startHubgate(opts: { env?: NodeJS.ProcessEnv; dataDir?: string } = {}): Promise<Hubgate> {
+/** `port`: listen there (a restart on the same data dir keeps the links it handed out valid). */
+export async function startHubgate(opts: { env?: NodeJS.ProcessEnv; dataDir?: string; port?: number } = {}): Promise<Hubgate> {
   const dataDir = opts.dataDir ?? path.join(tempDir(), 'data');
   const home = tempDir('hubgate-home-');
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const env = { ...process.env, HUBGATE_LOG_LEVEL: 'debug', ...opts.env };
   const child = spawn(process.execPath, [BIN, 'serve', '--data', dataDir, '--host', '127.0.0.1', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
