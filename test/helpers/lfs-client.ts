@@ -53,7 +53,8 @@ export function lfsClient(hub: Hubgate, token: string, repo: string) {
   return {
     batch(operation: 'upload' | 'download', objects: { oid: string; size: number }[], transfers = ['basic'], timeoutMs = 30_000) {
       return call(`${hub.url}/${repo}.git/info/lfs/objects/batch`, {
-        method: 'POST', headers: lfsHeaders, body: JSON.stringify({ operation, transfers, objects, hash_algo: 'sha256' }), timeoutMs,
+        method: 'POST', headers: lfsHeaders, timeoutMs,
+        body: JSON.stringify({ operation, transfers, objects: objects.map(({ oid, size }) => ({ oid, size })), hash_algo: 'sha256' }),
       });
     },
     put(action: { href: string; header?: Record<string, string> }, body: Buffer, timeoutMs = 30_000) {
