@@ -225,6 +225,15 @@ async function openPut(ctx: AppContext, lfs: LfsDeps, req: Request, res: Respons
   return { claims, row, staged: staged(row, where) };
 }
 
+/**
+ * Whether the client's connection is gone, so nothing can answer it. (req.destroyed is no sign
+ * of that: a request is destroyed as soon as its whole body has been read.) Disk faults are
+ * answered by answerFault.
+ */
+function clientGone(req: Request): boolean {
+  return req.socket?.destroyed ?? true;
+}
+
 async function upload(ctx: AppContext, lfs: LfsDeps, store: FsStore, req: Request, res: Response, ref: RepoRef, where: RepoAt, oid: string): Promise<void> {
   const put = await openPut(ctx, lfs, req, res, ref, where, 'put');
   if (!put) return;
@@ -235,8 +244,7 @@ async function upload(ctx: AppContext, lfs: LfsDeps, store: FsStore, req: Reques
     await store.writeStaged(put.staged, req);
   } catch (err) {
     if (err instanceof ByteMismatch) return lfsError(req, res, 400, `${err.message}; nothing was stored`);
-    // A client gone away cannot be answered; a full disk is answered by answerFault.
-    if (req.destroyed) return;
+    if (clientGone(req)) return;
     throw err;
   }
   res.status(200).end();
@@ -251,7 +259,7 @@ async function uploadPart(ctx: AppContext, lfs: LfsDeps, store: FsStore, req: Re
     res.status(200).set('ETag', etag).end();
   } catch (err) {
     if (err instanceof ByteMismatch) return lfsError(req, res, 400, `${err.message}; the part was not stored`);
-    if (req.destroyed) return;
+    if (clientGone(req)) return;
     throw err;
   }
 }
