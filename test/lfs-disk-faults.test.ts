@@ -152,3 +152,41 @@ describe.skipIf(problem !== null)('the fs store on a full or read-only disk', ()
     expect(await lfs.downloadableIntact([{ oid, size: 4 * MiB }])).toEqual([oid]);
   });
 });
+
+describe.skipIf(problem !== null)('the database on a full disk', () => {
+  const dataDir = tempDir('hubgate-full-db-');
+  const filler = path.join(dataDir, 'filler');
+  let hub: Hubgate;
+  afterAll(async () => {
+    await hub?.stop();
+    try {
+      execFileSync('umount', [dataDir], { stdio: 'pipe' });
+    } catch {
+      execFileSync('umount', ['-l', dataDir], { stdio: 'pipe' });
+    }
+  });
+
+  it('an upload batch whose rows cannot be written answers 507 in the LFS format, and works once there is room', async () => {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=32m', 'tmpfs', dataDir], { stdio: 'pipe' });
+    hub = await startHubgate({ dataDir, env: { HUBGATE_LOG_LEVEL: 'info' } });
+    const token = await hub.userWithToken('alice');
+    await hub.cli(['repo', 'create', 'alice/m']);
+    const lfs = lfsClient(hub, token, 'alice/m');
+    const objects = Array.from({ length: 1000 }, () => ({ oid: randomObject(8).oid, size: 1000 }));
+    // The token's last use is recorded now, so the next request writes nothing before the batch's rows.
+    expect((await lfs.batch('download', objects.slice(0, 1))).status).toBe(200);
+    const st = fs.statfsSync(dataDir);
+    fs.writeFileSync(filler, Buffer.alloc(st.bavail * st.bsize));
+
+    const r = await lfs.batch('upload', objects, ['basic'], 15_000);
+    expect(r.status, r.text).toBe(507);
+    expect(r.headers.get('content-type')).toMatch(/^application\/vnd\.git-lfs\+json/);
+    expect(r.json.message).toBe(DISK_FULL);
+    expect((await fetch(`${hub.url}/healthz`)).status).toBe(200);
+
+    fs.rmSync(filler);
+    const again = await lfs.batch('upload', objects);
+    expect(again.status).toBe(200);
+    expect(again.json.objects.every((o: any) => o.actions?.upload)).toBe(true);
+  });
+});

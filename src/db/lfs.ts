@@ -1,11 +1,15 @@
 import { type Db, now } from './index.js';
 
-/** Records that the store holds `oid` with its bytes confirmed, and links it to the repo, in one transaction. */
+/**
+ * Records that the store holds `oid` with its bytes confirmed, then links it to the repo. Two
+ * idempotent statements rather than a transaction: SQLite rolls a transaction back by itself
+ * when the disk is full, and the ROLLBACK that follows then fails with "no transaction is
+ * active", hiding SQLITE_FULL. An object recorded but not linked (a crash in between) is
+ * harmless: linking it again is what a retry does.
+ */
 export async function linkObject(db: Db, repoId: number, oid: string, size: number): Promise<void> {
-  await db.transaction().execute(async (tx) => {
-    await tx.insertInto('lfs_objects').values({ oid, size, created_at: now() }).onConflict((oc) => oc.column('oid').doNothing()).execute();
-    await tx.insertInto('lfs_links').values({ repo_id: repoId, oid, created_at: now() }).onConflict((oc) => oc.columns(['repo_id', 'oid']).doNothing()).execute();
-  });
+  await db.insertInto('lfs_objects').values({ oid, size, created_at: now() }).onConflict((oc) => oc.column('oid').doNothing()).execute();
+  await db.insertInto('lfs_links').values({ repo_id: repoId, oid, created_at: now() }).onConflict((oc) => oc.columns(['repo_id', 'oid']).doNothing()).execute();
 }
 
 /** The sizes of those of `oids` that are linked to the repo. */
@@ -35,22 +39,22 @@ export interface UploadRow {
   claimedUntil?: string | null;
 }
 
-/** Records new uploads, many rows per statement (a batch may open up to 1,000), all or none. */
+/**
+ * Records new uploads, all in one statement, so all or none are recorded (a batch opens at most
+ * 1,000: 10,000 values, within SQLite's 32,766). One statement, not a transaction: see linkObject.
+ */
 export async function insertUploads(db: Db, uploads: Omit<UploadRow, 'state'>[]): Promise<void> {
+  if (uploads.length === 0) return;
   const at = now();
-  await db.transaction().execute(async (tx) => {
-    for (let i = 0; i < uploads.length; i += 500) {
-      await tx
-      .insertInto('lfs_uploads')
-      .values(
-        uploads.slice(i, i + 500).map((u) => ({
-          id: u.id, repo_id: u.repoId, oid: u.oid, size: u.size, kind: u.kind, store_upload_id: u.storeUploadId,
-          chunk_size: u.chunkSize, state: 'open' as const, created_at: at, expires_at: u.expiresAt,
-        })),
-      )
-      .execute();
-    }
-  });
+  await db
+    .insertInto('lfs_uploads')
+    .values(
+      uploads.map((u) => ({
+        id: u.id, repo_id: u.repoId, oid: u.oid, size: u.size, kind: u.kind, store_upload_id: u.storeUploadId,
+        chunk_size: u.chunkSize, state: 'open' as const, created_at: at, expires_at: u.expiresAt,
+      })),
+    )
+    .execute();
 }
 
 /** Records the store's id of a multipart upload, once the store has begun it. */
