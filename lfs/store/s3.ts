@@ -54,7 +54,8 @@ export function objectStoreFault(err: unknown): ServiceUnavailable | undefined {
   const e = err as { name?: string; code?: string } | null;
   const status = statusOf(err);
   if (e?.name === 'TimeoutError' || NETWORK_FAULTS.has(e?.code ?? '') || (status !== undefined && status >= 500 && status !== 501)) {
-    return new ServiceUnavailable(OBJECT_STORE_DOWN, RETRY_AFTER);
+    // The SDK's own error stays as the cause, for the log.
+    return Object.assign(new ServiceUnavailable(OBJECT_STORE_DOWN, RETRY_AFTER), { cause: err });
   }
   return undefined;
 }
