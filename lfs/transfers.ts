@@ -5,7 +5,7 @@ import { badRequest } from '../src/domain/errors.js';
 import { ServiceUnavailable, storageFault } from '../src/domain/faults.js';
 import {
   claimForHashing, deleteUpload, expiredOpenUploads, findUpload, finishHashing, insertUploads, lapsedHashingUploads, linkedSizes, linkObject,
-  moveUpload, pendingUploads, renewClaim, setStoreUploadId, takeLapsedClaim, type UploadRow, uploadsInProgress,
+  markHashed, moveUpload, pendingUploads, renewClaim, setStoreUploadId, takeLapsedClaim, type UploadRow, uploadsInProgress,
 } from '../src/db/lfs.js';
 import { type BatchRequest, type BatchResponse, OID, type ObjectResult } from './protocol.js';
 import type { HubUrls, ObjectStore, PartEtag, RepoAt, StagedUpload } from './store/types.js';
@@ -104,7 +104,7 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
   const { db, store, urls, log, settings } = deps;
   const startedAt = Date.now();
 
-  /** The row of a new upload; it is recorded (all of a batch's in one transaction) before the store holds anything for it. */
+  /** The row of a new upload; it is recorded (all of a batch's in one statement) before the store holds anything for it. */
   function newUpload(repoId: number, oid: string, size: number, multipart: boolean): UploadRow {
     const ttl = multipart ? MULTIPART_TTL : BASIC_TTL;
     return {
@@ -152,7 +152,8 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
   /**
    * Hashes a completed multipart upload (S3 gives no whole-object checksum for one) while holding
    * its claim, then links it, or discards it when the bytes do not match the oid. A storage fault
-   * leaves it claimed until the claim lapses; then whoever looks next (verify, the sweep) hashes again.
+   * leaves it claimed until the claim lapses; then whoever looks next (verify, the sweep) goes on.
+   * A match is recorded before the commit, so a hasher taking over after a crash only commits.
    */
   async function hashUnderClaim(row: UploadRow, claim: string): Promise<void> {
     const u = staged(row, NOWHERE);
@@ -162,13 +163,21 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
     }, HEARTBEAT_MS);
     heartbeat.unref();
     try {
-      const sha256 = await hashStaged(u, () => held);
-      // Lost the claim (this process stalled past it): whoever took it over finishes the upload.
-      if (sha256 === null || !(await renewClaim(db, row.id, claim, claimUntil()))) return;
-      if (sha256 !== row.oid) {
-        log.error({ repo: row.repoId, oid: row.oid, sha256, upload: row.id }, 'LFS MULTIPART UPLOAD DOES NOT MATCH ITS OID: object deleted, not linked');
-        await store.discardStaged(u);
-        await finishHashing(db, row.id, claim, 'failed');
+      if (!row.hashedAt) {
+        const sha256 = await hashStaged(u, () => held);
+        // Lost the claim (this process stalled past it): whoever took it over finishes the upload.
+        if (sha256 === null || !(await renewClaim(db, row.id, claim, claimUntil()))) return;
+        if (sha256 !== row.oid) {
+          log.error({ repo: row.repoId, oid: row.oid, sha256, upload: row.id }, 'LFS MULTIPART UPLOAD DOES NOT MATCH ITS OID: object deleted, not linked');
+          await store.discardStaged(u);
+          await finishHashing(db, row.id, claim, 'failed');
+          return;
+        }
+        if (!(await markHashed(db, row.id, claim))) return;
+      } else if ((await store.stagedSize(u)) === null && (await store.stat(row.oid)) === row.size) {
+        // Matched and committed before a crash: only the link is missing.
+        await linkObject(db, row.repoId, row.oid, row.size);
+        await finishHashing(db, row.id, claim, 'done');
         return;
       }
       await store.commitStaged(u);
@@ -229,7 +238,8 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
 
   const verifyQueue = keyedQueue();
 
-  async function verifyNow(row: UploadRow, where: RepoAt, size: number): Promise<VerifyResult> {
+  /** `deadline`: when a wait for a hash in progress gives up (set when the request came, before any queueing). */
+  async function verifyNow(row: UploadRow, where: RepoAt, size: number, deadline: number): Promise<VerifyResult> {
     if (size !== row.size) return { ok: false, status: 422, message: `size ${size} does not match the upload's size ${row.size}` };
     if ((await linkedSizes(db, row.repoId, [row.oid])).has(row.oid)) return { ok: true };
     const u = staged(row, where);
@@ -255,7 +265,6 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
     }
     // Multipart: wait a while for the hash that the completion started, taking it over if its
     // hasher is gone; a long hash (hundreds of GB) answers 503 and the client asks again.
-    const deadline = Date.now() + VERIFY_WAIT_MS;
     for (;;) {
       const now = await findUpload(db, row.id);
       if (!now || now.state === 'open') return { ok: false, status: 404, message: 'the multipart upload was not completed: send the completion request first' };
@@ -331,10 +340,12 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
     verify(row, where, size) {
       // One verify of an upload at a time, whoever asks (the verify route, a client retrying, a
       // commit confirming its pending uploads): a second would find the staged bytes already
-      // moved (a 500, or a false 404). The upload is read again once its turn has come.
+      // moved (a 500, or a false 404). The upload is read again once its turn has come; time
+      // spent waiting for the turn counts against the deadline.
+      const deadline = Date.now() + VERIFY_WAIT_MS;
       return verifyQueue(row.id, async () => {
         const current = await findUpload(db, row.id);
-        return current ? verifyNow(current, where, size) : { ok: false as const, status: 404, message: 'no such upload for this object' };
+        return current ? verifyNow(current, where, size, deadline) : { ok: false as const, status: 404, message: 'no such upload for this object' };
       });
     },
 

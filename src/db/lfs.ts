@@ -37,6 +37,8 @@ export interface UploadRow {
   expiresAt: string;
   /** Until when the process hashing this upload holds it (state 'hashing'); null: nobody does. */
   claimedUntil?: string | null;
+  /** When its bytes were found to match the oid (state 'hashing': only the commit is left). */
+  hashedAt?: string | null;
 }
 
 /**
@@ -64,11 +66,11 @@ export async function setStoreUploadId(db: Db, id: string, storeUploadId: string
 
 function toUpload(r: {
   id: string; repo_id: number; oid: string; size: number; kind: 'basic' | 'multipart'; store_upload_id: string | null;
-  chunk_size: number | null; state: UploadRow['state']; expires_at: string; claimed_until: string | null;
+  chunk_size: number | null; state: UploadRow['state']; expires_at: string; claimed_until: string | null; hashed_at: string | null;
 }): UploadRow {
   return {
     id: r.id, repoId: r.repo_id, oid: r.oid, size: r.size, kind: r.kind, storeUploadId: r.store_upload_id, chunkSize: r.chunk_size, state: r.state,
-    expiresAt: r.expires_at, claimedUntil: r.claimed_until,
+    expiresAt: r.expires_at, claimedUntil: r.claimed_until, hashedAt: r.hashed_at,
   };
 }
 
@@ -137,6 +139,18 @@ export async function renewClaim(db: Db, id: string, claim: string, until: strin
   const res = await db
     .updateTable('lfs_uploads')
     .set({ claimed_until: until })
+    .where('id', '=', id)
+    .where('state', '=', 'hashing')
+    .where('claim', '=', claim)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** Records, by the holder of `claim`, that the upload's bytes match its oid; false when it no longer holds it. */
+export async function markHashed(db: Db, id: string, claim: string): Promise<boolean> {
+  const res = await db
+    .updateTable('lfs_uploads')
+    .set({ hashed_at: now() })
     .where('id', '=', id)
     .where('state', '=', 'hashing')
     .where('claim', '=', claim)

@@ -128,6 +128,8 @@ const migrations: Record<string, Migration> = {
       // while it works. A claim past its time (its process died) may be taken by any process.
       await db.schema.alterTable('lfs_uploads').addColumn('claim', 'text').execute();
       await db.schema.alterTable('lfs_uploads').addColumn('claimed_until', 'text').execute();
+      // When the bytes were found to match the oid: a hasher taking over after that only commits.
+      await db.schema.alterTable('lfs_uploads').addColumn('hashed_at', 'text').execute();
     },
   },
 };

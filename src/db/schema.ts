@@ -78,6 +78,7 @@ export interface LfsUploadsTable {
   expires_at: string;
   claim: string | null;
   claimed_until: string | null;
+  hashed_at: string | null;
 }
 
 export interface AccessRequestsTable {
