@@ -108,13 +108,18 @@ describe.skipIf(problem !== null)('the fs store on a full or read-only disk', ()
     expect(await lfs.downloadableIntact([obj])).toEqual([obj.oid]);
   });
 
-  it('a PUT to a read-only disk answers 503 with Retry-After, and succeeds once the disk is writable again', async () => {
+  it('a PUT and an assembly on a read-only disk answer 503 with Retry-After, and succeed once the disk is writable again', async () => {
     const obj = randomObject(2 * MiB);
     const b = await lfs.batch('upload', [obj]);
     const actions = b.json.objects[0].actions;
+    const big = randomObject(12 * MiB);
+    const mb = await lfs.batch('upload', [big], ['basic', 'multipart']);
+    const multipart = mb.json.objects[0].actions;
+    const parts = await lfs.putParts(multipart.upload, big);
     sh('mount', '-o', 'remount,ro', disk);
     try {
       expectFault(await lfs.put(actions.upload, obj.bytes, 15_000), 503, READ_ONLY);
+      expectFault(await lfs.complete(multipart.upload.href, big.oid, parts, 15_000), 503, READ_ONLY);
       expect((await fetch(`${hub.url}/healthz`)).status).toBe(200);
     } finally {
       sh('mount', '-o', 'remount,rw', disk);
@@ -122,7 +127,9 @@ describe.skipIf(problem !== null)('the fs store on a full or read-only disk', ()
     expect(scratch()).toEqual([]);
     expect((await lfs.put(actions.upload, obj.bytes)).status).toBe(200);
     expect((await lfs.verify(actions.verify, obj)).status).toBe(200);
-    expect(await lfs.downloadableIntact([obj])).toEqual([obj.oid]);
+    expect((await lfs.complete(multipart.upload.href, big.oid, parts)).status).toBe(200);
+    expect((await lfs.verify(multipart.verify, big)).status).toBe(200);
+    expect(await lfs.downloadableIntact([obj, big])).toEqual([obj.oid, big.oid]);
   });
 
   it('git lfs push to a full disk fails with the message instead of hanging, and succeeds when pushed again', async () => {

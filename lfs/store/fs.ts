@@ -147,18 +147,21 @@ export function createFsStore(root: string, urls: HubUrls): FsStore {
       }
       const dir = partsDir(u);
       const temp = path.join(tmp, crypto.randomUUID());
-      const out = fs.createWriteStream(temp, { flags: 'wx' });
+      let out: fs.WriteStream | undefined;
       try {
+        // Opened before anything else: a disk that cannot take the file says so here (EROFS,
+        // ENOSPC), not later in an 'error' event nobody listens to yet.
+        out = (await fsp.open(temp, 'wx')).createWriteStream();
         for (const part of parts) {
           const file = path.join(dir, String(part.partNumber).padStart(5, '0'));
           if ((await sizeOf(file)) === null) throw new ByteMismatch(`part ${part.partNumber} was never uploaded`);
           await pipeline(fs.createReadStream(file), out, { end: false });
         }
-        await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+        await new Promise<void>((resolve, reject) => out!.end((err?: Error | null) => (err ? reject(err) : resolve())));
         await fsp.rename(temp, stagedPath(u));
       } catch (err) {
         // The parts stay: the client may complete again once there is room.
-        out.destroy();
+        out?.destroy();
         throw err;
       } finally {
         await removeQuietly(temp);
