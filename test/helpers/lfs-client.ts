@@ -110,8 +110,3 @@ export function lfsClient(hub: Hubgate, token: string, repo: string) {
     },
   };
 }
-
-/** Asserts an answer is a storage fault in the LFS error format: status, message, Retry-After for 503. */
-export function lfsFault(r: Answer): { status: number; message: string; retryAfter: string | null; contentType: string | null; requestId: unknown } {
-  return { status: r.status, message: r.json?.message, retryAfter: r.headers.get('retry-after'), contentType: r.headers.get('content-type'), requestId: r.json?.request_id };
-}
