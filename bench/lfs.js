@@ -7,7 +7,10 @@
 //   (c) hubgate peak RSS while a 2 GiB object goes through the fs store (basic PUT) and through
 //       multipart to s3rver (threshold 1 GiB, chunk 64 MiB).                   target < 150 MB
 //   (d) --big: a 6 GiB object through multipart on fs with the default 5 GiB threshold.
-// Usage: node bench/lfs.js [--quick] [--only a,b,c,d] [--big] [--runs N] [--out FILE]
+//   (e) a batch at the limit: 1,000 objects declaring the largest size (5 TiB) offering multipart
+//       (one gets its 10,000 part URLs, 999 a 429), and 1,000 declaring 2**52 bytes (422 each):
+//       answer time and hubgate's peak RSS, fs and s3 (s3rver) stores.        target < 1 s
+// Usage: node bench/lfs.js [--quick] [--only a,b,c,d,e] [--big] [--runs N] [--out FILE]
 // Writes bench/lfs-results.json (or --out FILE); always exits 0 (failures are reported in the table).
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -37,7 +40,7 @@ const opt = (n) => {
 };
 const QUICK = flag('--quick');
 const BIG = flag('--big');
-const ONLY = new Set((opt('--only') ?? (BIG ? 'a,b,c,d' : 'a,b,c')).split(',').map((s) => s.trim()).filter(Boolean));
+const ONLY = new Set((opt('--only') ?? (BIG ? 'a,b,c,d,e' : 'a,b,c,e')).split(',').map((s) => s.trim()).filter(Boolean));
 const OUT = path.resolve(opt('--out') ?? path.join(BENCH_DIR, 'lfs-results.json'));
 const RUNS_OVERRIDE = opt('--runs') ? Number(opt('--runs')) : undefined;
 const CFG = {
@@ -50,6 +53,7 @@ const CFG = {
   rssThreshold: QUICK ? 64 * MiB : 1 * GiB,
   rssChunk: QUICK ? 16 * MiB : 64 * MiB,
   bigSize: 6 * GiB,
+  limitRuns: RUNS_OVERRIDE ?? (QUICK ? 3 : 7),
 };
 
 installCleanup(() => process.env.BENCH_LFS_DATA || rmrf(DATA));
@@ -286,7 +290,7 @@ const f2 = (x) => (x == null || Number.isNaN(x) ? '–' : x.toFixed(2));
 const mbps = (size, ms) => size / MiB / (ms / 1000);
 const pass = (ok) => (ok == null ? '–' : ok ? 'yes' : 'NO');
 
-const results = { startedAt: new Date().toISOString(), quick: QUICK, config: CFG, a: null, b: null, c: null, d: null, errors: [] };
+const results = { startedAt: new Date().toISOString(), quick: QUICK, config: CFG, a: null, b: null, c: null, d: null, e: null, errors: [] };
 
 // ---------------------------------------------------------------- (a) batch latency
 async function benchA() {
@@ -437,6 +441,52 @@ async function benchD() {
   return [await rssRun(`fs, multipart (default threshold/chunk), ${fmtSize(obj.size)}`, 'data-d-fs', {}, obj, true)];
 }
 
+// ---------------------------------------------------------------- (e) a batch at the limit
+const MAX_OBJECT = 5 * 1024 * GiB;
+
+async function benchE() {
+  const out = {};
+  for (const store of ['fs', 's3']) {
+    const r = (out[store] = {});
+    let s3 = null;
+    let hub = null;
+    try {
+      if (store === 's3') s3 = await startS3rver('s3rver-e');
+      hub = await startHub(`data-e-${store}`, s3?.env ?? {});
+      await batch(hub, 'upload', randomObjects(10)); // warm-up
+      const stopSampling = rssSampler(hub.pid);
+      const cases = {
+        'upload, 1000 x 5 TiB, multipart': () => Array.from({ length: 1000 }, () => ({ oid: randomOid(), size: MAX_OBJECT })),
+        'upload, 1000 x 2**52 B, multipart': () => Array.from({ length: 1000 }, () => ({ oid: randomOid(), size: 2 ** 52 })),
+      };
+      for (const [name, objects] of Object.entries(cases)) {
+        const ms = [];
+        let bytes = 0;
+        for (let i = 0; i < CFG.limitRuns; i++) {
+          const { ms: t, json } = await batch(hub, 'upload', objects(), ['basic', 'multipart']);
+          if (json.objects?.length !== 1000) throw new Error(`${name}: ${json.objects?.length} objects in the answer`);
+          bytes = JSON.stringify(json).length;
+          ms.push(t);
+        }
+        r[name] = { medianMs: median(ms), maxMs: Math.max(...ms), runsMs: ms.map((x) => +x.toFixed(1)), answerMb: bytes / MiB };
+        log(`(e) ${store} ${name}: median ${f1(median(ms))} ms, max ${f1(Math.max(...ms))} ms, answer ${f1(bytes / MiB)} MB`);
+      }
+      r.rss = stopSampling();
+      log(`(e) ${store}: peak RSS ${f1(r.rss.peakMb)} MB`);
+    } catch (e) {
+      r.error = e.message;
+      results.errors.push(`(e) ${store}: ${e.message}`);
+      log(`(e) ${store} failed: ${e.message}`);
+    } finally {
+      await hub?.stop();
+      await s3?.stop();
+      hub?.cleanup();
+      s3?.cleanup();
+    }
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- report
 function report() {
   const lines = [];
@@ -473,6 +523,17 @@ function report() {
     }
     lines.push('');
   }
+  if (results.e) {
+    lines.push(`## (e) a batch at the limit, ${CFG.limitRuns} runs (target < 1 s)`, '', '| store | request | median ms | max ms | answer MB | hubgate RSS before MB | peak RSS MB | < 1 s |', '|---|---|---:|---:|---:|---:|---:|---|');
+    for (const [store, r] of Object.entries(results.e)) {
+      if (r.error) lines.push(`| ${store} | error: ${r.error} | | | | | | |`);
+      for (const [name, v] of Object.entries(r)) {
+        if (name === 'error' || name === 'rss') continue;
+        lines.push(`| ${store} | ${name} | ${f1(v.medianMs)} | ${f1(v.maxMs)} | ${f1(v.answerMb)} | ${f1(r.rss?.baseMb)} | ${f1(r.rss?.peakMb)} | ${pass(v.maxMs < 1000)} |`);
+      }
+    }
+    lines.push('');
+  }
   if (results.errors.length) lines.push('## errors', '', ...results.errors.map((e) => `- ${e}`), '');
   return lines.join('\n');
 }
@@ -480,8 +541,8 @@ function report() {
 async function main() {
   fs.mkdirSync(LOGS, { recursive: true });
   log(`sections ${[...ONLY].join(',')}${QUICK ? ' (quick)' : ''}; files in ${WORK}/.., server data in ${DATA}`);
-  const sections = { a: benchA, b: benchB, c: benchC, d: benchD };
-  for (const k of ['a', 'b', 'c', 'd']) {
+  const sections = { a: benchA, b: benchB, c: benchC, d: benchD, e: benchE };
+  for (const k of ['a', 'b', 'c', 'd', 'e']) {
     if (!ONLY.has(k)) continue;
     if (k === 'd' && !BIG && !ONLY.has('d')) continue;
     const t0 = nowMs();

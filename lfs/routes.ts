@@ -5,6 +5,7 @@ import { resolveAccess } from '../src/access/resolve.js';
 import { findRepo } from '../src/db/repos.js';
 import { findUpload } from '../src/db/lfs.js';
 import { HubgateError } from '../src/domain/errors.js';
+import { storageFault } from '../src/domain/faults.js';
 import { callerOfLink, callerUserId } from '../src/identity/identify.js';
 import { repoIdOf, type RepoRef } from '../src/domain/names.js';
 import type { AppContext } from '../src/http/context.js';
@@ -53,7 +54,36 @@ export async function readJson(req: Request, res: Response): Promise<unknown> {
   return req.body;
 }
 
+/**
+ * Answers a machine fault (full or read-only disk, database that cannot write, object store
+ * down) in the LFS error format, which git-lfs prints: 507, or 503 with Retry-After. Undefined
+ * when `err` is not one. A body not read yet is read and dropped, so the client gets the answer.
+ */
+function answerFault(req: Request, res: Response, err: unknown): true | undefined {
+  const fault = storageFault(err);
+  if (!fault) return undefined;
+  req.log.error({ err }, 'storage fault');
+  if (res.headersSent) {
+    res.destroy();
+    return true;
+  }
+  if (!req.complete && !req.destroyed) req.resume();
+  lfsError(req, res, fault.status, fault.message, 'retryAfter' in fault ? { 'Retry-After': String(fault.retryAfter) } : {});
+  return true;
+}
+
 export function lfsRoutes(ctx: AppContext, lfs: LfsDeps): RequestHandler {
+  const handle = lfsHandler(ctx, lfs);
+  return async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      await handle(req, res, next);
+    } catch (err) {
+      if (!answerFault(req, res, err)) throw err;
+    }
+  };
+}
+
+function lfsHandler(ctx: AppContext, lfs: LfsDeps): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
     const parsed = parseRepoPath(req.path, LFS_ROUTE);
     if (!parsed) return next();
@@ -137,7 +167,7 @@ async function verify(ctx: AppContext, lfs: LfsDeps, req: Request, res: Response
   const row = await uploadFor(ctx, claims, ref);
   if (!row || row.oid !== parsed.data.oid) return lfsError(req, res, 404, 'no such upload for this object');
   const result = await lfs.transfers.verify(row, where, parsed.data.size);
-  if (!result.ok) return lfsError(req, res, result.status, result.message);
+  if (!result.ok) return lfsError(req, res, result.status, result.message, result.retryAfter ? { 'Retry-After': String(result.retryAfter) } : {});
   lfsJson(res, 200, { message: 'ok' });
 }
 
@@ -157,6 +187,7 @@ async function completeMultipart(ctx: AppContext, lfs: LfsDeps, req: Request, re
   try {
     await lfs.transfers.completeMultipart(row, where, [...parsed.data.parts].sort((a, b) => a.partNumber - b.partNumber));
   } catch (err) {
+    if (answerFault(req, res, err)) return;
     if (err instanceof ByteMismatch || err instanceof HubgateError) return lfsError(req, res, 400, err.message);
     throw err;
   }
@@ -197,6 +228,15 @@ async function openPut(ctx: AppContext, lfs: LfsDeps, req: Request, res: Respons
   return { claims, row, staged: staged(row, where) };
 }
 
+/**
+ * Whether the client's connection is gone, so nothing can answer it. (req.destroyed is no sign
+ * of that: a request is destroyed as soon as its whole body has been read.) Disk faults are
+ * answered by answerFault.
+ */
+function clientGone(req: Request): boolean {
+  return req.socket?.destroyed ?? true;
+}
+
 async function upload(ctx: AppContext, lfs: LfsDeps, store: FsStore, req: Request, res: Response, ref: RepoRef, where: RepoAt, oid: string): Promise<void> {
   const put = await openPut(ctx, lfs, req, res, ref, where, 'put');
   if (!put) return;
@@ -207,7 +247,7 @@ async function upload(ctx: AppContext, lfs: LfsDeps, store: FsStore, req: Reques
     await store.writeStaged(put.staged, req);
   } catch (err) {
     if (err instanceof ByteMismatch) return lfsError(req, res, 400, `${err.message}; nothing was stored`);
-    if (req.destroyed) return;
+    if (clientGone(req)) return;
     throw err;
   }
   res.status(200).end();
@@ -222,7 +262,7 @@ async function uploadPart(ctx: AppContext, lfs: LfsDeps, store: FsStore, req: Re
     res.status(200).set('ETag', etag).end();
   } catch (err) {
     if (err instanceof ByteMismatch) return lfsError(req, res, 400, `${err.message}; the part was not stored`);
-    if (req.destroyed) return;
+    if (clientGone(req)) return;
     throw err;
   }
 }

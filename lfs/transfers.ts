@@ -2,8 +2,10 @@ import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db } from '../src/db/index.js';
 import { badRequest } from '../src/domain/errors.js';
+import { ServiceUnavailable, storageFault } from '../src/domain/faults.js';
 import {
-  deleteUpload, expiredOpenUploads, findUpload, insertUploads, linkedSizes, linkObject, moveUpload, pendingUploads, type UploadRow,
+  claimForHashing, deleteUpload, expiredOpenUploads, findUpload, finishHashing, insertUploads, lapsedHashingUploads, linkedSizes, linkObject,
+  markHashed, moveUpload, pendingUploads, renewClaim, setStoreUploadId, takeLapsedClaim, type UploadRow, uploadsInProgress,
 } from '../src/db/lfs.js';
 import { type BatchRequest, type BatchResponse, OID, type ObjectResult } from './protocol.js';
 import type { HubUrls, ObjectStore, PartEtag, RepoAt, StagedUpload } from './store/types.js';
@@ -15,10 +17,29 @@ const MiB = 1024 ** 2;
 const BASIC_TTL = 3600;
 const MULTIPART_TTL = 24 * 3600;
 const MAX_PARTS = 10_000;
+/**
+ * The most part URLs one batch hands out: what one object of the largest size needs. It bounds
+ * the work and the answer (~4 MB) of a batch, whatever its objects declare.
+ */
+export const MAX_BATCH_PARTS = 10_000;
+/** How many multipart uploads of a batch are begun in the store at once. */
+const STARTS_AT_ONCE = 8;
+/** A hashing claim lasts this long unless its holder renews it (every HEARTBEAT_MS while it works). */
+export const CLAIM_SECONDS = 15;
+const HEARTBEAT_MS = 5000;
+/** How long verify (and a commit naming the object) waits for a hash in progress before answering 503. */
+const VERIFY_WAIT_MS = 20_000;
+const VERIFY_POLL_MS = 250;
+/** Scratch and staged files the periodic sweep may take for leftovers have not been written for this long. */
+const LEFTOVER_AGE_MS = 3600 * 1000;
+/** For store calls that need no repo (hashing, sweeping): only the upload's own fields are used. */
+const NOWHERE: RepoAt = { repoId: '', baseUrl: '' };
 
 export interface TransferSettings {
   multipartThreshold: number;
   multipartChunk: number;
+  /** The largest object a batch accepts (HUBGATE_LFS_MAX_OBJECT_SIZE). */
+  lfsMaxObjectSize: number;
 }
 
 /** What hubgate knows of the client that sent a batch request. */
@@ -28,7 +49,7 @@ export interface BatchClient {
   userId: number | null;
 }
 
-export type VerifyResult = { ok: true } | { ok: false; status: number; message: string };
+export type VerifyResult = { ok: true } | { ok: false; status: number; message: string; retryAfter?: number };
 
 export interface Transfers {
   batch(repo: { id: number } & RepoAt, req: BatchRequest, client: BatchClient): Promise<BatchResponse>;
@@ -38,16 +59,25 @@ export interface Transfers {
   /**
    * Confirms the repo's uploads of `oid` whose bytes arrived but were never verified, as verify
    * would (@huggingface/hub uploads and commits without calling verify); true once the object is
-   * linked to the repo.
+   * linked to the repo. Throws ServiceUnavailable while its bytes are still being hashed.
    */
   confirmPending(repo: { id: number } & RepoAt, oid: string): Promise<boolean>;
-  /** Aborts uploads past their expiry. */
-  sweep(): Promise<number>;
+  /**
+   * Aborts uploads past their expiry, takes up the hashing of uploads whose hasher died, and
+   * removes what crashes left in the store. `atStart`: leftovers written before this process
+   * started are removed at once; later sweeps leave anything written in the last hour.
+   */
+  sweep(opts?: { atStart?: boolean }): Promise<number>;
 }
 
 /** Chunk size for a multipart upload: the configured size, raised so there are at most 10,000 parts. */
 export function chunkSizeFor(size: number, configured: number): number {
   return Math.max(configured, 5 * MiB, Math.ceil(size / MAX_PARTS));
+}
+
+/** How many parts of `chunkSize` bytes an object of `size` bytes is sent in. */
+export function partCount(size: number, chunkSize: number): number {
+  return Math.max(1, Math.ceil(size / chunkSize));
 }
 
 export const ENABLE_LARGEFILES_ADVICE =
@@ -72,11 +102,12 @@ export function staged(u: UploadRow, where: RepoAt): StagedUpload {
 
 export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrls; log: Logger; settings: TransferSettings }): Transfers {
   const { db, store, urls, log, settings } = deps;
+  const startedAt = Date.now();
 
-  /** A new upload; its row is recorded by the caller (all of a batch's in one statement) before any link is handed out. */
-  async function openUpload(repoId: number, where: RepoAt, oid: string, size: number, multipart: boolean): Promise<StagedUpload & { row: UploadRow }> {
+  /** The row of a new upload; it is recorded (all of a batch's in one statement) before the store holds anything for it. */
+  function newUpload(repoId: number, oid: string, size: number, multipart: boolean): UploadRow {
     const ttl = multipart ? MULTIPART_TTL : BASIC_TTL;
-    const row: UploadRow = {
+    return {
       id: crypto.randomBytes(18).toString('base64url'),
       repoId, oid, size,
       kind: multipart ? 'multipart' : 'basic',
@@ -85,40 +116,130 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
       state: 'open',
       expiresAt: new Date(Date.now() + ttl * 1000).toISOString(),
     };
-    const upload = staged(row, where);
-    if (multipart) row.storeUploadId = upload.storeUploadId = await store.startMultipart(upload);
-    return { ...upload, row };
   }
 
-  async function hashStaged(u: StagedUpload): Promise<string> {
+  /** Begins the recorded multipart uploads in the store, a few at a time, and records the store's ids. */
+  async function startMultiparts(rows: UploadRow[], where: RepoAt): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < rows.length) {
+        const row = rows[next++];
+        row.storeUploadId = await store.startMultipart(staged(row, where));
+        await setStoreUploadId(db, row.id, row.storeUploadId);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(STARTS_AT_ONCE, rows.length) }, worker));
+  }
+
+  /** The sha256 of the staged bytes, or null when `keepGoing` said to stop halfway. */
+  async function hashStaged(u: StagedUpload, keepGoing: () => boolean = () => true): Promise<string | null> {
     const hash = crypto.createHash('sha256');
-    for await (const chunk of await store.readStaged(u)) hash.update(chunk as Buffer);
+    const bytes = await store.readStaged(u);
+    for await (const chunk of bytes) {
+      if (!keepGoing()) {
+        bytes.destroy();
+        return null;
+      }
+      hash.update(chunk as Buffer);
+    }
     return hash.digest('hex');
   }
 
-  /** Multipart bytes have no whole-object checksum from S3: hash them back before linking. */
-  async function hashThenLink(row: UploadRow, u: StagedUpload): Promise<void> {
+  const claimUntil = () => new Date(Date.now() + CLAIM_SECONDS * 1000).toISOString();
+  const newClaim = () => crypto.randomBytes(12).toString('base64url');
+  const lapsed = (row: UploadRow) => !row.claimedUntil || row.claimedUntil < new Date().toISOString();
+
+  /**
+   * Hashes a completed multipart upload (S3 gives no whole-object checksum for one) while holding
+   * its claim, then links it, or discards it when the bytes do not match the oid. A storage fault
+   * leaves it claimed until the claim lapses; then whoever looks next (verify, the sweep) goes on.
+   * A match is recorded before the commit, so a hasher taking over after a crash only commits.
+   */
+  async function hashUnderClaim(row: UploadRow, claim: string): Promise<void> {
+    const u = staged(row, NOWHERE);
+    let held = true;
+    const heartbeat = setInterval(() => {
+      renewClaim(db, row.id, claim, claimUntil()).then((ok) => (held &&= ok), () => {});
+    }, HEARTBEAT_MS);
+    heartbeat.unref();
     try {
-      const sha256 = await hashStaged(u);
-      if (sha256 !== row.oid) {
-        log.error({ repo: u.repoId, oid: row.oid, sha256, upload: row.id }, 'LFS MULTIPART UPLOAD DOES NOT MATCH ITS OID: object deleted, not linked');
-        await store.discardStaged(u);
-        await moveUpload(db, row.id, 'hashing', 'failed');
+      if (!row.hashedAt) {
+        const sha256 = await hashStaged(u, () => held);
+        // Lost the claim (this process stalled past it): whoever took it over finishes the upload.
+        if (sha256 === null || !(await renewClaim(db, row.id, claim, claimUntil()))) return;
+        if (sha256 !== row.oid) {
+          log.error({ repo: row.repoId, oid: row.oid, sha256, upload: row.id }, 'LFS MULTIPART UPLOAD DOES NOT MATCH ITS OID: object deleted, not linked');
+          await store.discardStaged(u);
+          await finishHashing(db, row.id, claim, 'failed');
+          return;
+        }
+        if (!(await markHashed(db, row.id, claim))) return;
+      } else if ((await store.stagedSize(u)) === null && (await store.stat(row.oid)) === row.size) {
+        // Matched and committed before a crash: only the link is missing.
+        await linkObject(db, row.repoId, row.oid, row.size);
+        await finishHashing(db, row.id, claim, 'done');
         return;
       }
       await store.commitStaged(u);
       await linkObject(db, row.repoId, row.oid, row.size);
-      await moveUpload(db, row.id, 'hashing', 'done');
+      await finishHashing(db, row.id, claim, 'done');
     } catch (err) {
-      log.error({ err, repo: u.repoId, oid: row.oid, upload: row.id }, 'hashing a multipart upload failed');
-      await store.discardStaged(u).catch(() => {});
-      await moveUpload(db, row.id, 'hashing', 'failed');
+      if (storageFault(err)) {
+        log.warn({ err, upload: row.id }, 'hashing a multipart upload stopped on a storage fault; it is taken up again once its claim lapses');
+        return;
+      }
+      log.error({ err, repo: row.repoId, oid: row.oid, upload: row.id }, 'hashing a multipart upload failed');
+      if (await renewClaim(db, row.id, claim, claimUntil()).catch(() => false)) {
+        await store.discardStaged(u).catch(() => {});
+        await finishHashing(db, row.id, claim, 'failed').catch(() => {});
+      }
+    } finally {
+      clearInterval(heartbeat);
     }
+  }
+
+  /** Takes over an upload whose claim lapsed (its hasher died) and hashes it again; false when someone else holds it. */
+  async function resumeHashing(row: UploadRow): Promise<boolean> {
+    const claim = newClaim();
+    if (!(await takeLapsedClaim(db, row.id, claim, claimUntil(), new Date().toISOString()))) return false;
+    log.warn({ upload: row.id, oid: row.oid }, 'hashing a multipart upload again: its hasher stopped (a crash or a restart)');
+    void hashUnderClaim(row, claim);
+    return true;
+  }
+
+  /** Removes scratch files and staged bytes that no upload in progress owns, written before `before`. */
+  async function removeLeftovers(before: Date): Promise<void> {
+    const scratch = (await store.removeScratch?.(before)) ?? 0;
+    const ids = (await store.stagedIds?.(before)) ?? [];
+    const owned = await uploadsInProgress(db, ids);
+    const orphans = ids.filter((id) => !owned.has(id));
+    for (const id of orphans) await store.discardStaged({ ...NOWHERE, id, oid: '', size: 0 });
+    if (scratch + orphans.length > 0) log.info({ scratch, staged: orphans.length }, 'removed LFS files left by an interrupted upload');
+  }
+
+  /** The actions of a new upload: the upload URL (basic) or the part and completion URLs (multipart), and verify. */
+  async function uploadActions(repo: { id: number } & RepoAt, row: UploadRow, client: BatchClient, transfer: 'basic' | 'multipart'): Promise<ObjectResult> {
+    const { oid, size } = row;
+    const u = staged(row, repo);
+    const ttl = transfer === 'multipart' ? MULTIPART_TTL : BASIC_TTL;
+    const verify = { href: urls.signed(repo, 'objects/verify', { p: 'verify', u: u.id }, ttl), expires_in: ttl };
+    if (transfer === 'basic') {
+      const target = await store.uploadTarget(u, BASIC_TTL, { clientSendsHeaders: clientSendsActionHeaders(client) });
+      return { oid, size, authenticated: true, actions: { upload: { ...target, expires_in: BASIC_TTL }, verify } };
+    }
+    // The Hugging Face multipart format: header holds chunk_size and the part URLs under
+    // five-digit keys, nothing else; href is the completion URL.
+    const parts = await store.partTargets(u, MULTIPART_TTL);
+    const header: Record<string, string> = { chunk_size: String(u.chunkSize) };
+    parts.forEach((url, i) => (header[String(i + 1).padStart(5, '0')] = url));
+    const href = urls.signed(repo, `multipart/${u.id}/complete`, { p: 'complete', u: u.id }, MULTIPART_TTL);
+    return { oid, size, authenticated: true, actions: { upload: { href, header, expires_in: MULTIPART_TTL }, verify } };
   }
 
   const verifyQueue = keyedQueue();
 
-  async function verifyNow(row: UploadRow, where: RepoAt, size: number): Promise<VerifyResult> {
+  /** `deadline`: when a wait for a hash in progress gives up (set when the request came, before any queueing). */
+  async function verifyNow(row: UploadRow, where: RepoAt, size: number, deadline: number): Promise<VerifyResult> {
     if (size !== row.size) return { ok: false, status: 422, message: `size ${size} does not match the upload's size ${row.size}` };
     if ((await linkedSizes(db, row.repoId, [row.oid])).has(row.oid)) return { ok: true };
     const u = staged(row, where);
@@ -142,13 +263,18 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
       await moveUpload(db, row.id, 'open', 'done');
       return { ok: true };
     }
-    // Multipart: wait for the background hash that the completion started.
+    // Multipart: wait a while for the hash that the completion started, taking it over if its
+    // hasher is gone; a long hash (hundreds of GB) answers 503 and the client asks again.
     for (;;) {
       const now = await findUpload(db, row.id);
       if (!now || now.state === 'open') return { ok: false, status: 404, message: 'the multipart upload was not completed: send the completion request first' };
       if (now.state === 'done') return { ok: true };
       if (now.state === 'failed') return { ok: false, status: 422, message: 'the uploaded bytes do not match the oid; the upload was discarded' };
-      await new Promise((r) => setTimeout(r, 200));
+      if (lapsed(now)) await resumeHashing(now);
+      if (Date.now() >= deadline) {
+        return { ok: false, status: 503, retryAfter: 5, message: 'the uploaded object is still being checked (sha256 of its parts): try again in a few seconds' };
+      }
+      await new Promise((r) => setTimeout(r, VERIFY_POLL_MS));
     }
   }
 
@@ -158,66 +284,68 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
       const offersMultipart = req.operation === 'upload' && (req.transfers ?? []).includes('multipart');
       const valid = req.objects.filter((o) => typeof o.oid === 'string' && OID.test(o.oid)).map((o) => o.oid as string);
       const linked = await linkedSizes(db, repo.id, valid);
-      const wantsMultipart = offersMultipart && req.objects.some((o) => typeof o.size === 'number' && o.size > settings.multipartThreshold && !linked.has(o.oid as string));
+      const storable = (size: unknown): size is number => typeof size === 'number' && size <= settings.lfsMaxObjectSize;
+      const wantsMultipart =
+        offersMultipart && req.objects.some((o) => storable(o.size) && o.size > settings.multipartThreshold && !linked.has(o.oid as string));
       const transfer = wantsMultipart ? 'multipart' : 'basic';
 
+      // First every object's answer, or the upload it needs; nothing is recorded or stored yet.
       const objects: ObjectResult[] = [];
-      const opened: UploadRow[] = [];
-      // Uploads opened before a failure are still recorded, so the sweep can abort them.
-      try {
-        for (const o of req.objects) {
-          const oid = typeof o.oid === 'string' ? o.oid : String(o.oid);
-          const size = typeof o.size === 'number' ? o.size : -1;
-          const fail = (code: number, message: string) => objects.push({ oid, size, error: { code, message } });
-          if (!sha256) { fail(409, `unsupported hash algorithm ${req.hash_algo}: hubgate uses sha256`); continue; }
-          if (!OID.test(oid)) { fail(422, 'invalid oid: use the 64 lowercase hex characters of the sha256'); continue; }
-          if (!Number.isSafeInteger(size) || size < 0) { fail(422, 'invalid size: use the object size in bytes, an integer >= 0'); continue; }
-          const have = linked.get(oid);
+      const opening: { at: number; row: UploadRow }[] = [];
+      let partsLeft = MAX_BATCH_PARTS;
+      for (const o of req.objects) {
+        const oid = typeof o.oid === 'string' ? o.oid : String(o.oid);
+        const size = typeof o.size === 'number' ? o.size : -1;
+        const fail = (code: number, message: string) => objects.push({ oid, size, error: { code, message } });
+        if (!sha256) { fail(409, `unsupported hash algorithm ${req.hash_algo}: hubgate uses sha256`); continue; }
+        if (!OID.test(oid)) { fail(422, 'invalid oid: use the 64 lowercase hex characters of the sha256'); continue; }
+        if (!Number.isSafeInteger(size) || size < 0) { fail(422, 'invalid size: use the object size in bytes, an integer >= 0'); continue; }
+        const have = linked.get(oid);
 
-          if (req.operation === 'download') {
-            if (have === undefined) { fail(404, 'Object does not exist'); continue; }
-            const target = await store.downloadTarget(oid, have, repo, BASIC_TTL, client.userId);
-            objects.push({ oid, size: have, authenticated: true, actions: { download: { ...target, expires_in: BASIC_TTL } } });
-            continue;
-          }
-          if (have !== undefined) {
-            if (have === size) objects.push({ oid, size });
-            else fail(422, `size ${size} does not match the stored object's size ${have}`);
-            continue;
-          }
-          if (size > settings.multipartThreshold && !offersMultipart) { fail(422, ENABLE_LARGEFILES_ADVICE); continue; }
-          const u = await openUpload(repo.id, repo, oid, size, transfer === 'multipart');
-          opened.push(u.row);
-          const verify = {
-            href: urls.signed(repo, 'objects/verify', { p: 'verify', u: u.id }, transfer === 'multipart' ? MULTIPART_TTL : BASIC_TTL),
-            expires_in: transfer === 'multipart' ? MULTIPART_TTL : BASIC_TTL,
-          };
-          if (transfer === 'basic') {
-            const target = await store.uploadTarget(u, BASIC_TTL, { clientSendsHeaders: clientSendsActionHeaders(client) });
-            objects.push({ oid, size, authenticated: true, actions: { upload: { ...target, expires_in: BASIC_TTL }, verify } });
-          } else {
-            // The Hugging Face multipart format: header holds chunk_size and the part URLs under
-            // five-digit keys, nothing else; href is the completion URL.
-            const parts = await store.partTargets(u, MULTIPART_TTL);
-            const header: Record<string, string> = { chunk_size: String(u.chunkSize) };
-            parts.forEach((url, i) => (header[String(i + 1).padStart(5, '0')] = url));
-            const href = urls.signed(repo, `multipart/${u.id}/complete`, { p: 'complete', u: u.id }, MULTIPART_TTL);
-            objects.push({ oid, size, authenticated: true, actions: { upload: { href, header, expires_in: MULTIPART_TTL }, verify } });
-          }
+        if (req.operation === 'download') {
+          if (have === undefined) { fail(404, 'Object does not exist'); continue; }
+          const target = await store.downloadTarget(oid, have, repo, BASIC_TTL, client.userId);
+          objects.push({ oid, size: have, authenticated: true, actions: { download: { ...target, expires_in: BASIC_TTL } } });
+          continue;
         }
-      } finally {
-        await insertUploads(db, opened);
+        if (have !== undefined) {
+          if (have === size) objects.push({ oid, size });
+          else fail(422, `size ${size} does not match the stored object's size ${have}`);
+          continue;
+        }
+        if (!storable(size)) { fail(422, `this object is too large: ${size} bytes, while this server stores objects of at most ${settings.lfsMaxObjectSize} bytes`); continue; }
+        if (size > settings.multipartThreshold && !offersMultipart) { fail(422, ENABLE_LARGEFILES_ADVICE); continue; }
+        const row = newUpload(repo.id, oid, size, transfer === 'multipart');
+        if (row.chunkSize) {
+          const parts = partCount(size, row.chunkSize);
+          if (parts > partsLeft) {
+            fail(429, `this batch already needs ${MAX_BATCH_PARTS - partsLeft} part URLs; one batch gets at most ${MAX_BATCH_PARTS}: send this object again in a later batch (send fewer objects per batch)`);
+            continue;
+          }
+          partsLeft -= parts;
+        }
+        opening.push({ at: objects.length, row });
+        objects.push({ oid, size });
       }
+
+      // Rows first, then the store: a crash in between leaves rows the sweep removes, never
+      // store-side uploads that no row owns. A database that cannot write fails the batch here.
+      const rows = opening.map((o) => o.row);
+      await insertUploads(db, rows);
+      await startMultiparts(rows.filter((r) => r.kind === 'multipart'), repo);
+      for (const { at, row } of opening) objects[at] = await uploadActions(repo, row, client, transfer);
       return { transfer, objects, hash_algo: 'sha256' };
     },
 
     verify(row, where, size) {
       // One verify of an upload at a time, whoever asks (the verify route, a client retrying, a
       // commit confirming its pending uploads): a second would find the staged bytes already
-      // moved (a 500, or a false 404). The upload is read again once its turn has come.
+      // moved (a 500, or a false 404). The upload is read again once its turn has come; time
+      // spent waiting for the turn counts against the deadline.
+      const deadline = Date.now() + VERIFY_WAIT_MS;
       return verifyQueue(row.id, async () => {
         const current = await findUpload(db, row.id);
-        return current ? verifyNow(current, where, size) : { ok: false as const, status: 404, message: 'no such upload for this object' };
+        return current ? verifyNow(current, where, size, deadline) : { ok: false as const, status: 404, message: 'no such upload for this object' };
       });
     },
 
@@ -231,7 +359,8 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
         // A client error (400), not a server fault: retrying cannot help, the upload is discarded.
         throw badRequest(`the parts add up to ${stagedSize ?? 0} bytes, not ${row.size}: push again to upload the file anew`);
       }
-      if (await moveUpload(db, row.id, 'open', 'hashing')) void hashThenLink(row, u);
+      const claim = newClaim();
+      if (await claimForHashing(db, row.id, claim, claimUntil())) void hashUnderClaim(row, claim);
     },
 
     async confirmPending(repo, oid) {
@@ -239,15 +368,19 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
       for (const row of await pendingUploads(db, repo.id, oid)) {
         // A multipart upload still open was never completed: its parts are not an object yet.
         if (row.kind === 'multipart' && row.state === 'open') continue;
-        if ((await this.verify(row, repo, row.size)).ok) return true;
+        const result = await this.verify(row, repo, row.size);
+        if (result.ok) return true;
+        // Still being hashed: the commit is answered 503 with Retry-After, not "not uploaded".
+        if (result.status === 503) throw new ServiceUnavailable(result.message, result.retryAfter);
       }
       return false;
     },
 
-    async sweep() {
-      const expired = await expiredOpenUploads(db, new Date().toISOString());
+    async sweep(opts = {}) {
+      const at = new Date().toISOString();
+      const expired = await expiredOpenUploads(db, at);
       for (const row of expired) {
-        const u = staged(row, { repoId: '', baseUrl: '' });
+        const u = staged(row, NOWHERE);
         try {
           if (row.kind === 'multipart') await store.abortMultipart(u);
           await store.discardStaged(u);
@@ -256,6 +389,10 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
           log.warn({ err, upload: row.id }, 'could not abort an expired upload');
         }
       }
+      for (const row of await lapsedHashingUploads(db, at)) await resumeHashing(row);
+      // Other processes may share the data directory: only what was written before this one
+      // started (at start), or over an hour ago and before that (later), can be theirs no more.
+      await removeLeftovers(new Date(opts.atStart ? startedAt : Math.min(startedAt, Date.now() - LEFTOVER_AGE_MS)));
       return expired.length;
     },
   };

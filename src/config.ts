@@ -41,6 +41,8 @@ const schema = z.object({
   maxConnectionsPerIp: count,
   gitRequestsPerMinute: count,
   gitSlotWaitMs: millis,
+  lfsMaxObjectSize: bytes,
+  s3TimeoutMs: z.coerce.number().int().min(100).max(10 * 60 * 1000),
 });
 
 type Parsed = z.infer<typeof schema>;
@@ -76,6 +78,10 @@ export const SETTINGS: Record<keyof Parsed, { env: string; flag?: string; fallba
   maxConnectionsPerIp: { env: 'HUBGATE_MAX_CONNECTIONS_PER_IP', fallback: '0' },
   gitRequestsPerMinute: { env: 'HUBGATE_GIT_REQUESTS_PER_MINUTE', fallback: '300' },
   gitSlotWaitMs: { env: 'HUBGATE_GIT_SLOT_WAIT_MS', fallback: '20000' },
+  // The largest LFS object a batch accepts: S3's own limit for one object, 5 TiB.
+  lfsMaxObjectSize: { env: 'HUBGATE_LFS_MAX_OBJECT_SIZE', fallback: String(5 * 1024 * GiB) },
+  // How long an S3 connection may take to open, and a request may stay silent, before it is given up.
+  s3TimeoutMs: { env: 'HUBGATE_S3_TIMEOUT_MS', fallback: '15000' },
 };
 
 export class ConfigError extends Error {}

@@ -14,7 +14,7 @@ import { startLeftoverSweep } from './ops/leftovers.js';
 import { createLogger } from './ops/logger.js';
 import { loadSigner } from '../lfs/signing.js';
 import { createObjectStore } from '../lfs/store/index.js';
-import { createTransfers } from '../lfs/transfers.js';
+import { CLAIM_SECONDS, createTransfers } from '../lfs/transfers.js';
 import { createHubUrls } from '../lfs/urls.js';
 import { createMetrics } from './ops/metrics.js';
 
@@ -36,10 +36,12 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
   const store = await createObjectStore(cfg, urls);
   const transfers = createTransfers({ db, store, urls, log, settings: cfg });
   const app = createApp(ctx, { store, signer, transfers });
-  // Abandoned uploads are aborted once their links have expired.
-  const sweep = () => transfers.sweep().catch((err) => log.warn({ err }, 'sweeping expired uploads failed'));
+  // Abandoned uploads are aborted once their links have expired; hashing that a crash stopped is
+  // taken up again once its claim lapses (CLAIM_SECONDS after the crash, at the latest).
+  const sweep = (opts?: { atStart?: boolean }) => transfers.sweep(opts).catch((err) => log.warn({ err }, 'sweeping LFS uploads failed'));
   setInterval(sweep, 10 * 60 * 1000).unref();
-  void sweep();
+  setTimeout(sweep, (CLAIM_SECONDS + 1) * 1000).unref();
+  void sweep({ atStart: true });
   // Temporary files and push quarantines of work a crash cut short, from before this process started, then periodically.
   startLeftoverSweep(cfg.dataDir, log, performance.timeOrigin);
 

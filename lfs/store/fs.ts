@@ -24,6 +24,37 @@ export interface FsStore extends ObjectStore {
   writePart(upload: StagedUpload, partNumber: number, body: Readable): Promise<string>;
 }
 
+/**
+ * Pipes a request body through `counter` into `file`. Unlike pipeline(body, ...), a failure on
+ * the disk side does not destroy the body (that would drop the client's connection before it
+ * is answered): the rest of the body is read and discarded instead, so the route can still tell
+ * the client that the disk is full. A client that goes away fails the write.
+ */
+async function receive(body: Readable, counter: Transform, file: fs.WriteStream): Promise<void> {
+  const onBodyError = (err: Error) => counter.destroy(err);
+  const onBodyClose = () => {
+    if (!body.readableEnded) counter.destroy(new Error('the client closed the connection before the end of the body'));
+  };
+  body.once('error', onBodyError);
+  body.once('close', onBodyClose);
+  body.pipe(counter);
+  try {
+    await pipeline(counter, file);
+  } catch (err) {
+    body.unpipe(counter);
+    if (!body.destroyed) body.resume();
+    throw err;
+  } finally {
+    body.off('error', onBodyError);
+    body.off('close', onBodyClose);
+  }
+}
+
+/** Removes a scratch file; a disk that cannot even do that (read-only) must not hide the first error. */
+async function removeQuietly(file: string): Promise<void> {
+  await fsp.rm(file, { force: true }).catch(() => {});
+}
+
 export function createFsStore(root: string, urls: HubUrls): FsStore {
   const objects = path.join(root, 'objects');
   const staging = path.join(root, 'staging');
@@ -40,8 +71,13 @@ export function createFsStore(root: string, urls: HubUrls): FsStore {
   };
   const partsDir = (u: StagedUpload) => `${stagedPath(u)}.parts`;
   const sizeOf = async (file: string) => (await fsp.stat(file).catch(() => null))?.size ?? null;
+  /** When a file was last written (ms); +Infinity when it is gone, so it is never taken for a leftover. */
+  const lastWritten = async (file: string) => (await fsp.stat(file).catch(() => null))?.mtimeMs ?? Number.POSITIVE_INFINITY;
 
-  /** Streams `body` to a temp file, counting and hashing; renames it to `dest` only if `check` passes. */
+  /**
+   * Streams `body` to a temp file, counting and hashing; renames it to `dest` only if `check` passes.
+   * The temp file never outlives the call, whatever fails (a full or read-only disk included).
+   */
   async function writeChecked(body: Readable, dest: string, check: (sha256: string, size: number) => void): Promise<void> {
     const temp = path.join(tmp, crypto.randomUUID());
     const hash = crypto.createHash('sha256');
@@ -54,12 +90,12 @@ export function createFsStore(root: string, urls: HubUrls): FsStore {
       },
     });
     try {
-      await pipeline(body, counter, fs.createWriteStream(temp, { flags: 'wx' }));
+      await receive(body, counter, fs.createWriteStream(temp, { flags: 'wx' }));
       check(hash.digest('hex'), size);
       await fsp.mkdir(path.dirname(dest), { recursive: true });
       await fsp.rename(temp, dest);
     } finally {
-      await fsp.rm(temp, { force: true });
+      await removeQuietly(temp);
     }
   }
 
@@ -85,7 +121,8 @@ export function createFsStore(root: string, urls: HubUrls): FsStore {
       });
     },
     async startMultipart(u) {
-      await fsp.mkdir(partsDir(u), { recursive: true });
+      // Nothing on disk yet: the parts directory is made by the first part PUT, so a batch that
+      // opens many uploads no client ever sends costs no disk.
       return u.id;
     },
     async partTargets(u, ttl) {
@@ -96,6 +133,7 @@ export function createFsStore(root: string, urls: HubUrls): FsStore {
       const count = Math.max(1, Math.ceil(u.size / u.chunkSize!));
       const expected = partNumber < count ? u.chunkSize! : u.size - u.chunkSize! * (count - 1);
       let etag = '';
+      await fsp.mkdir(partsDir(u), { recursive: true });
       await writeChecked(body, path.join(partsDir(u), String(partNumber).padStart(5, '0')), (sha256, size) => {
         if (size !== expected) throw new ByteMismatch(`part ${partNumber} must have ${expected} bytes, received ${size}`);
         etag = `"${sha256.slice(0, 32)}"`;
@@ -109,17 +147,24 @@ export function createFsStore(root: string, urls: HubUrls): FsStore {
       }
       const dir = partsDir(u);
       const temp = path.join(tmp, crypto.randomUUID());
+      let out: fs.WriteStream | undefined;
       try {
-        const out = fs.createWriteStream(temp, { flags: 'wx' });
+        // Opened before anything else: a disk that cannot take the file says so here (EROFS,
+        // ENOSPC), not later in an 'error' event nobody listens to yet.
+        out = (await fsp.open(temp, 'wx')).createWriteStream();
         for (const part of parts) {
           const file = path.join(dir, String(part.partNumber).padStart(5, '0'));
           if ((await sizeOf(file)) === null) throw new ByteMismatch(`part ${part.partNumber} was never uploaded`);
           await pipeline(fs.createReadStream(file), out, { end: false });
         }
-        await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+        await new Promise<void>((resolve, reject) => out!.end((err?: Error | null) => (err ? reject(err) : resolve())));
         await fsp.rename(temp, stagedPath(u));
+      } catch (err) {
+        // The parts stay: the client may complete again once there is room.
+        out?.destroy();
+        throw err;
       } finally {
-        await fsp.rm(temp, { force: true });
+        await removeQuietly(temp);
       }
       await fsp.rm(dir, { recursive: true, force: true });
     },
@@ -140,6 +185,24 @@ export function createFsStore(root: string, urls: HubUrls): FsStore {
     async discardStaged(u) {
       await fsp.rm(stagedPath(u), { force: true });
       await fsp.rm(partsDir(u), { recursive: true, force: true });
+    },
+    async stagedIds(before) {
+      const ids = new Set<string>();
+      for (const name of await fsp.readdir(staging)) {
+        const id = name.replace(/\.parts$/, '');
+        if (UPLOAD_ID.test(id) && (await lastWritten(path.join(staging, name))) < before.getTime()) ids.add(id);
+      }
+      return [...ids];
+    },
+    async removeScratch(before) {
+      let removed = 0;
+      for (const name of await fsp.readdir(tmp)) {
+        const file = path.join(tmp, name);
+        if ((await lastWritten(file)) >= before.getTime()) continue;
+        await fsp.rm(file, { recursive: true, force: true });
+        removed++;
+      }
+      return removed;
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -16,6 +16,7 @@ import {
 import { getSignedUrl, S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import type { Config } from '../../src/config.js';
 import { badRequest } from '../../src/domain/errors.js';
+import { OBJECT_STORE_DOWN, ServiceUnavailable } from '../../src/domain/faults.js';
 import { OID } from '../protocol.js';
 import type { ObjectStore, PartEtag, StagedUpload, Target } from './types.js';
 
@@ -35,7 +36,29 @@ export const COPY_LIMIT = 5 * GiB;
 const MAX_PRESIGN_TTL = 7 * 24 * 3600;
 const OCTET_STREAM = 'application/octet-stream';
 
-export type S3Settings = Pick<Config, 's3Bucket' | 's3Endpoint' | 's3Region' | 's3ForcePathStyle' | 's3Prefix'>;
+export type S3Settings = Pick<Config, 's3Bucket' | 's3Endpoint' | 's3Region' | 's3ForcePathStyle' | 's3Prefix'> & Partial<Pick<Config, 's3TimeoutMs'>>;
+
+/** Attempts per S3 request (the SDK's standard retries, with backoff) before hubgate gives up. */
+const MAX_ATTEMPTS = 3;
+/** Seconds a client is told to wait (Retry-After) when the object store is down. */
+const RETRY_AFTER = 10;
+const NETWORK_FAULTS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * The answer for an S3 error that means the store is down or frozen (a timeout, a refused or
+ * reset connection, a 5xx), or undefined for an answer about the request itself. 501 is the
+ * endpoint saying it lacks an operation (see isUnsupported), not an outage.
+ */
+export function objectStoreFault(err: unknown): ServiceUnavailable | undefined {
+  if (err instanceof ServiceUnavailable) return err;
+  const e = err as { name?: string; code?: string } | null;
+  const status = statusOf(err);
+  if (e?.name === 'TimeoutError' || NETWORK_FAULTS.has(e?.code ?? '') || (status !== undefined && status >= 500 && status !== 501)) {
+    // The SDK's own error stays as the cause, for the log.
+    return Object.assign(new ServiceUnavailable(OBJECT_STORE_DOWN, RETRY_AFTER), { cause: err });
+  }
+  return undefined;
+}
 
 export interface S3StoreOptions {
   /** A client to use instead of one built from the settings (tests). */
@@ -121,6 +144,12 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
   // profiles, instance roles). Checksums only when an operation requires them: by default the
   // SDK would add a CRC32 of the (empty, unknown) body to presigned part URLs, which the clients
   // then cannot satisfy.
+  //
+  // Without timeouts a frozen endpoint holds every request forever: connecting and any silence
+  // (waiting for an answer, or in the middle of a body) are bounded by s3TimeoutMs, and the SDK
+  // retries MAX_ATTEMPTS times with backoff. Timed-out sockets are destroyed, so nothing of a
+  // frozen endpoint stays in the client once it answers again.
+  const timeout = cfg.s3TimeoutMs ?? 15_000;
   const client =
     opts.client ??
     new S3Client({
@@ -129,7 +158,17 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
       forcePathStyle: cfg.s3ForcePathStyle,
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: MAX_ATTEMPTS,
+      requestHandler: { connectionTimeout: timeout, socketTimeout: timeout },
     });
+  /** client.send, with outages turned into ServiceUnavailable (503 OBJECT_STORE_DOWN). */
+  const send = (async (command: Parameters<S3Client['send']>[0]) => {
+    try {
+      return await client.send(command);
+    } catch (err) {
+      throw objectStoreFault(err) ?? err;
+    }
+  }) as S3Client['send'];
 
   const objectKey = (oid: string) => {
     if (!OID.test(oid)) throw new Error(`invalid oid ${oid}`);
@@ -205,7 +244,7 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
    * when the credentials may not s3:ListBucket; that stays an error (grant ListBucket on the prefix). */
   async function head(Key: string, checksum = false): Promise<HeadObjectCommandOutput | null> {
     try {
-      return await client.send(new HeadObjectCommand({ Bucket, Key, ...(checksum ? { ChecksumMode: 'ENABLED' as const } : {}) }));
+      return await send(new HeadObjectCommand({ Bucket, Key, ...(checksum ? { ChecksumMode: 'ENABLED' as const } : {}) }));
     } catch (err) {
       if (isMissing(err)) return null;
       throw err;
@@ -220,7 +259,7 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
   let warnedAbort = false;
   async function abort(Key: string, UploadId: string): Promise<void> {
     try {
-      await client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }));
+      await send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }));
     } catch (err) {
       if (isMissing(err)) return;
       if (!isUnsupported(err)) throw err;
@@ -234,7 +273,7 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
 
   /** Copies an object over COPY_LIMIT in ranges (UploadPartCopy), a few at a time. */
   async function copyInParts(from: string, to: string, size: number, ifMatch: string | undefined): Promise<void> {
-    const created = await client.send(new CreateMultipartUploadCommand({ Bucket, Key: to, ContentType: OCTET_STREAM }));
+    const created = await send(new CreateMultipartUploadCommand({ Bucket, Key: to, ContentType: OCTET_STREAM }));
     const UploadId = created.UploadId;
     if (!UploadId) throw new Error('S3 returned no UploadId for a multipart copy');
     try {
@@ -246,7 +285,7 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
       const worker = async () => {
         while (!failed && next < ranges.length) {
           const i = next++;
-          const out = await client.send(
+          const out = await send(
             new UploadPartCopyCommand({
               Bucket, Key: to, UploadId, PartNumber: i + 1, CopySource: `${Bucket}/${from}`, CopySourceRange: `bytes=${ranges[i].start}-${ranges[i].end}`,
               CopySourceIfMatch: ifMatch,
@@ -264,7 +303,7 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
           }),
         ),
       );
-      await client.send(
+      await send(
         new CompleteMultipartUploadCommand({ Bucket, Key: to, UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ PartNumber: i + 1, ETag })) } }),
       );
     } catch (err) {
@@ -305,7 +344,7 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
     },
 
     async startMultipart(u) {
-      const out = await client.send(new CreateMultipartUploadCommand({ Bucket, Key: stagingKey(u), ContentType: OCTET_STREAM }));
+      const out = await send(new CreateMultipartUploadCommand({ Bucket, Key: stagingKey(u), ContentType: OCTET_STREAM }));
       if (!out.UploadId) throw new Error('S3 returned no UploadId');
       return out.UploadId;
     },
@@ -326,7 +365,7 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
       if (parts.length !== count || parts.some((p, i) => p.partNumber !== i + 1)) throw badRequest(`expected parts 1 to ${count} in order`);
       if (!u.storeUploadId) throw new Error('this upload has no S3 multipart upload id');
       try {
-        await client.send(
+        await send(
           new CompleteMultipartUploadCommand({
             Bucket, Key: stagingKey(u), UploadId: u.storeUploadId,
             MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
@@ -355,10 +394,14 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
     },
 
     async readStaged(u) {
-      const out = await client.send(new GetObjectCommand({ Bucket, Key: stagingKey(u) }));
+      const out = await send(new GetObjectCommand({ Bucket, Key: stagingKey(u) }));
       if (!out.Body) throw new Error('S3 returned no body for the staged object');
       if (out.ETag) hashedEtags.set(u.id, out.ETag);
-      return out.Body as Readable;
+      // The body can stall or break halfway too: that is an outage, not a bad upload.
+      const body = out.Body as Readable;
+      const faults = new PassThrough();
+      body.on('error', (err) => faults.destroy(objectStoreFault(err) ?? err));
+      return body.pipe(faults);
     },
 
     async commitStaged(u) {
@@ -368,16 +411,16 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
       // Already stored (another repo's upload of the same bytes): the staged copy is not needed.
       if ((await head(to)) === null) {
         if (u.size > copyLimit) await copyInParts(from, to, u.size, ifMatch);
-        else await client.send(new CopyObjectCommand({ Bucket, Key: to, CopySource: `${Bucket}/${from}`, CopySourceIfMatch: ifMatch }));
+        else await send(new CopyObjectCommand({ Bucket, Key: to, CopySource: `${Bucket}/${from}`, CopySourceIfMatch: ifMatch }));
       }
-      await client.send(new DeleteObjectCommand({ Bucket, Key: from }));
+      await send(new DeleteObjectCommand({ Bucket, Key: from }));
       hashedEtags.delete(u.id);
     },
 
     async discardStaged(u) {
       // DeleteObject succeeds whether or not the key exists. Parts of an unfinished multipart
       // upload are not staged bytes yet: abortMultipart removes them.
-      await client.send(new DeleteObjectCommand({ Bucket, Key: stagingKey(u) }));
+      await send(new DeleteObjectCommand({ Bucket, Key: stagingKey(u) }));
       hashedEtags.delete(u.id);
     },
   };

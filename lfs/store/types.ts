@@ -79,4 +79,12 @@ export interface ObjectStore {
   commitStaged(upload: StagedUpload): Promise<void>;
   /** Removes staged bytes; idempotent. */
   discardStaged(upload: StagedUpload): Promise<void>;
+  /**
+   * Ids of the uploads with anything staged (bytes or parts) last written before `before`, so
+   * the sweep can remove what no upload owns any more (a crash, a row gone). Stores that leave
+   * this to the bucket's lifecycle rule (s3) leave it out.
+   */
+  stagedIds?(before: Date): Promise<string[]>;
+  /** Removes scratch files last written before `before` (left by a crash in the middle of a write); how many. */
+  removeScratch?(before: Date): Promise<number>;
 }

@@ -1,11 +1,15 @@
 import { type Db, now } from './index.js';
 
-/** Records that the store holds `oid` with its bytes confirmed, and links it to the repo, in one transaction. */
+/**
+ * Records that the store holds `oid` with its bytes confirmed, then links it to the repo. Two
+ * idempotent statements rather than a transaction: SQLite rolls a transaction back by itself
+ * when the disk is full, and the ROLLBACK that follows then fails with "no transaction is
+ * active", hiding SQLITE_FULL. An object recorded but not linked (a crash in between) is
+ * harmless: linking it again is what a retry does.
+ */
 export async function linkObject(db: Db, repoId: number, oid: string, size: number): Promise<void> {
-  await db.transaction().execute(async (tx) => {
-    await tx.insertInto('lfs_objects').values({ oid, size, created_at: now() }).onConflict((oc) => oc.column('oid').doNothing()).execute();
-    await tx.insertInto('lfs_links').values({ repo_id: repoId, oid, created_at: now() }).onConflict((oc) => oc.columns(['repo_id', 'oid']).doNothing()).execute();
-  });
+  await db.insertInto('lfs_objects').values({ oid, size, created_at: now() }).onConflict((oc) => oc.column('oid').doNothing()).execute();
+  await db.insertInto('lfs_links').values({ repo_id: repoId, oid, created_at: now() }).onConflict((oc) => oc.columns(['repo_id', 'oid']).doNothing()).execute();
 }
 
 /** The sizes of those of `oids` that are linked to the repo. */
@@ -31,29 +35,43 @@ export interface UploadRow {
   chunkSize: number | null;
   state: 'open' | 'hashing' | 'done' | 'failed';
   expiresAt: string;
+  /** Until when the process hashing this upload holds it (state 'hashing'); null: nobody does. */
+  claimedUntil?: string | null;
+  /** When its bytes were found to match the oid (state 'hashing': only the commit is left). */
+  hashedAt?: string | null;
 }
 
-/** Records new uploads, many rows per statement (a batch may open up to 1,000). */
+/**
+ * Records new uploads, all in one statement, so all or none are recorded (a batch opens at most
+ * 1,000: 10,000 values, within SQLite's 32,766). One statement, not a transaction: see linkObject.
+ */
 export async function insertUploads(db: Db, uploads: Omit<UploadRow, 'state'>[]): Promise<void> {
+  if (uploads.length === 0) return;
   const at = now();
-  for (let i = 0; i < uploads.length; i += 500) {
-    await db
-      .insertInto('lfs_uploads')
-      .values(
-        uploads.slice(i, i + 500).map((u) => ({
-          id: u.id, repo_id: u.repoId, oid: u.oid, size: u.size, kind: u.kind, store_upload_id: u.storeUploadId,
-          chunk_size: u.chunkSize, state: 'open' as const, created_at: at, expires_at: u.expiresAt,
-        })),
-      )
-      .execute();
-  }
+  await db
+    .insertInto('lfs_uploads')
+    .values(
+      uploads.map((u) => ({
+        id: u.id, repo_id: u.repoId, oid: u.oid, size: u.size, kind: u.kind, store_upload_id: u.storeUploadId,
+        chunk_size: u.chunkSize, state: 'open' as const, created_at: at, expires_at: u.expiresAt,
+      })),
+    )
+    .execute();
+}
+
+/** Records the store's id of a multipart upload, once the store has begun it. */
+export async function setStoreUploadId(db: Db, id: string, storeUploadId: string): Promise<void> {
+  await db.updateTable('lfs_uploads').set({ store_upload_id: storeUploadId }).where('id', '=', id).execute();
 }
 
 function toUpload(r: {
   id: string; repo_id: number; oid: string; size: number; kind: 'basic' | 'multipart'; store_upload_id: string | null;
-  chunk_size: number | null; state: UploadRow['state']; expires_at: string;
+  chunk_size: number | null; state: UploadRow['state']; expires_at: string; claimed_until: string | null; hashed_at: string | null;
 }): UploadRow {
-  return { id: r.id, repoId: r.repo_id, oid: r.oid, size: r.size, kind: r.kind, storeUploadId: r.store_upload_id, chunkSize: r.chunk_size, state: r.state, expiresAt: r.expires_at };
+  return {
+    id: r.id, repoId: r.repo_id, oid: r.oid, size: r.size, kind: r.kind, storeUploadId: r.store_upload_id, chunkSize: r.chunk_size, state: r.state,
+    expiresAt: r.expires_at, claimedUntil: r.claimed_until, hashedAt: r.hashed_at,
+  };
 }
 
 export async function findUpload(db: Db, id: string): Promise<UploadRow | undefined> {
@@ -87,4 +105,93 @@ export async function pendingUploads(db: Db, repoId: number, oid: string): Promi
     .orderBy('created_at', 'desc')
     .execute();
   return rows.map(toUpload);
+}
+
+// Hashing claims: one process at a time hashes a completed multipart upload, under a lease
+// (claim, claimed_until) it renews while it works. Every change is a compare-and-set, so
+// several processes sharing the database agree on who holds an upload.
+
+/** Moves an open upload to 'hashing', claimed by `claim` until `until`; false when it was not open. */
+export async function claimForHashing(db: Db, id: string, claim: string, until: string): Promise<boolean> {
+  const res = await db
+    .updateTable('lfs_uploads')
+    .set({ state: 'hashing', claim, claimed_until: until })
+    .where('id', '=', id)
+    .where('state', '=', 'open')
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** Takes a 'hashing' upload whose claim has lapsed (or that has none); false when someone holds it. */
+export async function takeLapsedClaim(db: Db, id: string, claim: string, until: string, at: string): Promise<boolean> {
+  const res = await db
+    .updateTable('lfs_uploads')
+    .set({ claim, claimed_until: until })
+    .where('id', '=', id)
+    .where('state', '=', 'hashing')
+    .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]))
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** Extends a claim still held; false when it was lost (taken over, or the upload finished). */
+export async function renewClaim(db: Db, id: string, claim: string, until: string): Promise<boolean> {
+  const res = await db
+    .updateTable('lfs_uploads')
+    .set({ claimed_until: until })
+    .where('id', '=', id)
+    .where('state', '=', 'hashing')
+    .where('claim', '=', claim)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** Records, by the holder of `claim`, that the upload's bytes match its oid; false when it no longer holds it. */
+export async function markHashed(db: Db, id: string, claim: string): Promise<boolean> {
+  const res = await db
+    .updateTable('lfs_uploads')
+    .set({ hashed_at: now() })
+    .where('id', '=', id)
+    .where('state', '=', 'hashing')
+    .where('claim', '=', claim)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** Ends the hashing of an upload by the holder of `claim`; false when it no longer holds it. */
+export async function finishHashing(db: Db, id: string, claim: string, to: 'done' | 'failed'): Promise<boolean> {
+  const res = await db
+    .updateTable('lfs_uploads')
+    .set({ state: to, claim: null, claimed_until: null })
+    .where('id', '=', id)
+    .where('state', '=', 'hashing')
+    .where('claim', '=', claim)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** Uploads being hashed whose claim has lapsed: their hasher died or gave up. */
+export async function lapsedHashingUploads(db: Db, at: string): Promise<UploadRow[]> {
+  const rows = await db
+    .selectFrom('lfs_uploads')
+    .selectAll()
+    .where('state', '=', 'hashing')
+    .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]))
+    .execute();
+  return rows.map(toUpload);
+}
+
+/** Those of `ids` that name an upload still in progress (open or hashing): their staged bytes are in use. */
+export async function uploadsInProgress(db: Db, ids: string[]): Promise<Set<string>> {
+  const found = new Set<string>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const rows = await db
+      .selectFrom('lfs_uploads')
+      .select('id')
+      .where('id', 'in', ids.slice(i, i + 500))
+      .where('state', 'in', ['open', 'hashing'])
+      .execute();
+    for (const r of rows) found.add(r.id);
+  }
+  return found;
 }

@@ -122,6 +122,16 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0004_lfs_upload_claims': {
+    async up(db: Kysely<any>) {
+      // Who hashes a completed multipart upload, and until when: a lease that the hasher renews
+      // while it works. A claim past its time (its process died) may be taken by any process.
+      await db.schema.alterTable('lfs_uploads').addColumn('claim', 'text').execute();
+      await db.schema.alterTable('lfs_uploads').addColumn('claimed_until', 'text').execute();
+      // When the bytes were found to match the oid: a hasher taking over after that only commits.
+      await db.schema.alterTable('lfs_uploads').addColumn('hashed_at', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -76,6 +76,9 @@ export interface LfsUploadsTable {
   state: 'open' | 'hashing' | 'done' | 'failed';
   created_at: string;
   expires_at: string;
+  claim: string | null;
+  claimed_until: string | null;
+  hashed_at: string | null;
 }
 
 export interface AccessRequestsTable {

@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = path.join(ROOT, 'bin', 'hubgate.js');
@@ -30,10 +31,14 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; env?: Nod
 }
 
 const scratchDirs: string[] = [];
+const removeScratchDirs = () => {
+  for (const dir of scratchDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+};
 // One exit listener for all scratch directories (one per directory trips MaxListenersExceededWarning).
-process.once('exit', () => {
-  for (const dir of scratchDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+process.once('exit', removeScratchDirs);
+// vitest ends its workers without an 'exit' event, so each test file also removes them when it is
+// done: this hook is registered first, so it runs after the file's own afterAll (servers stopped).
+afterAll(removeScratchDirs);
 
 /** A scratch directory removed when the process exits. */
 export function tempDir(prefix = 'hubgate-test-'): string {
@@ -90,10 +95,11 @@ export interface Hubgate {
   process: ChildProcess;
 }
 
-export async function startHubgate(opts: { env?: NodeJS.ProcessEnv; dataDir?: string } = {}): Promise<Hubgate> {
+/** `port`: listen there (a restart on the same data dir keeps the links it handed out valid). */
+export async function startHubgate(opts: { env?: NodeJS.ProcessEnv; dataDir?: string; port?: number } = {}): Promise<Hubgate> {
   const dataDir = opts.dataDir ?? path.join(tempDir(), 'data');
   const home = tempDir('hubgate-home-');
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const env = { ...process.env, HUBGATE_LOG_LEVEL: 'debug', ...opts.env };
   const child = spawn(process.execPath, [BIN, 'serve', '--data', dataDir, '--host', '127.0.0.1', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

@@ -1,5 +1,6 @@
 // s3rver on loopback for the S3 store's tests: a fresh directory, one bucket, and the
 // environment that points hubgate (and the AWS SDK) at it.
+import { type ChildProcess, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { IncomingMessage } from 'node:http';
@@ -8,7 +9,7 @@ import path from 'node:path';
 // s3rver is CommonJS without types.
 // @ts-expect-error no declaration file
 import S3rver from 's3rver';
-import { tempDir } from './hubgate.js';
+import { freePort, ROOT, tempDir } from './hubgate.js';
 
 export interface S3Event {
   eventName: string;
@@ -110,4 +111,62 @@ export function sigV4Valid(method: string, url: URL, headers: Record<string, str
   const toSign = ['AWS4-HMAC-SHA256', q.get('X-Amz-Date')!, scope, crypto.createHash('sha256').update(canonical).digest('hex')].join('\n');
   const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), 'aws4_request');
   return hmac(key, toSign).toString('hex') === q.get('X-Amz-Signature');
+}
+
+/** s3rver in a child process, so a test can freeze it (SIGSTOP), kill it and start it again on the same port and directory. */
+export interface S3rverProcess {
+  endpoint: string;
+  env: Record<string, string>;
+  process: ChildProcess;
+  /** Starts it again (after kill) on the same port, with the same objects. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const S3RVER_CHILD = `
+const S3rver = require('s3rver');
+const [dir, bucket, port] = process.argv.slice(1);
+new S3rver({ address: '127.0.0.1', port: Number(port), silent: true, directory: dir, configureBuckets: [{ name: bucket }] })
+  .run().then(() => process.stdout.write('listening\\n'), (e) => { console.error(e); process.exit(1); });
+`;
+
+export async function startS3rverProcess(bucket = 'hubgate-test'): Promise<S3rverProcess> {
+  const directory = tempDir('hubgate-s3rver-');
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const launch = async (): Promise<ChildProcess> => {
+    const child = spawn(process.execPath, ['-e', S3RVER_CHILD, directory, bucket, String(port)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (b) => (err += b));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (b) => String(b).includes('listening') && resolve());
+      child.once('exit', (code) => reject(new Error(`s3rver exited with ${code}: ${err}`)));
+    });
+    return child;
+  };
+  const handle: S3rverProcess = {
+    endpoint,
+    process: await launch(),
+    env: {
+      HUBGATE_LFS_STORE: 's3',
+      HUBGATE_S3_BUCKET: bucket,
+      HUBGATE_S3_ENDPOINT: endpoint,
+      HUBGATE_S3_FORCE_PATH_STYLE: 'true',
+      HUBGATE_S3_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    },
+    async restart() {
+      handle.process = await launch();
+    },
+    async stop() {
+      const child = handle.process;
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGCONT');
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+  return handle;
 }
