@@ -9,7 +9,7 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type Hubgate, startHubgate, tempDir } from './helpers/hubgate.js';
-import { call, lfsClient, MiB, randomObject } from './helpers/lfs-client.js';
+import { lfsClient, MiB, randomObject } from './helpers/lfs-client.js';
 
 const ENV = { HUBGATE_LFS_MULTIPART_THRESHOLD: String(MiB), HUBGATE_LFS_MULTIPART_CHUNK: String(5 * MiB), HUBGATE_LOG_LEVEL: 'info' };
 
@@ -72,16 +72,7 @@ describe('a multipart upload interrupted by kill -9 while it was being hashed', 
 
     hub = await startHubgate({ dataDir, port, env: ENV });
     lfs = lfsClient(hub, token, 'alice/m');
-    const commit = () =>
-      call(`${hub.url}/api/models/alice/m/commit/main`, {
-        method: 'POST',
-        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/x-ndjson' },
-        body: [
-          { key: 'header', value: { summary: 'add big.bin', description: '' } },
-          { key: 'lfsFile', value: { path: 'big.bin', algo: 'sha256', oid: obj.oid, size: obj.size } },
-        ].map((l) => JSON.stringify(l)).join('\n'),
-        timeoutMs: 30_000,
-      });
+    const commit = () => lfs.commitLfsFile(obj, 'big.bin');
     // The verify URL handed out before the crash, and a commit naming the oid, side by side:
     // each answers (503 with Retry-After while the hash is redone, then its real outcome).
     const [verified, committed] = await Promise.all([untilNot503(() => lfs.verify(actions.verify, obj), 40_000), untilNot503(commit, 40_000)]);

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ok } from './helpers/git-client.js';
 import { type Hubgate, startHubgate, tempDir } from './helpers/hubgate.js';
 import { type Answer, lfsClient, MiB, randomObject } from './helpers/lfs-client.js';
 
@@ -135,11 +136,7 @@ describe.skipIf(problem !== null)('the fs store on a full or read-only disk', ()
   it('git lfs push to a full disk fails with the message instead of hanging, and succeeds when pushed again', async () => {
     await hub.git(['lfs', 'install', '--skip-repo']);
     const work = tempDir('hubgate-full-push-');
-    const git = async (...args: string[]) => {
-      const r = await hub.git(args, { cwd: work });
-      if (r.code !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
-      return r;
-    };
+    const git = async (...args: string[]) => ok(await hub.git(args, { cwd: work }), `git ${args.join(' ')}`);
     await git('clone', '-q', hub.remote('alice/m', token), '.');
     await git('lfs', 'track', '*.bin');
     fs.writeFileSync(path.join(work, 'w.bin'), randomObject(4 * MiB).bytes);
@@ -155,7 +152,7 @@ describe.skipIf(problem !== null)('the fs store on a full or read-only disk', ()
 
     fs.rmSync(filler);
     await git('push', 'origin', 'main');
-    const oid = (await git('lfs', 'ls-files', '-l')).stdout.split(' ')[0];
+    const oid = (await git('lfs', 'ls-files', '-l')).split(' ')[0];
     expect(await lfs.downloadableIntact([{ oid, size: 4 * MiB }])).toEqual([oid]);
   });
 });

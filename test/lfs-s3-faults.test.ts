@@ -5,6 +5,7 @@
 // and as the API's JSON error elsewhere; everything works again once S3 is back. s3rver runs
 // in its own process so it can really be frozen (SIGSTOP) and killed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ok } from './helpers/git-client.js';
 import { type Hubgate, startHubgate, tempDir } from './helpers/hubgate.js';
 import { type Answer, call, lfsClient, MiB, randomObject } from './helpers/lfs-client.js';
 import { type S3rverProcess, startS3rverProcess } from './helpers/s3.js';
@@ -98,11 +99,7 @@ describe('the s3 store when S3 freezes or dies', () => {
     const pushed = randomObject(512 * 1024);
     await hub.git(['lfs', 'install', '--skip-repo']);
     const work = tempDir('hubgate-s3-push-');
-    const git = async (...args: string[]) => {
-      const r = await hub.git(args, { cwd: work });
-      if (r.code !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
-      return r;
-    };
+    const git = async (...args: string[]) => ok(await hub.git(args, { cwd: work }), `git ${args.join(' ')}`);
     await git('clone', '-q', hub.remote('alice/m', token), '.');
     await git('lfs', 'track', '*.bin');
     fs.writeFileSync(path.join(work, 'w.bin'), pushed.bytes);

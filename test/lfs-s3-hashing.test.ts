@@ -6,7 +6,7 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Hubgate, startHubgate } from './helpers/hubgate.js';
-import { call, lfsClient, MiB, randomObject } from './helpers/lfs-client.js';
+import { lfsClient, MiB, randomObject } from './helpers/lfs-client.js';
 import { type S3rverProcess, startS3rverProcess } from './helpers/s3.js';
 
 describe('a hash stalled by a frozen S3', () => {
@@ -35,16 +35,7 @@ describe('a hash stalled by a frozen S3', () => {
     const parts = await lfs.putParts(actions.upload, obj);
     expect((await lfs.complete(actions.upload.href, obj.oid, parts)).status).toBe(200);
     s3.process.kill('SIGSTOP');
-    const commit = () =>
-      call(`${hub.url}/api/models/alice/m/commit/main`, {
-        method: 'POST',
-        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/x-ndjson' },
-        body: [
-          { key: 'header', value: { summary: 'add big.bin', description: '' } },
-          { key: 'lfsFile', value: { path: 'big.bin', algo: 'sha256', oid: obj.oid, size: obj.size } },
-        ].map((l) => JSON.stringify(l)).join('\n'),
-        timeoutMs: 30_000,
-      });
+    const commit = () => lfs.commitLfsFile(obj, 'big.bin');
     try {
       const [verified, committed] = await Promise.all([lfs.verify(actions.verify, obj, 30_000), commit()]);
       for (const r of [verified, committed]) {

@@ -78,6 +78,18 @@ export function lfsClient(hub: Hubgate, token: string, repo: string) {
     complete(href: string, oid: string, parts: { partNumber: number; etag: string }[], timeoutMs = 30_000) {
       return call(href, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ oid, parts }), timeoutMs });
     },
+    /** An API commit adding `obj` as the Git LFS file `path` on main. */
+    commitLfsFile(obj: { oid: string; size: number }, path: string, timeoutMs = 30_000) {
+      return call(`${hub.url}/api/models/${repo}/commit/main`, {
+        method: 'POST',
+        headers: { ...auth, 'Content-Type': 'application/x-ndjson' },
+        body: [
+          { key: 'header', value: { summary: `add ${path}`, description: '' } },
+          { key: 'lfsFile', value: { path, algo: 'sha256', oid: obj.oid, size: obj.size } },
+        ].map((l) => JSON.stringify(l)).join('\n'),
+        timeoutMs,
+      });
+    },
     /** Batch + PUT + verify of a basic upload; throws unless every step succeeds. */
     async upload(obj: LfsObject): Promise<void> {
       const b = await this.batch('upload', [{ oid: obj.oid, size: obj.size }]);

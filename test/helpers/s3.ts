@@ -43,6 +43,19 @@ export interface S3rverHandle {
 
 const SUFFIX = '._S3rver_object';
 
+/** hubgate's settings for an s3rver bucket (s3rver takes any signature made with its fixed key). */
+function s3rverEnv(endpoint: string, bucket: string): Record<string, string> {
+  return {
+    HUBGATE_LFS_STORE: 's3',
+    HUBGATE_S3_BUCKET: bucket,
+    HUBGATE_S3_ENDPOINT: endpoint,
+    HUBGATE_S3_FORCE_PATH_STYLE: 'true',
+    HUBGATE_S3_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+  };
+}
+
 export async function startS3rver(bucket = 'hubgate-test'): Promise<S3rverHandle> {
   const directory = tempDir('hubgate-s3rver-');
   const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
@@ -63,15 +76,7 @@ export async function startS3rver(bucket = 'hubgate-test'): Promise<S3rverHandle
     directory,
     events,
     requests,
-    env: {
-      HUBGATE_LFS_STORE: 's3',
-      HUBGATE_S3_BUCKET: bucket,
-      HUBGATE_S3_ENDPOINT: endpoint,
-      HUBGATE_S3_FORCE_PATH_STYLE: 'true',
-      HUBGATE_S3_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    },
+    env: s3rverEnv(endpoint, bucket),
     objectFile: (key) => path.join(root, `${key}${SUFFIX}`),
     keys() {
       const found: string[] = [];
@@ -147,15 +152,7 @@ export async function startS3rverProcess(bucket = 'hubgate-test'): Promise<S3rve
   const handle: S3rverProcess = {
     endpoint,
     process: await launch(),
-    env: {
-      HUBGATE_LFS_STORE: 's3',
-      HUBGATE_S3_BUCKET: bucket,
-      HUBGATE_S3_ENDPOINT: endpoint,
-      HUBGATE_S3_FORCE_PATH_STYLE: 'true',
-      HUBGATE_S3_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    },
+    env: s3rverEnv(endpoint, bucket),
     async restart() {
       handle.process = await launch();
     },
