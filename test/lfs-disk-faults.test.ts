@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok } from './helpers/git-client.js';
 import { type Hubgate, startHubgate, tempDir } from './helpers/hubgate.js';
-import { type Answer, lfsClient, MiB, randomObject } from './helpers/lfs-client.js';
+import { type Answer, call, LFS_JSON, lfsClient, MiB, randomObject } from './helpers/lfs-client.js';
 
 const DISK_FULL = "the server's disk is full: nothing was changed; ask the administrator to free space, then try again";
 const READ_ONLY = "the server's storage is read-only or cannot be written: nothing was changed; ask the administrator, then try again";
@@ -186,6 +186,13 @@ describe.skipIf(problem !== null)('the database on a full disk', () => {
     expect(r.status, r.text).toBe(507);
     expect(r.headers.get('content-type')).toMatch(/^application\/vnd\.git-lfs\+json/);
     expect(r.json.message).toBe(DISK_FULL);
+    // A lock is written in a transaction, which SQLite rolls back by itself on a full disk: the
+    // answer is still the full disk, not a 500 about the rollback that came after.
+    const lock = await call(`${hub.url}/alice/m.git/info/lfs/locks`, {
+      method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': LFS_JSON }, body: JSON.stringify({ path: 'w.bin' }), timeoutMs: 15_000,
+    });
+    expect(lock.status, lock.text).toBe(507);
+    expect(lock.json.message).toBe(DISK_FULL);
     expect((await fetch(`${hub.url}/healthz`)).status).toBe(200);
 
     fs.rmSync(filler);

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteAdapter, SqliteDialect, sql } from 'kysely';
+import { type Driver, Kysely, Migrator, SqliteAdapter, SqliteDialect, sql } from 'kysely';
 import { migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
 
@@ -25,7 +25,7 @@ export async function openDb(dataDir: string, opts: { readonly?: boolean } = {})
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('synchronous = NORMAL');
-  const db = new Kysely<Database>({ dialect: new LockingSqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new LockingSqliteDialect(sqlite) });
   // Admin commands may start together on a new data directory: the loser of the lock race
   // waits, then finds the schema migrated; a lost race on Kysely's own bookkeeping is retried.
   for (let attempt = 1; ; attempt++) {
@@ -55,9 +55,27 @@ class LockingSqliteAdapter extends SqliteAdapter {
   }
 }
 
+/**
+ * When a statement fails with SQLITE_FULL or SQLITE_IOERR, SQLite may already have rolled the
+ * transaction back; Kysely's ROLLBACK then fails with "no transaction is active" and that error
+ * replaces the real one (a full disk answered as a 500). Roll back only what is still open.
+ */
 class LockingSqliteDialect extends SqliteDialect {
+  constructor(private readonly sqlite: SQLite.Database) {
+    super({ database: sqlite });
+  }
+
   override createAdapter(): SqliteAdapter {
     return new LockingSqliteAdapter();
+  }
+
+  override createDriver(): Driver {
+    const driver = super.createDriver();
+    const rollback = driver.rollbackTransaction.bind(driver);
+    driver.rollbackTransaction = async (connection) => {
+      if (this.sqlite.inTransaction) await rollback(connection);
+    };
+    return driver;
   }
 }
 
