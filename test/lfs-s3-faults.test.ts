@@ -23,7 +23,7 @@ describe('the s3 store when S3 freezes or dies', () => {
   beforeAll(async () => {
     s3 = await startS3rverProcess();
     hub = await startHubgate({
-      env: { ...s3.env, HUBGATE_S3_TIMEOUT_MS: '500', HUBGATE_LFS_MULTIPART_THRESHOLD: String(MiB), HUBGATE_LFS_MULTIPART_CHUNK: String(5 * MiB), HUBGATE_LOG_LEVEL: 'info' },
+      env: { ...s3.env, HUBGATE_S3_TIMEOUT_MS: '1500', HUBGATE_LFS_MULTIPART_THRESHOLD: String(MiB), HUBGATE_LFS_MULTIPART_CHUNK: String(5 * MiB), HUBGATE_LOG_LEVEL: 'info' },
     });
     token = await hub.userWithToken('alice');
     await hub.cli(['repo', 'create', 'alice/m']);

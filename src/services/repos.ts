@@ -28,6 +28,8 @@ export async function createRepo(
   checkName('repo name', r.name);
   const owner = await findAccount(db, r.namespace);
   if (!owner) throw notFound(`no user or organization named "${r.namespace}": create it first with \`hubgate user create\` or \`hubgate org create\``);
+  // Taken already: said at once, before building anything (a race is still caught by the row's uniqueness).
+  if (await findRepo(db, r.type, owner.name, r.name)) throw conflict(`${repoIdOf(r)} already exists`);
   const scratch = await scratchDir(newReposRoot(dataDir), 'repo');
   try {
     const built = path.join(scratch, 'repo.git');
