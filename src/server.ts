@@ -10,7 +10,8 @@ import { startDigest } from './gating/digest.js';
 import { createMailer } from './gating/mailer.js';
 import { createNotifier, listeningUrl } from './gating/notify.js';
 import type { AppContext } from './http/context.js';
-import { startLeftoverSweep } from './ops/leftovers.js';
+import { LEFTOVER_MAX_IDLE_MS, LEFTOVER_SWEEP_EVERY_MS, startLeftoverSweep } from './ops/leftovers.js';
+import { releaseUnfinishedRepos } from './services/repos.js';
 import { createLogger } from './ops/logger.js';
 import { loadSigner } from '../lfs/signing.js';
 import { createObjectStore } from '../lfs/store/index.js';
@@ -44,6 +45,14 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
   void sweep({ atStart: true });
   // Temporary files and push quarantines of work a crash cut short, from before this process started, then periodically.
   startLeftoverSweep(cfg.dataDir, log, performance.timeOrigin);
+  // Repos whose creation a crash cut short (name claimed, directory never put in place): those
+  // begun before this process started, then periodically those begun over an hour ago.
+  const releaseRepos = (before: number) =>
+    releaseUnfinishedRepos(db, cfg.dataDir, new Date(before))
+      .then((n) => n && log.warn({ repos: n }, 'removed repos whose creation was interrupted'))
+      .catch((err) => log.warn({ err }, 'removing repos whose creation was interrupted failed'));
+  void releaseRepos(performance.timeOrigin);
+  setInterval(() => void releaseRepos(Date.now() - LEFTOVER_MAX_IDLE_MS), LEFTOVER_SWEEP_EVERY_MS).unref();
 
   // Clones and pushes of large repos may take as long as they take (no request timeout); a body
   // that stops moving is cut by the app (HUBGATE_BODY_IDLE_TIMEOUT_MS), headers that never end here.

@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import SQLite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LEFTOVER_MAX_IDLE_MS, removeLeftovers } from '../src/ops/leftovers.ts';
 import { git, newWorkRepo, ok, packOf, pkt, poll, processesIn } from './helpers/git-client.js';
@@ -116,6 +117,29 @@ describe('leftovers of a crash are removed when hubgate starts again', () => {
     expect(res.status, await res.clone().text()).toBe(200);
     expect((await res.json()).commitOid).toBe((await run('git', ['--git-dir', hub.repoDir('alice/committed'), 'rev-parse', 'main'])).stdout.trim());
     await fsck('alice/committed');
+  });
+
+  it('a repo creation cut short between claiming the name and putting its directory in place is released at the restart', async () => {
+    await crash();
+    // What such a crash leaves: the name's row, not yet ready, and perhaps the directory half moved in.
+    const db = new SQLite(path.join(dataDir, 'hubgate.sqlite'));
+    const owner = db.prepare("select id from accounts where name = 'alice'").get() as { id: number };
+    db.prepare("insert into repos (type, owner_id, name, private, created_at, ready) values ('model', ?, 'halfmade', 0, ?, 0)").run(owner.id, new Date().toISOString());
+    db.close();
+    fs.mkdirSync(path.join(hub.repoDir('alice/halfmade'), 'objects'), { recursive: true });
+
+    hub = await startHubgate({ dataDir });
+    const info = () => fetch(`${hub.url}/api/models/alice/halfmade`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(await poll(async () => !fs.existsSync(hub.repoDir('alice/halfmade')), 5000, 50)).toBe(true);
+    expect((await info()).status).toBe(404);
+    // The name is free again, and the repo made anew is whole.
+    const made = await hub.cli(['repo', 'create', 'alice/halfmade']);
+    expect(made.code, made.stderr).toBe(0);
+    expect((await info()).status).toBe(200);
+    const work = tempDir('hubgate-halfmade-');
+    ok(await git(['clone', '-q', hub.remote('alice/halfmade', token), '.'], work));
+    expect(fs.existsSync(path.join(work, '.gitattributes'))).toBe(true);
+    await fsck('alice/halfmade');
   });
 });
 

@@ -132,6 +132,13 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('lfs_uploads').addColumn('hashed_at', 'text').execute();
     },
   },
+  '0005_repo_ready': {
+    async up(db: Kysely<any>) {
+      // 0 while a repo is being created (its row claims the name, its directory is not in place
+      // yet): such a row is invisible, and one a crash left behind is removed at the next start.
+      await db.schema.alterTable('repos').addColumn('ready', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -14,7 +14,8 @@ function baseQuery(db: Db) {
     .select([
       'repos.id', 'repos.type', 'repos.name', 'repos.private', 'repos.gated', 'repos.notify_email', 'repos.notify_frequency', 'repos.created_at',
       'repos.owner_id', 'accounts.name as namespace', 'accounts.kind as owner_kind',
-    ]);
+    ])
+    .where('repos.ready', '=', 1);
 }
 
 type Row = Awaited<ReturnType<ReturnType<typeof baseQuery>['executeTakeFirstOrThrow']>>;
@@ -35,13 +36,31 @@ export async function findRepo(db: Db, type: RepoType, namespace: string, name: 
   return row && toRepo(row);
 }
 
+/** Claims the name with a row that stays invisible until markRepoReady (its directory is put in place in between). */
 export async function insertRepo(db: Db, r: { type: RepoType; ownerId: number; name: string; private: boolean; gated: GatedMode }): Promise<number> {
   const row = await db
     .insertInto('repos')
-    .values({ type: r.type, owner_id: r.ownerId, name: r.name, private: r.private ? 1 : 0, gated: r.gated || null, created_at: now() })
+    .values({ type: r.type, owner_id: r.ownerId, name: r.name, private: r.private ? 1 : 0, gated: r.gated || null, created_at: now(), ready: 0 })
     .returning('id')
     .executeTakeFirstOrThrow();
   return row.id;
+}
+
+/** Makes a created repo visible; false when its row is gone (released as unfinished meanwhile). */
+export async function markRepoReady(db: Db, id: number): Promise<boolean> {
+  const res = await db.updateTable('repos').set({ ready: 1 }).where('id', '=', id).where('ready', '=', 0).executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** Rows of repos whose creation began before `before` and never finished (a crash between row and directory). */
+export async function unfinishedRepos(db: Db, before: string): Promise<{ id: number; type: RepoType; namespace: string; name: string }[]> {
+  return db
+    .selectFrom('repos')
+    .innerJoin('accounts', 'accounts.id', 'repos.owner_id')
+    .select(['repos.id', 'repos.type', 'accounts.name as namespace', 'repos.name'])
+    .where('repos.ready', '=', 0)
+    .where('repos.created_at', '<', before)
+    .execute();
 }
 
 export async function deleteRepoRow(db: Db, id: number): Promise<void> {

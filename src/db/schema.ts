@@ -42,6 +42,8 @@ export interface ReposTable {
   notify_email: ColumnType<string | null, string | null | undefined>;
   notify_frequency: ColumnType<'instant' | 'daily', 'instant' | 'daily' | undefined>;
   created_at: string;
+  /** 0 while the repo is being created: its directory is not in place yet. */
+  ready: ColumnType<number, number | undefined, number>;
 }
 
 export interface LfsObjectsTable {

@@ -3,8 +3,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { findAccount } from '../db/accounts.js';
 import { type Db, isUniqueViolation } from '../db/index.js';
-import { deleteRepoRow, findRepo, insertRepo, removeRepoRow, type RepoWithOwner, updateRepoSettings } from '../db/repos.js';
+import { deleteRepoRow, findRepo, insertRepo, markRepoReady, removeRepoRow, type RepoWithOwner, unfinishedRepos, updateRepoSettings } from '../db/repos.js';
 import { conflict, notFound } from '../domain/errors.js';
+import { ServiceUnavailable } from '../domain/faults.js';
 import { checkName, checkNamespace, type RepoRef, repoIdOf } from '../domain/names.js';
 import type { GatedMode } from '../domain/types.js';
 import { closeReaders } from '../git/content.js';
@@ -41,16 +42,37 @@ export async function createRepo(
       if (isUniqueViolation(err)) throw conflict(`${repoIdOf(r)} already exists`);
       throw err;
     }
+    const dir = repoDir(dataDir, { ...r, namespace: owner.name });
     try {
-      await moveIntoPlace(dataDir, built, repoDir(dataDir, { ...r, namespace: owner.name }));
+      await moveIntoPlace(dataDir, built, dir);
     } catch (err) {
       await deleteRepoRow(db, id);
       throw err;
+    }
+    // Visible only now that its directory is in place. Its row gone meanwhile means a starting
+    // server took this creation for one a crash cut short: the directory goes too, and the caller retries.
+    if (!(await markRepoReady(db, id))) {
+      await removeToTrash(dataDir, dir, 'unfinished');
+      throw new ServiceUnavailable(`creating ${repoIdOf(r)} was interrupted by a server restart: nothing was kept; create it again`, 1);
     }
   } finally {
     await fs.rm(scratch, { recursive: true, force: true, maxRetries: 3 });
   }
   return (await findRepo(db, r.type, owner.name, r.name))!;
+}
+
+/**
+ * Removes repos whose creation a crash cut short between claiming the name and putting the
+ * directory in place (rows begun before `before`, never made ready): the row, and a directory if
+ * one got there. Returns how many. Run at start (before: the process's start) and periodically.
+ */
+export async function releaseUnfinishedRepos(db: Db, dataDir: string, before: Date): Promise<number> {
+  const rows = await unfinishedRepos(db, before.toISOString());
+  for (const row of rows) {
+    await deleteRepoRow(db, row.id);
+    await removeToTrash(dataDir, repoDir(dataDir, row), 'unfinished');
+  }
+  return rows.length;
 }
 
 /**
