@@ -30,6 +30,8 @@ const HEARTBEAT_MS = 5000;
 /** How long verify (and a commit naming the object) waits for a hash in progress before answering 503. */
 const VERIFY_WAIT_MS = 20_000;
 const VERIFY_POLL_MS = 250;
+/** How long past its expiry an upload is left alone, in case a completion or verify is still working on it. */
+const EXPIRY_GRACE_MS = 3600 * 1000;
 /** Scratch and staged files the periodic sweep may take for leftovers have not been written for this long. */
 const LEFTOVER_AGE_MS = 3600 * 1000;
 /** For store calls that need no repo (hashing, sweeping): only the upload's own fields are used. */
@@ -184,15 +186,16 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
       await linkObject(db, row.repoId, row.oid, row.size);
       await finishHashing(db, row.id, claim, 'done');
     } catch (err) {
-      if (storageFault(err)) {
-        log.warn({ err, upload: row.id }, 'hashing a multipart upload stopped on a storage fault; it is taken up again once its claim lapses');
+      // Only bytes that are gone fail the upload (a mismatch was handled above): any other error
+      // (a storage fault, expired credentials, a timeout) may pass, and the bytes may be good, so
+      // the claim is left to lapse and whoever looks next hashes again, until the upload expires.
+      const gone = !storageFault(err) && (await store.stagedSize(u).catch(() => undefined)) === null && !row.hashedAt;
+      if (!gone) {
+        log.warn({ err, upload: row.id }, 'hashing a multipart upload stopped; it is taken up again once its claim lapses');
         return;
       }
-      log.error({ err, repo: row.repoId, oid: row.oid, upload: row.id }, 'hashing a multipart upload failed');
-      if (await renewClaim(db, row.id, claim, claimUntil()).catch(() => false)) {
-        await store.discardStaged(u).catch(() => {});
-        await finishHashing(db, row.id, claim, 'failed').catch(() => {});
-      }
+      log.error({ err, repo: row.repoId, oid: row.oid, upload: row.id }, 'the staged bytes of a multipart upload are gone: the upload failed');
+      if (await renewClaim(db, row.id, claim, claimUntil()).catch(() => false)) await finishHashing(db, row.id, claim, 'failed').catch(() => {});
     } finally {
       clearInterval(heartbeat);
     }
@@ -205,6 +208,15 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
     log.warn({ upload: row.id, oid: row.oid }, 'hashing a multipart upload again: its hasher stopped (a crash or a restart)');
     void hashUnderClaim(row, claim);
     return true;
+  }
+
+  /** Ends an upload whose hash kept failing until it expired: its bytes are dropped, the client pushes again. */
+  async function giveUpHashing(row: UploadRow): Promise<void> {
+    const claim = newClaim();
+    if (!(await takeLapsedClaim(db, row.id, claim, claimUntil(), new Date().toISOString()))) return;
+    log.error({ upload: row.id, oid: row.oid }, 'a multipart upload could not be hashed before it expired: its bytes were dropped');
+    await store.discardStaged(staged(row, NOWHERE)).catch(() => {});
+    await finishHashing(db, row.id, claim, 'failed');
   }
 
   /** Removes scratch files and staged bytes that no upload in progress owns, written before `before`. */
@@ -351,7 +363,9 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
 
     async completeMultipart(row, where, parts) {
       const u = staged(row, where);
-      await store.completeMultipart(u, parts);
+      // A completion retried after a fault that struck once the parts were assembled: they are
+      // already one staged object (the store no longer has the parts), so it is not assembled again.
+      if ((await store.stagedSize(u)) !== row.size) await store.completeMultipart(u, parts);
       const stagedSize = await store.stagedSize(u);
       if (stagedSize !== row.size) {
         await store.discardStaged(u);
@@ -378,7 +392,9 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
 
     async sweep(opts = {}) {
       const at = new Date().toISOString();
-      const expired = await expiredOpenUploads(db, at);
+      // An hour's grace past the expiry: a completion or verify that began just before it may
+      // still be assembling or hashing the bytes.
+      const expired = await expiredOpenUploads(db, new Date(Date.now() - EXPIRY_GRACE_MS).toISOString());
       for (const row of expired) {
         const u = staged(row, NOWHERE);
         try {
@@ -389,7 +405,10 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
           log.warn({ err, upload: row.id }, 'could not abort an expired upload');
         }
       }
-      for (const row of await lapsedHashingUploads(db, at)) await resumeHashing(row);
+      for (const row of await lapsedHashingUploads(db, at)) {
+        if (row.expiresAt < new Date(Date.now() - EXPIRY_GRACE_MS).toISOString()) await giveUpHashing(row);
+        else await resumeHashing(row);
+      }
       // Other processes may share the data directory: only what was written before this one
       // started (at start), or over an hour ago and before that (later), can be theirs no more.
       await removeLeftovers(new Date(opts.atStart ? startedAt : Math.min(startedAt, Date.now() - LEFTOVER_AGE_MS)));

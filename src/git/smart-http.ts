@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
@@ -130,6 +130,8 @@ export function smartHttp(ctx: AppContext, limits: Pick<Limits, 'gitProcesses' |
     // A burst waits a little for a slot (given up if the client leaves); a caller holding its slots gets 429.
     const gone = new AbortController();
     res.once('close', () => gone.abort());
+    // A client that left during the lookups above closed the response before anyone listened.
+    if (res.destroyed || req.socket.destroyed) gone.abort();
     const release = await limits.gitProcesses.acquireWithin(callerKey(req, res), ctx.cfg.gitSlotWaitMs, gone.signal);
     if (release && gone.signal.aborted) return release();
     if (!release) {
@@ -154,7 +156,22 @@ interface Run {
 function runService(ctx: AppContext, req: Request, res: Response, run: Run): void {
   const args = [run.service, '--stateless-rpc', ...(run.advertise ? ['--advertise-refs'] : []), run.dir];
   const started = process.hrtime.bigint();
-  const child = spawn('git', args, { env: run.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  // A git that cannot start (no file descriptors left: EMFILE) gives its slot back and the client a 503.
+  const cannotStart = (err: unknown) => {
+    run.release();
+    ctx.log.error({ err, repo: run.repoId }, 'could not start git');
+    if (!res.headersSent) plain(res, 503, 'the server could not start git right now: try again shortly', { 'Retry-After': '5' });
+    else res.destroy();
+  };
+  let child: ChildProcessWithoutNullStreams;
+  try {
+    child = spawn('git', args, { env: run.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  } catch (err) {
+    return cannotStart(err);
+  }
+  // Listened to at once: a failed start is reported here, with no pipes to read.
+  child.on('error', cannotStart);
+  if (!child.stdout || !child.stderr || !child.stdin) return;
   const stderr: Buffer[] = [];
   let stderrBytes = 0;
   let bytesOut = 0;
@@ -234,10 +251,6 @@ function runService(ctx: AppContext, req: Request, res: Response, run: Run): voi
     }
   }
 
-  child.on('error', (err) => {
-    run.release();
-    ctx.log.error({ err, repo: run.repoId }, 'could not start git');
-  });
   child.on('close', (code, signal) => {
     run.release();
     const outcome = clientGone ? 'aborted' : code === 0 ? 'ok' : 'failed';
