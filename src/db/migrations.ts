@@ -139,6 +139,19 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('repos').addColumn('ready', 'integer', (c) => c.notNull().defaultTo(1)).execute();
     },
   },
+  '0006_jobs': {
+    async up(db: Kysely<any>) {
+      // Periodic work that exactly one process runs each time (the daily digest): when it last ran,
+      // and who runs it now until when (a lease its holder renews; one past its time may be taken).
+      await db.schema
+        .createTable('jobs')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('last_run_at', 'text', (c) => c.notNull())
+        .addColumn('claim', 'text')
+        .addColumn('claimed_until', 'text')
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

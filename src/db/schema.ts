@@ -106,6 +106,15 @@ export interface SessionsTable {
   expires_at: string;
 }
 
+export interface JobsTable {
+  name: string;
+  /** When the last run started. */
+  last_run_at: string;
+  /** Who runs the job now, and until when, unless renewed; both null between runs. */
+  claim: string | null;
+  claimed_until: string | null;
+}
+
 export interface Database {
   accounts: AccountsTable;
   memberships: MembershipsTable;
@@ -117,4 +126,5 @@ export interface Database {
   lfs_uploads: LfsUploadsTable;
   access_requests: AccessRequestsTable;
   sessions: SessionsTable;
+  jobs: JobsTable;
 }

@@ -3,56 +3,34 @@ import path from 'node:path';
 import { type DigestItem, dueForDigest, markDigestSent } from '../db/access-requests.js';
 import { findRepo } from '../db/repos.js';
 import { repoIdOf } from '../domain/names.js';
+import { type PeriodicJob, startPeriodicJob } from '../ops/jobs.js';
 import { digestMessage } from './messages.js';
 import { deliver, type NotifyDeps } from './notify.js';
 import { authorRecipients } from './recipients.js';
 
 // The daily digest: for repos whose notifications are "daily", one message per repo listing
 // the pending requests that arrived since the last digest. Runs every HUBGATE_DIGEST_INTERVAL_MS
-// (a day); the time of the last run is kept in the data directory, so a restart neither sends
-// a second digest the same day nor skips one that fell due while hubgate was down.
+// (a day) as a job claimed in the database (src/ops/jobs.ts): however many processes share it,
+// exactly one sends each digest, a restart neither sends a second one within the interval nor
+// skips one that fell due while hubgate was down, and the first is a full interval after the first start.
 
-export const DIGEST_STATE_FILE = 'digest-state.json';
+/** Where versions before the jobs table kept the time of the last digest; imported once, then removed. */
+const LEGACY_STATE_FILE = 'digest-state.json';
 
-export interface DigestScheduler {
-  /** Stops the timer; resolves once a run in progress has finished. */
-  stop(): Promise<void>;
-}
-
-export function startDigest(deps: NotifyDeps & { dataDir: string; intervalMs: number }): DigestScheduler {
-  const stateFile = path.join(deps.dataDir, DIGEST_STATE_FILE);
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-  let stopped = false;
-
-  const schedule = (delay: number) => {
-    if (stopped) return;
-    timer = setTimeout(tick, Math.min(Math.max(delay, 0), deps.intervalMs));
-    timer.unref();
-  };
-  const tick = () => {
-    const startedAt = Date.now();
-    writeLastRun(stateFile, startedAt, deps);
-    running = sendDigests(deps)
-      .catch((err) => deps.log.error({ err }, 'sending the daily digest failed'))
-      .finally(() => schedule(startedAt + deps.intervalMs - Date.now()));
-  };
-
-  // The first run ever is a full interval away; after a restart, the one that is due.
-  let lastRun = readLastRun(stateFile);
-  if (lastRun === null || lastRun > Date.now()) {
-    lastRun = Date.now();
-    writeLastRun(stateFile, lastRun, deps);
-  }
-  schedule(lastRun + deps.intervalMs - Date.now());
-
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
+export function startDigest(deps: NotifyDeps & { dataDir: string; intervalMs: number }): PeriodicJob {
+  const legacyFile = path.join(deps.dataDir, LEGACY_STATE_FILE);
+  const legacyLastRun = readLegacyLastRun(legacyFile);
+  return startPeriodicJob({
+    db: deps.db,
+    log: deps.log,
+    name: 'digest',
+    intervalMs: deps.intervalMs,
+    lastRunIfNew: legacyLastRun !== null && legacyLastRun <= Date.now() ? legacyLastRun : Date.now(),
+    onAdded: () => {
+      fs.promises.rm(legacyFile, { force: true }).catch((err) => deps.log.warn({ err }, `could not remove ${LEGACY_STATE_FILE}, which is no longer used`));
     },
-  };
+    run: () => sendDigests(deps),
+  });
 }
 
 /** One message per repo with due requests; a repo's flags are cleared only once its digest was handed over. */
@@ -85,19 +63,11 @@ export async function sendDigests(deps: NotifyDeps): Promise<void> {
   }
 }
 
-function readLastRun(file: string): number | null {
+function readLegacyLastRun(file: string): number | null {
   try {
     const at = Date.parse((JSON.parse(fs.readFileSync(file, 'utf8')) as { lastRun?: string }).lastRun ?? '');
     return Number.isNaN(at) ? null : at;
   } catch {
     return null;
-  }
-}
-
-function writeLastRun(file: string, at: number, deps: Pick<NotifyDeps, 'log'>): void {
-  try {
-    fs.writeFileSync(file, `${JSON.stringify({ lastRun: new Date(at).toISOString() })}\n`);
-  } catch (err) {
-    deps.log.warn({ err }, 'could not record the time of the daily digest');
   }
 }
