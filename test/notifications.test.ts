@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import SQLite from 'better-sqlite3';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, freePort, type Hubgate, run, startHubgate, tempDir } from './helpers/hubgate.js';
@@ -281,8 +282,10 @@ describe('the daily digest', () => {
     await ask('dave');
     await hub.stop();
     expect(digests()).toHaveLength(1); // dave waits for the next digest
-    // A day "passed" while hubgate was down.
-    fs.writeFileSync(path.join(dataDir, 'digest-state.json'), JSON.stringify({ lastRun: new Date(Date.now() - 86_400_000).toISOString() }));
+    // A day "passed" while hubgate was down: the last digest, kept in the database, is a day old.
+    const sqlite = new SQLite(path.join(dataDir, 'hubgate.sqlite'));
+    sqlite.prepare(`update jobs set last_run_at = ? where name = 'digest'`).run(new Date(Date.now() - 86_400_000).toISOString());
+    sqlite.close();
     const restarted = Date.now();
     hub = await startHubgate({ dataDir, env: env() });
     const got = await receive(smtp.mails, (m) => m.subject.endsWith(' to alice/daily'), 2, 3000);
