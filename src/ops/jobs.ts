@@ -31,7 +31,7 @@ export interface PeriodicJobOptions {
 
 export function startPeriodicJob(o: PeriodicJobOptions): PeriodicJob {
   const pollMs = Math.min(o.intervalMs, MAX_POLL_MS);
-  // A claim outlives a few missed renewals, and lapses within a poll of its holder's death.
+  // A claim (renewed every third of it) outlives two missed renewals, and lapses within a poll of its holder's death.
   const leaseMs = pollMs;
   const iso = (ms: number) => new Date(ms).toISOString();
   let timer: NodeJS.Timeout | undefined;
@@ -65,7 +65,10 @@ export function startPeriodicJob(o: PeriodicJobOptions): PeriodicJob {
       if (!(await finishJob(o.db, o.name, claim, iso(startedAt)))) o.log.warn({ job: o.name }, 'a periodic job finished after losing its claim');
     }
     const state = await jobState(o.db, o.name);
-    if (!state) return pollMs;
+    if (!state) {
+      added = false; // its row was removed: add it again at the next look
+      return pollMs;
+    }
     const now = Date.now();
     const claimedUntil = state.claimedUntil ? Date.parse(state.claimedUntil) : null;
     // Someone else is running it: look again once their claim would have lapsed.
