@@ -5,7 +5,9 @@
 // process (a 500, or a false 404 "not uploaded"); a multipart completion sent to both found the
 // parts already assembled; pushes through both ran two `git repack` in one repo at once. Now
 // verifies and completions are claimed in the database and maintenance takes a lock file.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,6 +35,16 @@ function parentOf(pid: number): number | undefined {
     return Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
   } catch {
     return undefined; // gone meanwhile
+  }
+}
+
+/** Writes to hubgate's database as a crashed process would have left it. */
+function write(dataDir: string, sql: string, ...params: unknown[]): void {
+  const db = new SQLite(path.join(dataDir, 'hubgate.sqlite'), { timeout: 5000 });
+  try {
+    db.prepare(sql).run(...params);
+  } finally {
+    db.close();
   }
 }
 
@@ -173,4 +185,56 @@ describe('two hubgate processes on one data directory', () => {
     ok(await git(['clone', '--quiet', '--no-checkout', b.remote('alice/pushed', token), clone], path.dirname(work)), 'clone');
     for (const tip of tips) expect(ok(await git(['cat-file', '-t', tip], clone)).trim()).toBe('commit');
   }, 120_000);
+
+  it('takes over the verify claim of a crashed process once it lapses, and waits for it until then', async () => {
+    const lfsA = lfsClient(a, token, 'alice/shared');
+    const [held, lapsed] = [randomObject(100_000), randomObject(100_000)];
+    const batch = await lfsA.batch('upload', [held, lapsed]);
+    const actions = batch.json.objects.map((o: any) => o.actions);
+    for (const [i, obj] of [held, lapsed].entries()) expect((await lfsA.put(actions[i].upload, obj.bytes)).status).toBe(200);
+    const uploadId = (oid: string) => rows(a.dataDir, `select id from lfs_uploads where oid = '${oid}'`) as { id: string }[];
+    const [heldId, lapsedId] = [uploadId(held.oid)[0].id, uploadId(lapsed.oid)[0].id];
+    // A verifier that died mid-verify: one claim still running for 3 s, one past its time.
+    write(a.dataDir, 'update lfs_uploads set claim = ?, claimed_until = ? where id = ?', 'dead', new Date(Date.now() + 3000).toISOString(), heldId);
+    write(a.dataDir, 'update lfs_uploads set claim = ?, claimed_until = ? where id = ?', 'dead', new Date(Date.now() - 1000).toISOString(), lapsedId);
+
+    const t0 = Date.now();
+    const [h, l] = await Promise.all([lfsA.verify({ href: onB(actions[0].verify.href) }, held), lfsA.verify(actions[1].verify, lapsed)]);
+    expect(l.status).toBe(200);
+    expect(l.ms).toBeLessThan(2000);
+    expect(h.status, h.text).toBe(200);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(2500);
+    expect(await lfsA.downloadableIntact([held, lapsed])).toHaveLength(2);
+    expect(rows(a.dataDir, `select state, claim from lfs_uploads where id in ('${heldId}', '${lapsedId}')`)).toEqual([
+      { state: 'done', claim: null },
+      { state: 'done', claim: null },
+    ]);
+  }, 60_000);
+
+  it('takes over a maintenance lock whose process is dead, and leaves a live one alone, asking for a run', async () => {
+    ok(await a.cli(['repo', 'create', 'alice/locked']), 'repo create');
+    const dir = a.repoDir('alice/locked');
+    const lock = path.join(dir, 'hubgate-maintenance.lock');
+    const wanted = path.join(dir, 'hubgate-maintenance.again');
+    const work = await newWorkRepo(a.remote('alice/locked', token));
+    const packDir = path.join(dir, 'objects', 'pack');
+    const hasBitmap = () => fs.readdirSync(packDir).some((f) => f.endsWith('.bitmap'));
+    const owner = (pid: number) => JSON.stringify({ pid, hostname: os.hostname(), startedAt: new Date().toISOString(), token: 'test' });
+
+    // Held by a live process (this test runner): the push asks for a run and does not repack.
+    fs.writeFileSync(lock, owner(process.pid));
+    await fastImport(work, { ref: 'refs/heads/main', count: 5, time: T0 });
+    ok(await git(['push', '--quiet', '--force', 'origin', 'main'], work), 'push');
+    expect(await poll(() => fs.existsSync(wanted), 10_000)).toBe(true);
+    await sleep(1500);
+    expect(hasBitmap()).toBe(false);
+    expect(JSON.parse(fs.readFileSync(lock, 'utf8')).pid).toBe(process.pid); // not taken over
+
+    // Left by a process that is gone: taken over at the next push, which also does the run asked for.
+    const dead = spawnSync('true').pid;
+    fs.writeFileSync(lock, owner(dead));
+    await fastImport(work, { ref: 'refs/heads/main', count: 1, from: ok(await git(['rev-parse', 'main'], work)).trim(), time: T0 + 100 });
+    ok(await git(['push', '--quiet', '--force', 'origin', 'main'], work), 'push');
+    expect(await poll(() => hasBitmap() && !fs.existsSync(lock) && !fs.existsSync(wanted) && processesIn(dir).length === 0, 30_000)).toBe(true);
+  }, 60_000);
 });

@@ -79,12 +79,6 @@ export async function findUpload(db: Db, id: string): Promise<UploadRow | undefi
   return row && toUpload(row);
 }
 
-/** Moves an upload from one state to another; false when it was not in `from` (someone else got there first). */
-export async function moveUpload(db: Db, id: string, from: UploadRow['state'], to: UploadRow['state']): Promise<boolean> {
-  const res = await db.updateTable('lfs_uploads').set({ state: to }).where('id', '=', id).where('state', '=', from).executeTakeFirst();
-  return Number(res.numUpdatedRows) === 1;
-}
-
 export async function expiredOpenUploads(db: Db, at: string): Promise<UploadRow[]> {
   // An upload being verified right now (a live claim) is left to its verifier.
   const rows = await db
