@@ -309,7 +309,8 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
   /**
    * Checks (where the store needs it), commits and links a basic upload while holding its verify
    * claim. The check is recorded (hashed_at) before the commit, so a verifier taking over after a
-   * crash knows the bytes that went into place were checked and only links them.
+   * crash that finds the staged bytes gone and the object in place knows this upload's bytes were
+   * checked and went there, and only links it.
    */
   async function verifyUnderClaim(row: UploadRow, where: RepoAt, claim: string): Promise<VerifyResult> {
     const u = staged(row, where);
@@ -330,7 +331,9 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
       // fs checked the sha256 while receiving; S3 checked the signed x-amz-checksum-sha256,
       // unless the endpoint ignores checksums (s3rver, some S3-compatible stores): then the
       // bytes are read back and hashed here before anything is linked.
-      if (!row.hashedAt && store.stagedChecksumVerified && !(await store.stagedChecksumVerified(u))) {
+      // Hashed again even when a verifier that died had checked them (hashed_at): the client may
+      // have sent the bytes again since, and nothing is committed unchecked.
+      if (store.stagedChecksumVerified && !(await store.stagedChecksumVerified(u))) {
         const sha256 = await hashStaged(u, heartbeat.held);
         if (sha256 === null) return lost;
         if (sha256 !== row.oid) {
@@ -366,10 +369,11 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
     // hasher is gone; a long hash (hundreds of GB) answers 503 and the client asks again.
     for (;;) {
       const now = await findUpload(db, row.id);
-      if (!now || now.state === 'open') return { ok: false, status: 404, message: 'the multipart upload was not completed: send the completion request first' };
+      // Open with a live claim: a completion (maybe in another process) is assembling the parts.
+      if (!now || (now.state === 'open' && lapsed(now))) return { ok: false, status: 404, message: 'the multipart upload was not completed: send the completion request first' };
       if (now.state === 'done') return { ok: true };
       if (now.state === 'failed') return { ok: false, status: 422, message: 'the uploaded bytes do not match the oid; the upload was discarded' };
-      if (lapsed(now)) await resumeHashing(now);
+      if (now.state === 'hashing' && lapsed(now)) await resumeHashing(now);
       if (Date.now() >= deadline) {
         return { ok: false, status: 503, retryAfter: 5, message: 'the uploaded object is still being checked (sha256 of its parts): try again in a few seconds' };
       }
@@ -467,8 +471,8 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
     async confirmPending(repo, oid) {
       if ((await linkedSizes(db, repo.id, [oid])).has(oid)) return true;
       for (const row of await pendingUploads(db, repo.id, oid)) {
-        // A multipart upload still open was never completed: its parts are not an object yet.
-        if (row.kind === 'multipart' && row.state === 'open') continue;
+        // A multipart upload still open was never completed (none is assembling it): its parts are not an object yet.
+        if (row.kind === 'multipart' && row.state === 'open' && lapsed(row)) continue;
         const result = await this.verify(row, repo, row.size);
         if (result.ok) return true;
         // Still being hashed: the commit is answered 503 with Retry-After, not "not uploaded".
