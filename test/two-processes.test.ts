@@ -13,7 +13,8 @@ import SQLite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fastImport, git, newWorkRepo, ok, poll, processesIn, sleep } from './helpers/git-client.js';
 import { type Hubgate, startHubgate } from './helpers/hubgate.js';
-import { type Answer, call, lfsClient, MiB, randomObject } from './helpers/lfs-client.js';
+import { type Answer, lfsClient, MiB, randomObject } from './helpers/lfs-client.js';
+import { type S3rverHandle, startS3rver } from './helpers/s3.js';
 
 const ENV = { HUBGATE_LFS_MULTIPART_THRESHOLD: String(6 * MiB), HUBGATE_LFS_MULTIPART_CHUNK: String(5 * MiB), HUBGATE_LOG_LEVEL: 'info' };
 const T0 = 1_700_000_000;
@@ -57,6 +58,74 @@ function rows(dataDir: string, sql: string): unknown[] {
   }
 }
 
+/**
+ * Uploads basic and multipart objects through `a`, then verifies and completes each several times
+ * through both processes at once, with API commits naming the objects: every request ends 200
+ * (a 503 with Retry-After only on the way), nothing is linked twice, every object is intact.
+ */
+async function verifiesOnceAcrossProcesses(a: Hubgate, b: Hubgate, token: string, repo: string): Promise<void> {
+  const onB = (href: string) => href.replace(a.url, b.url);
+  const lfsA = lfsClient(a, token, repo);
+  const lfsB = lfsClient(b, token, repo);
+  const basics = Array.from({ length: 12 }, () => randomObject(256 * 1024));
+  const batch = await lfsA.batch('upload', basics);
+  expect(batch.status).toBe(200);
+  const actions = batch.json.objects.map((o: any) => o.actions);
+  for (const [i, obj] of basics.entries()) expect((await lfsA.put(actions[i].upload, obj.bytes)).status).toBe(200);
+
+  const large = Array.from({ length: 2 }, () => randomObject(7 * MiB));
+  const mp = await lfsA.batch('upload', large, ['multipart', 'basic']);
+  expect(mp.status).toBe(200);
+  expect(mp.json.transfer).toBe('multipart');
+  const mpActions = mp.json.objects.map((o: any) => o.actions);
+  const mpParts = await Promise.all(large.map((obj, i) => lfsA.putParts(mpActions[i].upload, obj)));
+
+  // Everything at once: 3 verifies per basic object to each process, an API commit naming
+  // every other object through each process, and 2 completions per multipart object to each.
+  const verifies = basics.flatMap((obj, i) =>
+    [actions[i].verify.href, onB(actions[i].verify.href)].flatMap((href) =>
+      Array.from({ length: 3 }, () => retrying503(() => lfsA.verify({ href }, obj))),
+    ),
+  );
+  const commits = basics
+    .filter((_, i) => i % 2 === 0)
+    .flatMap((obj, i) => [lfsA, lfsB].map((c, side) => retrying503(() => c.commitLfsFile(obj, `f${i}-${side}.bin`))));
+  const completions = large.flatMap((obj, i) =>
+    [mpActions[i].upload.href, onB(mpActions[i].upload.href)].flatMap((href) =>
+      Array.from({ length: 2 }, () => retrying503(() => lfsA.complete(href, obj.oid, mpParts[i]))),
+    ),
+  );
+  const [v, c, m] = await Promise.all([Promise.all(verifies), Promise.all(commits), Promise.all(completions)]);
+
+  const statuses = (answers: Answer[][]) => answers.map((tries) => tries.map((r) => `${r.status}${r.status === 200 ? '' : ` ${r.text.slice(0, 120)}`}`));
+  const last = (answers: Answer[][]) => answers.map((tries) => tries[tries.length - 1].status);
+  // No 500 anywhere, no false "not uploaded": every request ends 200 (a 503 only on the way).
+  expect(statuses(v).flat().filter((s) => !/^(200|503)/.test(s))).toEqual([]);
+  expect(last(v).every((s) => s === 200), JSON.stringify(statuses(v))).toBe(true);
+  expect(statuses(m).flat().filter((s) => !/^(200|503)/.test(s))).toEqual([]);
+  expect(last(m).every((s) => s === 200), JSON.stringify(statuses(m))).toBe(true);
+  // A commit may lose the race for the branch to the other process's commit (409/412 are
+  // not what is tested here); it must never say an uploaded object was not uploaded, or fail.
+  for (const s of statuses(c).flat()) {
+    expect(s).not.toMatch(/^5(?!03)/);
+    expect(s).not.toMatch(/not (been )?uploaded|upload it/i);
+  }
+
+  for (const [i, obj] of large.entries()) {
+    const r = await retrying503(() => lfsB.verify({ href: onB(mpActions[i].verify.href) }, obj), 20);
+    expect(r[r.length - 1].status, r.map((x) => x.text).join(' | ')).toBe(200);
+  }
+  const all = [...basics, ...large];
+  expect((await lfsB.downloadableIntact(all)).sort()).toEqual(all.map((o) => o.oid).sort());
+  expect((await lfsA.downloadableIntact(all)).sort()).toEqual(all.map((o) => o.oid).sort());
+  // One object row and one link per oid; every upload ended done.
+  const oids = all.map((o) => `'${o.oid}'`).join(',');
+  expect(rows(a.dataDir, `select oid, count(*) n from lfs_links where oid in (${oids}) group by oid having n > 1`)).toEqual([]);
+  expect(rows(a.dataDir, `select count(*) n from lfs_objects where oid in (${oids})`)).toEqual([{ n: all.length }]);
+  expect(rows(a.dataDir, `select state, count(*) n from lfs_uploads where oid in (${oids}) group by state`)).toEqual([{ state: 'done', n: all.length }]);
+  for (const hub of [a, b]) expect(hub.log()).not.toMatch(/"level":50/);
+}
+
 describe('two hubgate processes on one data directory', () => {
   let a: Hubgate;
   let b: Hubgate;
@@ -78,65 +147,7 @@ describe('two hubgate processes on one data directory', () => {
   const onB = (href: string) => href.replace(a.url, b.url);
 
   it('verifies each basic upload once, whichever process is asked how often, and completes each multipart upload once', async () => {
-    const lfsA = lfsClient(a, token, 'alice/shared');
-    const lfsB = lfsClient(b, token, 'alice/shared');
-    const basics = Array.from({ length: 12 }, () => randomObject(256 * 1024));
-    const batch = await lfsA.batch('upload', basics);
-    expect(batch.status).toBe(200);
-    const actions = batch.json.objects.map((o: any) => o.actions);
-    for (const [i, obj] of basics.entries()) expect((await lfsA.put(actions[i].upload, obj.bytes)).status).toBe(200);
-
-    const large = Array.from({ length: 2 }, () => randomObject(7 * MiB));
-    const mp = await lfsA.batch('upload', large, ['multipart', 'basic']);
-    expect(mp.status).toBe(200);
-    expect(mp.json.transfer).toBe('multipart');
-    const mpActions = mp.json.objects.map((o: any) => o.actions);
-    const mpParts = await Promise.all(large.map((obj, i) => lfsA.putParts(mpActions[i].upload, obj)));
-
-    // Everything at once: 3 verifies per basic object to each process, an API commit naming
-    // every other object through each process, and 2 completions per multipart object to each.
-    const verifies = basics.flatMap((obj, i) =>
-      [actions[i].verify.href, onB(actions[i].verify.href)].flatMap((href) =>
-        Array.from({ length: 3 }, () => retrying503(() => lfsA.verify({ href }, obj))),
-      ),
-    );
-    const commits = basics
-      .filter((_, i) => i % 2 === 0)
-      .flatMap((obj, i) => [lfsA, lfsB].map((c, side) => retrying503(() => c.commitLfsFile(obj, `f${i}-${side}.bin`))));
-    const completions = large.flatMap((obj, i) =>
-      [mpActions[i].upload.href, onB(mpActions[i].upload.href)].flatMap((href) =>
-        Array.from({ length: 2 }, () => retrying503(() => lfsA.complete(href, obj.oid, mpParts[i]))),
-      ),
-    );
-    const [v, c, m] = await Promise.all([Promise.all(verifies), Promise.all(commits), Promise.all(completions)]);
-
-    const statuses = (answers: Answer[][]) => answers.map((tries) => tries.map((r) => `${r.status}${r.status === 200 ? '' : ` ${r.text.slice(0, 120)}`}`));
-    const last = (answers: Answer[][]) => answers.map((tries) => tries[tries.length - 1].status);
-    // No 500 anywhere, no false "not uploaded": every request ends 200 (a 503 only on the way).
-    expect(statuses(v).flat().filter((s) => !/^(200|503)/.test(s))).toEqual([]);
-    expect(last(v).every((s) => s === 200), JSON.stringify(statuses(v))).toBe(true);
-    expect(statuses(m).flat().filter((s) => !/^(200|503)/.test(s))).toEqual([]);
-    expect(last(m).every((s) => s === 200), JSON.stringify(statuses(m))).toBe(true);
-    // A commit may lose the race for the branch to the other process's commit (409/412 are
-    // not what is tested here); it must never say an uploaded object was not uploaded, or fail.
-    for (const s of statuses(c).flat()) {
-      expect(s).not.toMatch(/^5(?!03)/);
-      expect(s).not.toMatch(/not (been )?uploaded|upload it/i);
-    }
-
-    for (const [i, obj] of large.entries()) {
-      const r = await retrying503(() => lfsB.verify({ href: onB(mpActions[i].verify.href) }, obj), 20);
-      expect(r[r.length - 1].status, r.map((x) => x.text).join(' | ')).toBe(200);
-    }
-    const all = [...basics, ...large];
-    expect((await lfsB.downloadableIntact(all)).sort()).toEqual(all.map((o) => o.oid).sort());
-    expect((await lfsA.downloadableIntact(all)).sort()).toEqual(all.map((o) => o.oid).sort());
-    // One object row and one link per oid; every upload ended done.
-    const oids = all.map((o) => `'${o.oid}'`).join(',');
-    expect(rows(a.dataDir, `select oid, count(*) n from lfs_links where oid in (${oids}) group by oid having n > 1`)).toEqual([]);
-    expect(rows(a.dataDir, `select count(*) n from lfs_objects where oid in (${oids})`)).toEqual([{ n: all.length }]);
-    expect(rows(a.dataDir, `select state, count(*) n from lfs_uploads where oid in (${oids}) group by state`)).toEqual([{ state: 'done', n: all.length }]);
-    for (const hub of [a, b]) expect(hub.log()).not.toMatch(/"level":50/);
+    await verifiesOnceAcrossProcesses(a, b, token, 'alice/shared');
   }, 120_000);
 
   it('never runs two repacks in one repo at once for pushes through both processes, and still maintains it', async () => {
@@ -237,4 +248,28 @@ describe('two hubgate processes on one data directory', () => {
     ok(await git(['push', '--quiet', '--force', 'origin', 'main'], work), 'push');
     expect(await poll(() => hasBitmap() && !fs.existsSync(lock) && !fs.existsSync(wanted) && processesIn(dir).length === 0, 30_000)).toBe(true);
   }, 60_000);
+});
+
+describe('two hubgate processes on one data directory, s3 store (verify hashes the staged bytes)', () => {
+  let s3: S3rverHandle;
+  let a: Hubgate;
+  let b: Hubgate;
+  let token: string;
+
+  beforeAll(async () => {
+    s3 = await startS3rver();
+    a = await startHubgate({ env: { ...ENV, ...s3.env } });
+    b = await startHubgate({ env: { ...ENV, ...s3.env }, dataDir: a.dataDir });
+    token = await a.userWithToken('alice');
+    ok(await a.cli(['repo', 'create', 'alice/shared']), 'repo create');
+  }, 60_000);
+  afterAll(async () => {
+    await a?.stop();
+    await b?.stop();
+    await s3?.stop();
+  });
+
+  it('verifies each basic upload once, whichever process is asked how often, and completes each multipart upload once', async () => {
+    await verifiesOnceAcrossProcesses(a, b, token, 'alice/shared');
+  }, 120_000);
 });
