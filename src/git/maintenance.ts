@@ -55,7 +55,9 @@ export function createMaintenance(env: NodeJS.ProcessEnv, log: Logger): Maintena
           // The holder may have let go meanwhile, after looking for requests; or another push
           // came here while the request was being written (the holder may have begun its run
           // before that push): try again then; otherwise the holder runs once more for us.
-          if (job.again || !(await maintenanceLockHeld(dir))) continue;
+          // (job.again is read after the last await: a push noted during it is not lost.)
+          const held = await maintenanceLockHeld(dir);
+          if (job.again || !held) continue;
           break;
         }
         try {
@@ -63,7 +65,9 @@ export function createMaintenance(env: NodeJS.ProcessEnv, log: Logger): Maintena
         } finally {
           await releaseMaintenanceLock(dir);
         }
-        if (!(await maintenanceWanted(dir))) break; // else asked for while letting go
+        // Asked for, here or elsewhere, while the run ended or the lock was let go: once more.
+        const wanted = await maintenanceWanted(dir);
+        if (!wanted && !job.again) break;
       }
     } catch (err) {
       log.warn({ dir, err: (err as Error).message }, 'repository maintenance could not take its lock');
