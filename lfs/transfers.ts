@@ -4,8 +4,9 @@ import type { Db } from '../src/db/index.js';
 import { badRequest } from '../src/domain/errors.js';
 import { ServiceUnavailable, storageFault } from '../src/domain/faults.js';
 import {
-  claimForHashing, claimOpenUpload, deleteUpload, finishOpenUpload, markVerified, releaseOpenClaim, renewOpenClaim, expiredOpenUploads, findUpload, finishHashing, insertUploads, lapsedHashingUploads, linkedSizes, linkObject,
-  markHashed, pendingUploads, renewClaim, setStoreUploadId, takeLapsedClaim, type UploadRow, uploadsInProgress,
+  claimForHashing, claimOpenUpload, deleteUpload, expiredOpenUploads, findUpload, finishHashing, finishOpenUpload, insertUploads, lapsedHashingUploads,
+  linkedSizes, linkObject, markHashed, markVerified, pendingUploads, releaseOpenClaim, renewClaim, renewOpenClaim, setStoreUploadId, takeLapsedClaim,
+  type UploadRow, uploadsInProgress,
 } from '../src/db/lfs.js';
 import { type BatchRequest, type BatchResponse, OID, type ObjectResult } from './protocol.js';
 import type { HubUrls, ObjectStore, PartEtag, RepoAt, StagedUpload } from './store/types.js';
