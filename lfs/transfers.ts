@@ -4,8 +4,9 @@ import type { Db } from '../src/db/index.js';
 import { badRequest } from '../src/domain/errors.js';
 import { ServiceUnavailable, storageFault } from '../src/domain/faults.js';
 import {
-  claimForHashing, deleteUpload, expiredOpenUploads, findUpload, finishHashing, insertUploads, lapsedHashingUploads, linkedSizes, linkObject,
-  markHashed, moveUpload, pendingUploads, renewClaim, setStoreUploadId, takeLapsedClaim, type UploadRow, uploadsInProgress,
+  claimForHashing, claimOpenUpload, deleteUpload, expiredOpenUploads, findUpload, finishHashing, finishOpenUpload, insertUploads, lapsedHashingUploads,
+  linkedSizes, linkObject, markHashed, markVerified, pendingUploads, releaseOpenClaim, renewClaim, renewOpenClaim, setStoreUploadId, takeLapsedClaim,
+  type UploadRow, uploadsInProgress,
 } from '../src/db/lfs.js';
 import { type BatchRequest, type BatchResponse, OID, type ObjectResult } from './protocol.js';
 import type { HubUrls, ObjectStore, PartEtag, RepoAt, StagedUpload } from './store/types.js';
@@ -248,41 +249,132 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
     return { oid, size, authenticated: true, actions: { upload: { href, header, expires_in: MULTIPART_TTL }, verify } };
   }
 
+  /** Assembles a multipart upload's parts while holding its claim, then hands it to hashing. */
+  async function assembleUnderClaim(row: UploadRow, where: RepoAt, parts: PartEtag[], claim: string): Promise<void> {
+    const u = staged(row, where);
+    const heartbeat = renewing(row.id, claim);
+    try {
+      // A completion retried after a fault that struck once the parts were assembled: they are
+      // already one staged object (the store no longer has the parts), so it is not assembled again.
+      if ((await store.stagedSize(u)) !== row.size) await store.completeMultipart(u, parts);
+      const stagedSize = await store.stagedSize(u);
+      if (stagedSize !== row.size) {
+        await store.discardStaged(u);
+        await finishOpenUpload(db, row.id, claim, 'failed');
+        // A client error (400), not a server fault: retrying cannot help, the upload is discarded.
+        throw badRequest(`the parts add up to ${stagedSize ?? 0} bytes, not ${row.size}: push again to upload the file anew`);
+      }
+    } catch (err) {
+      await releaseOpenClaim(db, row.id, claim).catch(() => {});
+      throw err;
+    } finally {
+      heartbeat.stop();
+    }
+    const hashing = newClaim();
+    if (await claimForHashing(db, row.id, hashing, claimUntil())) void hashUnderClaim(row, hashing);
+  }
+
+  /** Renews a claim on an open upload every HEARTBEAT_MS while its holder works; `held` turns false once it is lost. */
+  function renewing(id: string, claim: string): { held: () => boolean; stop: () => void } {
+    let held = true;
+    const timer = setInterval(() => {
+      renewOpenClaim(db, id, claim, claimUntil()).then((ok) => (held &&= ok), () => {});
+    }, HEARTBEAT_MS);
+    timer.unref();
+    return { held: () => held, stop: () => clearInterval(timer) };
+  }
+
   const verifyQueue = keyedQueue();
+
+  /**
+   * Confirms a basic upload: whoever claims it in the database does the work, anywhere (this
+   * process, another one on the data directory); the others wait for the outcome until
+   * `deadline`, then answer 503. A claim whose holder died lapses and is taken over.
+   */
+  async function verifyBasic(row: UploadRow, where: RepoAt, deadline: number): Promise<VerifyResult> {
+    for (;;) {
+      const current = await findUpload(db, row.id);
+      if (!current) return { ok: false, status: 404, message: 'no such upload for this object' };
+      if (current.state === 'done') return { ok: true };
+      if (current.state === 'failed') return { ok: false, status: 422, message: 'the uploaded bytes do not match the oid; the upload was discarded' };
+      const claim = newClaim();
+      if (await claimOpenUpload(db, row.id, claim, claimUntil(), new Date().toISOString())) {
+        if (current.claimedUntil) log.warn({ upload: row.id, oid: row.oid }, 'verifying an LFS upload again: its verifier stopped (a crash or a restart)');
+        return verifyUnderClaim(current, where, claim);
+      }
+      if (Date.now() >= deadline) return { ok: false, status: 503, retryAfter: 5, message: 'the upload is being verified by another request: try again in a few seconds' };
+      await new Promise((r) => setTimeout(r, VERIFY_POLL_MS));
+    }
+  }
+
+  /**
+   * Checks (where the store needs it), commits and links a basic upload while holding its verify
+   * claim. The check is recorded (hashed_at) before the commit, so a verifier taking over after a
+   * crash that finds the staged bytes gone and the object in place knows this upload's bytes were
+   * checked and went there, and only links it.
+   */
+  async function verifyUnderClaim(row: UploadRow, where: RepoAt, claim: string): Promise<VerifyResult> {
+    const u = staged(row, where);
+    const heartbeat = renewing(row.id, claim);
+    const lost: VerifyResult = { ok: false, status: 503, retryAfter: 5, message: 'the upload is being verified by another request: try again in a few seconds' };
+    try {
+      const stagedSize = await store.stagedSize(u);
+      if (stagedSize !== row.size) {
+        if (row.hashedAt && stagedSize === null && (await store.stat(row.oid)) === row.size) {
+          // Checked and committed before a crash: only the link is missing.
+          await linkObject(db, row.repoId, row.oid, row.size);
+          await finishOpenUpload(db, row.id, claim, 'done');
+          return { ok: true };
+        }
+        await releaseOpenClaim(db, row.id, claim);
+        return { ok: false, status: 404, message: 'the object was not uploaded: upload it, then verify' };
+      }
+      // fs checked the sha256 while receiving; S3 checked the signed x-amz-checksum-sha256,
+      // unless the endpoint ignores checksums (s3rver, some S3-compatible stores): then the
+      // bytes are read back and hashed here before anything is linked.
+      // Hashed again even when a verifier that died had checked them (hashed_at): the client may
+      // have sent the bytes again since, and nothing is committed unchecked.
+      if (store.stagedChecksumVerified && !(await store.stagedChecksumVerified(u))) {
+        const sha256 = await hashStaged(u, heartbeat.held);
+        if (sha256 === null) return lost;
+        if (sha256 !== row.oid) {
+          log.error({ repo: u.repoId, oid: row.oid, sha256, upload: row.id }, 'LFS UPLOAD DOES NOT MATCH ITS OID: staged bytes deleted, not linked');
+          if (!(await renewOpenClaim(db, row.id, claim, claimUntil()))) return lost;
+          await store.discardStaged(u);
+          await finishOpenUpload(db, row.id, claim, 'failed');
+          return { ok: false, status: 422, message: `the uploaded bytes hash to ${sha256}, not to the oid: the upload was discarded, push again` };
+        }
+      }
+      // Lost the claim (this process stalled past it): whoever took it over finishes the upload.
+      if (!(await markVerified(db, row.id, claim))) return lost;
+      await store.commitStaged(u);
+      await linkObject(db, row.repoId, row.oid, row.size);
+      await finishOpenUpload(db, row.id, claim, 'done');
+      return { ok: true };
+    } catch (err) {
+      // A fault (storage, database): the claim is given back at once, so the client's retry, or
+      // another verifier, can go on without waiting for it to lapse.
+      await releaseOpenClaim(db, row.id, claim).catch(() => {});
+      throw err;
+    } finally {
+      heartbeat.stop();
+    }
+  }
 
   /** `deadline`: when a wait for a hash in progress gives up (set when the request came, before any queueing). */
   async function verifyNow(row: UploadRow, where: RepoAt, size: number, deadline: number): Promise<VerifyResult> {
     if (size !== row.size) return { ok: false, status: 422, message: `size ${size} does not match the upload's size ${row.size}` };
     if ((await linkedSizes(db, row.repoId, [row.oid])).has(row.oid)) return { ok: true };
-    const u = staged(row, where);
-    if (row.kind === 'basic') {
-      if (row.state === 'failed') return { ok: false, status: 422, message: 'the uploaded bytes do not match the oid; the upload was discarded' };
-      if ((await store.stagedSize(u)) !== row.size) return { ok: false, status: 404, message: 'the object was not uploaded: upload it, then verify' };
-      // fs checked the sha256 while receiving; S3 checked the signed x-amz-checksum-sha256,
-      // unless the endpoint ignores checksums (s3rver, some S3-compatible stores): then the
-      // bytes are read back and hashed here before anything is linked.
-      if (store.stagedChecksumVerified && !(await store.stagedChecksumVerified(u))) {
-        const sha256 = await hashStaged(u);
-        if (sha256 !== row.oid) {
-          log.error({ repo: u.repoId, oid: row.oid, sha256, upload: row.id }, 'LFS UPLOAD DOES NOT MATCH ITS OID: staged bytes deleted, not linked');
-          await store.discardStaged(u);
-          await moveUpload(db, row.id, 'open', 'failed');
-          return { ok: false, status: 422, message: `the uploaded bytes hash to ${sha256}, not to the oid: the upload was discarded, push again` };
-        }
-      }
-      await store.commitStaged(u);
-      await linkObject(db, row.repoId, row.oid, row.size);
-      await moveUpload(db, row.id, 'open', 'done');
-      return { ok: true };
-    }
+    if (row.kind === 'basic') return verifyBasic(row, where, deadline);
     // Multipart: wait a while for the hash that the completion started, taking it over if its
     // hasher is gone; a long hash (hundreds of GB) answers 503 and the client asks again.
     for (;;) {
       const now = await findUpload(db, row.id);
-      if (!now || now.state === 'open') return { ok: false, status: 404, message: 'the multipart upload was not completed: send the completion request first' };
+      // Open with a live claim: a completion (maybe in another process) is assembling the parts.
+      if (!now || (now.state === 'open' && lapsed(now))) return { ok: false, status: 404, message: 'the multipart upload was not completed: send the completion request first' };
       if (now.state === 'done') return { ok: true };
       if (now.state === 'failed') return { ok: false, status: 422, message: 'the uploaded bytes do not match the oid; the upload was discarded' };
-      if (lapsed(now)) await resumeHashing(now);
+      if (now.state === 'hashing' && lapsed(now)) await resumeHashing(now);
       if (Date.now() >= deadline) {
         return { ok: false, status: 503, retryAfter: 5, message: 'the uploaded object is still being checked (sha256 of its parts): try again in a few seconds' };
       }
@@ -351,9 +443,9 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
 
     verify(row, where, size) {
       // One verify of an upload at a time, whoever asks (the verify route, a client retrying, a
-      // commit confirming its pending uploads): a second would find the staged bytes already
-      // moved (a 500, or a false 404). The upload is read again once its turn has come; time
-      // spent waiting for the turn counts against the deadline.
+      // commit confirming its pending uploads), in any process: a basic upload is claimed in the
+      // database (verifyBasic). The queue only spares this process's own requests the polling.
+      // The upload is read again once its turn has come; waiting for it counts against the deadline.
       const deadline = Date.now() + VERIFY_WAIT_MS;
       return verifyQueue(row.id, async () => {
         const current = await findUpload(db, row.id);
@@ -362,26 +454,26 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
     },
 
     async completeMultipart(row, where, parts) {
-      const u = staged(row, where);
-      // A completion retried after a fault that struck once the parts were assembled: they are
-      // already one staged object (the store no longer has the parts), so it is not assembled again.
-      if ((await store.stagedSize(u)) !== row.size) await store.completeMultipart(u, parts);
-      const stagedSize = await store.stagedSize(u);
-      if (stagedSize !== row.size) {
-        await store.discardStaged(u);
-        await moveUpload(db, row.id, 'open', 'failed');
-        // A client error (400), not a server fault: retrying cannot help, the upload is discarded.
-        throw badRequest(`the parts add up to ${stagedSize ?? 0} bytes, not ${row.size}: push again to upload the file anew`);
+      // One completion of an upload at a time, in any process (a retried completion sent to
+      // another node): a second would find the parts already assembled and gone. The others wait
+      // for the holder's outcome until the deadline, then answer 503.
+      const deadline = Date.now() + VERIFY_WAIT_MS;
+      for (;;) {
+        const claim = newClaim();
+        if (await claimOpenUpload(db, row.id, claim, claimUntil(), new Date().toISOString())) return assembleUnderClaim(row, where, parts, claim);
+        const current = await findUpload(db, row.id);
+        if (current?.state === 'hashing' || current?.state === 'done') return;
+        if (!current || current.state === 'failed') throw badRequest('this upload failed its checks: push again to start a new one');
+        if (Date.now() >= deadline) throw new ServiceUnavailable('the upload is being completed by another request: try again in a few seconds', 5);
+        await new Promise((r) => setTimeout(r, VERIFY_POLL_MS));
       }
-      const claim = newClaim();
-      if (await claimForHashing(db, row.id, claim, claimUntil())) void hashUnderClaim(row, claim);
     },
 
     async confirmPending(repo, oid) {
       if ((await linkedSizes(db, repo.id, [oid])).has(oid)) return true;
       for (const row of await pendingUploads(db, repo.id, oid)) {
-        // A multipart upload still open was never completed: its parts are not an object yet.
-        if (row.kind === 'multipart' && row.state === 'open') continue;
+        // A multipart upload still open was never completed (none is assembling it): its parts are not an object yet.
+        if (row.kind === 'multipart' && row.state === 'open' && lapsed(row)) continue;
         const result = await this.verify(row, repo, row.size);
         if (result.ok) return true;
         // Still being hashed: the commit is answered 503 with Retry-After, not "not uploaded".

@@ -35,9 +35,9 @@ export interface UploadRow {
   chunkSize: number | null;
   state: 'open' | 'hashing' | 'done' | 'failed';
   expiresAt: string;
-  /** Until when the process hashing this upload holds it (state 'hashing'); null: nobody does. */
+  /** Until when the process hashing (state 'hashing') or verifying (a basic upload, state 'open') this upload holds it; null: nobody does. */
   claimedUntil?: string | null;
-  /** When its bytes were found to match the oid (state 'hashing': only the commit is left). */
+  /** When its bytes were found to match the oid (only the commit and the link are left). */
   hashedAt?: string | null;
 }
 
@@ -79,14 +79,15 @@ export async function findUpload(db: Db, id: string): Promise<UploadRow | undefi
   return row && toUpload(row);
 }
 
-/** Moves an upload from one state to another; false when it was not in `from` (someone else got there first). */
-export async function moveUpload(db: Db, id: string, from: UploadRow['state'], to: UploadRow['state']): Promise<boolean> {
-  const res = await db.updateTable('lfs_uploads').set({ state: to }).where('id', '=', id).where('state', '=', from).executeTakeFirst();
-  return Number(res.numUpdatedRows) === 1;
-}
-
 export async function expiredOpenUploads(db: Db, at: string): Promise<UploadRow[]> {
-  const rows = await db.selectFrom('lfs_uploads').selectAll().where('state', '=', 'open').where('expires_at', '<', at).execute();
+  // An upload being verified right now (a live claim) is left to its verifier.
+  const rows = await db
+    .selectFrom('lfs_uploads')
+    .selectAll()
+    .where('state', '=', 'open')
+    .where('expires_at', '<', at)
+    .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', now())]))
+    .execute();
   return rows.map(toUpload);
 }
 
@@ -111,7 +112,7 @@ export async function pendingUploads(db: Db, repoId: number, oid: string): Promi
 // (claim, claimed_until) it renews while it works. Every change is a compare-and-set, so
 // several processes sharing the database agree on who holds an upload.
 
-/** Moves an open upload to 'hashing', claimed by `claim` until `until`; false when it was not open. */
+/** Moves an open upload to 'hashing', claimed by `claim` until `until` (replacing the completion's claim); false when it was not open. */
 export async function claimForHashing(db: Db, id: string, claim: string, until: string): Promise<boolean> {
   const res = await db
     .updateTable('lfs_uploads')
@@ -194,4 +195,68 @@ export async function uploadsInProgress(db: Db, ids: string[]): Promise<Set<stri
     for (const r of rows) found.add(r.id);
   }
   return found;
+}
+
+// Claims on open uploads: one process at a time verifies a basic upload (checks its bytes where
+// the store needs it, moves them into place, links the object) or assembles the parts of a
+// multipart one. The upload stays 'open' (the state column allows no other value for this) and
+// the claim columns say who is at it and until when.
+
+/** Claims an open upload; false when it is not open or someone holds it (a claim not lapsed at `at`). */
+export async function claimOpenUpload(db: Db, id: string, claim: string, until: string, at: string): Promise<boolean> {
+  const res = await db
+    .updateTable('lfs_uploads')
+    .set({ claim, claimed_until: until })
+    .where('id', '=', id)
+    .where('state', '=', 'open')
+    .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]))
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** Extends a claim on an open upload still held; false when it was lost (taken over after it lapsed). */
+export async function renewOpenClaim(db: Db, id: string, claim: string, until: string): Promise<boolean> {
+  const res = await db
+    .updateTable('lfs_uploads')
+    .set({ claimed_until: until })
+    .where('id', '=', id)
+    .where('state', '=', 'open')
+    .where('claim', '=', claim)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** Records, by the holder of the claim on a basic upload, that the staged bytes were checked; false when it no longer holds it. */
+export async function markVerified(db: Db, id: string, claim: string): Promise<boolean> {
+  const res = await db
+    .updateTable('lfs_uploads')
+    .set({ hashed_at: now() })
+    .where('id', '=', id)
+    .where('state', '=', 'open')
+    .where('claim', '=', claim)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** Ends a verify or completion by the holder of `claim`: the upload is done or failed; false when it no longer holds it. */
+export async function finishOpenUpload(db: Db, id: string, claim: string, to: 'done' | 'failed'): Promise<boolean> {
+  const res = await db
+    .updateTable('lfs_uploads')
+    .set({ state: to, claim: null, claimed_until: null })
+    .where('id', '=', id)
+    .where('state', '=', 'open')
+    .where('claim', '=', claim)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** Gives a claim back with the upload still open (its bytes are not there yet, or a fault stopped it). */
+export async function releaseOpenClaim(db: Db, id: string, claim: string): Promise<void> {
+  await db
+    .updateTable('lfs_uploads')
+    .set({ claim: null, claimed_until: null })
+    .where('id', '=', id)
+    .where('state', '=', 'open')
+    .where('claim', '=', claim)
+    .execute();
 }
