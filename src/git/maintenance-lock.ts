@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { processAlive } from '../util/process-alive.js';
 
 // A repo's maintenance lock, across every process sharing the data directory: a file created
 // with O_EXCL in the repo directory (outside objects/ and refs/, so git ignores it), holding who
@@ -25,14 +26,6 @@ interface LockOwner {
 
 const processToken = crypto.randomBytes(9).toString('base64url');
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
-  }
-}
 
 /** Whether a lock with this text, last written at `mtimeMs`, was left by a run that is over. */
 function abandoned(text: string, mtimeMs: number): boolean {
@@ -46,7 +39,7 @@ function abandoned(text: string, mtimeMs: number): boolean {
   if (!Number.isFinite(started) || Date.now() - started > LOCK_MAX_AGE_MS) return true;
   if (owner.hostname !== os.hostname()) return false; // another node's: only its age tells
   if (owner.pid === process.pid) return owner.token !== processToken;
-  return !alive(owner.pid);
+  return !processAlive(owner.pid);
 }
 
 /** Creates the lock; false when it exists. */

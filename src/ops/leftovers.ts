@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { QUARANTINE_PREFIX } from '../git/quarantine.js';
 import { newReposRoot, tmpRoot } from '../util/scratch.js';
+import { processAlive } from '../util/process-alive.js';
 
 // What work cut short by a crash (kill -9, power loss, OOM) leaves on disk, removed at start
 // and by a periodic sweep:
@@ -27,14 +28,6 @@ export function ownerPid(name: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
-  }
-}
 
 /** The newest mtime of an entry and what is in it, two levels down (a pack being received grows in quarantine/pack/). */
 async function lastWritten(entry: string, depth = 2): Promise<number> {
@@ -69,7 +62,7 @@ async function sweepDir(dir: string, match: (name: string) => boolean, rule: Lef
       const written = await lastWritten(entry);
       if (written >= rule.before) continue;
       const pid = ownerPid(name);
-      const held = pid === process.pid ? written >= rule.startedAt : pid !== undefined && running(pid);
+      const held = pid === process.pid ? written >= rule.startedAt : pid !== undefined && processAlive(pid);
       if (held) continue;
       await fs.rm(entry, { recursive: true, force: true, maxRetries: 3 });
       removed++;
