@@ -41,6 +41,7 @@ const schema = z.object({
   maxConnectionsPerIp: count,
   gitRequestsPerMinute: count,
   gitSlotWaitMs: millis,
+  sweepIntervalMs: z.coerce.number().int().min(100).max(2 ** 31 - 1),
   lfsMaxObjectSize: bytes,
   s3TimeoutMs: z.coerce.number().int().min(100).max(10 * 60 * 1000),
 });
@@ -78,6 +79,8 @@ export const SETTINGS: Record<keyof Parsed, { env: string; flag?: string; fallba
   maxConnectionsPerIp: { env: 'HUBGATE_MAX_CONNECTIONS_PER_IP', fallback: '0' },
   gitRequestsPerMinute: { env: 'HUBGATE_GIT_REQUESTS_PER_MINUTE', fallback: '300' },
   gitSlotWaitMs: { env: 'HUBGATE_GIT_SLOT_WAIT_MS', fallback: '20000' },
+  // How often the housekeeping sweep runs (one process for all); shorter only for tests.
+  sweepIntervalMs: { env: 'HUBGATE_SWEEP_INTERVAL_MS', fallback: String(10 * 60 * 1000) },
   // The largest LFS object a batch accepts: S3's own limit for one object, 5 TiB.
   lfsMaxObjectSize: { env: 'HUBGATE_LFS_MAX_OBJECT_SIZE', fallback: String(5 * 1024 * GiB) },
   // How long an S3 connection may take to open, and a request may stay silent, before it is given up.

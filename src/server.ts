@@ -10,8 +10,7 @@ import { startDigest } from './gating/digest.js';
 import { createMailer } from './gating/mailer.js';
 import { createNotifier, listeningUrl } from './gating/notify.js';
 import type { AppContext } from './http/context.js';
-import { LEFTOVER_MAX_IDLE_MS, LEFTOVER_SWEEP_EVERY_MS, startLeftoverSweep } from './ops/leftovers.js';
-import { releaseUnfinishedRepos } from './services/repos.js';
+import { startHousekeeping } from './ops/housekeeping.js';
 import { createLogger } from './ops/logger.js';
 import { loadSigner } from '../lfs/signing.js';
 import { createObjectStore } from '../lfs/store/index.js';
@@ -37,22 +36,14 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
   const store = await createObjectStore(cfg, urls);
   const transfers = createTransfers({ db, store, urls, log, settings: cfg });
   const app = createApp(ctx, { store, signer, transfers });
-  // Abandoned uploads are aborted once their links have expired; hashing that a crash stopped is
-  // taken up again once its claim lapses (CLAIM_SECONDS after the crash, at the latest).
-  const sweep = (opts?: { atStart?: boolean }) => transfers.sweep(opts).catch((err) => log.warn({ err }, 'sweeping LFS uploads failed'));
-  setInterval(sweep, 10 * 60 * 1000).unref();
-  setTimeout(sweep, (CLAIM_SECONDS + 1) * 1000).unref();
-  void sweep({ atStart: true });
-  // Temporary files and push quarantines of work a crash cut short, from before this process started, then periodically.
-  startLeftoverSweep(cfg.dataDir, log, performance.timeOrigin);
-  // Repos whose creation a crash cut short (name claimed, directory never put in place): those
-  // begun before this process started, then periodically those begun over an hour ago.
-  const releaseRepos = (before: number) =>
-    releaseUnfinishedRepos(db, cfg.dataDir, new Date(before))
-      .then((n) => n && log.warn({ repos: n }, 'removed repos whose creation was interrupted'))
-      .catch((err) => log.warn({ err }, 'removing repos whose creation was interrupted failed'));
-  void releaseRepos(performance.timeOrigin);
-  setInterval(() => void releaseRepos(Date.now() - LEFTOVER_MAX_IDLE_MS), LEFTOVER_SWEEP_EVERY_MS).unref();
+  // Cleaning up after crashes and expiries: what earlier processes left, now; then a periodic
+  // sweep that one process runs for all. Hashing that a crash stopped is also taken up once its
+  // claim lapses (CLAIM_SECONDS after the crash, at the latest) by this process.
+  const housekeeping = startHousekeeping({
+    db, dataDir: cfg.dataDir, log, startedAt: performance.timeOrigin, intervalMs: cfg.sweepIntervalMs,
+    sweepUploads: (opts) => transfers.sweep(opts),
+  });
+  setTimeout(() => void transfers.sweep().catch((err) => log.warn({ err }, 'sweeping LFS uploads failed')), (CLAIM_SECONDS + 1) * 1000).unref();
 
   // Clones and pushes of large repos may take as long as they take (no request timeout); a body
   // that stops moving is cut by the app (HUBGATE_BODY_IDLE_TIMEOUT_MS), headers that never end here.
@@ -76,7 +67,7 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
     server.close();
     server.closeIdleConnections();
     // Sends in progress get a few seconds to finish; a mail server that hangs does not hold up the exit.
-    const notified = Promise.all([digest.stop(), notifier.idle()]);
+    const notified = Promise.all([digest.stop(), housekeeping.stop(), notifier.idle()]);
     Promise.all([ctx.maintenance.idle(), Promise.race([notified, new Promise((r) => setTimeout(r, 5000).unref())])])
       .then(() => mailer.close())
       .then(() => db.destroy())

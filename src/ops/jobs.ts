@@ -56,6 +56,7 @@ export function startPeriodicJob(o: PeriodicJobOptions): PeriodicJob {
       renew.unref();
       try {
         await o.run();
+        o.log.debug({ job: o.name, startedAt, ms: Date.now() - startedAt }, 'periodic job ran');
       } catch (err) {
         o.log.error({ err, job: o.name }, 'a periodic job failed');
       } finally {

@@ -1,6 +1,5 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Logger } from 'pino';
 import { QUARANTINE_PREFIX } from '../git/quarantine.js';
 import { newReposRoot, tmpRoot } from '../util/scratch.js';
 import { processAlive } from '../util/process-alive.js';
@@ -17,8 +16,6 @@ import { processAlive } from '../util/process-alive.js';
 
 /** How long an entry nobody is known to hold must have been idle before the periodic sweep removes it. */
 export const LEFTOVER_MAX_IDLE_MS = 60 * 60 * 1000;
-/** How often the periodic sweep runs. */
-export const LEFTOVER_SWEEP_EVERY_MS = 10 * 60 * 1000;
 
 const REPO_TYPES = ['models', 'datasets', 'spaces'];
 
@@ -90,17 +87,4 @@ export async function removeLeftovers(dataDir: string, rule: LeftoverRule): Prom
     }
   }
   return removed;
-}
-
-/**
- * Removes leftovers of earlier processes now (entries last written before this process
- * started), then every LEFTOVER_SWEEP_EVERY_MS those idle for LEFTOVER_MAX_IDLE_MS.
- */
-export function startLeftoverSweep(dataDir: string, log: Logger, startedAt: number): void {
-  const sweep = (before: number) =>
-    removeLeftovers(dataDir, { before, startedAt })
-      .then((removed) => removed && log.info({ removed }, 'removed leftovers of interrupted work (temporary files, push quarantines)'))
-      .catch((err) => log.warn({ err }, 'removing leftovers of interrupted work failed'));
-  void sweep(startedAt);
-  setInterval(() => void sweep(Date.now() - LEFTOVER_MAX_IDLE_MS), LEFTOVER_SWEEP_EVERY_MS).unref();
 }

@@ -164,17 +164,21 @@ export async function startHubgate(opts: { env?: NodeJS.ProcessEnv; dataDir?: st
   return hubgate;
 }
 
-/** The requests in hubgate's log (pino-http lines), oldest first. */
-export function requestsLogged(hub: Hubgate): { method: string; path: string; status: number }[] {
+/** Every JSON line of hubgate's log (pino), oldest first. */
+export function logEntries(hub: Hubgate): Record<string, any>[] {
   return hub
     .log()
     .split('\n')
     .flatMap((line) => {
       try {
-        const entry = JSON.parse(line);
-        return entry.req && entry.res ? [{ method: entry.req.method, path: entry.req.path, status: entry.res.statusCode }] : [];
+        return [JSON.parse(line)];
       } catch {
         return [];
       }
     });
+}
+
+/** The requests in hubgate's log (pino-http lines), oldest first. */
+export function requestsLogged(hub: Hubgate): { method: string; path: string; status: number }[] {
+  return logEntries(hub).flatMap((entry) => (entry.req && entry.res ? [{ method: entry.req.method, path: entry.req.path, status: entry.res.statusCode }] : []));
 }

@@ -1,0 +1,47 @@
+import type { Logger } from 'pino';
+import type { Db } from '../db/index.js';
+import { releaseUnfinishedRepos } from '../services/repos.js';
+import { type PeriodicJob, startPeriodicJob } from './jobs.js';
+import { LEFTOVER_MAX_IDLE_MS, removeLeftovers } from './leftovers.js';
+
+// Cleaning up after crashes and expiries: LFS uploads (expired ones aborted, lapsed hashes taken
+// up, orphan staging files), temporary files and push quarantines, repos whose creation was cut
+// short. At start each process removes what earlier processes left (older than itself); after
+// that the sweep is one job that exactly one of the processes sharing the database runs each
+// interval (src/ops/jobs.ts), not one per process.
+
+export interface HousekeepingDeps {
+  db: Db;
+  dataDir: string;
+  log: Logger;
+  /** The LFS sweep (lfs/transfers.ts); `atStart`: leftovers older than this process go at once. */
+  sweepUploads(opts?: { atStart?: boolean }): Promise<unknown>;
+  /** When this process started (ms since the epoch). */
+  startedAt: number;
+  intervalMs: number;
+}
+
+/** Runs the start-up cleanup now and the periodic sweep from then on; stop() ends the latter. */
+export function startHousekeeping(d: HousekeepingDeps): PeriodicJob {
+  const step = (what: string, work: () => Promise<unknown>) =>
+    work()
+      .then((n) => typeof n === 'number' && n > 0 && d.log.info({ removed: n }, `housekeeping: ${what}`))
+      .catch((err) => d.log.warn({ err }, `housekeeping failed: ${what}`));
+  const cleanUp = (before: number, atStart: boolean) =>
+    Promise.all([
+      step('LFS uploads swept', () => d.sweepUploads({ atStart })),
+      step('leftovers of interrupted work removed (temporary files, push quarantines)', () => removeLeftovers(d.dataDir, { before, startedAt: d.startedAt })),
+      step('repos whose creation was interrupted removed', () => releaseUnfinishedRepos(d.db, d.dataDir, new Date(before))),
+    ]);
+
+  void cleanUp(d.startedAt, true);
+  return startPeriodicJob({
+    db: d.db,
+    log: d.log,
+    name: 'housekeeping',
+    intervalMs: d.intervalMs,
+    lastRunIfNew: Date.now(),
+    // Only what has been idle for an hour: another process may be working on anything newer.
+    run: async () => void (await cleanUp(Math.min(d.startedAt, Date.now() - LEFTOVER_MAX_IDLE_MS), false)),
+  });
+}
