@@ -1,4 +1,4 @@
-import type { Request, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { answerFor } from '../src/access/answer.js';
 import { baseUrlOf } from '../src/api/respond.js';
@@ -11,7 +11,7 @@ import { textProblem } from '../src/domain/text.js';
 import type { AppContext } from '../src/http/context.js';
 import type { User } from '../src/domain/types.js';
 import type { Caller } from '../src/identity/identify.js';
-import { deny, lfsError, lfsJson, readJson } from './routes.js';
+import { deny, lfsError, lfsJson, lfsRepoOf, readJson } from './http.js';
 
 // The Git LFS File Locking API (git-lfs docs/api/locking.md) under {repo}[.git]/info/lfs/locks.
 // Every permission comes from the access policy: read to list, write to lock, verify and unlock,
@@ -105,23 +105,15 @@ async function allowedUser(ctx: AppContext, req: Request, res: Response, ref: Re
   return { ...ok, user: ok.caller.user };
 }
 
-/** Routes `rest` (the part after info/lfs/, starting with `locks`). */
-export async function locks(ctx: AppContext, req: Request, res: Response, ref: RepoRef, rest: string): Promise<void> {
-  if (rest === 'locks') {
-    if (req.method === 'GET' || req.method === 'HEAD') return list(ctx, req, res, ref);
-    if (req.method === 'POST') return create(ctx, req, res, ref);
-    return lfsError(req, res, 405, 'use GET to list locks or POST to create one', { Allow: 'GET, POST' });
-  }
-  if (rest === 'locks/verify') {
-    if (req.method !== 'POST') return lfsError(req, res, 405, 'use POST to verify locks', { Allow: 'POST' });
-    return verify(ctx, req, res, ref);
-  }
-  const unlockPath = /^locks\/([^/]+)\/unlock$/.exec(rest);
-  if (unlockPath) {
-    if (req.method !== 'POST') return lfsError(req, res, 405, 'use POST to unlock', { Allow: 'POST' });
-    return unlock(ctx, req, res, ref, unlockPath[1]);
-  }
-  return lfsError(req, res, 404, `no LFS endpoint ${req.method} .../info/lfs/${rest.slice(0, 100)}`);
+/** The handlers of the lock endpoints; the LFS router gives them their routes. */
+export function lockHandlers(ctx: AppContext) {
+  return {
+    list: (req, res) => list(ctx, req, res, lfsRepoOf(res).ref),
+    create: (req, res) => create(ctx, req, res, lfsRepoOf(res).ref),
+    verify: (req, res) => verify(ctx, req, res, lfsRepoOf(res).ref),
+    // The id as sent, not percent-decoded: a 404 names it the way the client wrote it.
+    unlock: (req, res) => unlock(ctx, req, res, lfsRepoOf(res).ref, req.path.split('/')[2]),
+  } satisfies Record<string, RequestHandler>;
 }
 
 async function create(ctx: AppContext, req: Request, res: Response, ref: RepoRef): Promise<void> {

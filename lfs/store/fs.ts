@@ -5,6 +5,8 @@ import path from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OID } from '../protocol.js';
+import { ByteMismatch } from './byte-mismatch.js';
+import { type FsTransferStore, fsTransferHandlers } from './fs-routes.js';
 import type { HubUrls, ObjectStore, PartEtag, StagedUpload, Target } from './types.js';
 
 // The default store: files under DATA/lfs. Clients PUT and GET through hubgate's own
@@ -12,16 +14,10 @@ import type { HubUrls, ObjectStore, PartEtag, StagedUpload, Target } from './typ
 
 const UPLOAD_ID = /^[A-Za-z0-9_-]{16,64}$/;
 
-export class ByteMismatch extends Error {}
+export { ByteMismatch };
 
-export interface FsStore extends ObjectStore {
+export interface FsStore extends ObjectStore, FsTransferStore {
   readonly kind: 'fs';
-  /** Path of a stored object (for Range reads by the download route). */
-  objectPath(oid: string): string;
-  /** Streams the body of a basic upload into staging, checking sha256 and size; on a mismatch nothing is kept. */
-  writeStaged(upload: StagedUpload, body: Readable): Promise<void>;
-  /** Streams one part of a multipart upload; returns its etag. */
-  writePart(upload: StagedUpload, partNumber: number, body: Readable): Promise<string>;
 }
 
 /**
@@ -102,6 +98,9 @@ export function createFsStore(root: string, urls: HubUrls): FsStore {
   return {
     kind: 'fs',
     objectPath,
+    transferHandlers(deps) {
+      return fsTransferHandlers(deps, this);
+    },
     async stat(oid) {
       return sizeOf(objectPath(oid));
     },

@@ -1,4 +1,7 @@
+import type { RequestHandler } from 'express';
 import type { Readable } from 'node:stream';
+import type { AppContext } from '../../src/http/context.js';
+import type { Signer } from '../signing.js';
 
 // The one small interface every LFS object store implements. Objects are content-addressed
 // by oid; uploads in progress are staged by upload id and only reach their oid once their
@@ -45,8 +48,29 @@ export interface PartEtag {
   etag: string;
 }
 
+/** What a store's own transfer handlers need from the app. */
+export interface TransferDeps {
+  ctx: AppContext;
+  signer: Signer;
+}
+
+/** Handlers for transfer URLs served by hubgate itself; the LFS router gives them their routes. */
+export interface TransferHandlers {
+  /** GET and HEAD of a stored object, Range supported. */
+  download: RequestHandler;
+  /** PUT of all the bytes of a basic upload. */
+  upload: RequestHandler;
+  /** PUT of one part of a multipart upload. */
+  uploadPart: RequestHandler;
+}
+
 export interface ObjectStore {
   readonly kind: 'fs' | 's3';
+  /**
+   * The handlers behind the transfer URLs this store hands out on hubgate's own address (fs).
+   * Stores whose clients send and fetch bytes from the store directly (s3) leave it out.
+   */
+  transferHandlers?(deps: TransferDeps): TransferHandlers;
   /** Size of the stored object, or null when the store does not have it. */
   stat(oid: string): Promise<number | null>;
   /**

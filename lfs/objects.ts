@@ -1,0 +1,73 @@
+import type { RequestHandler } from 'express';
+import { resolveAccess } from '../src/access/resolve.js';
+import { HubgateError } from '../src/domain/errors.js';
+import type { AppContext } from '../src/http/context.js';
+import { callerUserId } from '../src/identity/identify.js';
+import { answerFault, deny, lfsError, lfsJson, lfsRepoOf, readJson } from './http.js';
+import { batchRequest, MAX_BATCH_OBJECTS, multipartCompletion, verifyRequest } from './protocol.js';
+import { claimsFor, INVALID_LINK, uploadFor } from './signed-links.js';
+import type { Signer } from './signing.js';
+import { ByteMismatch } from './store/byte-mismatch.js';
+import type { Transfers } from './transfers.js';
+
+// The handlers of the LFS object endpoints every store has: the batch API (authorised by the
+// access policy), and verify and multipart completion (authorised by their signed URLs).
+
+export function objectHandlers(ctx: AppContext, signer: Signer, transfers: Transfers) {
+  const batch: RequestHandler = async (req, res) => {
+    const { ref, where } = lfsRepoOf(res);
+    const body = await readJson(req, res);
+    if (body === undefined) return;
+    const parsed = batchRequest.safeParse(body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return lfsError(req, res, 422, `invalid batch request: ${issue.path.join('.') || 'body'}: ${issue.message}`);
+    }
+    if (parsed.data.objects.length > MAX_BATCH_OBJECTS) {
+      return lfsError(req, res, 413, `too many objects in one batch (${parsed.data.objects.length}): send at most ${MAX_BATCH_OBJECTS}`);
+    }
+    const { decision, repo } = await resolveAccess(ctx.db, res.locals.caller, ref, parsed.data.operation === 'upload' ? 'write' : 'read');
+    if (!decision.allow) return deny(req, res, decision, where);
+    lfsJson(res, 200, await transfers.batch({ id: repo!.id, ...where }, parsed.data, { userAgent: req.get('user-agent'), userId: callerUserId(res.locals.caller) }));
+  };
+
+  const verify: RequestHandler = async (req, res) => {
+    const { ref, where } = lfsRepoOf(res);
+    const claims = claimsFor(signer, req, 'verify', where);
+    if (!claims) return lfsError(req, res, 401, INVALID_LINK, { 'LFS-Authenticate': 'Basic realm="hubgate"' });
+    const body = await readJson(req, res);
+    if (body === undefined) return;
+    const parsed = verifyRequest.safeParse(body);
+    if (!parsed.success) return lfsError(req, res, 422, `invalid verify request: ${parsed.error.issues[0].message}`);
+    const row = await uploadFor(ctx, claims, ref);
+    if (!row || row.oid !== parsed.data.oid) return lfsError(req, res, 404, 'no such upload for this object');
+    const result = await transfers.verify(row, where, parsed.data.size);
+    if (!result.ok) return lfsError(req, res, result.status, result.message, result.retryAfter ? { 'Retry-After': String(result.retryAfter) } : {});
+    lfsJson(res, 200, { message: 'ok' });
+  };
+
+  const completeMultipart: RequestHandler = async (req, res) => {
+    const { ref, where } = lfsRepoOf(res);
+    const claims = claimsFor(signer, req, 'complete', where);
+    if (!claims || claims.u !== req.params.uploadId) return lfsError(req, res, 401, INVALID_LINK);
+    const body = await readJson(req, res);
+    if (body === undefined) return;
+    const parsed = multipartCompletion.safeParse(body);
+    if (!parsed.success) return lfsError(req, res, 422, `invalid completion request: ${parsed.error.issues[0].path.join('.')}: ${parsed.error.issues[0].message}`);
+    const row = await uploadFor(ctx, claims, ref);
+    if (!row || row.oid !== parsed.data.oid) return lfsError(req, res, 404, 'no such upload for this object');
+    // A retried completion whose first answer was lost is answered the same way again.
+    if (row.state === 'hashing' || row.state === 'done') return lfsJson(res, 200, { message: 'ok' });
+    if (row.state !== 'open') return lfsError(req, res, 409, 'this upload failed its checks: push again to start a new one');
+    try {
+      await transfers.completeMultipart(row, where, [...parsed.data.parts].sort((a, b) => a.partNumber - b.partNumber));
+    } catch (err) {
+      if (answerFault(req, res, err)) return;
+      if (err instanceof ByteMismatch || err instanceof HubgateError) return lfsError(req, res, 400, err.message);
+      throw err;
+    }
+    lfsJson(res, 200, { message: 'ok' });
+  };
+
+  return { batch, verify, completeMultipart };
+}
