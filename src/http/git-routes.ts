@@ -1,0 +1,169 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { type NextFunction, type Request, type RequestHandler, type Response, Router } from 'express';
+import { answerFor } from '../access/answer.js';
+import { resolveAccess } from '../access/resolve.js';
+import { baseUrlOf } from '../api/respond.js';
+import { DISK_FULL, InsufficientStorage, ServiceUnavailable, storageFault } from '../domain/faults.js';
+import { type RepoRef, repoIdOf } from '../domain/names.js';
+import { gitEnv } from '../git/env.js';
+import { repoDir } from '../git/repo-dirs.js';
+import { NO_CACHE, plain, runService, type Service } from '../git/smart-http.js';
+import type { AppContext } from './context.js';
+import { callerKey, type Limits } from './limits.js';
+import { parseRepoPath } from './repo-path.js';
+
+// Git smart HTTP, under {repo}[.git]/ for the three repo types (models without prefix, datasets/,
+// spaces/): the advertisement and the two services, authorised by the access policy, behind the
+// caller's git limits. The git processes themselves are run by git/smart-http.ts.
+
+type GitLimits = Pick<Limits, 'gitProcesses' | 'gitRequests'>;
+
+/** `/{datasets/|spaces/}{ns}/{name}[.git]`, followed by exactly one git endpoint: the shapes parseRepoPath takes apart. */
+const REPO_PREFIX = /^\/(?:(?:datasets|spaces)\/)?[^/]+\/[^/]+(?=\/(?:info\/refs|git-upload-pack|git-receive-pack)$)/;
+const GIT_REST = /^\/(info\/refs|git-upload-pack|git-receive-pack)$/;
+// Only well-formed key=value pairs reach GIT_PROTOCOL (the same guard as Gitea's).
+const SAFE_GIT_PROTOCOL = /^[0-9a-zA-Z]+=[0-9a-zA-Z]+(:[0-9a-zA-Z]+=[0-9a-zA-Z]+)*$/;
+/** Seconds a caller at its git process limit is told to wait (when one of its processes ends is not known). */
+const GIT_RETRY_AFTER_S = 10;
+const DUMB_HTTP = 'hubgate serves git over smart HTTP only: use git 1.6.6 or later (dumb HTTP is not supported)';
+
+export function gitRoutes(ctx: AppContext, limits: GitLimits): Router {
+  const serve = serviceHandler(ctx, limits);
+
+  // Paths are matched exactly, as git sends them: no case folding, no trailing slash.
+  const router = Router({ caseSensitive: true, strict: true });
+  //   method       path                  authorised by                          handler
+  router.get(       '/info/refs',         /* policy: as its ?service (+HEAD) */  advertisement(serve));
+  router.all(       '/info/refs',                                                methodNotAllowed('use GET for info/refs'));
+  router.post(      '/git-upload-pack',   /* policy: read */                     (req, res) => serve(req, res, 'upload-pack', false));
+  router.all(       '/git-upload-pack',                                          methodNotAllowed('use POST for git-upload-pack'));
+  router.post(      '/git-receive-pack',  /* policy: write */                    (req, res) => serve(req, res, 'receive-pack', false));
+  router.all(       '/git-receive-pack',                                         methodNotAllowed('use POST for git-receive-pack'));
+  // Not reached: the prefix below admits only the three endpoints; anything else is another surface's.
+  router.use((_req, _res, next) => next('router'));
+
+  const app = Router();
+  app.use(REPO_PREFIX, repoOfPath, router);
+  return app;
+}
+
+/** Parses and checks the repo part of the path once, for every git route; answers 400 when it is invalid. */
+function repoOfPath(req: Request, res: Response, next: NextFunction): void {
+  const parsed = parseRepoPath(req.baseUrl + req.path, GIT_REST);
+  if (!parsed) return next('router');
+  res.locals.route = 'git';
+  if (!parsed.ok) return plain(res, 400, parsed.message);
+  res.locals.gitRepo = parsed.ref;
+  next();
+}
+
+function methodNotAllowed(message: string): RequestHandler {
+  return (_req, res) => plain(res, 405, message);
+}
+
+/** info/refs?service=git-upload-pack|git-receive-pack; without a smart service it would be dumb HTTP, refused. */
+function advertisement(serve: ServiceHandler): RequestHandler {
+  return (req, res) => {
+    const service = req.query.service === 'git-upload-pack' ? 'upload-pack' : req.query.service === 'git-receive-pack' ? 'receive-pack' : null;
+    if (!service) return plain(res, 403, DUMB_HTTP);
+    return serve(req, res, service, true);
+  };
+}
+
+type ServiceHandler = (req: Request, res: Response, service: Service, advertise: boolean) => Promise<void>;
+
+function serviceHandler(ctx: AppContext, limits: GitLimits): ServiceHandler {
+  return async (req, res, service, advertise) => {
+    const requested = res.locals.gitRepo as RepoRef;
+    const caller = res.locals.caller;
+    const who = caller.kind === 'user' ? `user ${caller.user.name}` : 'your address';
+    const wait = limits.gitRequests.take(callerKey(req, res));
+    if (wait) return tooManyGit(res, service, advertise, `too many git requests: at most ${limits.gitRequests.perMinute} a minute for ${who}; try again in ${wait} s`, wait);
+
+    const { decision, repo } = await resolveAccess(ctx.db, res.locals.caller, requested, service === 'receive-pack' ? 'write' : 'read');
+    if (!decision.allow) {
+      // Denials name the repo as the caller spelled it: the stored spelling would tell a hidden repo from a missing one.
+      const answer = answerFor(decision, repoIdOf(requested), baseUrlOf(ctx, req));
+      return plain(res, answer.status, answer.message, { ...answer.headers, ...(answer.errorCode ? { 'X-Error-Code': answer.errorCode } : {}) });
+    }
+
+    // Names match case-insensitively (as on the Hub), directories do not: from here on, the repo's stored spelling.
+    const ref = { ...requested, namespace: repo!.namespace, name: repo!.name };
+    const repoId = repoIdOf(ref);
+    const dir = repoDir(ctx.cfg.dataDir, ref);
+    if (!fs.existsSync(dir)) {
+      ctx.log.error({ repo: repoId }, 'repository row exists but its directory is missing');
+      return plain(res, 404, `Repository not found: ${repoId}`);
+    }
+    if (!advertise && req.get('content-type') !== `application/x-git-${service}-request`) {
+      return plain(res, 415, `Content-Type must be application/x-git-${service}-request`);
+    }
+    // A push to a full or read-only disk is refused before it starts, with a reason git shows
+    // ("remote: ..."): at the advertisement, which every push fetches first, and again at the pack.
+    if (service === 'receive-pack') {
+      const fault = await cannotWrite(dir);
+      if (fault) {
+        ctx.log.error({ repo: repoId, err: fault.message }, 'push refused: storage fault');
+        return plain(res, fault.status, fault.message, 'retryAfter' in fault ? { 'Retry-After': String(fault.retryAfter) } : {});
+      }
+    }
+
+    const protocolHeader = req.get('git-protocol');
+    const gitProtocol = protocolHeader && SAFE_GIT_PROTOCOL.test(protocolHeader) ? protocolHeader : undefined;
+    const env = gitEnv(ctx.cfg.dataDir, {
+      ...(gitProtocol ? { GIT_PROTOCOL: gitProtocol } : {}),
+      HUBGATE_REPO: repoId,
+      HUBGATE_REPO_TYPE: requested.type,
+      HUBGATE_USER: caller.kind === 'user' ? caller.user.name : '',
+      // For the push policy (hooks/policy.ts).
+      HUBGATE_MAX_FILE_SIZE: String(ctx.cfg.maxFileSize),
+      ...(caller.kind === 'user' ? { GIT_COMMITTER_NAME: caller.user.name, GIT_COMMITTER_EMAIL: `${caller.user.name}@hubgate` } : {}),
+    });
+    // One caller's clones and pushes cannot take every process slot of the machine.
+    // A burst waits a little for a slot (given up if the client leaves); a caller holding its slots gets 429.
+    const gone = new AbortController();
+    res.once('close', () => gone.abort());
+    // A client that left during the lookups above closed the response before anyone listened.
+    if (res.destroyed || req.socket.destroyed) gone.abort();
+    const release = await limits.gitProcesses.acquireWithin(callerKey(req, res), ctx.cfg.gitSlotWaitMs, gone.signal);
+    if (release && gone.signal.aborted) return release();
+    if (!release) {
+      const message = `too many git requests at once: at most ${limits.gitProcesses.max} git processes run at a time for ${who} and none came free within ${+(ctx.cfg.gitSlotWaitMs / 1000).toFixed(1)} s; wait for your other clones and pushes to finish, then try again`;
+      return tooManyGit(res, service, advertise, message, GIT_RETRY_AFTER_S);
+    }
+    runService(ctx, req, res, { service, advertise, dir, env, repoId, v2: gitProtocol?.split(':').includes('version=2') ?? false, release });
+  };
+}
+
+/** Free bytes below which a push is refused at once: git needs room for the pack and its index. */
+const MIN_FREE_BYTES = 1024 * 1024;
+
+/** The fault a push into `dir` would meet: its objects/ cannot be written, or the disk is (nearly) full. */
+async function cannotWrite(dir: string): Promise<InsufficientStorage | ServiceUnavailable | undefined> {
+  const objects = path.join(dir, 'objects');
+  try {
+    await fs.promises.access(objects, fs.constants.W_OK);
+    const space = await fs.promises.statfs(objects);
+    if (space.bavail * space.bsize < MIN_FREE_BYTES) return new InsufficientStorage(DISK_FULL);
+  } catch (err) {
+    return storageFault(err);
+  }
+  return undefined;
+}
+
+/**
+ * The answer at one of the caller's git limits: 429 with Retry-After. git shows the text/plain
+ * body of a failed info/refs as "remote:" lines, but of a failed POST only "RPC failed; HTTP 429".
+ * So an upload-pack POST gets git's own protocol error instead, a 200 whose one pkt-line is
+ * "ERR ...", which git prints as "fatal: remote error: ..."; receive-pack, which expects
+ * side-band answers, keeps the plain 429.
+ */
+function tooManyGit(res: Response, service: Service, advertise: boolean, message: string, retryAfter: number): void {
+  const headers = { 'Retry-After': String(retryAfter) };
+  if (advertise || service === 'receive-pack') return plain(res, 429, message, headers);
+  const line = Buffer.from(`ERR ${message}\n`);
+  res.status(200).set({ ...NO_CACHE, ...headers, 'Content-Type': `application/x-git-${service}-result` });
+  res.send(Buffer.concat([Buffer.from((line.length + 4).toString(16).padStart(4, '0')), line]));
+}
+
