@@ -4,8 +4,8 @@ import type { Db } from '../src/db/index.js';
 import { badRequest } from '../src/domain/errors.js';
 import { ServiceUnavailable, storageFault } from '../src/domain/faults.js';
 import {
-  claimForHashing, claimOpenUpload, deleteUpload, expiredOpenUploads, findUpload, finishHashing, finishOpenUpload, insertUploads, lapsedHashingUploads,
-  linkedSizes, linkObject, markHashed, markVerified, pendingUploads, releaseOpenClaim, renewClaim, renewOpenClaim, setStoreUploadId, takeLapsedClaim,
+  claimForHashing, deleteUpload, expiredOpenUploads, findUpload, finishClaim, insertUploads, lapsedHashingUploads,
+  linkedSizes, linkObject, markHashed, pendingUploads, releaseOpenClaim, renewClaim, setStoreUploadId, takeClaim,
   type UploadRow, uploadsInProgress,
 } from '../src/db/lfs.js';
 import { type BatchRequest, type BatchResponse, OID, type ObjectResult } from './protocol.js';
@@ -162,30 +162,30 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
     const u = staged(row, NOWHERE);
     let held = true;
     const heartbeat = setInterval(() => {
-      renewClaim(db, row.id, claim, claimUntil()).then((ok) => (held &&= ok), () => {});
+      renewClaim(db, row.id, 'hashing', claim, claimUntil()).then((ok) => (held &&= ok), () => {});
     }, HEARTBEAT_MS);
     heartbeat.unref();
     try {
       if (!row.hashedAt) {
         const sha256 = await hashStaged(u, () => held);
         // Lost the claim (this process stalled past it): whoever took it over finishes the upload.
-        if (sha256 === null || !(await renewClaim(db, row.id, claim, claimUntil()))) return;
+        if (sha256 === null || !(await renewClaim(db, row.id, 'hashing', claim, claimUntil()))) return;
         if (sha256 !== row.oid) {
           log.error({ repo: row.repoId, oid: row.oid, sha256, upload: row.id }, 'LFS MULTIPART UPLOAD DOES NOT MATCH ITS OID: object deleted, not linked');
           await store.discardStaged(u);
-          await finishHashing(db, row.id, claim, 'failed');
+          await finishClaim(db, row.id, 'hashing', claim, 'failed');
           return;
         }
-        if (!(await markHashed(db, row.id, claim))) return;
+        if (!(await markHashed(db, row.id, 'hashing', claim))) return;
       } else if ((await store.stagedSize(u)) === null && (await store.stat(row.oid)) === row.size) {
         // Matched and committed before a crash: only the link is missing.
         await linkObject(db, row.repoId, row.oid, row.size);
-        await finishHashing(db, row.id, claim, 'done');
+        await finishClaim(db, row.id, 'hashing', claim, 'done');
         return;
       }
       await store.commitStaged(u);
       await linkObject(db, row.repoId, row.oid, row.size);
-      await finishHashing(db, row.id, claim, 'done');
+      await finishClaim(db, row.id, 'hashing', claim, 'done');
     } catch (err) {
       // Only bytes that are gone fail the upload (a mismatch was handled above): any other error
       // (a storage fault, expired credentials, a timeout) may pass, and the bytes may be good, so
@@ -196,7 +196,7 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
         return;
       }
       log.error({ err, repo: row.repoId, oid: row.oid, upload: row.id }, 'the staged bytes of a multipart upload are gone: the upload failed');
-      if (await renewClaim(db, row.id, claim, claimUntil()).catch(() => false)) await finishHashing(db, row.id, claim, 'failed').catch(() => {});
+      if (await renewClaim(db, row.id, 'hashing', claim, claimUntil()).catch(() => false)) await finishClaim(db, row.id, 'hashing', claim, 'failed').catch(() => {});
     } finally {
       clearInterval(heartbeat);
     }
@@ -205,7 +205,7 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
   /** Takes over an upload whose claim lapsed (its hasher died) and hashes it again; false when someone else holds it. */
   async function resumeHashing(row: UploadRow): Promise<boolean> {
     const claim = newClaim();
-    if (!(await takeLapsedClaim(db, row.id, claim, claimUntil(), new Date().toISOString()))) return false;
+    if (!(await takeClaim(db, row.id, 'hashing', claim, claimUntil(), new Date().toISOString()))) return false;
     log.warn({ upload: row.id, oid: row.oid }, 'hashing a multipart upload again: its hasher stopped (a crash or a restart)');
     void hashUnderClaim(row, claim);
     return true;
@@ -214,10 +214,10 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
   /** Ends an upload whose hash kept failing until it expired: its bytes are dropped, the client pushes again. */
   async function giveUpHashing(row: UploadRow): Promise<void> {
     const claim = newClaim();
-    if (!(await takeLapsedClaim(db, row.id, claim, claimUntil(), new Date().toISOString()))) return;
+    if (!(await takeClaim(db, row.id, 'hashing', claim, claimUntil(), new Date().toISOString()))) return;
     log.error({ upload: row.id, oid: row.oid }, 'a multipart upload could not be hashed before it expired: its bytes were dropped');
     await store.discardStaged(staged(row, NOWHERE)).catch(() => {});
-    await finishHashing(db, row.id, claim, 'failed');
+    await finishClaim(db, row.id, 'hashing', claim, 'failed');
   }
 
   /** Removes scratch files and staged bytes that no upload in progress owns, written before `before`. */
@@ -260,7 +260,7 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
       const stagedSize = await store.stagedSize(u);
       if (stagedSize !== row.size) {
         await store.discardStaged(u);
-        await finishOpenUpload(db, row.id, claim, 'failed');
+        await finishClaim(db, row.id, 'open', claim, 'failed');
         // A client error (400), not a server fault: retrying cannot help, the upload is discarded.
         throw badRequest(`the parts add up to ${stagedSize ?? 0} bytes, not ${row.size}: push again to upload the file anew`);
       }
@@ -278,7 +278,7 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
   function renewing(id: string, claim: string): { held: () => boolean; stop: () => void } {
     let held = true;
     const timer = setInterval(() => {
-      renewOpenClaim(db, id, claim, claimUntil()).then((ok) => (held &&= ok), () => {});
+      renewClaim(db, id, 'open', claim, claimUntil()).then((ok) => (held &&= ok), () => {});
     }, HEARTBEAT_MS);
     timer.unref();
     return { held: () => held, stop: () => clearInterval(timer) };
@@ -298,7 +298,7 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
       if (current.state === 'done') return { ok: true };
       if (current.state === 'failed') return { ok: false, status: 422, message: 'the uploaded bytes do not match the oid; the upload was discarded' };
       const claim = newClaim();
-      if (await claimOpenUpload(db, row.id, claim, claimUntil(), new Date().toISOString())) {
+      if (await takeClaim(db, row.id, 'open', claim, claimUntil(), new Date().toISOString())) {
         if (current.claimedUntil) log.warn({ upload: row.id, oid: row.oid }, 'verifying an LFS upload again: its verifier stopped (a crash or a restart)');
         return verifyUnderClaim(current, where, claim);
       }
@@ -323,7 +323,7 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
         if (row.hashedAt && stagedSize === null && (await store.stat(row.oid)) === row.size) {
           // Checked and committed before a crash: only the link is missing.
           await linkObject(db, row.repoId, row.oid, row.size);
-          await finishOpenUpload(db, row.id, claim, 'done');
+          await finishClaim(db, row.id, 'open', claim, 'done');
           return { ok: true };
         }
         await releaseOpenClaim(db, row.id, claim);
@@ -339,17 +339,17 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
         if (sha256 === null) return lost;
         if (sha256 !== row.oid) {
           log.error({ repo: u.repoId, oid: row.oid, sha256, upload: row.id }, 'LFS UPLOAD DOES NOT MATCH ITS OID: staged bytes deleted, not linked');
-          if (!(await renewOpenClaim(db, row.id, claim, claimUntil()))) return lost;
+          if (!(await renewClaim(db, row.id, 'open', claim, claimUntil()))) return lost;
           await store.discardStaged(u);
-          await finishOpenUpload(db, row.id, claim, 'failed');
+          await finishClaim(db, row.id, 'open', claim, 'failed');
           return { ok: false, status: 422, message: `the uploaded bytes hash to ${sha256}, not to the oid: the upload was discarded, push again` };
         }
       }
       // Lost the claim (this process stalled past it): whoever took it over finishes the upload.
-      if (!(await markVerified(db, row.id, claim))) return lost;
+      if (!(await markHashed(db, row.id, 'open', claim))) return lost;
       await store.commitStaged(u);
       await linkObject(db, row.repoId, row.oid, row.size);
-      await finishOpenUpload(db, row.id, claim, 'done');
+      await finishClaim(db, row.id, 'open', claim, 'done');
       return { ok: true };
     } catch (err) {
       // A fault (storage, database): the claim is given back at once, so the client's retry, or
@@ -460,7 +460,7 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
       const deadline = Date.now() + VERIFY_WAIT_MS;
       for (;;) {
         const claim = newClaim();
-        if (await claimOpenUpload(db, row.id, claim, claimUntil(), new Date().toISOString())) return assembleUnderClaim(row, where, parts, claim);
+        if (await takeClaim(db, row.id, 'open', claim, claimUntil(), new Date().toISOString())) return assembleUnderClaim(row, where, parts, claim);
         const current = await findUpload(db, row.id);
         if (current?.state === 'hashing' || current?.state === 'done') return;
         if (!current || current.state === 'failed') throw badRequest('this upload failed its checks: push again to start a new one');

@@ -123,52 +123,40 @@ export async function claimForHashing(db: Db, id: string, claim: string, until: 
   return Number(res.numUpdatedRows) === 1;
 }
 
-/** Takes a 'hashing' upload whose claim has lapsed (or that has none); false when someone holds it. */
-export async function takeLapsedClaim(db: Db, id: string, claim: string, until: string, at: string): Promise<boolean> {
+/** The states in which an upload is worked on under a claim: verified or assembled ('open'), hashed ('hashing'). */
+export type ClaimedState = 'open' | 'hashing';
+
+/** Claims an upload in `state` that nobody holds (no claim, or one lapsed at `at`); false when someone holds it. */
+export async function takeClaim(db: Db, id: string, state: ClaimedState, claim: string, until: string, at: string): Promise<boolean> {
   const res = await db
     .updateTable('lfs_uploads')
     .set({ claim, claimed_until: until })
     .where('id', '=', id)
-    .where('state', '=', 'hashing')
+    .where('state', '=', state)
     .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]))
     .executeTakeFirst();
   return Number(res.numUpdatedRows) === 1;
 }
 
-/** Extends a claim still held; false when it was lost (taken over, or the upload finished). */
-export async function renewClaim(db: Db, id: string, claim: string, until: string): Promise<boolean> {
-  const res = await db
-    .updateTable('lfs_uploads')
-    .set({ claimed_until: until })
-    .where('id', '=', id)
-    .where('state', '=', 'hashing')
-    .where('claim', '=', claim)
-    .executeTakeFirst();
+/** Changes an upload still in `state` and held by `claim`; false when the claim was lost (taken over, or the upload moved on). */
+async function updateHeld(db: Db, id: string, state: ClaimedState, claim: string, set: { claimed_until?: string | null; hashed_at?: string; state?: 'done' | 'failed'; claim?: null }): Promise<boolean> {
+  const res = await db.updateTable('lfs_uploads').set(set).where('id', '=', id).where('state', '=', state).where('claim', '=', claim).executeTakeFirst();
   return Number(res.numUpdatedRows) === 1;
 }
 
-/** Records, by the holder of `claim`, that the upload's bytes match its oid; false when it no longer holds it. */
-export async function markHashed(db: Db, id: string, claim: string): Promise<boolean> {
-  const res = await db
-    .updateTable('lfs_uploads')
-    .set({ hashed_at: now() })
-    .where('id', '=', id)
-    .where('state', '=', 'hashing')
-    .where('claim', '=', claim)
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) === 1;
+/** Extends a claim still held. */
+export function renewClaim(db: Db, id: string, state: ClaimedState, claim: string, until: string): Promise<boolean> {
+  return updateHeld(db, id, state, claim, { claimed_until: until });
 }
 
-/** Ends the hashing of an upload by the holder of `claim`; false when it no longer holds it. */
-export async function finishHashing(db: Db, id: string, claim: string, to: 'done' | 'failed'): Promise<boolean> {
-  const res = await db
-    .updateTable('lfs_uploads')
-    .set({ state: to, claim: null, claimed_until: null })
-    .where('id', '=', id)
-    .where('state', '=', 'hashing')
-    .where('claim', '=', claim)
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) === 1;
+/** Records, by the holder of the claim, that the upload's bytes were checked against its oid. */
+export function markHashed(db: Db, id: string, state: ClaimedState, claim: string): Promise<boolean> {
+  return updateHeld(db, id, state, claim, { hashed_at: now() });
+}
+
+/** Ends the work on an upload by the holder of the claim: it is done or failed. */
+export function finishClaim(db: Db, id: string, state: ClaimedState, claim: string, to: 'done' | 'failed'): Promise<boolean> {
+  return updateHeld(db, id, state, claim, { state: to, claim: null, claimed_until: null });
 }
 
 /** Uploads being hashed whose claim has lapsed: their hasher died or gave up. */
@@ -201,54 +189,6 @@ export async function uploadsInProgress(db: Db, ids: string[]): Promise<Set<stri
 // the store needs it, moves them into place, links the object) or assembles the parts of a
 // multipart one. The upload stays 'open' (the state column allows no other value for this) and
 // the claim columns say who is at it and until when.
-
-/** Claims an open upload; false when it is not open or someone holds it (a claim not lapsed at `at`). */
-export async function claimOpenUpload(db: Db, id: string, claim: string, until: string, at: string): Promise<boolean> {
-  const res = await db
-    .updateTable('lfs_uploads')
-    .set({ claim, claimed_until: until })
-    .where('id', '=', id)
-    .where('state', '=', 'open')
-    .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]))
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) === 1;
-}
-
-/** Extends a claim on an open upload still held; false when it was lost (taken over after it lapsed). */
-export async function renewOpenClaim(db: Db, id: string, claim: string, until: string): Promise<boolean> {
-  const res = await db
-    .updateTable('lfs_uploads')
-    .set({ claimed_until: until })
-    .where('id', '=', id)
-    .where('state', '=', 'open')
-    .where('claim', '=', claim)
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) === 1;
-}
-
-/** Records, by the holder of the claim on a basic upload, that the staged bytes were checked; false when it no longer holds it. */
-export async function markVerified(db: Db, id: string, claim: string): Promise<boolean> {
-  const res = await db
-    .updateTable('lfs_uploads')
-    .set({ hashed_at: now() })
-    .where('id', '=', id)
-    .where('state', '=', 'open')
-    .where('claim', '=', claim)
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) === 1;
-}
-
-/** Ends a verify or completion by the holder of `claim`: the upload is done or failed; false when it no longer holds it. */
-export async function finishOpenUpload(db: Db, id: string, claim: string, to: 'done' | 'failed'): Promise<boolean> {
-  const res = await db
-    .updateTable('lfs_uploads')
-    .set({ state: to, claim: null, claimed_until: null })
-    .where('id', '=', id)
-    .where('state', '=', 'open')
-    .where('claim', '=', claim)
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) === 1;
-}
 
 /** Gives a claim back with the upload still open (its bytes are not there yet, or a fault stopped it). */
 export async function releaseOpenClaim(db: Db, id: string, claim: string): Promise<void> {
