@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import http, { type Server } from 'node:http';
 import path from 'node:path';
-import { createApp } from './app.js';
+import { createApp } from './http/app.js';
 import type { Config } from './config.js';
 import { openDb } from './db/index.js';
 import { gitEnv } from './git/env.js';

@@ -7,7 +7,7 @@ import { COUNTRIES } from '../../src/gating/countries.ts';
 import { FrontMatterError, parseFrontMatter } from '../../src/gating/front-matter.ts';
 import { type GateForm, GateFormError, gateFormFromMetadata, isCalendarDate, validateAnswers } from '../../src/gating/form.ts';
 import { HubgateError } from '../../src/domain/errors.ts';
-import { checkCard } from '../../src/api/validate-yaml.ts';
+import { checkCard } from '../../src/http/api/validate-yaml.ts';
 import { SEED_DATASET, SEED_DATASET_FORM } from '../../fixtures/gated-cards.ts';
 
 // Copied from the seeds (001: gated datasets; 003: gated models), byte for byte.

@@ -1,10 +1,10 @@
 import crypto from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { findUserById } from '../db/accounts.js';
-import { now } from '../db/index.js';
-import { deleteExpiredSessions, deleteSession, findLiveSession, insertSession } from '../db/sessions.js';
-import type { AppContext } from '../http/context.js';
-import { ANONYMOUS } from '../identity/identify.js';
+import { findUserById } from '../../db/accounts.js';
+import { now } from '../../db/index.js';
+import { deleteExpiredSessions, deleteSession, findLiveSession, insertSession } from '../../db/sessions.js';
+import type { AppContext } from '../context.js';
+import { ANONYMOUS } from '../../identity/identify.js';
 import { csrfRefused } from './respond.js';
 
 // Web sessions for hubgate's pages only. The cookie holds a random secret (the database keeps

@@ -1,7 +1,7 @@
 import express from 'express';
 import type { z } from 'zod';
-import { badRequest } from '../domain/errors.js';
-import { declaredLengthAtMost } from '../http/request-body.js';
+import { badRequest } from '../../domain/errors.js';
+import { declaredLengthAtMost } from '../request-body.js';
 
 const JSON_LIMIT = 1024 * 1024;
 /** JSON bodies of the Hub API: at most 1 MB, whatever Content-Type the client sent. */

@@ -1,21 +1,21 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { type NextFunction, type Request, type RequestHandler, type Response, Router } from 'express';
-import { answerFor } from '../access/answer.js';
-import { resolveAccess } from '../access/resolve.js';
+import { answerFor } from '../../access/answer.js';
+import { resolveAccess } from '../../access/resolve.js';
 import { baseUrlOf } from '../api/respond.js';
-import { DISK_FULL, InsufficientStorage, ServiceUnavailable, storageFault } from '../domain/faults.js';
-import { type RepoRef, repoIdOf } from '../domain/names.js';
-import { gitEnv } from '../git/env.js';
-import { repoDir } from '../git/repo-dirs.js';
-import { NO_CACHE, plain, runService, type Service } from '../git/smart-http.js';
-import type { AppContext } from './context.js';
-import { callerKey, type Limits } from './limits.js';
-import { parseRepoPath } from './repo-path.js';
+import { DISK_FULL, InsufficientStorage, ServiceUnavailable, storageFault } from '../../domain/faults.js';
+import { type RepoRef, repoIdOf } from '../../domain/names.js';
+import { gitEnv } from '../../git/env.js';
+import { repoDir } from '../../git/repo-dirs.js';
+import { NO_CACHE, plain, runService, type Service } from './service.js';
+import type { AppContext } from '../context.js';
+import { callerKey, type Limits } from '../limits.js';
+import { parseRepoPath } from '../repo-path.js';
 
 // Git smart HTTP, under {repo}[.git]/ for the three repo types (models without prefix, datasets/,
 // spaces/): the advertisement and the two services, authorised by the access policy, behind the
-// caller's git limits. The git processes themselves are run by git/smart-http.ts.
+// caller's git limits. The git processes themselves are run by http/git/service.ts.
 
 type GitLimits = Pick<Limits, 'gitProcesses' | 'gitRequests'>;
 

@@ -1,10 +1,10 @@
 import type { Request, Response } from 'express';
 import { baseUrlOf } from '../api/respond.js';
-import type { Decision } from '../access/policy.js';
-import { resolveAccess } from '../access/resolve.js';
-import type { RepoWithOwner } from '../db/repos.js';
-import { type RepoRef, repoIdOf } from '../domain/names.js';
-import type { AppContext } from '../http/context.js';
+import type { Decision } from '../../access/policy.js';
+import { resolveAccess } from '../../access/resolve.js';
+import type { RepoWithOwner } from '../../db/repos.js';
+import { type RepoRef, repoIdOf } from '../../domain/names.js';
+import type { AppContext } from '../context.js';
 import { type Answers, gateFormHtml, gateIntro } from './gate-form.js';
 import { readCard, type RepoCard } from './gate.js';
 import { html, type Html, notice } from './html.js';

@@ -1,9 +1,9 @@
 import { Router } from 'express';
-import type { AppContext } from '../http/context.js';
+import type { AppContext } from '../context.js';
 import { accessRequestRoutes } from './access-requests.js';
 import { askAccessRoutes } from './ask-access.js';
 import { commitRoutes } from './commit.js';
-import type { PendingUploads } from '../services/commits.js';
+import type { PendingUploads } from '../../services/commits.js';
 import { repoInfoRoutes } from './repo-info.js';
 import { repoRoutes } from './repos.js';
 import { settingsRoutes } from './settings.js';

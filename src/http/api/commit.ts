@@ -1,19 +1,19 @@
 import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
-import { badRequest, HubgateError } from '../domain/errors.js';
-import { printable, repoIdOf } from '../domain/names.js';
-import { textProblem } from '../domain/text.js';
-import { resolveCommit } from '../git/content.js';
-import { gitEnv } from '../git/env.js';
-import { repoDir } from '../git/repo-dirs.js';
-import type { AppContext } from '../http/context.js';
+import { badRequest, HubgateError } from '../../domain/errors.js';
+import { printable, repoIdOf } from '../../domain/names.js';
+import { textProblem } from '../../domain/text.js';
+import { resolveCommit } from '../../git/content.js';
+import { gitEnv } from '../../git/env.js';
+import { repoDir } from '../../git/repo-dirs.js';
+import type { AppContext } from '../context.js';
 import {
   branchProblem, checkPath, CommitDraft, CommitError, type CommitHeader, MAX_OPERATIONS, type PendingUploads, planUploads,
-} from '../services/commits.js';
+} from '../../services/commits.js';
 import { jsonBody, parseBody } from './body.js';
 import { ndjsonLines } from './ndjson.js';
 import { apiError, apiRepoRef, authorizeRepo, baseUrlOf } from './respond.js';
-import { revisionProblem } from '../domain/revisions.js';
+import { revisionProblem } from '../../domain/revisions.js';
 
 // POST /api/{models|datasets|spaces}/{ns}/{name}/preupload/{rev} and .../commit/{rev}: uploads
 // by commit, as huggingface_hub and @huggingface/hub make them (hf-wire.md §2.4, §2.5).

@@ -2,12 +2,12 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { pipeline } from 'node:stream';
 import zlib from 'node:zlib';
 import type { Request, Response } from 'express';
-import type { AppContext } from '../http/context.js';
-import { faultCodeInText, storageFault } from '../domain/faults.js';
+import type { AppContext } from '../context.js';
+import { faultCodeInText, storageFault } from '../../domain/faults.js';
 
 // Git smart HTTP (protocol v0 and v2) by spawning git's own upload-pack / receive-pack
 // with --stateless-rpc and streaming both ways. Dumb HTTP is not served. The routes, access
-// decisions and limits in front of it are in http/git-routes.ts; this is the git process plumbing.
+// decisions and limits in front of it are in http/git/routes.ts; this is the git process plumbing.
 
 export type Service = 'upload-pack' | 'receive-pack';
 export const NO_CACHE = {

@@ -1,15 +1,15 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { submitAccessRequest } from '../gating/ask.js';
-import type { AppContext } from '../http/context.js';
-import { parseRepoPath } from '../http/repo-path.js';
+import { submitAccessRequest } from '../../gating/ask.js';
+import type { AppContext } from '../context.js';
+import { parseRepoPath } from '../repo-path.js';
 import { accessRequestJson } from './access-requests.js';
 import { jsonBody, parseBody } from './body.js';
 import { apiError, authorizeRepo } from './respond.js';
-import { BASIC_CHALLENGE, INVALID_CREDENTIALS } from '../access/answer.js';
+import { BASIC_CHALLENGE, INVALID_CREDENTIALS } from '../../access/answer.js';
 
 // POST /{prefix}{ns}/{name}/ask-access with JSON {"fields": {...}} and a Bearer token: scripts ask
-// for access to a gated repo. The repo page's form posts to the same address (src/pages/).
+// for access to a gated repo. The repo page's form posts to the same address (src/http/pages/).
 
 const ASK_ROUTE = /^\/ask-access$/;
 const askBody = z.strictObject({ fields: z.record(z.string().max(200), z.unknown()).default({}) });

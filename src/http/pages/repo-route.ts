@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
-import type { RepoRef } from '../domain/names.js';
-import { parseRepoPath } from '../http/repo-path.js';
+import type { RepoRef } from '../../domain/names.js';
+import { parseRepoPath } from '../repo-path.js';
 import { errorPage } from './respond.js';
 
 // Page routes under a repo's address: `/{prefix}{ns}/{name}{suffix}` with both names checked.

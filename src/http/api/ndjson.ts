@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { HubgateError } from '../domain/errors.js';
+import { HubgateError } from '../../domain/errors.js';
 
 // Newline-delimited JSON request bodies (the Hub's commit endpoint), read line by line as they
 // arrive: no more than one line is held in memory, and both a line and the whole body are bounded.

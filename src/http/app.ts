@@ -2,17 +2,17 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { pinoHttp } from 'pino-http';
 import { apiError } from './api/respond.js';
 import { hubApi } from './api/router.js';
-import { storageFault } from './domain/faults.js';
-import { NameError } from './domain/names.js';
-import { resolveRoutes } from './files/resolve.js';
-import { cors } from './http/cors.js';
-import type { AppContext } from './http/context.js';
-import { gitRoutes } from './http/git-routes.js';
-import { createLimits, requestRates } from './http/limits.js';
-import { bodyIdleTimeout } from './http/request-body.js';
-import { identify } from './identity/identify.js';
+import { storageFault } from '../domain/faults.js';
+import { NameError } from '../domain/names.js';
+import { resolveRoutes } from './resolve/resolve.js';
+import { cors } from './cors.js';
+import type { AppContext } from './context.js';
+import { gitRoutes } from './git/routes.js';
+import { createLimits, requestRates } from './limits.js';
+import { bodyIdleTimeout } from './request-body.js';
+import { identify } from '../identity/identify.js';
 import { pages } from './pages/router.js';
-import { type LfsDeps, lfsRoutes } from '../lfs/routes.js';
+import { type LfsDeps, lfsRoutes } from '../../lfs/routes.js';
 
 /** Builds the Express app from its dependencies; no module state, so tests can build many. */
 export function createApp(ctx: AppContext, lfs: LfsDeps): express.Express {

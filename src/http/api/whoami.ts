@@ -1,7 +1,7 @@
 import { Router } from 'express';
-import { BASIC_CHALLENGE, INVALID_CREDENTIALS } from '../access/answer.js';
-import { orgsOfUser } from '../db/accounts.js';
-import type { AppContext } from '../http/context.js';
+import { BASIC_CHALLENGE, INVALID_CREDENTIALS } from '../../access/answer.js';
+import { orgsOfUser } from '../../db/accounts.js';
+import type { AppContext } from '../context.js';
 import { apiError } from './respond.js';
 
 // GET /api/whoami-v2: who the token belongs to, as huggingface_hub's whoami() and

@@ -1,8 +1,8 @@
 import type { Request, Response } from 'express';
-import { resolveAccess } from '../access/resolve.js';
-import { HubgateError } from '../domain/errors.js';
-import { type RepoRef, repoIdOf } from '../domain/names.js';
-import type { AppContext } from '../http/context.js';
+import { resolveAccess } from '../../access/resolve.js';
+import { HubgateError } from '../../domain/errors.js';
+import { type RepoRef, repoIdOf } from '../../domain/names.js';
+import type { AppContext } from '../context.js';
 import { answersFrom } from './gate-form.js';
 import { readCard, submitAccessRequest } from './gate.js';
 import { showRepoPage } from './repo-page.js';

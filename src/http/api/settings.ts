@@ -1,8 +1,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { findRepo, updateRepoSettings } from '../db/repos.js';
-import { badRequest } from '../domain/errors.js';
-import type { AppContext } from '../http/context.js';
+import { findRepo, updateRepoSettings } from '../../db/repos.js';
+import { badRequest } from '../../domain/errors.js';
+import type { AppContext } from '../context.js';
 import { jsonBody, parseBody } from './body.js';
 import { apiRepoRef, authorizeRepo } from './respond.js';
 

@@ -1,9 +1,9 @@
 import express, { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
-import { findAccount, passwordHashOf } from '../db/accounts.js';
-import type { AppContext } from '../http/context.js';
-import { declaredLengthAtMost } from '../http/request-body.js';
-import { hashPassword, verifyPassword } from '../identity/passwords.js';
+import { findAccount, passwordHashOf } from '../../db/accounts.js';
+import type { AppContext } from '../context.js';
+import { declaredLengthAtMost } from '../request-body.js';
+import { hashPassword, verifyPassword } from '../../identity/passwords.js';
 import { html, notice } from './html.js';
 import { csrfRefused, redirectTo, renderPage } from './respond.js';
 import { checkCsrf, endSession, loginCsrfMatches, loginCsrfToken, startSession } from './session.js';

@@ -1,7 +1,7 @@
 import { type NextFunction, type Request, type Response, Router } from 'express';
-import type { AppContext } from '../http/context.js';
-import { storageFault } from '../domain/faults.js';
-import { NameError } from '../domain/names.js';
+import type { AppContext } from '../context.js';
+import { storageFault } from '../../domain/faults.js';
+import { NameError } from '../../domain/names.js';
 import { askAccessFromPage } from './ask-access.js';
 import { html } from './html.js';
 import { formBody, loginRoutes } from './login.js';

@@ -1,9 +1,9 @@
 import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
-import type { RepoWithOwner } from '../db/repos.js';
-import type { AccessRequest, AccessStatus } from '../domain/types.js';
-import type { AppContext } from '../http/context.js';
-import { accessRequestPage, grantAccess, handleAccessRequest, PAGE_SIZE } from '../services/access-requests.js';
+import type { RepoWithOwner } from '../../db/repos.js';
+import type { AccessRequest, AccessStatus } from '../../domain/types.js';
+import type { AppContext } from '../context.js';
+import { accessRequestPage, grantAccess, handleAccessRequest, PAGE_SIZE } from '../../services/access-requests.js';
 import { apiRepoRef, authorizeRepo, baseUrlOf } from './respond.js';
 import { jsonBody, parseBody } from './body.js';
 

@@ -1,10 +1,10 @@
 import type { Request, Response } from 'express';
-import { answerFor } from '../access/answer.js';
-import { resolveAccess } from '../access/resolve.js';
-import type { Action } from '../access/policy.js';
-import type { RepoWithOwner } from '../db/repos.js';
-import { NameError, nameProblem, printable, type RepoRef, type RepoType, repoIdOf } from '../domain/names.js';
-import type { AppContext } from '../http/context.js';
+import { answerFor } from '../../access/answer.js';
+import { resolveAccess } from '../../access/resolve.js';
+import type { Action } from '../../access/policy.js';
+import type { RepoWithOwner } from '../../db/repos.js';
+import { NameError, nameProblem, printable, type RepoRef, type RepoType, repoIdOf } from '../../domain/names.js';
+import type { AppContext } from '../context.js';
 
 // Answers of the Hub API: JSON `{"error"}` plus the X-Error-Code / X-Error-Message headers the
 // Hugging Face clients turn into their own exceptions (hf-wire.md §3).

@@ -1,9 +1,9 @@
 import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
-import { listTokens } from '../db/tokens.js';
-import type { TokenInfo, User } from '../domain/types.js';
-import type { AppContext } from '../http/context.js';
-import { createToken, revoke } from '../services/tokens.js';
+import { listTokens } from '../../db/tokens.js';
+import type { TokenInfo, User } from '../../domain/types.js';
+import type { AppContext } from '../context.js';
+import { createToken, revoke } from '../../services/tokens.js';
 import { csrfField, html, type Html, notice, shownTime } from './html.js';
 import { errorPage, redirectTo, renderPage } from './respond.js';
 import { checkCsrf } from './session.js';

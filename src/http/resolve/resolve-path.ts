@@ -1,4 +1,4 @@
-import { filePathProblem, revisionProblem } from '../domain/revisions.js';
+import { filePathProblem, revisionProblem } from '../../domain/revisions.js';
 
 // The `{rev}/{path}` part of `/{prefix}{ns}/{name}/resolve/{rev}/{path}`, checked before git
 // sees either: the revision becomes part of a `git cat-file` request and the path part of

@@ -1,16 +1,16 @@
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import { z } from 'zod';
-import type { RepoWithOwner } from '../db/repos.js';
-import { badRequest } from '../domain/errors.js';
-import { type RepoRef, TYPE_PLURAL, printable, repoIdOf } from '../domain/names.js';
-import { filePathProblem, revisionProblem } from '../domain/revisions.js';
-import { readCard } from '../gating/card.js';
-import { objectInfo, resolveCommit } from '../git/content.js';
-import { gitEnv } from '../git/env.js';
-import { repoDir } from '../git/repo-dirs.js';
-import { commitDate, type LastCommit, type LfsDetails, lastCommitOf, lfsDetailsOfAll, listTree, listTreePage, type TreeEntry } from '../git/tree.js';
-import type { AppContext } from '../http/context.js';
-import { declaredLengthAtMost } from '../http/request-body.js';
+import type { RepoWithOwner } from '../../db/repos.js';
+import { badRequest } from '../../domain/errors.js';
+import { type RepoRef, TYPE_PLURAL, printable, repoIdOf } from '../../domain/names.js';
+import { filePathProblem, revisionProblem } from '../../domain/revisions.js';
+import { readCard } from '../../gating/card.js';
+import { objectInfo, resolveCommit } from '../../git/content.js';
+import { gitEnv } from '../../git/env.js';
+import { repoDir } from '../../git/repo-dirs.js';
+import { commitDate, type LastCommit, type LfsDetails, lastCommitOf, lfsDetailsOfAll, listTree, listTreePage, type TreeEntry } from '../../git/tree.js';
+import type { AppContext } from '../context.js';
+import { declaredLengthAtMost } from '../request-body.js';
 import { jsonBody, parseBody } from './body.js';
 import { apiError, apiRepoRef, authorizeRepo, baseUrlOf, revisionNotFound } from './respond.js';
 

@@ -1,10 +1,10 @@
 import express, { Router } from 'express';
 import { z } from 'zod';
-import { REPO_TYPES } from '../domain/names.js';
-import { FrontMatterError, parseFrontMatter } from '../gating/front-matter.js';
-import { GateFormError, gateFormFromMetadata } from '../gating/form.js';
-import type { AppContext } from '../http/context.js';
-import { declaredLengthAtMost } from '../http/request-body.js';
+import { REPO_TYPES } from '../../domain/names.js';
+import { FrontMatterError, parseFrontMatter } from '../../gating/front-matter.js';
+import { GateFormError, gateFormFromMetadata } from '../../gating/form.js';
+import type { AppContext } from '../context.js';
+import { declaredLengthAtMost } from '../request-body.js';
 import { parseBody } from './body.js';
 import { headerSafe } from './respond.js';
 

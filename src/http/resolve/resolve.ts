@@ -1,21 +1,21 @@
 import fs from 'node:fs';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { ObjectStore } from '../../lfs/store/types.js';
-import { MAX_POINTER_SIZE, MIN_POINTER_SIZE, parsePointer, type Pointer } from '../../lfs/pointer.js';
+import type { ObjectStore } from '../../../lfs/store/types.js';
+import { MAX_POINTER_SIZE, MIN_POINTER_SIZE, parsePointer, type Pointer } from '../../../lfs/pointer.js';
 import { apiError, authorizeRepo, baseUrlOf, revisionNotFound } from '../api/respond.js';
-import { linkedSizes } from '../db/lfs.js';
-import type { RepoWithOwner } from '../db/repos.js';
-import { printable, repoIdOf } from '../domain/names.js';
-import { objectInfo, readBlob, resolveCommit } from '../git/content.js';
-import { gitEnv } from '../git/env.js';
-import { repoDir } from '../git/repo-dirs.js';
-import type { AppContext } from '../http/context.js';
-import { parseRepoPath } from '../http/repo-path.js';
+import { linkedSizes } from '../../db/lfs.js';
+import type { RepoWithOwner } from '../../db/repos.js';
+import { printable, repoIdOf } from '../../domain/names.js';
+import { objectInfo, readBlob, resolveCommit } from '../../git/content.js';
+import { gitEnv } from '../../git/env.js';
+import { repoDir } from '../../git/repo-dirs.js';
+import type { AppContext } from '../context.js';
+import { parseRepoPath } from '../repo-path.js';
 import { streamBlob } from './blob-stream.js';
 import { contentDisposition, contentTypeOf, safetyHeaders } from './content-type.js';
 import { etagMatches, rangeOf } from './range.js';
 import { parseResolveTarget } from './resolve-path.js';
-import { callerUserId } from '../identity/identify.js';
+import { callerUserId } from '../../identity/identify.js';
 
 // HEAD|GET /{prefix}{ns}/{name}/resolve/{revision}/{path}: file downloads as huggingface_hub's
 // hf_hub_download and @huggingface/hub's downloadFile expect them (hf-wire.md §3.3). Regular

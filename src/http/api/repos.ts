@@ -1,12 +1,12 @@
 import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
-import { answerFor, BASIC_CHALLENGE } from '../access/answer.js';
-import type { Denial } from '../access/policy.js';
-import { resolveCreateAccess } from '../access/resolve.js';
-import { HubgateError, badRequest } from '../domain/errors.js';
-import { checkName, checkNamespace, type RepoRef, type RepoType, repoIdOf } from '../domain/names.js';
-import type { AppContext } from '../http/context.js';
-import { createRepo, deleteRepo } from '../services/repos.js';
+import { answerFor, BASIC_CHALLENGE } from '../../access/answer.js';
+import type { Denial } from '../../access/policy.js';
+import { resolveCreateAccess } from '../../access/resolve.js';
+import { HubgateError, badRequest } from '../../domain/errors.js';
+import { checkName, checkNamespace, type RepoRef, type RepoType, repoIdOf } from '../../domain/names.js';
+import type { AppContext } from '../context.js';
+import { createRepo, deleteRepo } from '../../services/repos.js';
 import { jsonBody, parseBody } from './body.js';
 import { apiError, authorizeRepo, baseUrlOf, headerSafe } from './respond.js';
 
