@@ -74,6 +74,16 @@ export function decide(facts: AccessFacts, action: Action): Decision {
   return { allow: true, level };
 }
 
+const ACTIONS: Action[] = ['view', 'read', 'write', 'admin'];
+
+/**
+ * What else the caller may do, from the same facts as the request's one decision: pages show a
+ * link or a form only when it would be allowed. Pure, like decide(): no second look-up.
+ */
+export function mayAll(facts: AccessFacts): Record<Action, boolean> {
+  return Object.fromEntries(ACTIONS.map((action) => [action, decide(facts, action).allow])) as Record<Action, boolean>;
+}
+
 /** Facts about a namespace (a user or an organization), to create a repo in it. */
 export interface NamespaceFacts {
   caller: AccessFacts['caller'];

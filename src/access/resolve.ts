@@ -4,15 +4,19 @@ import type { Db } from '../db/index.js';
 import { findRepo, type RepoWithOwner } from '../db/repos.js';
 import type { RepoRef } from '../domain/names.js';
 import type { Caller } from '../identity/identify.js';
-import { type AccessFacts, type Action, type Decision, decide, decideCreate } from './policy.js';
+import { type AccessFacts, type Action, type Decision, decide, decideCreate, mayAll } from './policy.js';
 
-/** Gathers the facts about (caller, repo) from the database and asks the policy. With resolveCreateAccess, the only caller of the policy. */
+/**
+ * Gathers the facts about (caller, repo) from the database and asks the policy. With
+ * resolveCreateAccess, the only caller of the policy; called once per request by the pipeline
+ * (src/http/authorize.ts), by the LFS links port, and by the CLI's services.
+ */
 export async function resolveAccess(
   db: Db,
   caller: Caller,
   ref: RepoRef,
   action: Action,
-): Promise<{ decision: Decision; repo: RepoWithOwner | undefined }> {
+): Promise<{ decision: Decision; repo: RepoWithOwner | undefined; may: Record<Action, boolean> }> {
   const repo = await findRepo(db, ref.type, ref.namespace, ref.name);
   const facts: AccessFacts = {
     caller: caller.kind,
@@ -27,7 +31,7 @@ export async function resolveAccess(
         }
       : null,
   };
-  return { decision: decide(facts, action), repo };
+  return { decision: decide(facts, action), repo, may: mayAll(facts) };
 }
 
 /** Gathers the facts about (caller, namespace) and asks the policy whether the caller may create a repo there. */

@@ -10,14 +10,14 @@ export class ServiceUnavailable extends HubgateError {
     message: string,
     readonly retryAfter = 30,
   ) {
-    super(message, 503);
+    super('unavailable', message);
   }
 }
 
 /** The server has no room left (HTTP 507 Insufficient Storage). */
 export class InsufficientStorage extends HubgateError {
   constructor(message: string) {
-    super(message, 507);
+    super('insufficient-storage', message);
   }
 }
 

@@ -1,3 +1,5 @@
+import { HubgateError } from './errors.js';
+
 // Names are checked here before they reach SQL or a path on disk.
 
 export const REPO_TYPES = ['model', 'dataset', 'space'] as const;
@@ -13,7 +15,12 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$/;
 /** Namespaces that would collide with hubgate's own routes. */
 const RESERVED_NAMESPACES = new Set(['api', 'datasets', 'spaces', 'models', 'login', 'logout', 'settings', 'healthz', 'metrics', 'static', 'new', 'organizations']);
 
-export class NameError extends Error {}
+/** A repo, namespace or revision name that cannot be used: an invalid request. */
+export class NameError extends HubgateError {
+  constructor(message: string) {
+    super('invalid', message);
+  }
+}
 
 /** Returns a message saying what is wrong with a repo or namespace name, or null when it is valid. */
 export function nameProblem(kind: string, name: string): string | null {

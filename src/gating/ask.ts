@@ -12,11 +12,11 @@ import { validateAnswers } from './form.js';
  * checked against the form in the card at the default branch, then recorded.
  */
 export async function submitAccessRequest(ctx: AppContext, repo: RepoWithOwner, user: User, answers: unknown): Promise<AccessRequest> {
-  if (!repo.gated) throw new HubgateError(`${repoIdOf(repo)} is not gated: its files are open to everyone who can see it`, 400);
+  if (!repo.gated) throw new HubgateError('invalid', `${repoIdOf(repo)} is not gated: its files are open to everyone who can see it`);
   const card = await readCard(ctx.cfg.dataDir, repo);
   if (!card.form) {
     // The gate stays closed while the authors' form is broken; they see why on the repo page.
-    throw new HubgateError(`The access request form of ${repoIdOf(repo)} is broken, so requests cannot be sent: ask its authors to fix the README metadata (${card.formError})`, 409);
+    throw new HubgateError('conflict', `The access request form of ${repoIdOf(repo)} is broken, so requests cannot be sent: ask its authors to fix the README metadata (${card.formError})`);
   }
   return askAccess(ctx.db, ctx.notifier, repo, user, validateAnswers(card.form, answers));
 }

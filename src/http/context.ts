@@ -3,8 +3,10 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/index.js';
 import type { Notifier } from '../gating/notify.js';
 import type { Maintenance } from '../git/maintenance.js';
+import type { RepoRef } from '../domain/names.js';
 import type { Caller } from '../identity/identify.js';
 import type { Metrics } from '../ops/metrics.js';
+import type { AuthorizedRepo } from './authorize.js';
 
 /** What every router is given: built once by the composition root (src/server.ts). */
 export interface AppContext {
@@ -23,6 +25,10 @@ declare global {
       caller: Caller;
       /** Route label for metrics, set by the router that handled the request. */
       route?: string;
+      /** The repo the path names, as the caller spelled it: parsed by the surface, before its guard. */
+      repoRef?: RepoRef;
+      /** Set by the route's guard (src/http/authorize.ts) when the caller may do the route's action. */
+      repo?: AuthorizedRepo;
     }
   }
 }

@@ -67,7 +67,7 @@ export function declaredLengthAtMost(limit: number, parser: RequestHandler, advi
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) {
       res.set('Connection', 'close');
-      return next(new HubgateError(`the request body (${declared} bytes) is larger than the ${sizeOf(limit)} this route takes: ${advice}`, 413));
+      return next(new HubgateError('too-large', `the request body (${declared} bytes) is larger than the ${sizeOf(limit)} this route takes: ${advice}`));
     }
     return parser(req, res, next);
   };

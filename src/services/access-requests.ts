@@ -15,7 +15,7 @@ import type { Notifier } from '../gating/notify.js';
 
 export const MAX_REJECTION_REASON = 200;
 
-const conflictWith = (message: string) => new HubgateError(message, 409);
+const conflictWith = (message: string) => new HubgateError('conflict', message);
 
 function requireGated(repo: RepoWithOwner): void {
   if (!repo.gated) throw badRequest(`${repoIdOf(repo)} is not a gated repo: turn gating on in its settings first`);
@@ -55,8 +55,8 @@ function alreadyAsked(repo: RepoWithOwner, existing: AccessRequest): HubgateErro
       return conflictWith(`Your request to access ${id} is already awaiting a decision from the repo's authors.`);
     case 'rejected':
       return new HubgateError(
+        'forbidden',
         `Your request to access this repo has been rejected by the repo's authors${existing.rejectionReason ? `: ${existing.rejectionReason}` : '.'} You cannot request access again.`,
-        403,
       );
   }
 }

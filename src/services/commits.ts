@@ -23,17 +23,6 @@ import { scratchDir, tmpRoot } from '../util/scratch.js';
 // native plumbing (src/git/write-commit.ts), checked by the same pre-receive hook as a push,
 // and moved onto the branch with a compare-and-swap so that no concurrent commit or push is lost.
 
-/** An error with one of the Hub's X-Error-Code values, for the route to answer with. */
-export class CommitError extends HubgateError {
-  constructor(
-    message: string,
-    status: number,
-    readonly code?: 'RevisionNotFound' | 'EntryNotFound',
-  ) {
-    super(message, status);
-  }
-}
-
 /** LFS uploads whose bytes arrived but were never verified (lfs/transfers.ts confirms them). */
 export interface PendingUploads {
   confirmPending(repo: { id: number; repoId: string; baseUrl: string }, oid: string): Promise<boolean>;
@@ -202,7 +191,7 @@ export class CommitDraft {
     return oneAtATime(`${this.dir}\0${opts.branch}`, async () => {
       for (let attempt = 1; ; attempt++) {
         const head = await branchHead(this.dir, this.env, opts.branch);
-        if (!head) throw new CommitError(`branch "${opts.branch}" does not exist in ${repoIdOf(this.repo)}: commit to an existing branch`, 404, 'RevisionNotFound');
+        if (!head) throw new HubgateError('not-found', `branch "${opts.branch}" does not exist in ${repoIdOf(this.repo)}: commit to an existing branch`, 'RevisionNotFound');
         if (parent && head !== parent) throw this.moved(opts.branch, parent, head);
         // This attempt's trees and commit in their own quarantine: an attempt that loses a race to a push is dropped whole.
         const attemptObjects = await Quarantine.create(this.dir, 'commit', this.quarantine!);
@@ -226,15 +215,15 @@ export class CommitDraft {
           await attemptObjects.dispose();
         }
         if (parent) throw this.moved(opts.branch, parent, (await branchHead(this.dir, this.env, opts.branch)) ?? 'nothing');
-        if (attempt === MAX_ATTEMPTS) throw new CommitError(`branch "${opts.branch}" kept moving while this commit was applied: send it again`, 409);
+        if (attempt === MAX_ATTEMPTS) throw new HubgateError('conflict', `branch "${opts.branch}" kept moving while this commit was applied: send it again`);
       }
     });
   }
 
-  private moved(branch: string, parent: string, head: string): CommitError {
-    return new CommitError(
+  private moved(branch: string, parent: string, head: string): HubgateError {
+    return new HubgateError(
+      'precondition-failed',
       `A commit has happened since. Please refresh and try again: branch "${branch}" is at ${head}, not at parentCommit ${parent}`,
-      412,
     );
   }
 
@@ -305,7 +294,7 @@ export class CommitDraft {
         if (op.kind === 'lfsFile') lfsPaths.add(op.path);
         else lfsPaths.delete(op.path);
       } else if (op.kind === 'deletedFile') {
-        if (!exists(op.path)) throw new CommitError(`A file with this name doesn't exist: "${printable(op.path)}"`, 404, 'EntryNotFound');
+        if (!exists(op.path)) throw new HubgateError('not-found', `A file with this name doesn't exist: "${printable(op.path)}"`, 'EntryNotFound');
         changes.set(op.path, null);
         lfsPaths.delete(op.path);
       } else {
@@ -317,7 +306,7 @@ export class CommitDraft {
             removed++;
           }
         }
-        if (removed === 0) throw new CommitError(`A folder with this name doesn't exist: "${printable(op.path)}"`, 404, 'EntryNotFound');
+        if (removed === 0) throw new HubgateError('not-found', `A folder with this name doesn't exist: "${printable(op.path)}"`, 'EntryNotFound');
       }
     });
     this.checkFileFolderClashes(files, changes);

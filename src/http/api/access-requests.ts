@@ -4,7 +4,8 @@ import type { RepoWithOwner } from '../../db/repos.js';
 import type { AccessRequest, AccessStatus } from '../../domain/types.js';
 import type { AppContext } from '../context.js';
 import { accessRequestPage, grantAccess, handleAccessRequest, PAGE_SIZE } from '../../services/access-requests.js';
-import { apiRepoRef, authorizeRepo, baseUrlOf } from './respond.js';
+import { apiRepoRef, authorizeRepo } from './respond.js';
+import { baseUrlOf } from '../urls.js';
 import { jsonBody, parseBody } from './body.js';
 
 // The Hub's access-request API (seeds: gated models / datasets), for authors with write on the repo.
@@ -48,7 +49,7 @@ export function accessRequestRoutes(ctx: AppContext): Router {
     const query = parseBody(listQuery, req.query, 'query');
     const page = await accessRequestPage(ctx.db, repo, status as AccessStatus, query.cursor, query.limit);
     if (page.next) {
-      const url = new URL(`${baseUrlOf(ctx, req)}${req.path}`);
+      const url = new URL(`${baseUrlOf(ctx.cfg, req)}${req.path}`);
       url.searchParams.set('cursor', page.next);
       if (query.limit !== PAGE_SIZE) url.searchParams.set('limit', String(query.limit));
       res.set('Link', `<${url.href}>; rel="next"`);

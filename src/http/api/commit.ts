@@ -8,11 +8,12 @@ import { gitEnv } from '../../git/env.js';
 import { repoDir } from '../../git/repo-dirs.js';
 import type { AppContext } from '../context.js';
 import {
-  branchProblem, checkPath, CommitDraft, CommitError, type CommitHeader, MAX_OPERATIONS, type PendingUploads, planUploads,
+  branchProblem, checkPath, CommitDraft, type CommitHeader, MAX_OPERATIONS, type PendingUploads, planUploads,
 } from '../../services/commits.js';
 import { jsonBody, parseBody } from './body.js';
 import { ndjsonLines } from './ndjson.js';
-import { apiError, apiRepoRef, authorizeRepo, baseUrlOf } from './respond.js';
+import { apiError, apiRepoRef, authorizeRepo } from './respond.js';
+import { baseUrlOf } from '../urls.js';
 import { revisionProblem } from '../../domain/revisions.js';
 
 // POST /api/{models|datasets|spaces}/{ns}/{name}/preupload/{rev} and .../commit/{rev}: uploads
@@ -97,18 +98,18 @@ export function commitRoutes(ctx: AppContext, uploads: PendingUploads): Router {
     const repo = await authorizeRepo(ctx, req, res, apiRepoRef(req.params), 'write');
     if (!repo) return;
     const caller = res.locals.caller;
-    if (caller.kind !== 'user') throw new HubgateError('sign in with a write token to commit', 401);
+    if (caller.kind !== 'user') throw new HubgateError('unauthenticated', 'sign in with a write token to commit');
     if (req.query.create_pr !== undefined && !['0', 'false', ''].includes(String(req.query.create_pr).toLowerCase())) {
       throw badRequest('hubgate has no pull requests: commit to a branch (leave out create_pr)');
     }
     const type = (req.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
     if (type === 'application/json') {
-      throw new HubgateError('send the commit as NDJSON (Content-Type: application/x-ndjson): a header line, then one line per operation', 415);
+      throw new HubgateError('unsupported-media-type', 'send the commit as NDJSON (Content-Type: application/x-ndjson): a header line, then one line per operation');
     }
     const declared = Number(req.get('content-length') ?? 0);
     if (declared > MAX_COMMIT_BODY) {
       res.set('Connection', 'close');
-      throw new HubgateError(`the request body is larger than ${MAX_COMMIT_BODY} bytes: split the upload into several commits`, 413);
+      throw new HubgateError('too-large', `the request body is larger than ${MAX_COMMIT_BODY} bytes: split the upload into several commits`);
     }
     const rev = String(req.params.rev);
     const branch = branchOf(rev);
@@ -127,12 +128,12 @@ export function commitRoutes(ctx: AppContext, uploads: PendingUploads): Router {
         header: head,
         author: { name: caller.user.name, email: caller.user.email ?? `${caller.user.name}@hubgate` },
         user: caller.user.name,
-        where: { repoId: repoIdOf(repo), baseUrl: baseUrlOf(ctx, req) },
+        where: { repoId: repoIdOf(repo), baseUrl: baseUrlOf(ctx.cfg, req) },
       });
       ctx.maintenance.schedule(dir);
       req.log.info({ repo: repoIdOf(repo), branch, commit: result.oid }, 'commit through the API');
       res.json({
-        commitUrl: `${baseUrlOf(ctx, req)}/${repoIdOf(repo)}/commit/${result.oid}`,
+        commitUrl: `${baseUrlOf(ctx.cfg, req)}/${repoIdOf(repo)}/commit/${result.oid}`,
         commitOid: result.oid,
         commitMessage: head.summary,
         hookOutput: result.hookOutput,
@@ -141,7 +142,7 @@ export function commitRoutes(ctx: AppContext, uploads: PendingUploads): Router {
     } catch (err) {
       if (req.destroyed && !req.complete) return; // the client went away mid-body: no one to answer
       if (!req.complete) res.set('Connection', 'close'); // the rest of the body is not read
-      if (err instanceof CommitError) return apiError(res, err.status, err.message, { code: err.code });
+      if (err instanceof HubgateError) return apiError(res, err.status, err.message, { code: err.code });
       throw err;
     } finally {
       await draft.dispose();

@@ -17,7 +17,7 @@ export interface NdjsonLine {
   value: unknown;
 }
 
-const tooLarge = (message: string) => new HubgateError(message, 413);
+const tooLarge = (message: string) => new HubgateError('too-large', message);
 
 function parseLine(bytes: Buffer, number: number): NdjsonLine | null {
   const text = bytes.toString('utf8').replace(/\r$/, '');
@@ -25,7 +25,7 @@ function parseLine(bytes: Buffer, number: number): NdjsonLine | null {
   try {
     return { number, value: JSON.parse(text) };
   } catch (err) {
-    throw new HubgateError(`line ${number} of the body is not valid JSON (${(err as Error).message}): send one JSON object per line (NDJSON)`, 400);
+    throw new HubgateError('invalid', `line ${number} of the body is not valid JSON (${(err as Error).message}): send one JSON object per line (NDJSON)`);
   }
 }
 

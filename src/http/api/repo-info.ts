@@ -12,7 +12,8 @@ import { commitDate, type LastCommit, type LfsDetails, lastCommitOf, lfsDetailsO
 import type { AppContext } from '../context.js';
 import { declaredLengthAtMost } from '../request-body.js';
 import { jsonBody, parseBody } from './body.js';
-import { apiError, apiRepoRef, authorizeRepo, baseUrlOf, revisionNotFound } from './respond.js';
+import { apiError, apiRepoRef, authorizeRepo, revisionNotFound } from './respond.js';
+import { baseUrlOf } from '../urls.js';
 
 // GET /api/{models|datasets|spaces}/{ns}/{name}[/revision/{rev}]: repo info as model_info /
 // dataset_info / space_info and @huggingface/hub's modelInfo read it (hf-wire.md §5),
@@ -185,7 +186,7 @@ export function repoInfoRoutes(ctx: AppContext): Router {
     if (more) {
       // The next pages list the same commit, even if the branch moves meanwhile.
       const encodedPath = path ? `/${path.split('/').map(encodeURIComponent).join('/')}` : '';
-      const url = new URL(`${baseUrlOf(ctx, req)}/api/${TYPE_PLURAL[repo.type]}/${repo.namespace}/${repo.name}/tree/${sha}${encodedPath}`);
+      const url = new URL(`${baseUrlOf(ctx.cfg, req)}/api/${TYPE_PLURAL[repo.type]}/${repo.namespace}/${repo.name}/tree/${sha}${encodedPath}`);
       url.searchParams.set('recursive', String(recursive));
       url.searchParams.set('expand', String(expand));
       if (limit !== pageSize) url.searchParams.set('limit', String(limit));

@@ -8,7 +8,8 @@ import { checkName, checkNamespace, type RepoRef, type RepoType, repoIdOf } from
 import type { AppContext } from '../context.js';
 import { createRepo, deleteRepo } from '../../services/repos.js';
 import { jsonBody, parseBody } from './body.js';
-import { apiError, authorizeRepo, baseUrlOf, headerSafe } from './respond.js';
+import { apiError, authorizeRepo, headerSafe } from './respond.js';
+import { baseUrlOf } from '../urls.js';
 
 // POST /api/repos/create and DELETE /api/repos/delete, with the bodies huggingface_hub's
 // create_repo / delete_repo and @huggingface/hub's createRepo / deleteRepo send (hf-wire.md §5).
@@ -49,7 +50,7 @@ function repoOf(body: z.infer<typeof deleteBody>, res: Response): RepoRef | unde
 }
 
 function repoUrl(ctx: AppContext, req: Request, ref: RepoRef): string {
-  return `${baseUrlOf(ctx, req)}/${repoIdOf(ref)}`;
+  return `${baseUrlOf(ctx.cfg, req)}/${repoIdOf(ref)}`;
 }
 
 const NEEDS_TOKEN = 'Authentication required: send a hubgate access token with the write role as `Authorization: Bearer TOKEN`';
@@ -65,7 +66,7 @@ function refuseCreate(ctx: AppContext, req: Request, res: Response, denial: Deni
     case 'forbidden':
       return apiError(res, 403, `You cannot create repos in "${ref!.namespace}": only that user, or the write and admin members of that organization, can`);
     default: {
-      const answer = answerFor(denial, ref ? repoIdOf(ref) : 'a new repo', baseUrlOf(ctx, req));
+      const answer = answerFor(denial, ref ? repoIdOf(ref) : 'a new repo', baseUrlOf(ctx.cfg, req));
       return apiError(res, answer.status, answer.message, { headers: answer.headers });
     }
   }

@@ -5,6 +5,7 @@ import type { Action } from '../../access/policy.js';
 import type { RepoWithOwner } from '../../db/repos.js';
 import { NameError, nameProblem, printable, type RepoRef, type RepoType, repoIdOf } from '../../domain/names.js';
 import type { AppContext } from '../context.js';
+import { baseUrlOf } from '../urls.js';
 
 // Answers of the Hub API: JSON `{"error"}` plus the X-Error-Code / X-Error-Message headers the
 // Hugging Face clients turn into their own exceptions (hf-wire.md §3).
@@ -45,10 +46,6 @@ export function apiRepoRef(params: Record<string, string | string[] | undefined>
   return { type, namespace, name };
 }
 
-/** The public base URL, for links hubgate hands out. */
-export function baseUrlOf(ctx: AppContext, req: Request): string {
-  return ctx.cfg.publicUrl ?? `${req.protocol}://${req.get('host')}`;
-}
 
 /**
  * Asks the access policy whether the caller may do `action` on the repo; answers a denial
@@ -58,7 +55,7 @@ export async function authorizeRepo(ctx: AppContext, req: Request, res: Response
   const { decision, repo } = await resolveAccess(ctx.db, res.locals.caller, ref, action);
   if (decision.allow) return repo;
   // Denials name the repo as the caller spelled it: the stored spelling would tell a hidden repo from a missing one.
-  const answer = answerFor(decision, repoIdOf(ref), baseUrlOf(ctx, req));
+  const answer = answerFor(decision, repoIdOf(ref), baseUrlOf(ctx.cfg, req));
   apiError(res, answer.status, answer.message, { code: answer.errorCode, headers: answer.headers, headerMessage: answer.errorMessage });
   return undefined;
 }

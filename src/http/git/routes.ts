@@ -3,7 +3,7 @@ import path from 'node:path';
 import { type NextFunction, type Request, type RequestHandler, type Response, Router } from 'express';
 import { answerFor } from '../../access/answer.js';
 import { resolveAccess } from '../../access/resolve.js';
-import { baseUrlOf } from '../api/respond.js';
+import { baseUrlOf } from '../urls.js';
 import { DISK_FULL, InsufficientStorage, ServiceUnavailable, storageFault } from '../../domain/faults.js';
 import { type RepoRef, repoIdOf } from '../../domain/names.js';
 import { gitEnv } from '../../git/env.js';
@@ -84,7 +84,7 @@ function serviceHandler(ctx: AppContext, limits: GitLimits): ServiceHandler {
     const { decision, repo } = await resolveAccess(ctx.db, res.locals.caller, requested, service === 'receive-pack' ? 'write' : 'read');
     if (!decision.allow) {
       // Denials name the repo as the caller spelled it: the stored spelling would tell a hidden repo from a missing one.
-      const answer = answerFor(decision, repoIdOf(requested), baseUrlOf(ctx, req));
+      const answer = answerFor(decision, repoIdOf(requested), baseUrlOf(ctx.cfg, req));
       return plain(res, answer.status, answer.message, { ...answer.headers, ...(answer.errorCode ? { 'X-Error-Code': answer.errorCode } : {}) });
     }
 

@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { baseUrlOf } from '../api/respond.js';
+import { baseUrlOf } from '../urls.js';
 import type { Decision } from '../../access/policy.js';
 import { resolveAccess } from '../../access/resolve.js';
 import type { RepoWithOwner } from '../../db/repos.js';
@@ -75,7 +75,7 @@ ${canWrite ? html`<p><a href="/${id}/settings">Settings</a></p>` : null}
 ${attempt ? notice('error', attempt.error) : null}
 ${gateBox(repo, card, read, canWrite, res, attempt)}
 <h2>Clone</h2>
-<code class="clone">git clone ${baseUrlOf(ctx, req)}/${id}</code>
+<code class="clone">git clone ${baseUrlOf(ctx.cfg, req)}/${id}</code>
 <p class="muted">Use an <a href="/settings/tokens">access token</a> as the password.</p>
 <h2>README.md</h2>
 ${card.body.trim() ? html`<pre class="card">${card.body}</pre>` : html`<p class="muted">This repo has no model card yet.</p>`}`;

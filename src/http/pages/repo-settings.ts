@@ -147,7 +147,7 @@ async function change(ctx: AppContext, req: Request, res: Response, repo: RepoWi
   redirectTo(res, `/${repoIdOf(repo)}/settings?done=${done}`);
 }
 
-const invalid = (message: string) => new HubgateError(message, 400);
+const invalid = (message: string) => new HubgateError('invalid', message);
 
 export function repoSettingsRoutes(ctx: AppContext): Router {
   const router = Router();

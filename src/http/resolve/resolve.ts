@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { ObjectStore } from '../../../lfs/store/types.js';
 import { MAX_POINTER_SIZE, MIN_POINTER_SIZE, parsePointer, type Pointer } from '../../../lfs/pointer.js';
-import { apiError, authorizeRepo, baseUrlOf, revisionNotFound } from '../api/respond.js';
+import { apiError, authorizeRepo, revisionNotFound } from '../api/respond.js';
+import { baseUrlOf } from '../urls.js';
 import { linkedSizes } from '../../db/lfs.js';
 import type { RepoWithOwner } from '../../db/repos.js';
 import { printable, repoIdOf } from '../../domain/names.js';
@@ -120,7 +121,7 @@ async function redirectToObject(ctx: AppContext, store: ObjectStore, req: Reques
   const etag = `"${oid}"`;
   const headers = { ...found, ETag: etag, 'X-Linked-Etag': etag, 'X-Linked-Size': String(size) };
   if (etagMatches(req.get('if-none-match'), etag)) return void res.status(304).set(headers).end();
-  const target = await store.downloadTarget(oid, size, { repoId: file.repoId, baseUrl: baseUrlOf(ctx, req) }, DOWNLOAD_TTL_SECONDS, callerUserId(res.locals.caller));
+  const target = await store.downloadTarget(oid, size, { repoId: file.repoId, baseUrl: baseUrlOf(ctx.cfg, req) }, DOWNLOAD_TTL_SECONDS, callerUserId(res.locals.caller));
   // huggingface_hub reads these headers from the 302 itself (HEAD without following redirects).
   res.status(302).set({ ...headers, Location: target.href, 'Content-Length': '0' }).end();
 }

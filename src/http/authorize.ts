@@ -1,0 +1,61 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { type Answer, answerFor } from '../access/answer.js';
+import type { Action, Level } from '../access/policy.js';
+import { resolveAccess } from '../access/resolve.js';
+import type { RepoWithOwner } from '../db/repos.js';
+import { type RepoRef, repoIdOf } from '../domain/names.js';
+import type { AppContext } from './context.js';
+import { baseUrlOf } from './urls.js';
+
+// The request pipeline's access step: identify (app.ts, tokens; pages add sessions) → the
+// surface parses which repo the path names (res.locals.repoRef) → this middleware loads the repo
+// and the caller's facts once and asks the policy once, for the action the route declares.
+// Handlers receive the outcome in res.locals.repo and never ask the policy themselves.
+
+/** A repo the request may act on, with what the caller may do there. */
+export interface AuthorizedRepo {
+  /** The repo's row; its names in their stored spelling. */
+  row: RepoWithOwner;
+  /** The repo as stored (names match case-insensitively, directories do not). */
+  ref: RepoRef;
+  /** `ns/name` (with its type prefix) as stored. */
+  repoId: string;
+  /** The repo as the caller spelled it: denials and links name it so. */
+  requested: RepoRef;
+  /** The caller's level on it (capped by the token's role). */
+  level: Level;
+  /** What else the caller may do, from the same facts (pages show links only when allowed). */
+  may: Record<Action, boolean>;
+}
+
+/** How a surface answers a denial: git text, LFS JSON, API JSON with X-Error-Code, a page. */
+export type DenialRenderer = (req: Request, res: Response, answer: Answer) => void;
+
+/** A route's action, or a function of the request for routes whose action depends on it (LFS batch: upload or download). */
+export type RouteAction = Action | ((req: Request, res: Response) => Action);
+
+/**
+ * `guard(action)`: the middleware a route declares its access with. The surface's denial
+ * renderer answers a refusal; an allowed request goes on with res.locals.repo set.
+ */
+export function repoGuard(ctx: AppContext, deny: DenialRenderer): (action: RouteAction) => RequestHandler {
+  return (action) => async (req: Request, res: Response, next: NextFunction) => {
+    const requested = res.locals.repoRef;
+    if (!requested) return next(new Error('repoGuard: the route did not parse a repo from its path'));
+    const { decision, repo, may } = await resolveAccess(ctx.db, res.locals.caller, requested, typeof action === 'function' ? action(req, res) : action);
+    if (!decision.allow) {
+      // Denials name the repo as the caller spelled it: the stored spelling would tell a hidden repo from a missing one.
+      return deny(req, res, answerFor(decision, repoIdOf(requested), baseUrlOf(ctx.cfg, req)));
+    }
+    const ref: RepoRef = { type: requested.type, namespace: repo!.namespace, name: repo!.name };
+    res.locals.repo = { row: repo!, ref, repoId: repoIdOf(ref), requested, level: decision.level, may };
+    next();
+  };
+}
+
+/** The repo the route's guard allowed; only for handlers behind repoGuard. */
+export function authorizedRepo(res: Response): AuthorizedRepo {
+  const repo = res.locals.repo;
+  if (!repo) throw new Error('authorizedRepo: the route has no repo guard');
+  return repo;
+}
