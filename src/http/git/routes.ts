@@ -1,11 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { type NextFunction, type Request, type RequestHandler, type Response, Router } from 'express';
-import { answerFor } from '../../access/answer.js';
-import { resolveAccess } from '../../access/resolve.js';
-import { baseUrlOf } from '../urls.js';
+import type { Answer } from '../../access/answer.js';
+import type { Action } from '../../access/policy.js';
+import { authorizedRepo, repoGuard } from '../authorize.js';
 import { DISK_FULL, InsufficientStorage, ServiceUnavailable, storageFault } from '../../domain/faults.js';
-import { type RepoRef, repoIdOf } from '../../domain/names.js';
 import { gitEnv } from '../../git/env.js';
 import { repoDir } from '../../git/repo-dirs.js';
 import { NO_CACHE, plain, runService, type Service } from './service.js';
@@ -14,8 +13,8 @@ import { callerKey, type Limits } from '../limits.js';
 import { parseRepoPath } from '../repo-path.js';
 
 // Git smart HTTP, under {repo}[.git]/ for the three repo types (models without prefix, datasets/,
-// spaces/): the advertisement and the two services, authorised by the access policy, behind the
-// caller's git limits. The git processes themselves are run by http/git/service.ts.
+// spaces/): the advertisement and the two services, each route declaring the access it needs
+// (http/authorize.ts), behind the caller's git limits. The git processes themselves are run by http/git/service.ts.
 
 type GitLimits = Pick<Limits, 'gitProcesses' | 'gitRequests'>;
 
@@ -29,17 +28,20 @@ const GIT_RETRY_AFTER_S = 10;
 const DUMB_HTTP = 'hubgate serves git over smart HTTP only: use git 1.6.6 or later (dumb HTTP is not supported)';
 
 export function gitRoutes(ctx: AppContext, limits: GitLimits): Router {
+  const guard = repoGuard(ctx, denyAsText);
+  const rate = requestRate(limits);
   const serve = serviceHandler(ctx, limits);
 
   // Paths are matched exactly, as git sends them: no case folding, no trailing slash.
+  // The caller's request rate is checked before the access decision, so a caller over its rate costs no look-up.
   const router = Router({ caseSensitive: true, strict: true });
-  //   method       path                  authorised by                          handler
-  router.get(       '/info/refs',         /* policy: as its ?service (+HEAD) */  advertisement(serve));
-  router.all(       '/info/refs',                                                methodNotAllowed('use GET for info/refs'));
-  router.post(      '/git-upload-pack',   /* policy: read */                     (req, res) => serve(req, res, 'upload-pack', false));
-  router.all(       '/git-upload-pack',                                          methodNotAllowed('use POST for git-upload-pack'));
-  router.post(      '/git-receive-pack',  /* policy: write */                    (req, res) => serve(req, res, 'receive-pack', false));
-  router.all(       '/git-receive-pack',                                         methodNotAllowed('use POST for git-receive-pack'));
+  //   method       path                  dumb HTTP    rate                      access                          handler
+  router.get(       '/info/refs',         smartOnly,   rate(ADVERTISEMENT),      guard(advertisedAction),        serve(ADVERTISEMENT));
+  router.all(       '/info/refs',                                                                                methodNotAllowed('use GET for info/refs'));
+  router.post(      '/git-upload-pack',                rate(UPLOAD_PACK),        guard('read'),                  serve(UPLOAD_PACK));
+  router.all(       '/git-upload-pack',                                                                          methodNotAllowed('use POST for git-upload-pack'));
+  router.post(      '/git-receive-pack',               rate(RECEIVE_PACK),       guard('write'),                 serve(RECEIVE_PACK));
+  router.all(       '/git-receive-pack',                                                                         methodNotAllowed('use POST for git-receive-pack'));
   // Not reached: the prefix below admits only the three endpoints; anything else is another surface's.
   router.use((_req, _res, next) => next('router'));
 
@@ -48,49 +50,73 @@ export function gitRoutes(ctx: AppContext, limits: GitLimits): Router {
   return app;
 }
 
+/** One git endpoint: the service it runs (for info/refs, the one ?service asks for) and whether it only advertises refs. */
+interface Endpoint {
+  service: (req: Request) => Service;
+  advertise: boolean;
+}
+
+/** info/refs?service=git-upload-pack|git-receive-pack; null without a smart service (dumb HTTP). */
+function advertisedService(req: Request): Service | null {
+  return req.query.service === 'git-upload-pack' ? 'upload-pack' : req.query.service === 'git-receive-pack' ? 'receive-pack' : null;
+}
+
+// info/refs is reached only past smartOnly, so its service is known there.
+const ADVERTISEMENT: Endpoint = { service: (req) => advertisedService(req)!, advertise: true };
+const UPLOAD_PACK: Endpoint = { service: () => 'upload-pack', advertise: false };
+const RECEIVE_PACK: Endpoint = { service: () => 'receive-pack', advertise: false };
+
+/** The advertisement needs what its service needs: pushing writes, fetching reads. */
+function advertisedAction(req: Request): Action {
+  return ADVERTISEMENT.service(req) === 'receive-pack' ? 'write' : 'read';
+}
+
 /** Parses and checks the repo part of the path once, for every git route; answers 400 when it is invalid. */
 function repoOfPath(req: Request, res: Response, next: NextFunction): void {
   const parsed = parseRepoPath(req.baseUrl + req.path, GIT_REST);
   if (!parsed) return next('router');
   res.locals.route = 'git';
   if (!parsed.ok) return plain(res, 400, parsed.message);
-  res.locals.gitRepo = parsed.ref;
+  res.locals.repoRef = parsed.ref;
   next();
+}
+
+/** git's denials are text/plain, which git shows as "remote:" lines, with the answer's headers. */
+function denyAsText(_req: Request, res: Response, answer: Answer): void {
+  plain(res, answer.status, answer.message, { ...answer.headers, ...(answer.errorCode ? { 'X-Error-Code': answer.errorCode } : {}) });
 }
 
 function methodNotAllowed(message: string): RequestHandler {
   return (_req, res) => plain(res, 405, message);
 }
 
-/** info/refs?service=git-upload-pack|git-receive-pack; without a smart service it would be dumb HTTP, refused. */
-function advertisement(serve: ServiceHandler): RequestHandler {
-  return (req, res) => {
-    const service = req.query.service === 'git-upload-pack' ? 'upload-pack' : req.query.service === 'git-receive-pack' ? 'receive-pack' : null;
-    if (!service) return plain(res, 403, DUMB_HTTP);
-    return serve(req, res, service, true);
+/** info/refs without a smart service would be dumb HTTP: refused before anything else. */
+function smartOnly(req: Request, res: Response, next: NextFunction): void {
+  if (!advertisedService(req)) return plain(res, 403, DUMB_HTTP);
+  next();
+}
+
+/** The caller's git request rate (per minute); over it, 429 in the form the endpoint's git client shows. */
+function requestRate(limits: GitLimits): (endpoint: Endpoint) => RequestHandler {
+  return (endpoint) => (req, res, next) => {
+    const wait = limits.gitRequests.take(callerKey(req, res));
+    if (!wait) return next();
+    tooManyGit(res, endpoint.service(req), endpoint.advertise, `too many git requests: at most ${limits.gitRequests.perMinute} a minute for ${callerName(res)}; try again in ${wait} s`, wait);
   };
 }
 
-type ServiceHandler = (req: Request, res: Response, service: Service, advertise: boolean) => Promise<void>;
+function callerName(res: Response): string {
+  const caller = res.locals.caller;
+  return caller.kind === 'user' ? `user ${caller.user.name}` : 'your address';
+}
 
-function serviceHandler(ctx: AppContext, limits: GitLimits): ServiceHandler {
-  return async (req, res, service, advertise) => {
-    const requested = res.locals.gitRepo as RepoRef;
+function serviceHandler(ctx: AppContext, limits: GitLimits): (endpoint: Endpoint) => RequestHandler {
+  return (endpoint) => async (req, res) => {
+    const service = endpoint.service(req);
+    const advertise = endpoint.advertise;
     const caller = res.locals.caller;
-    const who = caller.kind === 'user' ? `user ${caller.user.name}` : 'your address';
-    const wait = limits.gitRequests.take(callerKey(req, res));
-    if (wait) return tooManyGit(res, service, advertise, `too many git requests: at most ${limits.gitRequests.perMinute} a minute for ${who}; try again in ${wait} s`, wait);
-
-    const { decision, repo } = await resolveAccess(ctx.db, res.locals.caller, requested, service === 'receive-pack' ? 'write' : 'read');
-    if (!decision.allow) {
-      // Denials name the repo as the caller spelled it: the stored spelling would tell a hidden repo from a missing one.
-      const answer = answerFor(decision, repoIdOf(requested), baseUrlOf(ctx.cfg, req));
-      return plain(res, answer.status, answer.message, { ...answer.headers, ...(answer.errorCode ? { 'X-Error-Code': answer.errorCode } : {}) });
-    }
-
     // Names match case-insensitively (as on the Hub), directories do not: from here on, the repo's stored spelling.
-    const ref = { ...requested, namespace: repo!.namespace, name: repo!.name };
-    const repoId = repoIdOf(ref);
+    const { ref, repoId } = authorizedRepo(res);
     const dir = repoDir(ctx.cfg.dataDir, ref);
     if (!fs.existsSync(dir)) {
       ctx.log.error({ repo: repoId }, 'repository row exists but its directory is missing');
@@ -114,7 +140,7 @@ function serviceHandler(ctx: AppContext, limits: GitLimits): ServiceHandler {
     const env = gitEnv(ctx.cfg.dataDir, {
       ...(gitProtocol ? { GIT_PROTOCOL: gitProtocol } : {}),
       HUBGATE_REPO: repoId,
-      HUBGATE_REPO_TYPE: requested.type,
+      HUBGATE_REPO_TYPE: ref.type,
       HUBGATE_USER: caller.kind === 'user' ? caller.user.name : '',
       // For the push policy (hooks/policy.ts).
       HUBGATE_MAX_FILE_SIZE: String(ctx.cfg.maxFileSize),
@@ -129,7 +155,7 @@ function serviceHandler(ctx: AppContext, limits: GitLimits): ServiceHandler {
     const release = await limits.gitProcesses.acquireWithin(callerKey(req, res), ctx.cfg.gitSlotWaitMs, gone.signal);
     if (release && gone.signal.aborted) return release();
     if (!release) {
-      const message = `too many git requests at once: at most ${limits.gitProcesses.max} git processes run at a time for ${who} and none came free within ${+(ctx.cfg.gitSlotWaitMs / 1000).toFixed(1)} s; wait for your other clones and pushes to finish, then try again`;
+      const message = `too many git requests at once: at most ${limits.gitProcesses.max} git processes run at a time for ${callerName(res)} and none came free within ${+(ctx.cfg.gitSlotWaitMs / 1000).toFixed(1)} s; wait for your other clones and pushes to finish, then try again`;
       return tooManyGit(res, service, advertise, message, GIT_RETRY_AFTER_S);
     }
     runService(ctx, req, res, { service, advertise, dir, env, repoId, v2: gitProtocol?.split(':').includes('version=2') ?? false, release });
