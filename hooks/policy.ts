@@ -153,29 +153,10 @@ async function unlinkedPointers(pointers: Scan['pointers']): Promise<{ path: str
   if (!dataDir) throw new Refusal('HUBGATE_DATA_DIR is not set: pushes must go through hubgate');
   const ref = repoFromEnv();
   // Loaded only for pushes that carry pointers: a push of plain files never opens the database.
-  const [{ openDb }, { findRepo }, { linkedSizes }] = await Promise.all([
-    import('../src/db/index.js'),
-    import('../src/db/repos.js'),
-    import('../src/db/lfs.js'),
-  ]);
-  const db = await openDb(dataDir, { readonly: true });
-  try {
-    const repo = await findRepo(db, ref.type, ref.namespace, ref.name);
-    if (!repo) throw new Refusal(`${repoIdOf(ref)} is not in hubgate's database`);
-    const all = [...pointers.values()];
-    const missing = [];
-    for (let i = 0; i < all.length; i += 500) {
-      const chunk = all.slice(i, i + 500);
-      const linked = await linkedSizes(db, repo.id, chunk.map((p) => p.oid));
-      for (const p of chunk) {
-        const have = linked.get(p.oid);
-        if (have !== p.size) missing.push({ ...p, have });
-      }
-    }
-    return missing;
-  } finally {
-    await db.destroy();
-  }
+  const { unlinkedPointers: unlinked } = await import('../src/services/push-check.js');
+  const missing = await unlinked(dataDir, ref, [...pointers.values()]);
+  if (!missing) throw new Refusal(`${repoIdOf(ref)} is not in hubgate's database`);
+  return missing;
 }
 
 /** "11 MB (11000000 bytes)", or "208 bytes" below a megabyte. */

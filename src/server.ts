@@ -3,7 +3,6 @@ import http, { type Server } from 'node:http';
 import path from 'node:path';
 import { createApp } from './http/app.js';
 import type { Config } from './config.js';
-import { openDb } from './db/index.js';
 import { gitEnv } from './git/env.js';
 import { createMaintenance } from './git/maintenance.js';
 import { startDigest } from './gating/digest.js';
@@ -17,6 +16,7 @@ import { createObjectStore } from '../lfs/store/index.js';
 import { CLAIM_SECONDS, createTransfers } from '../lfs/transfers.js';
 import { createHubUrls } from '../lfs/urls.js';
 import { createMetrics } from './ops/metrics.js';
+import { openDatabase } from './services/database.js';
 
 /** The composition root: opens what the app needs, starts listening, and stops cleanly on a signal. */
 export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppContext }> {
@@ -25,7 +25,7 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
   fs.mkdirSync(path.join(cfg.dataDir, 'git-home'), { recursive: true });
   // Repos deleted while a previous run was stopped halfway (src/services/repos.ts deleteRepo).
   void fs.promises.rm(path.join(cfg.dataDir, 'trash'), { recursive: true, force: true }).catch((err) => log.warn({ err }, 'emptying the trash failed'));
-  const db = await openDb(cfg.dataDir);
+  const db = await openDatabase(cfg.dataDir);
   // Links in notification emails: the public URL, else the address we listen on (known after listen).
   let baseUrl = cfg.publicUrl ?? '';
   const mailer = createMailer(cfg);

@@ -5,12 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { runAgent } from '../../lfs/agent.js';
 import { ConfigError, dataDirFrom, loadConfig } from '../config.js';
-import { type Db, openDb } from '../db/index.js';
 import { HubgateError } from '../domain/errors.js';
 import { storageFault } from '../domain/faults.js';
 import { NameError, parseRepoId, parseRepoType } from '../domain/names.js';
 import type { GatedMode, MemberRole, TokenRole } from '../domain/types.js';
 import { addMember, createOrg, createUser, setPassword } from '../services/accounts.js';
+import { type Db, withDatabase } from '../services/database.js';
 import { createRepo, setGated } from '../services/repos.js';
 import { createToken, revoke, tokensOf } from '../services/tokens.js';
 
@@ -24,12 +24,7 @@ const typeOption = () => new Option('--type <type>', 'repo type').choices(['mode
 /** Opens the data directory for an admin command and always closes it. */
 async function withDb<T>(opts: { data?: string }, fn: (db: Db, dataDir: string) => Promise<T>): Promise<T> {
   const dataDir = dataDirFrom(opts.data);
-  const db = await openDb(dataDir);
-  try {
-    return await fn(db, dataDir);
-  } finally {
-    await db.destroy();
-  }
+  return withDatabase(dataDir, (db) => fn(db, dataDir));
 }
 
 async function readStdin(): Promise<string> {
