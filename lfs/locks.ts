@@ -1,7 +1,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { answerFor } from '../src/access/answer.js';
-import { baseUrlOf } from '../src/api/respond.js';
+import { baseUrlOf } from '../src/http/urls.js';
 import type { Action } from '../src/access/policy.js';
 import { resolveAccess } from '../src/access/resolve.js';
 import { createLock, deleteLock, findLock, type LfsLock, listLocks } from '../src/db/locks.js';
@@ -88,7 +88,7 @@ async function allowed(ctx: AppContext, req: Request, res: Response, ref: RepoRe
   const caller: Caller = res.locals.caller;
   const { decision, repo } = await resolveAccess(ctx.db, caller, ref, action);
   if (!decision.allow) {
-    deny(req, res, decision, { repoId: repoIdOf(ref), baseUrl: baseUrlOf(ctx, req) });
+    deny(req, res, decision, { repoId: repoIdOf(ref), baseUrl: baseUrlOf(ctx.cfg, req) });
     return undefined;
   }
   return { repo: repo!, caller };
@@ -99,7 +99,7 @@ async function allowedUser(ctx: AppContext, req: Request, res: Response, ref: Re
   const ok = await allowed(ctx, req, res, ref, action);
   if (!ok) return undefined;
   if (ok.caller.kind !== 'user') {
-    deny(req, res, { reason: 'needs-authentication', hidden: false }, { repoId: repoIdOf(ref), baseUrl: baseUrlOf(ctx, req) });
+    deny(req, res, { reason: 'needs-authentication', hidden: false }, { repoId: repoIdOf(ref), baseUrl: baseUrlOf(ctx.cfg, req) });
     return undefined;
   }
   return { ...ok, user: ok.caller.user };
@@ -191,7 +191,7 @@ async function unlock(ctx: AppContext, req: Request, res: Response, ref: RepoRef
     const refusal = `${lock.path} is locked by ${lock.ownerName}; use --force as a repo admin to remove another user's lock`;
     if (!parsed.data.force) return lfsError(req, res, 403, refusal);
     const { decision } = await resolveAccess(ctx.db, ok.caller, ref, 'admin');
-    if (!decision.allow) return lfsError(req, res, 403, `${refusal} (${answerFor(decision, repoId, baseUrlOf(ctx, req)).message})`);
+    if (!decision.allow) return lfsError(req, res, 403, `${refusal} (${answerFor(decision, repoId, baseUrlOf(ctx.cfg, req)).message})`);
   }
   const deleted = await deleteLock(ctx.db, ok.repo.id, lock.id);
   if (!deleted) return notFound();

@@ -1,5 +1,5 @@
 import { type NextFunction, type Request, type Response, Router } from 'express';
-import { baseUrlOf } from '../src/api/respond.js';
+import { baseUrlOf } from '../src/http/urls.js';
 import { repoIdOf } from '../src/domain/names.js';
 import type { AppContext } from '../src/http/context.js';
 import { parseRepoPath } from '../src/http/repo-path.js';
@@ -72,7 +72,7 @@ function repoOfPath(ctx: AppContext) {
     if (!parsed) return next('router');
     res.locals.route = 'lfs';
     if (!parsed.ok) return lfsError(req, res, 400, parsed.message);
-    const lfsRepo: LfsRepo = { ref: parsed.ref, where: { repoId: repoIdOf(parsed.ref), baseUrl: baseUrlOf(ctx, req) } };
+    const lfsRepo: LfsRepo = { ref: parsed.ref, where: { repoId: repoIdOf(parsed.ref), baseUrl: baseUrlOf(ctx.cfg, req) } };
     res.locals.lfsRepo = lfsRepo;
     next();
   };
