@@ -3,7 +3,7 @@
 // the whole cross product and checks properties the design promises for every combination.
 import { describe, expect, it } from 'vitest';
 import { type Answer, answerFor } from '../../src/access/answer.ts';
-import { type AccessFacts, type Action, type Decision, type Denial, type GateStatus, decide, decideCreate, type NamespaceFacts } from '../../src/access/policy.ts';
+import { type AccessFacts, type Action, type Decision, type Denial, type GateStatus, decide, decideCreate, mayAll, type NamespaceFacts } from '../../src/access/policy.ts';
 
 type Who = 'anonymous' | 'invalid' | 'owner' | 'org-read' | 'org-write' | 'org-admin' | 'stranger';
 type Tok = 'read' | 'write' | null;
@@ -160,6 +160,35 @@ describe('decide()', () => {
       expect(decide(f, 'read')).toStrictEqual(caller === 'anonymous' ? needsAuth(true) : INVALID);
       expect(decide({ ...f, repo: { ...f.repo!, private: false } }, 'write')).toStrictEqual(caller === 'anonymous' ? needsAuth(false) : INVALID);
     }
+  });
+});
+
+describe('mayAll(): what else the caller may do, from the same facts', () => {
+  type May = [view: boolean, read: boolean, write: boolean, admin: boolean];
+  type MayRow = [who: Who, token: Tok, vis: Vis, gated: Gate, gate: GateStatus, expected: May];
+  const MAY_ROWS: MayRow[] = [
+    ['owner', 'write', 'private', false, 'none', [true, true, true, true]],
+    ['owner', 'read', 'private', false, 'none', [true, true, false, false]],
+    ['org-admin', 'write', 'public', 'manual', 'none', [true, true, true, true]],
+    ['org-write', 'write', 'private', false, 'none', [true, true, true, false]],
+    ['org-write', 'write', 'public', 'manual', 'none', [true, true, true, false]],
+    ['org-read', 'write', 'public', 'manual', 'none', [true, false, false, false]],
+    ['stranger', 'write', 'public', false, 'none', [true, true, false, false]],
+    ['stranger', 'write', 'public', 'auto', 'accepted', [true, true, false, false]],
+    ['stranger', 'write', 'public', 'manual', 'pending', [true, false, false, false]],
+    ['stranger', 'write', 'private', false, 'none', [false, false, false, false]],
+    ['anonymous', null, 'public', false, 'none', [true, true, false, false]],
+    ['anonymous', null, 'public', 'auto', 'none', [true, false, false, false]],
+    ['anonymous', null, 'private', false, 'none', [false, false, false, false]],
+    ['invalid', null, 'public', false, 'none', [false, false, false, false]],
+    ['stranger', 'write', 'missing', false, 'none', [false, false, false, false]],
+  ];
+
+  it.each(MAY_ROWS)('%s with a %s token on a %s repo (gated %s, request %s)', (who, token, vis, gated, gate, [view, read, write, admin]) => {
+    const f = facts(who, token, vis, gated, gate);
+    expect(mayAll(f)).toStrictEqual({ view, read, write, admin });
+    // The same answers decide() gives one action at a time.
+    for (const action of ['view', 'read', 'write', 'admin'] as const) expect(mayAll(f)[action]).toBe(decide(f, action).allow);
   });
 });
 
