@@ -184,7 +184,8 @@ export async function branchHead(dir: string, env: NodeJS.ProcessEnv, branch: st
  */
 export async function moveBranch(dir: string, env: NodeJS.ProcessEnv, branch: string, next: string, expected: string): Promise<boolean> {
   try {
-    await runGit(['update-ref', `refs/heads/${branch}`, next, expected], { env, cwd: dir });
+    // Another process's commit or push may hold the ref's lock for a moment: wait for it (git's default is 100 ms).
+    await runGit(['-c', 'core.filesRefLockTimeout=2000', 'update-ref', `refs/heads/${branch}`, next, expected], { env, cwd: dir });
     return true;
   } catch (err) {
     if ((await branchHead(dir, env, branch)) !== expected) return false;
