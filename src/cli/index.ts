@@ -11,7 +11,7 @@ import { NameError, parseRepoId, parseRepoType } from '../domain/names.js';
 import type { GatedMode, MemberRole, TokenRole } from '../domain/types.js';
 import { addMember, createOrg, createUser, setPassword } from '../services/accounts.js';
 import { type Db, withDatabase } from '../services/database.js';
-import { createRepo, setGated } from '../services/repos.js';
+import { createRepo, requireRepo, updateSettings } from '../services/repos.js';
 import { createToken, revoke, tokensOf } from '../services/tokens.js';
 
 // Exit codes (design §7): 0 ok; 1 an error that says what to do; 2 a usage error.
@@ -181,7 +181,7 @@ export function buildProgram(): Command {
     .action(async (id: string, mode: string, o) => {
       if (!['auto', 'manual', 'off'].includes(mode)) throw new UsageError(`invalid gate mode "${mode}": use auto, manual or off`);
       const ref = { ...parseRepoId(id), type: parseRepoType(o.type) };
-      await withDb(o, (db) => setGated(db, ref, mode === 'off' ? false : (mode as GatedMode)));
+      await withDb(o, async (db) => updateSettings(db, await requireRepo(db, ref), { gated: mode === 'off' ? false : (mode as GatedMode) }));
       say(`${id}: gating ${mode}`);
     });
 

@@ -3,21 +3,10 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
 import type { RepoWithOwner } from '../db/repos.js';
 import { repoIdOf } from '../domain/names.js';
-import type { AccessRequest } from '../domain/types.js';
+import type { Notifier } from '../services/ports.js';
 import type { Mailer } from './mailer.js';
 import { type Message, requestCreatedMessage, requestDecidedMessage } from './messages.js';
 import { authorRecipients } from './recipients.js';
-
-/**
- * Tells people about access requests. Calls return at once: sending happens in the
- * background and never blocks or fails the request that caused it.
- */
-export interface Notifier {
-  /** A new pending request: the repo's notification email, or the owner / an org's first five admins. */
-  requestCreated(repo: RepoWithOwner, request: AccessRequest): void;
-  /** A request accepted or rejected (or access granted): the requester. */
-  requestDecided(repo: RepoWithOwner, request: AccessRequest): void;
-}
 
 /** Tells no one (for code paths that have no mailer). */
 export const silentNotifier: Notifier = {

@@ -11,7 +11,7 @@ import { gitRoutes } from './git/routes.js';
 import { createLimits, requestRates } from './limits.js';
 import { bodyIdleTimeout } from './request-body.js';
 import { identify } from '../identity/identify.js';
-import { pages } from './pages/router.js';
+import { pages } from './pages/routes.js';
 import { type LfsDeps, lfsRoutes } from '../../lfs/routes.js';
 
 /** Builds the Express app from its dependencies; no module state, so tests can build many. */

@@ -1,12 +1,19 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Db } from '../db/index.js';
-import type { Notifier } from '../gating/notify.js';
-import type { Maintenance } from '../git/maintenance.js';
 import type { RepoRef } from '../domain/names.js';
 import type { Caller } from '../identity/identify.js';
 import type { Metrics } from '../ops/metrics.js';
+import type { Notifier } from '../services/ports.js';
 import type { AuthorizedRepo } from './authorize.js';
+
+/** Background git maintenance after writes (implemented by src/git/maintenance.ts). */
+export interface RepoMaintenance {
+  /** Asks for maintenance of the repo at `dir` soon; returns at once. */
+  schedule(dir: string): void;
+  /** Resolves once no maintenance is running (for a clean shutdown). */
+  idle(): Promise<void>;
+}
 
 /** What every router is given: built once by the composition root (src/server.ts). */
 export interface AppContext {
@@ -14,7 +21,7 @@ export interface AppContext {
   db: Db;
   log: Logger;
   metrics: Metrics;
-  maintenance: Maintenance;
+  maintenance: RepoMaintenance;
   notifier: Notifier;
 }
 

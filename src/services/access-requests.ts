@@ -1,6 +1,6 @@
 import { findAccount } from '../db/accounts.js';
 import {
-  findAccessRequest, insertAccessRequest, listAccessRequests, moveAccessRequest,
+  accessStatusOf, findAccessRequest, insertAccessRequest, listAccessRequests, moveAccessRequest,
 } from '../db/access-requests.js';
 import type { Db } from '../db/index.js';
 import type { RepoWithOwner } from '../db/repos.js';
@@ -8,7 +8,9 @@ import { badRequest, HubgateError, notFound } from '../domain/errors.js';
 import { printable, repoIdOf } from '../domain/names.js';
 import { checkText } from '../domain/text.js';
 import type { AccessRequest, AccessStatus, User } from '../domain/types.js';
-import type { Notifier } from '../gating/notify.js';
+import { readCard } from '../gating/card.js';
+import { validateAnswers } from '../gating/form.js';
+import type { Notifier } from './ports.js';
 
 // The state machine of access requests to gated repos (design §4). Callers have already been
 // authorized by the access policy; this module only knows which transitions are allowed.
@@ -25,6 +27,32 @@ async function requireUser(db: Db, name: string): Promise<User> {
   const account = await findAccount(db, name);
   if (!account || account.kind !== 'user') throw notFound(`no user named "${printable(name)}"`);
   return account;
+}
+
+/** What submitting a request needs: the database, whom to tell, where the repos' cards are read from. */
+export interface AskDeps {
+  db: Db;
+  notifier: Notifier;
+  cfg: { dataDir: string };
+}
+
+/**
+ * A user's request for access, from the JSON API or the repo page's form: the answers are
+ * checked against the form in the card at the default branch, then recorded.
+ */
+export async function submitAccessRequest(deps: AskDeps, repo: RepoWithOwner, user: User, answers: unknown): Promise<AccessRequest> {
+  if (!repo.gated) throw new HubgateError('invalid', `${repoIdOf(repo)} is not gated: its files are open to everyone who can see it`);
+  const card = await readCard(deps.cfg.dataDir, repo);
+  if (!card.form) {
+    // The gate stays closed while the authors' form is broken; they see why on the repo page.
+    throw new HubgateError('conflict', `The access request form of ${repoIdOf(repo)} is broken, so requests cannot be sent: ask its authors to fix the README metadata (${card.formError})`);
+  }
+  return askAccess(deps.db, deps.notifier, repo, user, validateAnswers(card.form, answers));
+}
+
+/** The state of the user's request for access to the repo ('none' when they never asked), for the repo page. */
+export async function accessStatusFor(db: Db, repo: RepoWithOwner, user: User): Promise<{ status: AccessStatus | 'none'; rejectionReason: string | null }> {
+  return (await accessStatusOf(db, repo.id, user.id)) ?? { status: 'none', rejectionReason: null };
 }
 
 /** A user asks for access with the form's (already validated) answers. Auto mode accepts at once. */

@@ -1,11 +1,11 @@
-import { createAccount, findAccount, type Account, setMembership, setPasswordHash } from '../db/accounts.js';
+import { createAccount, findAccount, type Account, passwordHashOf, setMembership, setPasswordHash } from '../db/accounts.js';
 import { deleteSessionsOfUser } from '../db/sessions.js';
 import { type Db, isUniqueViolation } from '../db/index.js';
 import { checkNamespace, printable } from '../domain/names.js';
 import { badRequest, conflict, notFound } from '../domain/errors.js';
 import { checkText } from '../domain/text.js';
-import type { MemberRole } from '../domain/types.js';
-import { hashPassword } from '../identity/passwords.js';
+import type { MemberRole, User } from '../domain/types.js';
+import { hashPassword, verifyPassword } from '../identity/passwords.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -42,6 +42,17 @@ export async function setPassword(db: Db, userName: string, password: string): P
   const user = await requireAccount(db, userName, 'user');
   await setPasswordHash(db, user.id, await hashPassword(password));
   await deleteSessionsOfUser(db, user.id);
+}
+
+/** Verified against when the user does not exist, so a missing user takes as long as a wrong password. */
+let decoyHash: Promise<string> | undefined;
+
+/** The user whose web password this is (sign-in on the pages); undefined for a wrong name or password, told apart by neither answer nor time. */
+export async function verifyLogin(db: Db, userName: string, password: string): Promise<User | undefined> {
+  const account = userName ? await findAccount(db, userName) : undefined;
+  const stored = account?.kind === 'user' ? await passwordHashOf(db, account.id) : null;
+  const ok = stored ? await verifyPassword(password, stored) : await verifyPassword(password, await (decoyHash ??= hashPassword('decoy password')));
+  return account && stored && ok ? account : undefined;
 }
 
 export async function createOrg(db: Db, o: { name: string; fullname?: string }): Promise<Account> {

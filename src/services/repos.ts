@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { z } from 'zod';
 import { findAccount } from '../db/accounts.js';
 import { type Db, isUniqueViolation } from '../db/index.js';
 import { deleteRepoRow, findRepo, insertRepo, markRepoReady, removeRepoRow, type RepoWithOwner, unfinishedRepos, updateRepoSettings } from '../db/repos.js';
-import { conflict, notFound } from '../domain/errors.js';
+import { conflict, HubgateError, notFound } from '../domain/errors.js';
 import { ServiceUnavailable } from '../domain/faults.js';
 import { checkName, checkNamespace, type RepoRef, repoIdOf } from '../domain/names.js';
-import type { GatedMode } from '../domain/types.js';
+import type { GatedMode, NotifyFrequency } from '../domain/types.js';
 import { closeReaders } from '../git/content.js';
 import { gitEnv } from '../git/env.js';
 import { defaultGitattributes } from '../git/default-gitattributes.js';
@@ -109,10 +110,47 @@ async function removeToTrash(dataDir: string, dir: string, label: string): Promi
   await fs.rm(trash, { recursive: true, force: true, maxRetries: 3 });
 }
 
-export async function setGated(db: Db, ref: RepoRef, gated: GatedMode): Promise<void> {
+/** The repo the reference names (in any spelling of its names); not-found when there is none. */
+export async function requireRepo(db: Db, ref: RepoRef): Promise<RepoWithOwner> {
   const repo = await findRepo(db, ref.type, ref.namespace, ref.name);
   if (!repo) throw notFound(`no ${ref.type} repo ${repoIdOf(ref)}`);
-  await updateRepoSettings(db, repo.id, { gated });
+  return repo;
+}
+
+/** The repo's row as it is now (settings may have changed since `repo` was read); undefined once deleted. */
+export async function currentRepo(db: Db, repo: RepoRef): Promise<RepoWithOwner | undefined> {
+  return findRepo(db, repo.type, repo.namespace, repo.name);
+}
+
+/** A repo's settings: what the settings page, the API's PUT .../settings and `hubgate repo gate` change. */
+export interface SettingsChange {
+  private?: boolean;
+  gated?: GatedMode;
+  /** null: notify the owner, or an org's first admins. */
+  notifyEmail?: string | null;
+  notifyFrequency?: NotifyFrequency;
+}
+
+/** Notification addresses, as every front end accepts them (the pages' form and the API say the same). */
+export const NOTIFY_EMAIL = z.email({ message: 'use an email address such as name@example.com' }).max(254);
+
+const GATED_MODES: readonly GatedMode[] = [false, 'auto', 'manual'];
+const FREQUENCIES: readonly NotifyFrequency[] = ['instant', 'daily'];
+
+/**
+ * Changes the given settings of a repo (fields left undefined keep their value) and returns the
+ * repo as it is now. The one writer of settings: front ends parse their own form of the change.
+ */
+export async function updateSettings(db: Db, repo: RepoWithOwner, changes: SettingsChange): Promise<RepoWithOwner> {
+  const invalid = (message: string) => new HubgateError('invalid', `invalid settings: ${message}`);
+  if (changes.gated !== undefined && !GATED_MODES.includes(changes.gated)) throw invalid('gated must be false, "auto" or "manual"');
+  if (changes.private !== undefined && typeof changes.private !== 'boolean') throw invalid('private must be true or false');
+  if (changes.notifyFrequency !== undefined && !FREQUENCIES.includes(changes.notifyFrequency)) throw invalid('the notification frequency must be "instant" or "daily"');
+  if (changes.notifyEmail != null && !NOTIFY_EMAIL.safeParse(changes.notifyEmail).success) throw invalid('the notification email must be an email address such as name@example.com');
+  await updateRepoSettings(db, repo.id, changes);
+  const updated = await currentRepo(db, repo);
+  if (!updated) throw notFound(`${repoIdOf(repo)} was deleted meanwhile`);
+  return updated;
 }
 
 /**

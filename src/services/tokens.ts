@@ -22,6 +22,11 @@ export async function tokensOf(db: Db, userName: string): Promise<TokenInfo[]> {
   return listTokens(db, user.id);
 }
 
+/** Every token of the user, revoked ones included (the tokens page lists both). */
+export async function tokensOfUser(db: Db, userId: number): Promise<TokenInfo[]> {
+  return listTokens(db, userId);
+}
+
 export async function revoke(db: Db, id: number): Promise<void> {
   if (!(await revokeToken(db, id))) throw notFound(`no live token with id ${id}: see \`hubgate token list USER\``);
 }

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { submitAccessRequest } from '../../gating/ask.js';
+import { submitAccessRequest } from '../../services/access-requests.js';
 import type { AppContext } from '../context.js';
 import { parseRepoPath } from '../repo-path.js';
 import { accessRequestJson } from './access-requests.js';

@@ -1,8 +1,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { findRepo, updateRepoSettings } from '../../db/repos.js';
 import { badRequest } from '../../domain/errors.js';
 import type { AppContext } from '../context.js';
+import { updateSettings } from '../../services/repos.js';
 import { jsonBody, parseBody } from './body.js';
 import { apiRepoRef, authorizeRepo } from './respond.js';
 
@@ -31,13 +31,12 @@ export function settingsRoutes(ctx: AppContext): Router {
     if (body.private !== undefined && body.visibility !== undefined && body.private !== (body.visibility === 'private')) {
       throw badRequest('private and visibility disagree: send one of them');
     }
-    await updateRepoSettings(ctx.db, repo.id, {
+    const updated = await updateSettings(ctx.db, repo, {
       gated: body.gated,
       private: body.private ?? (body.visibility ? body.visibility === 'private' : undefined),
       notifyEmail: body.notificationsEmail === undefined ? undefined : body.notificationsEmail || null,
       notifyFrequency: body.notificationsFrequency,
     });
-    const updated = (await findRepo(ctx.db, repo.type, repo.namespace, repo.name))!;
     res.json({
       private: updated.private,
       gated: updated.gated,

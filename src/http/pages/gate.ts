@@ -1,5 +1,4 @@
 // What the pages use from the gating module, in one place.
-export { submitAccessRequest } from '../../gating/ask.js';
 export { readCard, type RepoCard } from '../../gating/card.js';
 export { COUNTRIES } from '../../gating/countries.js';
 export type { GateField, GateForm } from '../../gating/form.js';

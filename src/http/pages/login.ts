@@ -1,16 +1,12 @@
-import express, { type Request, type Response, Router } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
-import { findAccount, passwordHashOf } from '../../db/accounts.js';
 import type { AppContext } from '../context.js';
-import { declaredLengthAtMost } from '../request-body.js';
-import { hashPassword, verifyPassword } from '../../identity/passwords.js';
+import { verifyLogin } from '../../services/accounts.js';
 import { html, notice } from './html.js';
 import { csrfRefused, redirectTo, renderPage } from './respond.js';
-import { checkCsrf, endSession, loginCsrfMatches, loginCsrfToken, startSession } from './session.js';
+import { endSession, loginCsrfMatches, loginCsrfToken, startSession } from './session.js';
 
 // Sign in with a username and password (set by `hubgate user create --password-stdin`), sign out.
-
-export const formBody = declaredLengthAtMost(64 * 1024, express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 200 }), 'send the form as the page does');
 
 const loginForm = z.object({
   username: z.string().max(200),
@@ -26,9 +22,6 @@ export function localPath(next: unknown): string | null {
 }
 
 const WRONG = 'Incorrect username or password.';
-
-/** Verified against when the user does not exist, so a missing user takes as long as a wrong password. */
-let decoyHash: Promise<string> | undefined;
 
 function loginPage(ctx: AppContext, req: Request, res: Response, status: number, opts: { username?: string; next?: string | null; error?: string }): void {
   const csrf = loginCsrfToken(ctx, req, res);
@@ -51,35 +44,29 @@ ${opts.error ? notice('error', opts.error) : null}
   );
 }
 
-export function loginRoutes(ctx: AppContext): Router {
-  const router = Router();
+/** Sign-in and sign-out handlers (src/http/pages/routes.ts). */
+export function loginPages(ctx: AppContext): { form: RequestHandler; signIn: RequestHandler; signOut: RequestHandler } {
+  return {
+    form: (req, res) => {
+      loginPage(ctx, req, res, 200, { next: localPath(req.query.next) });
+    },
 
-  router.get('/login', (req, res) => {
-    res.locals.route = 'page-login';
-    loginPage(ctx, req, res, 200, { next: localPath(req.query.next) });
-  });
+    // Before sign-in there is no session: the form's token is checked against its own cookie here.
+    signIn: async (req, res) => {
+      if (!loginCsrfMatches(req)) return csrfRefused(req, res);
+      const parsed = loginForm.safeParse(req.body);
+      if (!parsed.success) return loginPage(ctx, req, res, 400, { error: 'Fill in your username and password.' });
+      const { username, password, next } = parsed.data;
+      const user = await verifyLogin(ctx.db, username, password);
+      if (!user) return loginPage(ctx, req, res, 401, { username, next: localPath(next), error: WRONG });
+      await startSession(ctx, res, user.id);
+      ctx.log.info({ user: user.name }, 'signed in');
+      redirectTo(res, localPath(next) ?? '/');
+    },
 
-  router.post('/login', formBody, async (req, res) => {
-    res.locals.route = 'page-login';
-    if (!loginCsrfMatches(req)) return csrfRefused(req, res);
-    const parsed = loginForm.safeParse(req.body);
-    if (!parsed.success) return loginPage(ctx, req, res, 400, { error: 'Fill in your username and password.' });
-    const { username, password, next } = parsed.data;
-    const account = username ? await findAccount(ctx.db, username) : undefined;
-    const stored = account?.kind === 'user' ? await passwordHashOf(ctx.db, account.id) : null;
-    const ok = stored ? await verifyPassword(password, stored) : await verifyPassword(password, await (decoyHash ??= hashPassword('decoy password')));
-    if (!account || !stored || !ok) return loginPage(ctx, req, res, 401, { username, next: localPath(next), error: WRONG });
-    await startSession(ctx, res, account.id);
-    ctx.log.info({ user: account.name }, 'signed in');
-    redirectTo(res, localPath(next) ?? '/');
-  });
-
-  router.post('/logout', formBody, async (req, res) => {
-    res.locals.route = 'page-login';
-    if (!checkCsrf(req, res)) return;
-    await endSession(ctx, res);
-    redirectTo(res, '/');
-  });
-
-  return router;
+    signOut: async (_req, res) => {
+      await endSession(ctx, res);
+      redirectTo(res, '/');
+    },
+  };
 }

@@ -1,14 +1,15 @@
-import type { Request, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { baseUrlOf } from '../urls.js';
-import type { Decision } from '../../access/policy.js';
-import { resolveAccess } from '../../access/resolve.js';
 import type { RepoWithOwner } from '../../db/repos.js';
-import { type RepoRef, repoIdOf } from '../../domain/names.js';
+import { repoIdOf } from '../../domain/names.js';
+import type { AccessStatus } from '../../domain/types.js';
+import { accessStatusFor } from '../../services/access-requests.js';
+import { authorizedRepo } from '../authorize.js';
 import type { AppContext } from '../context.js';
 import { type Answers, gateFormHtml, gateIntro } from './gate-form.js';
 import { readCard, type RepoCard } from './gate.js';
 import { html, type Html, notice } from './html.js';
-import { notFoundPage, renderPage } from './respond.js';
+import { renderPage } from './respond.js';
 
 // The repo page: the card, the git clone URL and, for a gated repo, the request form or the
 // state of the caller's request.
@@ -27,7 +28,10 @@ export const PENDING = "Your request to access this repo is pending: the repo's 
 
 const TYPE_LABEL = { model: 'Model', dataset: 'Dataset', space: 'Space' } as const;
 
-function gateBox(repo: RepoWithOwner, card: RepoCard, read: Decision, canWrite: boolean, res: Response, attempt: AskAttempt | undefined): Html | null {
+/** Where the caller stands at the gate: may download, or the state of their request ('none' when they never asked). */
+type GateState = { mayRead: true } | { mayRead: false; status: AccessStatus | 'none'; rejectionReason: string | null };
+
+function gateBox(repo: RepoWithOwner, card: RepoCard, gate: GateState, canWrite: boolean, res: Response, attempt: AskAttempt | undefined): Html | null {
   if (!repo.gated) return null;
   const id = repoIdOf(repo);
   const mode = html`<p class="muted">This repo is gated (${repo.gated === 'auto' ? 'automatic' : 'manual'} approval): its files are shared only with users whose access request was accepted.</p>`;
@@ -38,11 +42,11 @@ function gateBox(repo: RepoWithOwner, card: RepoCard, read: Decision, canWrite: 
 ${card.formError ? notice('error', html`The access request form in README.md cannot be used: ${card.formError}. Until it is fixed, nobody can ask for access.`) : null}
 <p>You can write to this repo, so the gate does not apply to you. <a href="/${id}/settings">Review access requests and gate settings</a>.</p></section>`;
   }
-  if (read.allow) return html`<section class="gate">${notice('ok', GRANTED)}</section>`;
+  if (gate.mayRead) return html`<section class="gate">${notice('ok', GRANTED)}</section>`;
 
-  const status = !read.allow && read.reason === 'gated' ? read.status : 'none';
+  const status = gate.status;
   if (status === 'rejected') {
-    const reason = !read.allow && read.reason === 'gated' ? read.rejectionReason : null;
+    const reason = gate.rejectionReason;
     return html`<section class="gate">${notice('error', html`${REJECTED}${reason ? html`: <q class="reason">${reason}</q>` : '.'}`)}</section>`;
   }
   if (status === 'pending') return html`<section class="gate">${card.form ? gateIntro(card.form) : null}${notice('info', `${PENDING}.`)}</section>`;
@@ -57,27 +61,37 @@ ${card.formError ? notice('error', html`The access request form in README.md can
 ${gateFormHtml(card.form, `/${id}/ask-access`, res.locals.session?.csrfToken ?? null, attempt?.values)}</section>`;
 }
 
-/** Renders the repo page (404 page for a repo the caller may not see); `attempt` re-shows a refused form. */
-export async function showRepoPage(ctx: AppContext, req: Request, res: Response, ref: RepoRef, attempt?: AskAttempt): Promise<void> {
+/**
+ * The caller's standing at a gated repo they may see. For a page's caller (anonymous, or a
+ * session user with full rights) a refused read after an allowed view is the gate alone.
+ */
+async function gateState(ctx: AppContext, res: Response, repo: RepoWithOwner, mayRead: boolean): Promise<GateState> {
+  if (mayRead) return { mayRead: true };
   const caller = res.locals.caller;
-  const { decision: view, repo } = await resolveAccess(ctx.db, caller, ref, 'view');
-  if (!view.allow || !repo) return notFoundPage(req, res);
-  const [{ decision: read }, { decision: write }, card] = await Promise.all([
-    resolveAccess(ctx.db, caller, ref, 'read'),
-    resolveAccess(ctx.db, caller, ref, 'write'),
-    readCard(ctx.cfg.dataDir, repo),
-  ]);
-  const canWrite = write.allow;
+  if (caller.kind !== 'user') return { mayRead: false, status: 'none', rejectionReason: null };
+  return { mayRead: false, ...(await accessStatusFor(ctx.db, repo, caller.user)) };
+}
+
+/** Renders the repo page, behind guard('view'); `attempt` re-shows a refused form. */
+export async function showRepoPage(ctx: AppContext, req: Request, res: Response, attempt?: AskAttempt): Promise<void> {
+  const { row: repo, may } = authorizedRepo(res);
+  const [gate, card] = await Promise.all([gateState(ctx, res, repo, may.read), readCard(ctx.cfg.dataDir, repo)]);
+  const canWrite = may.write;
   const id = repoIdOf(repo);
   const body = html`<p class="muted">${TYPE_LABEL[repo.type]}</p>
 <h1>${repo.namespace}/${repo.name}${repo.private ? html`<span class="badge">private</span>` : null}${repo.gated ? html`<span class="badge">gated</span>` : null}</h1>
 ${canWrite ? html`<p><a href="/${id}/settings">Settings</a></p>` : null}
 ${attempt ? notice('error', attempt.error) : null}
-${gateBox(repo, card, read, canWrite, res, attempt)}
+${gateBox(repo, card, gate, canWrite, res, attempt)}
 <h2>Clone</h2>
 <code class="clone">git clone ${baseUrlOf(ctx.cfg, req)}/${id}</code>
 <p class="muted">Use an <a href="/settings/tokens">access token</a> as the password.</p>
 <h2>README.md</h2>
 ${card.body.trim() ? html`<pre class="card">${card.body}</pre>` : html`<p class="muted">This repo has no model card yet.</p>`}`;
   renderPage(req, res, attempt?.status ?? 200, id, body);
+}
+
+/** GET of a repo's address. */
+export function repoPage(ctx: AppContext): RequestHandler {
+  return (req, res) => showRepoPage(ctx, req, res);
 }

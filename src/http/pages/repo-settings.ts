@@ -1,25 +1,23 @@
-import { type Request, type Response, Router } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
-import { resolveAccess } from '../../access/resolve.js';
-import { EMAIL } from '../api/settings.js';
-import { findRepo, type RepoWithOwner, updateRepoSettings } from '../../db/repos.js';
+import type { RepoWithOwner } from '../../db/repos.js';
 import { HubgateError } from '../../domain/errors.js';
-import { type RepoRef, repoIdOf } from '../../domain/names.js';
+import { repoIdOf } from '../../domain/names.js';
 import type { AccessRequest, AccessStatus } from '../../domain/types.js';
-import type { AppContext } from '../context.js';
 import { allAccessRequests, grantAccess, handleAccessRequest, MAX_REJECTION_REASON } from '../../services/access-requests.js';
+import { currentRepo, NOTIFY_EMAIL, updateSettings } from '../../services/repos.js';
+import { authorizedRepo } from '../authorize.js';
+import type { AppContext } from '../context.js';
 import { csrfField, html, type Html, notice, shownTime } from './html.js';
-import { repoRoute } from './repo-route.js';
-import { notFoundPage, redirectTo, renderPage, setPageHeaders } from './respond.js';
-import { checkCsrf } from './session.js';
+import { redirectTo, renderPage, setPageHeaders } from './respond.js';
 
 // The author's settings page of a repo: gate mode and notifications, the access requests in
 // their three lists with Accept / Reject / Cancel, "Add access", and the access report.
-// Everything here needs write on the repo (the policy's 'write' action); others get the 404 page.
+// Everything here is behind guard('write') (src/http/pages/routes.ts); others get the 404 page.
 
 const settingsForm = z.object({
   gated: z.enum(['off', 'auto', 'manual'], { message: 'choose off, automatic or manual approval' }),
-  notify_email: z.union([z.literal(''), EMAIL.max(254)]),
+  notify_email: z.union([z.literal(''), NOTIFY_EMAIL]),
   notify_frequency: z.enum(['instant', 'daily'], { message: 'choose instant or daily notifications' }),
 });
 const handleForm = z.object({
@@ -41,14 +39,6 @@ const DONE: Record<string, string> = {
 interface Problem {
   status: number;
   error: string;
-}
-
-/** The repo when the caller may write to it; otherwise the 404 page is sent and undefined returned. */
-async function authorRepo(ctx: AppContext, req: Request, res: Response, ref: RepoRef): Promise<RepoWithOwner | undefined> {
-  const { decision, repo } = await resolveAccess(ctx.db, res.locals.caller, ref, 'write');
-  if (decision.allow && repo) return repo;
-  notFoundPage(req, res);
-  return undefined;
 }
 
 /** The first problem zod found, as a sentence. */
@@ -141,7 +131,7 @@ async function change(ctx: AppContext, req: Request, res: Response, repo: RepoWi
   } catch (err) {
     if (!(err instanceof HubgateError) || err.status >= 500) throw err;
     // The repo may have changed (settings): show it as it is now.
-    const now = (await findRepo(ctx.db, repo.type, repo.namespace, repo.name)) ?? repo;
+    const now = (await currentRepo(ctx.db, repo)) ?? repo;
     return showSettings(ctx, req, res, now, { status: err.status, error: err.message });
   }
   redirectTo(res, `/${repoIdOf(repo)}/settings?done=${done}`);
@@ -149,69 +139,45 @@ async function change(ctx: AppContext, req: Request, res: Response, repo: RepoWi
 
 const invalid = (message: string) => new HubgateError('invalid', message);
 
-export function repoSettingsRoutes(ctx: AppContext): Router {
-  const router = Router();
+/** The settings page's handlers, each behind guard('write') (and the session's CSRF check for posts). */
+export function repoSettingsPage(ctx: AppContext): { show: RequestHandler; save: RequestHandler; moveRequest: RequestHandler; grant: RequestHandler; accessReport: RequestHandler } {
+  return {
+    show: (req, res) => showSettings(ctx, req, res, authorizedRepo(res).row),
 
-  router.use(
-    repoRoute('GET', '/settings', async (req, res, ref) => {
-      res.locals.route = 'page-repo-settings';
-      const repo = await authorRepo(ctx, req, res, ref);
-      if (repo) await showSettings(ctx, req, res, repo);
-    }),
-  );
-
-  router.use(
-    repoRoute('POST', '/settings', async (req, res, ref) => {
-      res.locals.route = 'page-repo-settings';
-      if (!checkCsrf(req, res)) return;
-      const repo = await authorRepo(ctx, req, res, ref);
-      if (!repo) return;
+    save: async (req, res) => {
+      const repo = authorizedRepo(res).row;
       await change(ctx, req, res, repo, 'saved', async () => {
         const form = settingsForm.safeParse(req.body);
         if (!form.success) throw invalid(`invalid settings: ${formProblem(form.error)}`);
-        await updateRepoSettings(ctx.db, repo.id, {
+        await updateSettings(ctx.db, repo, {
           gated: form.data.gated === 'off' ? false : form.data.gated,
           notifyEmail: form.data.notify_email || null,
           notifyFrequency: form.data.notify_frequency,
         });
       });
-    }),
-  );
+    },
 
-  router.use(
-    repoRoute('POST', '/settings/requests', async (req, res, ref) => {
-      res.locals.route = 'page-repo-settings';
-      if (!checkCsrf(req, res)) return;
-      const repo = await authorRepo(ctx, req, res, ref);
-      if (!repo) return;
+    moveRequest: async (req, res) => {
+      const repo = authorizedRepo(res).row;
       const form = handleForm.safeParse(req.body);
       await change(ctx, req, res, repo, form.success ? form.data.status : 'saved', async () => {
         if (!form.success) throw invalid(`invalid request change: ${formProblem(form.error)}`);
         const reason = form.data.status === 'rejected' && form.data.reason?.trim() ? form.data.reason.trim() : null;
         await handleAccessRequest(ctx.db, ctx.notifier, repo, form.data.user, form.data.status, reason);
       });
-    }),
-  );
+    },
 
-  router.use(
-    repoRoute('POST', '/settings/grant', async (req, res, ref) => {
-      res.locals.route = 'page-repo-settings';
-      if (!checkCsrf(req, res)) return;
-      const repo = await authorRepo(ctx, req, res, ref);
-      if (!repo) return;
+    grant: async (req, res) => {
+      const repo = authorizedRepo(res).row;
       await change(ctx, req, res, repo, 'granted', async () => {
         const form = grantForm.safeParse(req.body);
         if (!form.success) throw invalid(`invalid grant: ${formProblem(form.error)}`);
         await grantAccess(ctx.db, ctx.notifier, repo, form.data.user);
       });
-    }),
-  );
+    },
 
-  router.use(
-    repoRoute('GET', '/settings/access-report.json', async (req, res, ref) => {
-      res.locals.route = 'page-access-report';
-      const repo = await authorRepo(ctx, req, res, ref);
-      if (!repo) return;
+    accessReport: async (_req, res) => {
+      const repo = authorizedRepo(res).row;
       const report = (await allAccessRequests(ctx.db, repo)).map((r) => ({
         user: r.user.name,
         fullname: r.user.fullname,
@@ -223,8 +189,6 @@ export function repoSettingsRoutes(ctx: AppContext): Router {
       setPageHeaders(res);
       res.set('Content-Disposition', `attachment; filename="${repo.namespace}-${repo.name}-access-report.json"`);
       res.type('json').send(`${JSON.stringify(report, null, 2)}\n`);
-    }),
-  );
-
-  return router;
+    },
+  };
 }

@@ -1,4 +1,6 @@
-import type { Request, Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
+import { storageFault } from '../../domain/faults.js';
+import { NameError } from '../../domain/names.js';
 import { html, type Html, layout } from './html.js';
 
 // How pages answer: security headers on every HTML response, the layout around each body, error pages.
@@ -50,4 +52,18 @@ export function csrfRefused(req: Request, res: Response): void {
 export function redirectTo(res: Response, location: string): void {
   setPageHeaders(res);
   res.redirect(303, location);
+}
+
+/** Refusals meant for the user (bad names, oversized forms, HubgateErrors) as pages, not JSON; the rest goes on to the app's handler. */
+export function pageErrors(err: Error & { status?: number }, req: Request, res: Response, next: NextFunction): void {
+  // A full or read-only disk: a page that says so, rather than the API's JSON.
+  const fault = storageFault(err);
+  if (fault && !res.headersSent) {
+    req.log.error({ err }, 'storage fault');
+    if ('retryAfter' in fault) res.set('Retry-After', String(fault.retryAfter));
+    return errorPage(req, res, fault.status, fault.status === 507 ? 'Disk full' : 'Temporarily unavailable', fault.message);
+  }
+  const status = err instanceof NameError ? 400 : err.status;
+  if (!status || status < 400 || status >= 500 || res.headersSent) return next(err);
+  errorPage(req, res, status, 'Request refused', err instanceof NameError || (err as { expose?: boolean }).expose !== false ? err.message : 'Request refused');
 }

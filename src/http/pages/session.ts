@@ -1,11 +1,10 @@
 import crypto from 'node:crypto';
-import type { NextFunction, Request, Response } from 'express';
-import { findUserById } from '../../db/accounts.js';
-import { now } from '../../db/index.js';
-import { deleteExpiredSessions, deleteSession, findLiveSession, insertSession } from '../../db/sessions.js';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { User } from '../../domain/types.js';
 import type { AppContext } from '../context.js';
 import { ANONYMOUS } from '../../identity/identify.js';
-import { csrfRefused } from './respond.js';
+import { closeSession, liveSession, openSession } from '../../services/sessions.js';
+import { csrfRefused, redirectTo } from './respond.js';
 
 // Web sessions for hubgate's pages only. The cookie holds a random secret (the database keeps
 // its SHA-256); every POST carries the session's CSRF token in a hidden `csrf` field. The
@@ -60,22 +59,24 @@ export function tokensMatch(expected: string, given: unknown): boolean {
 export async function startSession(ctx: AppContext, res: Response, userId: number): Promise<void> {
   const secret = randomSecret();
   const at = new Date();
-  await deleteExpiredSessions(ctx.db, at.toISOString());
   // Signing in again replaces the browser's previous session rather than leaving it alive.
-  if (res.locals.session) await deleteSession(ctx.db, res.locals.session.idSha256);
-  await insertSession(ctx.db, {
-    idSha256: sha256(secret).toString('hex'),
-    userId,
-    csrfToken: randomSecret(),
-    createdAt: at.toISOString(),
-    expiresAt: new Date(at.getTime() + SESSION_TTL_MS).toISOString(),
-  });
+  await openSession(
+    ctx.db,
+    {
+      idSha256: sha256(secret).toString('hex'),
+      userId,
+      csrfToken: randomSecret(),
+      createdAt: at.toISOString(),
+      expiresAt: new Date(at.getTime() + SESSION_TTL_MS).toISOString(),
+    },
+    res.locals.session?.idSha256,
+  );
   res.cookie(SESSION_COOKIE, secret, cookieOptions(ctx, SESSION_TTL_MS, 'lax'));
   res.clearCookie(LOGIN_CSRF_COOKIE, { ...cookieOptions(ctx, 0, 'strict', '/login'), maxAge: undefined });
 }
 
 export async function endSession(ctx: AppContext, res: Response): Promise<void> {
-  if (res.locals.session) await deleteSession(ctx.db, res.locals.session.idSha256);
+  if (res.locals.session) await closeSession(ctx.db, res.locals.session.idSha256);
   res.clearCookie(SESSION_COOKIE, { ...cookieOptions(ctx, 0, 'lax'), maxAge: undefined });
 }
 
@@ -89,9 +90,9 @@ export function sessionCaller(ctx: AppContext) {
     res.locals.session = undefined;
     const secret = cookieValue(req, SESSION_COOKIE);
     if (secret && SECRET_SHAPE.test(secret)) {
-      const session = await findLiveSession(ctx.db, sha256(secret).toString('hex'), now());
-      const user = session && (await findUserById(ctx.db, session.userId));
-      if (session && user) {
+      const found = await liveSession(ctx.db, sha256(secret).toString('hex'));
+      if (found) {
+        const { session, user } = found;
         res.locals.caller = { kind: 'user', user, tokenRole: 'write', token: null };
         res.locals.session = { idSha256: session.idSha256, csrfToken: session.csrfToken };
       }
@@ -106,6 +107,26 @@ export function checkCsrf(req: Request, res: Response): boolean {
   if (session && tokensMatch(session.csrfToken, (req.body as Record<string, unknown> | undefined)?.csrf)) return true;
   csrfRefused(req, res);
   return false;
+}
+
+/** Route step: the form was posted from the caller's session (its CSRF token), else 403. Implies a signed-in user. */
+export const sameSession: RequestHandler = (req, res, next) => {
+  if (checkCsrf(req, res)) next();
+};
+
+/** Route step: a signed-in user goes on; anyone else is sent to the sign-in page, then back to `back`. */
+export function signedIn(back: string): RequestHandler {
+  return (_req, res, next) => {
+    if (res.locals.caller.kind === 'user') return next();
+    redirectTo(res, `/login?next=${encodeURIComponent(back)}`);
+  };
+}
+
+/** The session's user, for handlers behind signedIn or sameSession. */
+export function signedInUser(res: Response): User {
+  const caller = res.locals.caller;
+  if (caller.kind !== 'user') throw new Error('signedInUser: the route has no signedIn or sameSession step');
+  return caller.user;
 }
 
 /** The login form's CSRF token: the one already in the browser's cookie, or a new one set now. */

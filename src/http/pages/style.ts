@@ -1,3 +1,5 @@
+import type { Request, Response } from 'express';
+
 // The pages' one stylesheet, served at /static/hubgate.css (the CSP allows no inline styles).
 
 export const STYLESHEET = `
@@ -35,3 +37,8 @@ dl.fields dd{margin:0 0 .3rem}
 .secret{font:14px ui-monospace,monospace;padding:.6rem;background:#fff8c5;border:1px solid #d4a72c;border-radius:.4rem;word-break:break-all}
 fieldset{border:1px solid #d0d7de;border-radius:.4rem;margin:.6rem 0}
 `;
+
+/** GET /static/hubgate.css: the same for everyone, so caches may keep it a while. */
+export function stylesheet(_req: Request, res: Response): void {
+  res.set('Cache-Control', 'public, max-age=3600').type('css').send(STYLESHEET);
+}

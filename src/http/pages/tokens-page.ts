@@ -1,12 +1,11 @@
-import { type Request, type Response, Router } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
-import { listTokens } from '../../db/tokens.js';
 import type { TokenInfo, User } from '../../domain/types.js';
 import type { AppContext } from '../context.js';
-import { createToken, revoke } from '../../services/tokens.js';
+import { createToken, revoke, tokensOfUser } from '../../services/tokens.js';
 import { csrfField, html, type Html, notice, shownTime } from './html.js';
 import { errorPage, redirectTo, renderPage } from './respond.js';
-import { checkCsrf } from './session.js';
+import { signedInUser } from './session.js';
 
 // /settings/tokens: the signed-in user's access tokens. A new token's secret is shown once, on
 // the answer to the POST that created it (never cached, never shown again).
@@ -17,13 +16,8 @@ const createForm = z.object({
 });
 const TOKEN_ID = /^[1-9][0-9]{0,15}$/;
 
-/** The signed-in user, or a redirect to the sign-in page (then back here). */
-function signedIn(res: Response): User | undefined {
-  const caller = res.locals.caller;
-  if (caller.kind === 'user') return caller.user;
-  redirectTo(res, '/login?next=%2Fsettings%2Ftokens');
-  return undefined;
-}
+/** Where a caller who is not signed in is sent: the sign-in page, then back here. */
+export const TOKENS_PAGE = '/settings/tokens';
 
 function tokenRow(t: TokenInfo, csrf: string | null): Html {
   return html`<tr data-token="${t.id}">
@@ -40,7 +34,7 @@ async function showTokens(
   opts: { status?: number; created?: { secret: string; name: string }; error?: string; revoked?: boolean; values?: { name?: string; role?: string } } = {},
 ): Promise<void> {
   const csrf = res.locals.session?.csrfToken ?? null;
-  const tokens = await listTokens(ctx.db, user.id);
+  const tokens = await tokensOfUser(ctx.db, user.id);
   const role = opts.values?.role === 'write' ? 'write' : 'read';
   const body = html`<h1>Access tokens</h1>
 <p class="muted">Tokens are the password for git and Git LFS (any username) and the Bearer token of the API. A read token can clone and download; a write token can also push and manage repos.</p>
@@ -63,42 +57,33 @@ ${tokens.length === 0 ? html`<p class="muted">You have no tokens yet.</p>` : htm
   renderPage(req, res, opts.status ?? 200, 'Access tokens', body);
 }
 
-export function tokensPageRoutes(ctx: AppContext): Router {
-  const router = Router();
+/** The tokens page's handlers, behind a signed-in session (src/http/pages/routes.ts). */
+export function tokensPage(ctx: AppContext): { show: RequestHandler; create: RequestHandler; revoke: RequestHandler<{ id: string }> } {
+  return {
+    show: async (req, res) => {
+      await showTokens(ctx, req, res, signedInUser(res), { revoked: req.query.done === 'revoked' });
+    },
 
-  router.get('/settings/tokens', async (req, res) => {
-    res.locals.route = 'page-tokens';
-    const user = signedIn(res);
-    if (user) await showTokens(ctx, req, res, user, { revoked: req.query.done === 'revoked' });
-  });
+    create: async (req, res) => {
+      const user = signedInUser(res);
+      const form = createForm.safeParse(req.body);
+      const values = req.body as { name?: string; role?: string };
+      if (!form.success) {
+        const issue = form.error.issues[0];
+        return showTokens(ctx, req, res, user, { status: 400, error: `Invalid token: ${issue.path.join('.')}: ${issue.message}`, values });
+      }
+      const { secret, info } = await createToken(ctx.db, user.name, form.data.role, form.data.name);
+      await showTokens(ctx, req, res, user, { status: 201, created: { secret, name: info.name } });
+    },
 
-  router.post('/settings/tokens', async (req, res) => {
-    res.locals.route = 'page-tokens';
-    if (!checkCsrf(req, res)) return;
-    const user = signedIn(res);
-    if (!user) return;
-    const form = createForm.safeParse(req.body);
-    const values = req.body as { name?: string; role?: string };
-    if (!form.success) {
-      const issue = form.error.issues[0];
-      return showTokens(ctx, req, res, user, { status: 400, error: `Invalid token: ${issue.path.join('.')}: ${issue.message}`, values });
-    }
-    const { secret, info } = await createToken(ctx.db, user.name, form.data.role, form.data.name);
-    await showTokens(ctx, req, res, user, { status: 201, created: { secret, name: info.name } });
-  });
-
-  router.post('/settings/tokens/:id/revoke', async (req, res) => {
-    res.locals.route = 'page-tokens';
-    if (!checkCsrf(req, res)) return;
-    const user = signedIn(res);
-    if (!user) return;
-    const id = TOKEN_ID.test(req.params.id) ? Number(req.params.id) : null;
-    // Only the user's own live tokens: someone else's token id is "not found", as a missing one.
-    const token = id === null ? undefined : (await listTokens(ctx.db, user.id)).find((t) => t.id === id && !t.revokedAt);
-    if (!token) return errorPage(req, res, 404, 'Token not found', 'You have no live token with this id: it may already be revoked. Go back to your access tokens.');
-    await revoke(ctx.db, token.id);
-    redirectTo(res, '/settings/tokens?done=revoked');
-  });
-
-  return router;
+    revoke: async (req, res) => {
+      const user = signedInUser(res);
+      const id = TOKEN_ID.test(req.params.id) ? Number(req.params.id) : null;
+      // Only the user's own live tokens: someone else's token id is "not found", as a missing one.
+      const token = id === null ? undefined : (await tokensOfUser(ctx.db, user.id)).find((t) => t.id === id && !t.revokedAt);
+      if (!token) return errorPage(req, res, 404, 'Token not found', 'You have no live token with this id: it may already be revoked. Go back to your access tokens.');
+      await revoke(ctx.db, token.id);
+      redirectTo(res, `${TOKENS_PAGE}?done=revoked`);
+    },
+  };
 }

@@ -1,0 +1,106 @@
+import express, { type NextFunction, type Request, type RequestHandler, type Response, Router } from 'express';
+import { repoGuard } from '../authorize.js';
+import type { AppContext } from '../context.js';
+import { parseRepoPath } from '../repo-path.js';
+import { declaredLengthAtMost } from '../request-body.js';
+import { askAccessFromPage } from './ask-access.js';
+import { homePage } from './home.js';
+import { loginPages } from './login.js';
+import { repoPage } from './repo-page.js';
+import { repoSettingsPage } from './repo-settings.js';
+import { errorPage, notFoundPage, pageErrors } from './respond.js';
+import { sameSession, sessionCaller, signedIn } from './session.js';
+import { stylesheet } from './style.js';
+import { TOKENS_PAGE, tokensPage } from './tokens-page.js';
+
+// hubgate's server-rendered pages: sign in, repo pages with the gate form, repo settings, tokens.
+// Mounted after git, LFS and the API, so a session cookie is only ever read here.
+//
+// Every page route, in the order they are tried. Authorised by: anyone; `signedIn` (a session
+// user, else the sign-in page); `sameSession` (a form posted with the session's CSRF token);
+// `guard(action)` (the access policy on the repo the path names; a denial is the 404 page, so a
+// hidden repo and a missing one look the same).
+
+/** Form posts of every page; a declared length over the limit is refused before reading. */
+const formBody = declaredLengthAtMost(64 * 1024, express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 200 }), 'send the form as the page does');
+
+export function pages(ctx: AppContext): Router {
+  const guard = repoGuard(ctx, (req, res) => notFoundPage(req, res));
+  const login = loginPages(ctx);
+  const tokens = tokensPage(ctx);
+  const settings = repoSettingsPage(ctx);
+
+  const router = Router();
+  // The API's unknown routes keep the API's JSON 404; pages never answer under /api.
+  router.use((req, _res, next) => next(req.path.startsWith('/api/') ? 'router' : undefined));
+
+  //          method  path                                    metrics label                    authorised by                    handler
+  router.get( '/static/hubgate.css',                          label('page-static'),            /* anyone */                     stylesheet);
+  router.use(sessionCaller(ctx), formBody);
+  router.get( '/',                                            label('page-home'),              /* anyone */                     homePage);
+  router.get( '/login',                                       label('page-login'),             /* anyone */                     login.form);
+  router.post('/login',                                       label('page-login'),             /* anyone: its own CSRF cookie */ login.signIn);
+  router.post('/logout',                                      label('page-login'),             sameSession,                     login.signOut);
+  router.get( TOKENS_PAGE,                                    label('page-tokens'),            signedIn(TOKENS_PAGE),           tokens.show);
+  router.post(TOKENS_PAGE,                                    label('page-tokens'),            sameSession,                     tokens.create);
+  router.post(`${TOKENS_PAGE}/:id/revoke`,                    label('page-tokens'),            sameSession,                     tokens.revoke);
+
+  // A repo's pages: at(suffix) is the path under each of a repo's three addresses, then the step
+  // parsing the repo from it. Settings come first: /datasets/x/settings is the settings of the model datasets/x.
+  router.use(notForOptions);
+  router.get( ...at('/settings'),                             label('page-repo-settings'),     guard('write'),                  settings.show);
+  router.post(...at('/settings'),                             label('page-repo-settings'),     sameSession, guard('write'),     settings.save);
+  router.post(...at('/settings/requests'),                    label('page-repo-settings'),     sameSession, guard('write'),     settings.moveRequest);
+  router.post(...at('/settings/grant'),                       label('page-repo-settings'),     sameSession, guard('write'),     settings.grant);
+  router.get( ...at('/settings/access-report.json'),          label('page-access-report'),     guard('write'),                  settings.accessReport);
+  // JSON requests are the API's (answered before the pages); anything else that is not a form falls through to the 404.
+  router.post(...at('/ask-access'),                           label('page-ask-access'),        formOnly, sameSession, guard('view'), askAccessFromPage(ctx));
+  router.get( ...at(''),                                      label('page-repo'),              guard('view'),                   repoPage(ctx));
+
+  router.use(pageErrors);
+  return router;
+}
+
+/** The route label for metrics. */
+function label(route: string): RequestHandler {
+  return (_req, res, next) => {
+    res.locals.route = route;
+    next();
+  };
+}
+
+/** A repo's addresses: models have no prefix. */
+const REPO_ADDRESSES = ['/:ns/:name', '/datasets/:ns/:name', '/spaces/:ns/:name'];
+
+/**
+ * The route path `suffix` under every repo address, and the step that parses the repo from it
+ * into res.locals.repoRef (a bad name is the 400 'Invalid address' page). The paths are exact
+ * regular expressions rather than `:param` patterns: names are decoded and checked by
+ * parseRepoPath alone (bad percent-encoding included), and matched case-sensitively, without a trailing slash.
+ */
+function at(suffix: string): [RegExp[], RequestHandler] {
+  const escaped = suffix.replace(/[.]/g, '\\.');
+  const paths = REPO_ADDRESSES.map((address) => new RegExp(`^${address.replace(/:ns|:name/g, '[^/]+')}${escaped}$`));
+  const parse: RequestHandler = (req, res, next) => {
+    // parseRepoPath wants something after the name: give it a lone '/' and accept only that.
+    const parsed = parseRepoPath(`${req.path.slice(0, req.path.length - suffix.length)}/`, /^\/$/);
+    if (!parsed) return next('route');
+    if (!parsed.ok) return errorPage(req, res, 400, 'Invalid address', parsed.message);
+    res.locals.repoRef = parsed.ref;
+    next();
+  };
+  return [paths, parse];
+}
+
+/** Only form posts: the API's JSON route has had its turn, and other bodies are no page's. */
+function formOnly(req: Request, _res: Response, next: NextFunction): void {
+  next(req.is('application/x-www-form-urlencoded') ? undefined : 'route');
+}
+
+/**
+ * The repo pages leave OPTIONS to the app's 404, as they always have; the routes above keep
+ * Express's automatic answer (Allow: ...).
+ */
+function notForOptions(req: Request, _res: Response, next: NextFunction): void {
+  next(req.method === 'OPTIONS' ? 'router' : undefined);
+}
