@@ -42,14 +42,7 @@ const KNOWN_VIOLATIONS: string[] = [
   'lfs/store/types.ts -> src/http/context.ts',
   'lfs/transfers.ts -> src/db/index.ts',
   'lfs/transfers.ts -> src/db/lfs.ts',
-  'src/http/api/settings.ts -> src/db/repos.ts',
   'src/http/api/whoami.ts -> src/db/accounts.ts',
-  'src/http/pages/login.ts -> src/db/accounts.ts',
-  'src/http/pages/repo-settings.ts -> src/db/repos.ts',
-  'src/http/pages/session.ts -> src/db/accounts.ts',
-  'src/http/pages/session.ts -> src/db/index.ts',
-  'src/http/pages/session.ts -> src/db/sessions.ts',
-  'src/http/pages/tokens-page.ts -> src/db/tokens.ts',
   'src/http/resolve/resolve.ts -> src/db/lfs.ts',
 ];
 
