@@ -161,6 +161,24 @@ describe('backup while pushes run, then restore', () => {
       expect(crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex')).toBe(oid);
     }
 
+    // Every LFS pointer in a restored repo's history names an object linked to that repo (or
+    // downloads would be refused) and present.
+    const sqlite2 = new Database(path.join(newData, 'hubgate.sqlite'), { readonly: true, fileMustExist: true });
+    const linkedTo = sqlite2.prepare('select l.oid from lfs_links l join repos r on r.id = l.repo_id join accounts a on a.id = r.owner_id where a.name = ? and r.name = ?');
+    for (const repo of REPOS) {
+      const dir = path.join(newData, 'repos', 'models', `${repo}.git`);
+      const links = new Set((linkedTo.all(...repo.split('/')) as { oid: string }[]).map((r) => r.oid));
+      const blobs = (await git(hub, ['rev-list', '--objects', '--all'], dir)).split('\n').filter((l) => l.endsWith('.bin'));
+      expect(blobs.length).toBeGreaterThanOrEqual(1);
+      for (const line of blobs) {
+        const pointer = await git(hub, ['cat-file', 'blob', line.split(' ')[0]], dir);
+        const oid = /^oid sha256:([0-9a-f]{64})$/m.exec(pointer)![1];
+        expect(links.has(oid), `${repo} ${line}`).toBe(true);
+        expect(fs.existsSync(path.join(newData, 'lfs', 'objects', oid.slice(0, 2), oid.slice(2, 4), oid))).toBe(true);
+      }
+    }
+    sqlite2.close();
+
     // A server on the restored data: the old token clones every repo with its LFS files, byte for byte.
     restored = await startHubgate({ dataDir: newData });
     expect((await restored.git(['lfs', 'install', '--skip-repo'])).code).toBe(0);

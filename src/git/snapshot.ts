@@ -5,34 +5,43 @@ import { MAINTENANCE_LOCK, MAINTENANCE_WANTED, releaseMaintenanceLock, takeMaint
 import { QUARANTINE_PREFIX } from './quarantine.js';
 import { runGit } from './run.js';
 
-// A consistent copy of a bare repo that pushes keep writing to. The refs are read first, then
-// the objects are copied, then the refs read are written into the copy: git moves a ref only
-// after the objects it names are in objects/, and objects are never changed, so every copied ref
-// names objects that were copied. Objects pushed after the refs were read may come along too;
-// nothing names them, which is harmless. The only thing that removes objects is maintenance
-// (src/git/maintenance.ts: a repack replaces packs), so its lock is held for the whole copy;
-// a push meanwhile records that a run is wanted, and its next push's run does it.
+// A consistent copy of a bare repo that pushes keep writing to, in two steps: its refs are read
+// (readRefs), later its objects are copied and the refs read are written into the copy
+// (copyRepo). git moves a ref only after the objects it names are in objects/, and objects are
+// never changed, so every copied ref names objects that were copied. Objects pushed after the
+// refs were read may come along too; nothing names them, which is harmless. Objects leave
+// objects/ only when maintenance (src/git/maintenance.ts) repacks them into a new pack and
+// removes the old ones, so its lock is held while the objects are copied; a push meanwhile
+// records that a run is wanted, and the run after its next push does it.
 
 /** How long to wait for a maintenance run of the repo to end before giving up. */
 const LOCK_WAIT_MS = 30 * 60 * 1000;
 
-export interface RepoSnapshot {
-  refs: number;
-  /** Object files (loose objects, packs and their indexes) put in the copy. */
-  objectFiles: number;
+/** `[id, refname]` pairs. */
+export type Refs = [string, string][];
+
+/** Every ref of the repo at `dir`, as it is now; `env` is the server's git environment. */
+export async function readRefs(dir: string, env: NodeJS.ProcessEnv): Promise<Refs> {
+  const out = await runGit(['for-each-ref', '--format=%(objectname) %(refname)'], { env, cwd: dir });
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const space = line.indexOf(' ');
+      return [line.slice(0, space), line.slice(space + 1)];
+    });
 }
 
-/** Copies the bare repo at `src` to `dest` (which must not exist); `env` is the server's git environment. */
-export async function snapshotRepo(src: string, dest: string, env: NodeJS.ProcessEnv, copier: Copier): Promise<RepoSnapshot> {
+/** Copies the bare repo at `src` to `dest` (which must not exist) with `refs`, read from it earlier; how many object files it copied. */
+export async function copyRepo(src: string, dest: string, refs: Refs, copier: Copier): Promise<number> {
   await lockMaintenance(src);
   try {
-    const refs = await readRefs(src, env);
     await fs.mkdir(path.dirname(dest), { recursive: true });
     // Everything but objects/ and the refs: HEAD, config, custom_hooks/, info/, ...
     await copyTree(src, dest, copier, { skip: (rel) => rel === 'objects' || skipAtTop(rel) });
     const objectFiles = await copyTree(path.join(src, 'objects'), path.join(dest, 'objects'), copier, { skip: await skipInObjects(src), linkable: () => true });
     await writeRefs(dest, refs);
-    return { refs: refs.length, objectFiles };
+    return objectFiles;
   } finally {
     await releaseMaintenanceLock(src);
   }
@@ -44,18 +53,6 @@ async function lockMaintenance(dir: string): Promise<void> {
     if (Date.now() > deadline) throw new Error(`${dir} is still being repacked after ${LOCK_WAIT_MS / 60000} minutes: run the backup again later`);
     await new Promise((r) => setTimeout(r, 250));
   }
-}
-
-/** `[id, refname]` of every ref, as they are now. */
-async function readRefs(dir: string, env: NodeJS.ProcessEnv): Promise<[string, string][]> {
-  const out = await runGit(['for-each-ref', '--format=%(objectname) %(refname)'], { env, cwd: dir });
-  return out
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => {
-      const space = line.indexOf(' ');
-      return [line.slice(0, space), line.slice(space + 1)];
-    });
 }
 
 /**
@@ -86,7 +83,7 @@ async function skipInObjects(repo: string): Promise<(rel: string) => boolean> {
  * Writes `refs` as the copy's packed-refs (sorted by name as git compares them, bytewise), with
  * empty refs/heads and refs/tags so git recognises the directory as a repo.
  */
-async function writeRefs(dir: string, refs: [string, string][]): Promise<void> {
+async function writeRefs(dir: string, refs: Refs): Promise<void> {
   for (const sub of ['heads', 'tags']) await fs.mkdir(path.join(dir, 'refs', sub), { recursive: true });
   const sorted = [...refs].sort(([, a], [, b]) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
   const lines = sorted.map(([id, name]) => `${id} ${name}\n`).join('');

@@ -2,26 +2,27 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { backupDatabase, DB_FILE, linkedObjectIds, readyRepos } from '../db/backup.js';
-import { openDb } from '../db/index.js';
+import { type Db, openDb } from '../db/index.js';
 import { TYPE_PLURAL } from '../domain/names.js';
 import { gitEnv } from '../git/env.js';
 import { repoDir } from '../git/repo-dirs.js';
-import { snapshotRepo } from '../git/snapshot.js';
+import { copyRepo, readRefs, type Refs } from '../git/snapshot.js';
 import { copyTree, createCopier } from '../util/copy-tree.js';
 import { type BackupManifest, hubgateVersion, writeManifest } from './backup-manifest.js';
 import { abandonStaging, checkApart, checkEmptyTarget, finishStaging, startStaging } from './staged-dir.js';
 
 // `hubgate backup DIR`: an online snapshot of a data directory while the server runs.
 //
-// The order makes the parts agree. Whatever a row of the database names (a repo, an LFS object)
-// existed before the row was written, and is never removed while the row stays; git repos only
-// gain objects, and a ref moves only after the objects and LFS objects it needs are stored. So:
-// 1. the database first (one consistent snapshot);
-// 2. then each repo the snapshot lists: refs read, then objects copied (src/git/snapshot.ts);
-// 3. then the LFS objects: every object a copied row or ref names was stored before, so it is
-//    there. Anything newer that comes along (objects of later pushes) is unnamed and harmless.
-// Repos made after the snapshot are not in it and are left out; a repo deleted or moved after it
-// is missing from the backup and listed in the manifest.
+// The order makes the parts agree. A push stores its LFS objects, then links them to the repo
+// in the database, then its git objects, and only then moves refs; nothing is ever removed
+// while a row or a ref names it (git objects and LFS objects are never changed). So:
+// 1. the refs of every repo are read;
+// 2. then the database is copied (one snapshot): it links every LFS object those refs name;
+// 3. then each repo's objects are copied and the refs read in 1 written (src/git/snapshot.ts);
+// 4. then the LFS objects: every one a copied row or ref names was stored before, so it is there.
+// Anything newer that comes along (objects of later pushes) is named by nothing and harmless.
+// A repo created between 1 and 2 has its refs read and the database copied again. A repo
+// deleted or moved after 2 is missing from the backup and listed in the manifest.
 
 /** What is not copied from the top of the data directory: handled apart, or scratch space. */
 const HANDLED_APART = new Set(['repos', 'lfs', 'tmp', 'trash']);
@@ -48,30 +49,58 @@ export async function backup(cfg: BackupSettings, dir: string): Promise<BackupMa
   }
 }
 
+/** How often the database is copied again because repos were created meanwhile, at most. */
+const MAX_ROUNDS = 5;
+
 async function writeBackup(cfg: BackupSettings, dataDir: string, out: string, startedAt: string): Promise<BackupManifest> {
   const copier = createCopier();
-  // 1. The database.
-  await backupDatabase(dataDir, path.join(out, DB_FILE));
-  const db = await openDb(out, { readonly: true });
-  const [repos, linked] = await Promise.all([readyRepos(db), linkedObjectIds(db)]).finally(() => db.destroy());
-
-  // 2. The repos.
   const env = gitEnv(dataDir);
+  const dbCopy = path.join(out, DB_FILE);
+  // By repo directory; undefined: there was no such directory.
+  const refsOf = new Map<string, Refs | undefined>();
+  const readAll = async (repos: RepoKey[]) => {
+    for (const ref of repos) {
+      const dir = repoDir(dataDir, ref);
+      if (!refsOf.has(dir)) refsOf.set(dir, (await isDirectory(dir)) ? await readRefs(dir, env) : undefined);
+    }
+  };
+  // 1. and 2.: the refs of every repo the database copy lists were read before it was made.
+  await readAll(await withDb(dataDir, readyRepos));
+  let repos: RepoKey[];
+  let linked: string[];
+  for (let round = 1; ; round++) {
+    await fs.rm(dbCopy, { force: true });
+    await backupDatabase(dataDir, dbCopy);
+    [repos, linked] = await withDb(out, (db) => Promise.all([readyRepos(db), linkedObjectIds(db)]));
+    const unread = repos.filter((ref) => !refsOf.has(repoDir(dataDir, ref)));
+    if (unread.length === 0 || round === MAX_ROUNDS) break;
+    await readAll(unread);
+  }
+
+  // 3. The repos.
   const missingRepos: string[] = [];
   let refs = 0;
   let gitObjectFiles = 0;
   for (const ref of repos) {
     const src = repoDir(dataDir, ref);
-    if (!(await isDirectory(src))) {
+    const read = refsOf.get(src);
+    if (!read || !(await isDirectory(src))) {
       missingRepos.push(`${TYPE_PLURAL[ref.type]}/${ref.namespace}/${ref.name}`);
       continue;
     }
-    const copied = await snapshotRepo(src, repoDir(out, ref), env, copier);
-    refs += copied.refs;
-    gitObjectFiles += copied.objectFiles;
+    try {
+      gitObjectFiles += await copyRepo(src, repoDir(out, ref), read, copier);
+    } catch (err) {
+      if (await isDirectory(src)) throw err;
+      // Deleted or moved while it was being copied.
+      await fs.rm(repoDir(out, ref), { recursive: true, force: true });
+      missingRepos.push(`${TYPE_PLURAL[ref.type]}/${ref.namespace}/${ref.name}`);
+      continue;
+    }
+    refs += read.length;
   }
 
-  // 3. The LFS objects (fs store; an S3 bucket keeps its own, see docs/backup.md).
+  // 4. The LFS objects (fs store; an S3 bucket keeps its own, see docs/backup.md).
   const lfsObjects = path.join('lfs', 'objects');
   const copiedLfs = await copyTree(path.join(dataDir, lfsObjects), path.join(out, lfsObjects), copier, { linkable: () => true });
   const missing: string[] = [];
@@ -95,6 +124,18 @@ async function writeBackup(cfg: BackupSettings, dataDir: string, out: string, st
       ? { store: 's3', linked: linked.length, copied: copiedLfs, missing, bucket: cfg.s3Bucket, prefix: cfg.s3Prefix }
       : { store: 'fs', linked: linked.length, copied: copiedLfs, missing },
   });
+}
+
+type RepoKey = Awaited<ReturnType<typeof readyRepos>>[number];
+
+/** Runs `fn` on the database of `dir`, opened read-only. */
+async function withDb<T>(dir: string, fn: (db: Db) => Promise<T>): Promise<T> {
+  const db = await openDb(dir, { readonly: true });
+  try {
+    return await fn(db);
+  } finally {
+    await db.destroy();
+  }
 }
 
 async function isDirectory(p: string): Promise<boolean> {
