@@ -8,6 +8,8 @@ import { ConfigError, dataDirFrom, loadConfig } from '../config.js';
 import { HubgateError } from '../domain/errors.js';
 import { storageFault } from '../domain/faults.js';
 import { NameError, parseRepoId, parseRepoType } from '../domain/names.js';
+import { backup } from '../ops/backup.js';
+import { restore } from '../ops/restore.js';
 import type { GatedMode, MemberRole, TokenRole } from '../domain/types.js';
 import { addMember, createOrg, createUser, setPassword } from '../services/accounts.js';
 import { type Db, withDatabase } from '../services/database.js';
@@ -183,6 +185,25 @@ export function buildProgram(): Command {
       const ref = { ...parseRepoId(id), type: parseRepoType(o.type) };
       await withDb(o, async (db) => updateSettings(db, await requireRepo(db, ref), { gated: mode === 'off' ? false : (mode as GatedMode) }));
       say(`${id}: gating ${mode}`);
+    });
+
+  program
+    .command('backup <dir>')
+    .description('copy the data directory into DIR (new or empty) while the server runs: database, repos, LFS objects, keys')
+    .addOption(dataOption())
+    .action(async (dir: string, o) => {
+      const m = await backup(loadConfig({ dataDir: o.data }), dir);
+      say(`backed up ${m.repos} repos and ${m.lfs.store === 'fs' ? `${m.lfs.copied} LFS objects` : `the database (LFS objects stay in s3://${m.lfs.bucket}/${m.lfs.prefix})`} into ${path.resolve(dir)}`);
+      for (const repo of m.missingRepos) process.stderr.write(`hubgate: warning: ${repo} was deleted or moved during the backup and is not in it\n`);
+      if (m.lfs.missing.length) process.stderr.write(`hubgate: warning: ${m.lfs.missing.length} linked LFS objects were not in the store (listed in backup.json)\n`);
+    });
+  program
+    .command('restore <dir>')
+    .description('make the backup in DIR a new data directory (--data, which must be new or empty)')
+    .addOption(dataOption())
+    .action(async (dir: string, o) => {
+      const m = await restore(dir, dataDirFrom(o.data));
+      say(`restored the backup of ${m.finishedAt} into ${dataDirFrom(o.data)}${m.lfs.store === 's3' ? ` (LFS objects are in s3://${m.lfs.bucket}/${m.lfs.prefix}: serve with the same HUBGATE_S3_* settings)` : ''}`);
     });
 
   program
