@@ -152,6 +152,25 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0007_audit_log': {
+    async up(db: Kysely<any>) {
+      // Who did what, append-only: names are kept as text so an entry outlives the user, org or
+      // repo it names (ids would dangle after a delete). `details` is JSON with no secrets.
+      await db.schema
+        .createTable('audit_log')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text')
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('repo', 'text')
+        .addColumn('target', 'text')
+        .addColumn('details', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('audit_log_at').on('audit_log').column('at').execute();
+      await db.schema.createIndex('audit_log_actor').on('audit_log').columns(['actor', 'id']).execute();
+      await db.schema.createIndex('audit_log_repo').on('audit_log').columns(['repo', 'id']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

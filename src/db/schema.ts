@@ -115,6 +115,20 @@ export interface JobsTable {
   claimed_until: string | null;
 }
 
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: string;
+  /** The user who acted (by name); null for the server itself or the command line. */
+  actor: string | null;
+  action: string;
+  /** `type/ns/name` of the repo acted on, if any (e.g. `models/alice/bert`). */
+  repo: string | null;
+  /** The user, org or token acted on, if any. */
+  target: string | null;
+  /** JSON object with the particulars (ref, old and new commit, role, ...); never a secret. */
+  details: string;
+}
+
 export interface Database {
   accounts: AccountsTable;
   memberships: MembershipsTable;
@@ -127,4 +141,5 @@ export interface Database {
   access_requests: AccessRequestsTable;
   sessions: SessionsTable;
   jobs: JobsTable;
+  audit_log: AuditLogTable;
 }
