@@ -31,24 +31,24 @@ export function hubApi(ctx: AppContext, uploads: PendingUploads): Router {
   const info = repoInfoHandlers(ctx);
 
   const router = Router();
-  //   method      path                                         before the repo                            authorised by                   handler
-  router.post(     `${REPO}/preupload/:rev`,                     jsonBody, named('api-preupload'), repo,     guard('write'),                 commit.preupload);
-  router.post(     `${REPO}/commit/:rev`,                        named('api-commit'), repo,                  guard('write'),                 commit.commit);
-  router.put(      `${REPO}/settings`,                           jsonBody, named('api-settings'), repo,      guard('write'),                 settingsHandler(ctx));
-  router.get(      `${REPO}/user-access-request/:status`,        accessStatus, named('api-access-requests'), repo, guard('write'),           requests.list);
-  router.post(     `${REPO}/user-access-request/handle`,         jsonBody, named('api-access-requests'), repo, guard('write'),             requests.handle);
-  router.post(     `${REPO}/user-access-request/grant`,          jsonBody, named('api-access-requests'), repo, guard('write'),             requests.grant);
-  // Not under /api: /{prefix}{ns}/{name}/ask-access, JSON only (the page's form is the pages router's).
-  router.post(     ASK_ACCESS,                                   askAccessRepo, signedInToAsk,               guard('view'), jsonBody,        askAccessHandler(ctx));
-  router.post(     '/api/validate-yaml',                         validateYamlFormBody, validateYamlJsonBody, named('api-validate-yaml'), /* anyone */ validateYaml);
-  router.get(      '/api/whoami-v2',                             named('api-whoami'),                        /* signed in (401 otherwise) */ whoamiHandler(ctx));
-  router.post(     '/api/repos/create',                          jsonBody, named('api-repos-create'),        /* policy: create in the namespace */ repos.create);
-  router.delete(   '/api/repos/delete',                          jsonBody, named('api-repos-delete'), repos.deleteTarget, guard('admin'),  repos.delete);
-  router.get(      REPO,                                         knownRepoType, named('api-repo-info'), repo, guard(infoAction),          info.info);
-  router.get(      `${REPO}/revision/*rev`,                      infoRevision, knownRepoType, named('api-repo-info'), repo, guard(infoAction), info.info);
-  router.get(      `${REPO}/tree/:rev`,                          knownRepoType, named('api-tree'), treeRequest, repo, guard('read'),    info.tree);
-  router.get(      `${REPO}/tree/:rev/*path`,                    knownRepoType, named('api-tree'), treeRequest, repo, guard('read'),    info.tree);
-  router.post(     `${REPO}/paths-info/:rev`,                    pathsInfoFormBody, jsonBody, knownRepoType, named('api-paths-info'), pathsInfoRequest, repo, guard('read'), info.pathsInfo);
+  //   method    path                                   before the guard                                                                             authorised by               handler
+  router.post(   `${REPO}/preupload/:rev`,              jsonBody, named('api-preupload'), repo,                                                      guard('write'),             commit.preupload);
+  router.post(   `${REPO}/commit/:rev`,                 named('api-commit'), repo,                                                                   guard('write'),             commit.commit);
+  router.put(    `${REPO}/settings`,                    jsonBody, named('api-settings'), repo,                                                       guard('write'),             settingsHandler(ctx));
+  router.get(    `${REPO}/user-access-request/:status`, accessStatus, named('api-access-requests'), repo,                                            guard('write'),             requests.list);
+  router.post(   `${REPO}/user-access-request/handle`,  jsonBody, named('api-access-requests'), repo,                                                guard('write'),             requests.handle);
+  router.post(   `${REPO}/user-access-request/grant`,   jsonBody, named('api-access-requests'), repo,                                                guard('write'),             requests.grant);
+  // Not under /api: /{prefix}{ns}/{name}/ask-access with a JSON body (the page's form is the pages router's).
+  router.post(   ASK_ACCESS,                            askAccessRepo, signedInToAsk,                                                                guard('view'), jsonBody,    askAccessHandler(ctx));
+  router.post(   '/api/validate-yaml',                  validateYamlFormBody, validateYamlJsonBody, named('api-validate-yaml'),                      /* anyone */                validateYaml);
+  router.get(    '/api/whoami-v2',                      named('api-whoami'),                                                                         /* signed in, else 401 */   whoamiHandler(ctx));
+  router.post(   '/api/repos/create',                   jsonBody, named('api-repos-create'),                                                         /* policy: create in ns */  repos.create);
+  router.delete( '/api/repos/delete',                   jsonBody, named('api-repos-delete'), repos.deleteTarget,                                     guard('admin'),             repos.delete);
+  router.get(    REPO,                                  knownRepoType, named('api-repo-info'), repo,                                                 guard(infoAction),          info.info);
+  router.get(    `${REPO}/revision/*rev`,               infoRevision, knownRepoType, named('api-repo-info'), repo,                                   guard(infoAction),          info.info);
+  router.get(    `${REPO}/tree/:rev`,                   knownRepoType, named('api-tree'), treeRequest, repo,                                         guard('read'),              info.tree);
+  router.get(    `${REPO}/tree/:rev/*path`,             knownRepoType, named('api-tree'), treeRequest, repo,                                         guard('read'),              info.tree);
+  router.post(   `${REPO}/paths-info/:rev`,             pathsInfoFormBody, jsonBody, knownRepoType, named('api-paths-info'), pathsInfoRequest, repo, guard('read'),              info.pathsInfo);
   return router;
 }
 
