@@ -1,13 +1,13 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Answer } from '../../access/answer.js';
-import { HubgateError } from '../../domain/errors.js';
+import { HubgateError, type HubErrorCode } from '../../domain/errors.js';
 import { storageFault } from '../../domain/faults.js';
 import { NameError, nameProblem, printable, type RepoRef, type RepoType } from '../../domain/names.js';
 
 // Answers of the Hub API: JSON `{"error"}` plus the X-Error-Code / X-Error-Message headers the
 // Hugging Face clients turn into their own exceptions (hf-wire.md §3).
 
-export type ErrorCode = 'RepoNotFound' | 'GatedRepo' | 'RevisionNotFound' | 'EntryNotFound';
+export type ErrorCode = HubErrorCode;
 
 /** Header values must be Latin-1 on one line: anything else is shown as '?'. */
 export function headerSafe(message: string): string {
