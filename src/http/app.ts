@@ -1,10 +1,8 @@
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type Response } from 'express';
 import { pinoHttp } from 'pino-http';
-import { apiError } from './api/respond.js';
-import { hubApi } from './api/router.js';
-import { storageFault } from '../domain/faults.js';
-import { NameError } from '../domain/names.js';
-import { resolveRoutes } from './resolve/resolve.js';
+import { apiFaults } from './api/respond.js';
+import { hubApi } from './api/routes.js';
+import { resolveRoutes } from './resolve/routes.js';
 import { cors } from './cors.js';
 import type { AppContext } from './context.js';
 import { gitRoutes } from './git/routes.js';
@@ -67,26 +65,6 @@ export function createApp(ctx: AppContext, lfs: LfsDeps): express.Express {
   app.use((_req, res) => {
     res.status(404).json({ error: 'Not found' });
   });
-  app.use((err: Error & { status?: number; type?: string }, req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof NameError) return apiError(res, 400, err.message);
-    // HubgateErrors and body-parser's errors (malformed JSON, too large) carry a 4xx meant for the user.
-    if (err.status && err.status >= 400 && err.status < 500) {
-      // Answered already (a request body cut by its idle timeout, for one): nothing more to say.
-      if (res.headersSent) return void res.destroy();
-      // A body not read to its end is not read at all: the connection closes after the answer.
-      if (!req.complete) res.set('Connection', 'close');
-      return apiError(res, err.status, err.type === 'entity.parse.failed' ? `malformed JSON body: ${err.message}` : err.type === 'entity.too.large' ? 'request body too large' : err.message);
-    }
-    // A full disk, a read-only disk, a database that cannot write: the client is told so, and may retry.
-    const fault = storageFault(err);
-    if (fault) {
-      req.log.error({ err }, 'storage fault');
-      if (res.headersSent) return void res.destroy();
-      return apiError(res, fault.status, fault.message, { headers: 'retryAfter' in fault ? { 'Retry-After': String(fault.retryAfter) } : {} });
-    }
-    req.log.error({ err }, 'unhandled error');
-    if (!res.headersSent) res.status(500).json({ error: 'Internal error; the server log has the details' });
-    else res.destroy();
-  });
+  app.use(apiFaults);
   return app;
 }

@@ -1,4 +1,4 @@
-import { createAccount, findAccount, type Account, passwordHashOf, setMembership, setPasswordHash } from '../db/accounts.js';
+import { createAccount, findAccount, type Account, orgsOfUser, passwordHashOf, setMembership, setPasswordHash } from '../db/accounts.js';
 import { deleteSessionsOfUser } from '../db/sessions.js';
 import { type Db, isUniqueViolation } from '../db/index.js';
 import { checkNamespace, printable } from '../domain/names.js';
@@ -73,4 +73,9 @@ export async function addMember(db: Db, orgName: string, userName: string, role:
   const org = await requireAccount(db, orgName, 'org');
   const user = await requireAccount(db, userName, 'user');
   await setMembership(db, org.id, user.id, role);
+}
+
+/** The organizations a user belongs to, with the user's role in each (whoami). */
+export function organizationsOf(db: Db, userId: number): Promise<{ name: string; fullname: string; role: MemberRole }[]> {
+  return orgsOfUser(db, userId);
 }

@@ -1,12 +1,11 @@
-import { type Request, type Response, Router } from 'express';
+import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import type { RepoWithOwner } from '../../db/repos.js';
 import type { AccessRequest, AccessStatus } from '../../domain/types.js';
 import type { AppContext } from '../context.js';
 import { accessRequestPage, grantAccess, handleAccessRequest, PAGE_SIZE } from '../../services/access-requests.js';
-import { apiRepoRef, authorizeRepo } from './respond.js';
+import { authorizedRepo } from '../authorize.js';
 import { baseUrlOf } from '../urls.js';
-import { jsonBody, parseBody } from './body.js';
+import { parseBody } from './body.js';
 
 // The Hub's access-request API (seeds: gated models / datasets), for authors with write on the repo.
 
@@ -33,21 +32,21 @@ export function accessRequestJson(r: AccessRequest) {
   };
 }
 
-export function accessRequestRoutes(ctx: AppContext): Router {
-  const router = Router();
-  const base = '/api/:plural/:ns/:name/user-access-request';
+/** The statuses a list of requests may ask for (other words in that place are no route of the API). */
+export const ACCESS_STATUSES: readonly string[] = ['pending', 'accepted', 'rejected'];
 
-  /** Authors only: write on the repo, with a write token. */
-  const author = (req: Request, res: Response): Promise<RepoWithOwner | undefined> => authorizeRepo(ctx, req, res, apiRepoRef(req.params), 'write');
+export interface AccessRequestHandlers {
+  list: RequestHandler;
+  handle: RequestHandler;
+  grant: RequestHandler;
+}
 
-  router.get(`${base}/:status`, async (req, res, next) => {
-    const status = req.params.status;
-    if (status !== 'pending' && status !== 'accepted' && status !== 'rejected') return next();
-    res.locals.route = 'api-access-requests';
-    const repo = await author(req, res);
-    if (!repo) return;
+/** The access-request handlers, behind the route table's guard('write'): authors only, with a write token. */
+export function accessRequestHandlers(ctx: AppContext): AccessRequestHandlers {
+  const list: RequestHandler = async (req, res) => {
+    const repo = authorizedRepo(res).row;
     const query = parseBody(listQuery, req.query, 'query');
-    const page = await accessRequestPage(ctx.db, repo, status as AccessStatus, query.cursor, query.limit);
+    const page = await accessRequestPage(ctx.db, repo, req.params.status as AccessStatus, query.cursor, query.limit);
     if (page.next) {
       const url = new URL(`${baseUrlOf(ctx.cfg, req)}${req.path}`);
       url.searchParams.set('cursor', page.next);
@@ -55,25 +54,21 @@ export function accessRequestRoutes(ctx: AppContext): Router {
       res.set('Link', `<${url.href}>; rel="next"`);
     }
     res.json(page.requests.map(accessRequestJson));
-  });
+  };
 
-  router.post(`${base}/handle`, jsonBody, async (req, res) => {
-    res.locals.route = 'api-access-requests';
-    const repo = await author(req, res);
-    if (!repo) return;
+  const handle: RequestHandler = async (req, res) => {
+    const repo = authorizedRepo(res).row;
     const body = parseBody(handleBody, req.body, 'handle request');
     const request = await handleAccessRequest(ctx.db, ctx.notifier, repo, body.user, body.status, body.rejectionReason ?? null);
     res.json(accessRequestJson(request));
-  });
+  };
 
-  router.post(`${base}/grant`, jsonBody, async (req, res) => {
-    res.locals.route = 'api-access-requests';
-    const repo = await author(req, res);
-    if (!repo) return;
+  const grant: RequestHandler = async (req, res) => {
+    const repo = authorizedRepo(res).row;
     const body = parseBody(grantBody, req.body, 'grant request');
     const request = await grantAccess(ctx.db, ctx.notifier, repo, body.user);
     res.json(accessRequestJson(request));
-  });
+  };
 
-  return router;
+  return { list, handle, grant };
 }

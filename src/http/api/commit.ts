@@ -1,4 +1,4 @@
-import { type Request, type Response, Router } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { badRequest, HubgateError } from '../../domain/errors.js';
 import { printable, repoIdOf } from '../../domain/names.js';
@@ -10,9 +10,10 @@ import type { AppContext } from '../context.js';
 import {
   branchProblem, checkPath, CommitDraft, type CommitHeader, MAX_OPERATIONS, type PendingUploads, planUploads,
 } from '../../services/commits.js';
-import { jsonBody, parseBody } from './body.js';
+import { authorizedRepo } from '../authorize.js';
+import { parseBody } from './body.js';
 import { ndjsonLines } from './ndjson.js';
-import { apiError, apiRepoRef, authorizeRepo } from './respond.js';
+import { apiError } from './respond.js';
 import { baseUrlOf } from '../urls.js';
 import { revisionProblem } from '../../domain/revisions.js';
 
@@ -72,13 +73,15 @@ function parseValue<T extends z.ZodType>(schema: T, value: unknown, what: string
   throw badRequest(`${what}: ${issue.path.join('.') || 'value'}: ${issue.message}`);
 }
 
-export function commitRoutes(ctx: AppContext, uploads: PendingUploads): Router {
-  const router = Router();
+export interface CommitHandlers {
+  preupload: RequestHandler;
+  commit: RequestHandler;
+}
 
-  router.post('/api/:plural/:ns/:name/preupload/:rev', jsonBody, async (req, res) => {
-    res.locals.route = 'api-preupload';
-    const repo = await authorizeRepo(ctx, req, res, apiRepoRef(req.params), 'write');
-    if (!repo) return;
+/** The handlers of preupload and commit, behind the route table's guard('write'). */
+export function commitHandlers(ctx: AppContext, uploads: PendingUploads): CommitHandlers {
+  const preupload: RequestHandler = async (req, res) => {
+    const repo = authorizedRepo(res).row;
     const body = parseBody(preuploadBody, req.body, 'preupload request');
     const files = body.files.map((f, i) => {
       if (!BASE64.test(f.sample)) throw badRequest(`invalid preupload request: files.${i}.sample: use the base64 of the file's first 512 bytes`);
@@ -91,12 +94,10 @@ export function commitRoutes(ctx: AppContext, uploads: PendingUploads): Router {
     if (!commit) return revisionNotFound(res, rev, repoIdOf(repo));
     const plans = await planUploads(ctx.cfg, repo, commit, files, { gitAttributes: body.gitAttributes, gitIgnore: body.gitIgnore });
     res.json({ files: plans });
-  });
+  };
 
-  router.post('/api/:plural/:ns/:name/commit/:rev', async (req, res) => {
-    res.locals.route = 'api-commit';
-    const repo = await authorizeRepo(ctx, req, res, apiRepoRef(req.params), 'write');
-    if (!repo) return;
+  const commit: RequestHandler = async (req, res) => {
+    const repo = authorizedRepo(res).row;
     const caller = res.locals.caller;
     if (caller.kind !== 'user') throw new HubgateError('unauthenticated', 'sign in with a write token to commit');
     if (req.query.create_pr !== undefined && !['0', 'false', ''].includes(String(req.query.create_pr).toLowerCase())) {
@@ -142,13 +143,13 @@ export function commitRoutes(ctx: AppContext, uploads: PendingUploads): Router {
     } catch (err) {
       if (req.destroyed && !req.complete) return; // the client went away mid-body: no one to answer
       if (!req.complete) res.set('Connection', 'close'); // the rest of the body is not read
-      if (err instanceof HubgateError) return apiError(res, err.status, err.message, { code: err.code });
-      throw err;
+      throw err; // rendered by the API's error renderer (respond.ts)
     } finally {
       await draft.dispose();
     }
-  });
-  return router;
+  };
+
+  return { preupload, commit };
 }
 
 /** Reads the NDJSON body into the draft, line by line; returns the header. */

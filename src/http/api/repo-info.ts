@@ -1,4 +1,4 @@
-import express, { type NextFunction, type Request, type Response, Router } from 'express';
+import express, { type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import type { RepoWithOwner } from '../../db/repos.js';
 import { badRequest } from '../../domain/errors.js';
@@ -11,8 +11,9 @@ import { repoDir } from '../../git/repo-dirs.js';
 import { commitDate, type LastCommit, type LfsDetails, lastCommitOf, lfsDetailsOfAll, listTree, listTreePage, type TreeEntry } from '../../git/tree.js';
 import type { AppContext } from '../context.js';
 import { declaredLengthAtMost } from '../request-body.js';
-import { jsonBody, parseBody } from './body.js';
-import { apiError, apiRepoRef, authorizeRepo, revisionNotFound } from './respond.js';
+import { authorizedRepo } from '../authorize.js';
+import { parseBody } from './body.js';
+import { apiError, revisionNotFound } from './respond.js';
 import { baseUrlOf } from '../urls.js';
 
 // GET /api/{models|datasets|spaces}/{ns}/{name}[/revision/{rev}]: repo info as model_info /
@@ -49,7 +50,7 @@ const pathsInfoBody = z.object({
   expand: BOOL.optional(),
 });
 /** Forms as huggingface_hub's get_paths_info sends them; JSON bodies go on to jsonBody. */
-const formBody = declaredLengthAtMost(1024 * 1024, express.urlencoded({ extended: false, limit: '1mb', parameterLimit: MAX_PATHS_INFO + 10 }), 'ask for fewer paths at a time');
+export const pathsInfoFormBody = declaredLengthAtMost(1024 * 1024, express.urlencoded({ extended: false, limit: '1mb', parameterLimit: MAX_PATHS_INFO + 10 }), 'ask for fewer paths at a time');
 
 /** A boolean query parameter as requests (True), httpx (true) or a person (1) spell it. */
 function flag(value: unknown): boolean {
@@ -100,25 +101,89 @@ async function cardDataAt(ctx: AppContext, repo: RepoWithOwner, sha: string): Pr
   return (await readCard(ctx.cfg.dataDir, repo, sha)).metadata;
 }
 
-export function repoInfoRoutes(ctx: AppContext): Router {
-  const router = Router();
+/** Only models, datasets and spaces have info, trees and paths: anything else in that place is no route of the API. */
+export const knownRepoType: RequestHandler = (req, res, next) => (PLURALS.has(String(req.params.plural)) ? next() : next('route'));
+
+/** The revision of .../revision/{rev}, checked before anything else about the request. */
+export const infoRevision: RequestHandler = (req, _res, next) => {
+  revisionOf(req.params.rev);
+  next();
+};
+
+/** Repo info is metadata ('view'); with `?blobs=true` it describes the files' contents ('read'). */
+export const infoAction = (req: Request): 'view' | 'read' => (flag(req.query.blobs) ? 'read' : 'view');
+
+interface TreeRequest {
+  revision: string;
+  path: string;
+  recursive: boolean;
+  expand: boolean;
+  limit: number;
+  pageSize: number;
+  offset: number;
+}
+
+interface PathsInfoRequest {
+  revision: string;
+  paths: string[];
+  expand: boolean;
+}
+
+/** Checks a tree listing's revision, folder and query before the repo is looked at. */
+export const treeRequest: RequestHandler = (req, res, next) => {
+  const revision = revisionOf(req.params.rev as string);
+  const segments = (req.params as { path?: string[] }).path ?? [];
+  // A trailing '/' (tree/main/dir/) names the same folder.
+  const path = (segments.at(-1) === '' ? segments.slice(0, -1) : segments).join('/');
+  const pathProblem = path ? filePathProblem(path) : null;
+  if (pathProblem) throw badRequest(pathProblem.replace('file path', 'folder path'));
+  const query = parseBody(treeQuery, req.query, 'query');
+  const recursive = flag(req.query.recursive);
+  const expand = flag(req.query.expand);
+  const pageSize = expand ? EXPANDED_PAGE_SIZE : TREE_PAGE_SIZE;
+  const limit = Math.min(query.limit ?? pageSize, pageSize);
+  const tree: TreeRequest = { revision, path, recursive, expand, limit, pageSize, offset: Number(query.cursor ?? 0) };
+  res.locals.treeRequest = tree;
+  next();
+};
+
+/** Checks a paths-info request's revision and paths before the repo is looked at. */
+export const pathsInfoRequest: RequestHandler = (req, res, next) => {
+  const revision = revisionOf(req.params.rev as string);
+  const body = parseBody(pathsInfoBody, req.body, 'paths-info request');
+  const paths = [...new Set(body.paths.map((p) => p.replace(/\/+$/, '')))];
+  for (const p of paths) {
+    const problem = p ? filePathProblem(p) : 'an empty path: give paths inside the repository';
+    if (problem) throw badRequest(problem);
+  }
+  const expand = body.expand ?? false;
+  if (expand && paths.length > 100) throw badRequest('with expand, ask about at most 100 paths per request');
+  const request: PathsInfoRequest = { revision, paths, expand };
+  res.locals.pathsInfoRequest = request;
+  next();
+};
+
+export interface RepoInfoHandlers {
+  info: RequestHandler;
+  tree: RequestHandler;
+  pathsInfo: RequestHandler;
+}
+
+/** The handlers of repo info, tree listings and paths-info, behind the route table's guard. */
+export function repoInfoHandlers(ctx: AppContext): RepoInfoHandlers {
   const env = gitEnv(ctx.cfg.dataDir);
 
-  /** The repo of an /api/{plural}/... route, authorized for `action`; undefined once a denial is answered. */
-  async function authorized(req: Request, res: Response, action: 'view' | 'read'): Promise<{ ref: RepoRef; repo: RepoWithOwner; dir: string } | undefined> {
-    const ref = apiRepoRef(req.params);
-    const repo = await authorizeRepo(ctx, req, res, ref, action);
-    return repo && { ref, repo, dir: repoDir(ctx.cfg.dataDir, repo) };
+  /** The allowed repo: as the caller spelled it (for messages), its row, its directory. */
+  function allowed(res: Response): { ref: RepoRef; repo: RepoWithOwner; dir: string } {
+    const { requested, row } = authorizedRepo(res);
+    return { ref: requested, repo: row, dir: repoDir(ctx.cfg.dataDir, row) };
   }
 
-  async function info(req: Request, res: Response, next: NextFunction, revision: string | null): Promise<void> {
-    if (!PLURALS.has(String(req.params.plural))) return next();
-    res.locals.route = 'api-repo-info';
-    const withBlobs = flag(req.query.blobs);
-    const found = await authorized(req, res, withBlobs ? 'read' : 'view');
-    if (!found) return;
-    const { ref, repo, dir } = found;
+  const info: RequestHandler = async (req, res) => {
     // Without a revision: the default branch, which a repo emptied by a push may not have.
+    const revision = req.params.rev === undefined ? null : revisionOf(req.params.rev);
+    const withBlobs = flag(req.query.blobs);
+    const { ref, repo, dir } = allowed(res);
     const sha = await resolveCommit(dir, env, revision ?? 'HEAD');
     if (!sha && revision !== null) return revisionNotFound(res, repoIdOf(ref), revision);
     // As on the Hub, `expand` selects fields: the file list (one ls-tree of the whole repo) only when asked for.
@@ -145,29 +210,12 @@ export function repoInfoRoutes(ctx: AppContext): Router {
       ...(cardData ? { cardData } : {}),
       ...(withSiblings ? { siblings: files.map((f, i) => siblingJson(f, lfs[i], withBlobs)) } : {}),
     });
-  }
+  };
 
-  router.get('/api/:plural/:ns/:name', (req, res, next) => info(req, res, next, null));
-  router.get('/api/:plural/:ns/:name/revision/*rev', (req, res, next) => info(req, res, next, revisionOf(req.params.rev)));
-
-  async function tree(req: Request, res: Response, next: NextFunction): Promise<void> {
-    if (!PLURALS.has(String(req.params.plural))) return next();
-    res.locals.route = 'api-tree';
-    const revision = revisionOf(req.params.rev as string);
-    const segments = (req.params as { path?: string[] }).path ?? [];
-    // A trailing '/' (tree/main/dir/) names the same folder.
-    const path = (segments.at(-1) === '' ? segments.slice(0, -1) : segments).join('/');
-    const pathProblem = path ? filePathProblem(path) : null;
-    if (pathProblem) throw badRequest(pathProblem.replace('file path', 'folder path'));
-    const query = parseBody(treeQuery, req.query, 'query');
-    const recursive = flag(req.query.recursive);
-    const expand = flag(req.query.expand);
-    const pageSize = expand ? EXPANDED_PAGE_SIZE : TREE_PAGE_SIZE;
-    const limit = Math.min(query.limit ?? pageSize, pageSize);
-
-    const found = await authorized(req, res, 'read');
-    if (!found) return;
-    const { ref, repo, dir } = found;
+  /** GET .../tree/{rev}[/{path}], after treeRequest. */
+  const tree: RequestHandler = async (req, res) => {
+    const { revision, path, recursive, expand, limit, pageSize, offset } = res.locals.treeRequest as TreeRequest;
+    const { ref, repo, dir } = allowed(res);
     const sha = await resolveCommit(dir, env, revision);
     if (!sha) return revisionNotFound(res, repoIdOf(ref), revision);
     let treeOid = sha;
@@ -180,7 +228,6 @@ export function repoInfoRoutes(ctx: AppContext): Router {
       treeOid = object.oid;
     }
 
-    const offset = Number(query.cursor ?? 0);
     const { entries: page, more } = await listTreePage(dir, env, treeOid, { base: path, recursive, directories: true }, offset, limit);
     const [lfs, commits] = await Promise.all([lfsDetailsOfAll(dir, env, page), lastCommitsOf(dir, env, sha, page, expand)]);
     if (more) {
@@ -194,25 +241,12 @@ export function repoInfoRoutes(ctx: AppContext): Router {
       res.set('Link', `<${url.href}>; rel="next"`);
     }
     res.set('X-Repo-Commit', sha).json(page.map((e, i) => treeEntryJson(e, lfs[i], commits[i])));
-  }
+  };
 
-  /** POST .../paths-info/{rev}: the entries of the given paths that exist (get_paths_info, @huggingface/hub pathsInfo). */
-  async function pathsInfo(req: Request, res: Response, next: NextFunction): Promise<void> {
-    if (!PLURALS.has(String(req.params.plural))) return next();
-    res.locals.route = 'api-paths-info';
-    const revision = revisionOf(req.params.rev as string);
-    const body = parseBody(pathsInfoBody, req.body, 'paths-info request');
-    const paths = [...new Set(body.paths.map((p) => p.replace(/\/+$/, '')))];
-    for (const p of paths) {
-      const problem = p ? filePathProblem(p) : 'an empty path: give paths inside the repository';
-      if (problem) throw badRequest(problem);
-    }
-    const expand = body.expand ?? false;
-    if (expand && paths.length > 100) throw badRequest('with expand, ask about at most 100 paths per request');
-
-    const found = await authorized(req, res, 'read');
-    if (!found) return;
-    const { ref, dir } = found;
+  /** POST .../paths-info/{rev}, after pathsInfoRequest: the entries of the given paths that exist (get_paths_info, @huggingface/hub pathsInfo). */
+  const pathsInfo: RequestHandler = async (_req, res) => {
+    const { revision, paths, expand } = res.locals.pathsInfoRequest as PathsInfoRequest;
+    const { ref, dir } = allowed(res);
     const sha = await resolveCommit(dir, env, revision);
     if (!sha) return revisionNotFound(res, repoIdOf(ref), revision);
     const objects = await Promise.all(paths.map((p) => objectInfo(dir, env, `${sha}:${p}`)));
@@ -223,11 +257,7 @@ export function repoInfoRoutes(ctx: AppContext): Router {
     });
     const [lfs, commits] = await Promise.all([lfsDetailsOfAll(dir, env, entries), lastCommitsOf(dir, env, sha, entries, expand)]);
     res.set('X-Repo-Commit', sha).json(entries.map((e, i) => treeEntryJson(e, lfs[i], commits[i])));
-  }
+  };
 
-  router.get('/api/:plural/:ns/:name/tree/:rev', tree);
-  router.get('/api/:plural/:ns/:name/tree/:rev/*path', tree);
-  router.post('/api/:plural/:ns/:name/paths-info/:rev', formBody, jsonBody, pathsInfo);
-
-  return router;
+  return { info, tree, pathsInfo };
 }

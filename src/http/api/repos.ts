@@ -1,4 +1,4 @@
-import { type Request, type Response, Router } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { answerFor, BASIC_CHALLENGE } from '../../access/answer.js';
 import type { Denial } from '../../access/policy.js';
@@ -7,8 +7,9 @@ import { HubgateError, badRequest } from '../../domain/errors.js';
 import { checkName, checkNamespace, type RepoRef, type RepoType, repoIdOf } from '../../domain/names.js';
 import type { AppContext } from '../context.js';
 import { createRepo, deleteRepo } from '../../services/repos.js';
-import { jsonBody, parseBody } from './body.js';
-import { apiError, authorizeRepo, headerSafe } from './respond.js';
+import { authorizedRepo } from '../authorize.js';
+import { parseBody } from './body.js';
+import { apiError, headerSafe } from './respond.js';
 import { baseUrlOf } from '../urls.js';
 
 // POST /api/repos/create and DELETE /api/repos/delete, with the bodies huggingface_hub's
@@ -72,11 +73,16 @@ function refuseCreate(ctx: AppContext, req: Request, res: Response, denial: Deni
   }
 }
 
-export function repoRoutes(ctx: AppContext): Router {
-  const router = Router();
+export interface RepoHandlers {
+  create: RequestHandler;
+  /** Names the repo to delete from the body (res.locals.repoRef), for the guard after it. */
+  deleteTarget: RequestHandler;
+  delete: RequestHandler;
+}
 
-  router.post('/api/repos/create', jsonBody, async (req, res) => {
-    res.locals.route = 'api-repos-create';
+export function repoHandlers(ctx: AppContext): RepoHandlers {
+  /** POST /api/repos/create: the policy decides about the namespace, as no repo exists yet. */
+  const create: RequestHandler = async (req, res) => {
     const body = parseBody(createBody, req.body, 'create request');
     if (body.private != null && body.visibility != null && body.private !== (body.visibility === 'private')) {
       throw badRequest('private and visibility disagree: send one of them');
@@ -102,21 +108,24 @@ export function repoRoutes(ctx: AppContext): Router {
       }
       throw err;
     }
-  });
+  };
 
-  router.delete('/api/repos/delete', jsonBody, async (req, res) => {
-    res.locals.route = 'api-repos-delete';
+  const deleteTarget: RequestHandler = (req, res, next) => {
     const body = parseBody(deleteBody, req.body, 'delete request');
     const ref = repoOf(body, res);
     if (!ref) {
       return apiError(res, 401, NEEDS_TOKEN, { headers: { 'WWW-Authenticate': BASIC_CHALLENGE } });
     }
-    // Admin on the repo: its owner, or an admin of its organization, with a write token.
-    const repo = await authorizeRepo(ctx, req, res, ref, 'admin');
-    if (!repo) return;
-    if (!(await deleteRepo(ctx.db, ctx.cfg.dataDir, repo))) return apiError(res, 404, `Repository not found: ${repoIdOf(ref)}`, { code: 'RepoNotFound' });
-    res.json({});
-  });
+    res.locals.repoRef = ref;
+    next();
+  };
 
-  return router;
+  /** DELETE /api/repos/delete, behind guard('admin'): the repo's owner, or an admin of its organization, with a write token. */
+  const remove: RequestHandler = async (_req, res) => {
+    const repo = authorizedRepo(res);
+    if (!(await deleteRepo(ctx.db, ctx.cfg.dataDir, repo.row))) throw new HubgateError('not-found', `Repository not found: ${repoIdOf(repo.requested)}`, 'RepoNotFound');
+    res.json({});
+  };
+
+  return { create, deleteTarget, delete: remove };
 }

@@ -1,10 +1,10 @@
-import { Router } from 'express';
+import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import { badRequest } from '../../domain/errors.js';
 import type { AppContext } from '../context.js';
 import { updateSettings } from '../../services/repos.js';
-import { jsonBody, parseBody } from './body.js';
-import { apiRepoRef, authorizeRepo } from './respond.js';
+import { authorizedRepo } from '../authorize.js';
+import { parseBody } from './body.js';
 
 // PUT /api/{models|datasets|spaces}/{ns}/{name}/settings, as huggingface_hub's update_repo_settings sends it.
 
@@ -21,12 +21,10 @@ const settingsBody = z.strictObject({
   xetEnabled: z.literal(false).optional(),
 });
 
-export function settingsRoutes(ctx: AppContext): Router {
-  const router = Router();
-  router.put('/api/:plural/:ns/:name/settings', jsonBody, async (req, res) => {
-    res.locals.route = 'api-settings';
-    const repo = await authorizeRepo(ctx, req, res, apiRepoRef(req.params), 'write');
-    if (!repo) return;
+/** PUT .../settings, behind the route table's guard('write'). */
+export function settingsHandler(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    const repo = authorizedRepo(res).row;
     const body = parseBody(settingsBody, req.body, 'settings');
     if (body.private !== undefined && body.visibility !== undefined && body.private !== (body.visibility === 'private')) {
       throw badRequest('private and visibility disagree: send one of them');
@@ -43,6 +41,5 @@ export function settingsRoutes(ctx: AppContext): Router {
       notificationsEmail: updated.notifyEmail,
       notificationsFrequency: updated.notifyFrequency,
     });
-  });
-  return router;
+  };
 }

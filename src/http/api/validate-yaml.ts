@@ -1,9 +1,8 @@
-import express, { Router } from 'express';
+import express, { type RequestHandler } from 'express';
 import { z } from 'zod';
 import { REPO_TYPES } from '../../domain/names.js';
 import { FrontMatterError, parseFrontMatter } from '../../gating/front-matter.js';
 import { GateFormError, gateFormFromMetadata } from '../../gating/form.js';
-import type { AppContext } from '../context.js';
 import { declaredLengthAtMost } from '../request-body.js';
 import { parseBody } from './body.js';
 import { headerSafe } from './respond.js';
@@ -14,12 +13,12 @@ import { headerSafe } from './respond.js';
 /** A 1 MB README grows when escaped into JSON. */
 const BODY_LIMIT = 3 * 1024 * 1024;
 // Older RepoCard.validate() posts the same keys form-encoded. The declared length is checked before either parser reads.
-const formBody = declaredLengthAtMost(
+export const validateYamlFormBody = declaredLengthAtMost(
   BODY_LIMIT,
   express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 10 }),
   'send the README.md alone (at most 1 MB; its front matter at most 256 KB)',
 );
-const jsonBody = express.json({ type: (req) => !/^application\/x-www-form-urlencoded\b/i.test(String(req.headers['content-type'] ?? '')), limit: BODY_LIMIT, strict: true });
+export const validateYamlJsonBody = express.json({ type: (req) => !/^application\/x-www-form-urlencoded\b/i.test(String(req.headers['content-type'] ?? '')), limit: BODY_LIMIT, strict: true });
 
 const validateBody = z.object({
   content: z.string(),
@@ -52,18 +51,14 @@ export function checkCard(content: string, repoType: (typeof REPO_TYPES)[number]
   return { errors: [], warnings: [] };
 }
 
-export function validateYamlRoutes(_ctx: AppContext): Router {
-  const router = Router();
-  router.post('/api/validate-yaml', formBody, jsonBody, (req, res) => {
-    res.locals.route = 'api-validate-yaml';
-    const body = parseBody(validateBody, req.body, 'validate-yaml body');
-    const result = checkCard(body.content, body.repoType);
-    if (result.errors.length) {
-      const message = `Invalid metadata in README.md: ${result.errors.map((e) => e.message).join('; ')}`;
-      res.status(400).set('X-Error-Message', headerSafe(message)).json({ ...result, error: message });
-      return;
-    }
-    res.json(result);
-  });
-  return router;
-}
+/** POST /api/validate-yaml, after validateYamlFormBody and validateYamlJsonBody: anyone may ask. */
+export const validateYaml: RequestHandler = (req, res) => {
+  const body = parseBody(validateBody, req.body, 'validate-yaml body');
+  const result = checkCard(body.content, body.repoType);
+  if (result.errors.length) {
+    const message = `Invalid metadata in README.md: ${result.errors.map((e) => e.message).join('; ')}`;
+    res.status(400).set('X-Error-Message', headerSafe(message)).json({ ...result, error: message });
+    return;
+  }
+  res.json(result);
+};

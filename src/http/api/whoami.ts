@@ -1,16 +1,15 @@
-import { Router } from 'express';
+import type { RequestHandler } from 'express';
 import { BASIC_CHALLENGE, INVALID_CREDENTIALS } from '../../access/answer.js';
-import { orgsOfUser } from '../../db/accounts.js';
+import { organizationsOf } from '../../services/accounts.js';
 import type { AppContext } from '../context.js';
 import { apiError } from './respond.js';
 
 // GET /api/whoami-v2: who the token belongs to, as huggingface_hub's whoami() and
 // @huggingface/hub's whoAmI() read it (hf-wire.md §3.4).
 
-export function whoamiRoutes(ctx: AppContext): Router {
-  const router = Router();
-  router.get('/api/whoami-v2', async (_req, res) => {
-    res.locals.route = 'api-whoami';
+/** Signed in by a token (or a session); anyone else gets the 401 the clients expect. */
+export function whoamiHandler(ctx: AppContext): RequestHandler {
+  return async (_req, res) => {
     const caller = res.locals.caller;
     if (caller.kind === 'invalid') return apiError(res, 401, INVALID_CREDENTIALS, { headers: { 'WWW-Authenticate': BASIC_CHALLENGE } });
     if (caller.kind !== 'user') {
@@ -19,7 +18,7 @@ export function whoamiRoutes(ctx: AppContext): Router {
       });
     }
     const { user, token } = caller;
-    const orgs = await orgsOfUser(ctx.db, user.id);
+    const orgs = await organizationsOf(ctx.db, user.id);
     res.json({
       type: 'user',
       id: String(user.id),
@@ -31,6 +30,5 @@ export function whoamiRoutes(ctx: AppContext): Router {
         ? { type: 'access_token', accessToken: { displayName: token.name, role: token.role, createdAt: token.createdAt } }
         : { type: 'session' },
     });
-  });
-  return router;
+  };
 }

@@ -6,7 +6,13 @@ import { filePathProblem, revisionProblem } from '../../domain/revisions.js';
 
 export const RESOLVE_ROUTE = /^\/resolve\/([^/]+)\/(.+)$/;
 
-export type ParsedTarget = { ok: true; revision: string; path: string } | { ok: false; message: string };
+/** The revision and file path of a resolve URL, decoded and checked. */
+export interface ResolveTarget {
+  revision: string;
+  path: string;
+}
+
+export type ParsedTarget = ({ ok: true } & ResolveTarget) | { ok: false; message: string };
 
 /** Decodes and checks the revision and file path of a resolve URL (`rest` matched RESOLVE_ROUTE). */
 export function parseResolveTarget(rest: string): ParsedTarget {

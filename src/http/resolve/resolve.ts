@@ -1,22 +1,22 @@
 import fs from 'node:fs';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { ObjectStore } from '../../../lfs/store/types.js';
 import { MAX_POINTER_SIZE, MIN_POINTER_SIZE, parsePointer, type Pointer } from '../../../lfs/pointer.js';
-import { apiError, authorizeRepo, revisionNotFound } from '../api/respond.js';
+import { apiError, revisionNotFound } from '../api/respond.js';
+import { authorizedRepo } from '../authorize.js';
 import { baseUrlOf } from '../urls.js';
-import { linkedSizes } from '../../db/lfs.js';
 import type { RepoWithOwner } from '../../db/repos.js';
 import { printable, repoIdOf } from '../../domain/names.js';
 import { objectInfo, readBlob, resolveCommit } from '../../git/content.js';
 import { gitEnv } from '../../git/env.js';
 import { repoDir } from '../../git/repo-dirs.js';
 import type { AppContext } from '../context.js';
-import { parseRepoPath } from '../repo-path.js';
 import { streamBlob } from './blob-stream.js';
 import { contentDisposition, contentTypeOf, safetyHeaders } from './content-type.js';
 import { etagMatches, rangeOf } from './range.js';
-import { parseResolveTarget } from './resolve-path.js';
+import type { ResolveTarget } from './resolve-path.js';
 import { callerUserId } from '../../identity/identify.js';
+import { linkedObjectSize } from '../../services/downloads.js';
 
 // HEAD|GET /{prefix}{ns}/{name}/resolve/{revision}/{path}: file downloads as huggingface_hub's
 // hf_hub_download and @huggingface/hub's downloadFile expect them (hf-wire.md §3.3). Regular
@@ -25,32 +25,19 @@ import { callerUserId } from '../../identity/identify.js';
 // X-Linked-Size. Every answer names the commit the revision resolved to in X-Repo-Commit.
 // No X-Xet-* header is ever sent: clients would switch to a Xet server hubgate is not.
 
-const RESOLVE_PREFIX = /^\/resolve(\/|$)/;
 /** Lifetime of the store URL an LFS file redirects to: the client GETs it right away. */
 const DOWNLOAD_TTL_SECONDS = 3600;
 
-export function resolveRoutes(ctx: AppContext, store: ObjectStore): RequestHandler {
-  return async (req: Request, res: Response, next: NextFunction) => {
-    // `/api/models/resolve/...` is the Hub API's, about a namespace called "resolve".
-    if (req.path.startsWith('/api/')) return next();
-    const parsed = parseRepoPath(req.path, RESOLVE_PREFIX);
-    if (!parsed) return next();
-    res.locals.route = 'resolve';
-    if (req.method !== 'GET' && req.method !== 'HEAD') return apiError(res, 405, 'use GET or HEAD to download a file', { headers: { Allow: 'GET, HEAD' } });
-    if (!parsed.ok) return apiError(res, 400, parsed.message);
-    const target = parseResolveTarget(parsed.rest);
-    if (!target.ok) return apiError(res, 400, target.message);
-
-    // The one access policy decides, gating included (401/403 GatedRepo, 404 RepoNotFound).
-    const repo = await authorizeRepo(ctx, req, res, parsed.ref, 'read');
-    if (!repo) return;
+/** The download, behind the route table's guard('read') (gating included: 401/403 GatedRepo, 404 RepoNotFound); the target checked by resolveTarget. */
+export function downloadHandler(ctx: AppContext, store: ObjectStore): RequestHandler {
+  return async (req: Request, res: Response) => {
+    const target = res.locals.resolveTarget as ResolveTarget;
     // Names match case-insensitively, directories do not: from here on, the repo's stored spelling.
-    const ref = { ...parsed.ref, namespace: repo.namespace, name: repo.name };
-    const repoId = repoIdOf(ref);
+    const { row: repo, ref, repoId, requested } = authorizedRepo(res);
     const dir = repoDir(ctx.cfg.dataDir, ref);
     if (!fs.existsSync(dir)) {
       ctx.log.error({ repo: repoId }, 'repository row exists but its directory is missing');
-      return apiError(res, 404, `Repository not found: ${repoIdOf(parsed.ref)}`, { code: 'RepoNotFound' });
+      return apiError(res, 404, `Repository not found: ${repoIdOf(requested)}`, { code: 'RepoNotFound' });
     }
     const env = gitEnv(ctx.cfg.dataDir);
 
@@ -110,7 +97,7 @@ async function redirectToObject(ctx: AppContext, store: ObjectStore, req: Reques
   const { oid } = file.pointer;
   const found = { 'X-Repo-Commit': file.commit };
   // A repo downloads only objects linked to it (design §5), whoever else stores the same bytes.
-  const size = (await linkedSizes(ctx.db, file.repo.id, [oid])).get(oid);
+  const size = await linkedObjectSize(ctx.db, file.repo.id, oid);
   if (size === undefined || size !== file.pointer.size) {
     const why = size === undefined ? 'was never uploaded to this repository' : `has ${size} bytes, not the ${file.pointer.size} its pointer says`;
     return apiError(res, 404, `Entry not found: ${printable(file.path)} is a Git LFS file whose object (${oid}) ${why}: push it with \`git lfs push --all origin\``, {

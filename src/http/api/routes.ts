@@ -1,0 +1,70 @@
+import { type RequestHandler, Router } from 'express';
+import { repoGuard } from '../authorize.js';
+import type { AppContext } from '../context.js';
+import type { PendingUploads } from '../../services/commits.js';
+import { ACCESS_STATUSES, accessRequestHandlers } from './access-requests.js';
+import { ASK_ACCESS, askAccessHandler, askAccessRepo, signedInToAsk } from './ask-access.js';
+import { jsonBody } from './body.js';
+import { commitHandlers } from './commit.js';
+import { infoAction, infoRevision, knownRepoType, pathsInfoFormBody, pathsInfoRequest, repoInfoHandlers, treeRequest } from './repo-info.js';
+import { repoHandlers } from './repos.js';
+import { apiDenial, apiRepoRef } from './respond.js';
+import { settingsHandler } from './settings.js';
+import { validateYaml, validateYamlFormBody, validateYamlJsonBody } from './validate-yaml.js';
+import { whoamiHandler } from './whoami.js';
+
+// Every route of the Hub-compatible API (hf-wire.md), with what authorises it and its handler.
+// Routes about a repo name it as /api/{models|datasets|spaces}/{ns}/{name}: `repo` parses it
+// (400 for invalid names), then the route's guard asks the policy once (API JSON denials with
+// X-Error-Code). Errors thrown by handlers are rendered by respond.ts's apiFaults. Paths match as
+// Express does by default (case-insensitively, a trailing slash allowed); a wrong method or an
+// unknown path falls through to the app's JSON 404.
+
+const REPO = '/api/:plural/:ns/:name';
+
+/** `uploads`: LFS uploads to confirm at commit time (lfs/transfers.ts, from the composition root). */
+export function hubApi(ctx: AppContext, uploads: PendingUploads): Router {
+  const guard = repoGuard(ctx, apiDenial);
+  const commit = commitHandlers(ctx, uploads);
+  const requests = accessRequestHandlers(ctx);
+  const repos = repoHandlers(ctx);
+  const info = repoInfoHandlers(ctx);
+
+  const router = Router();
+  //   method    path                                   before the guard                                                                             authorised by               handler
+  router.post(   `${REPO}/preupload/:rev`,              jsonBody, named('api-preupload'), repo,                                                      guard('write'),             commit.preupload);
+  router.post(   `${REPO}/commit/:rev`,                 named('api-commit'), repo,                                                                   guard('write'),             commit.commit);
+  router.put(    `${REPO}/settings`,                    jsonBody, named('api-settings'), repo,                                                       guard('write'),             settingsHandler(ctx));
+  router.get(    `${REPO}/user-access-request/:status`, accessStatus, named('api-access-requests'), repo,                                            guard('write'),             requests.list);
+  router.post(   `${REPO}/user-access-request/handle`,  jsonBody, named('api-access-requests'), repo,                                                guard('write'),             requests.handle);
+  router.post(   `${REPO}/user-access-request/grant`,   jsonBody, named('api-access-requests'), repo,                                                guard('write'),             requests.grant);
+  // Not under /api: /{prefix}{ns}/{name}/ask-access with a JSON body (the page's form is the pages router's).
+  router.post(   ASK_ACCESS,                            askAccessRepo, signedInToAsk,                                                                guard('view'), jsonBody,    askAccessHandler(ctx));
+  router.post(   '/api/validate-yaml',                  validateYamlFormBody, validateYamlJsonBody, named('api-validate-yaml'),                      /* anyone */                validateYaml);
+  router.get(    '/api/whoami-v2',                      named('api-whoami'),                                                                         /* signed in, else 401 */   whoamiHandler(ctx));
+  router.post(   '/api/repos/create',                   jsonBody, named('api-repos-create'),                                                         /* policy: create in ns */  repos.create);
+  router.delete( '/api/repos/delete',                   jsonBody, named('api-repos-delete'), repos.deleteTarget,                                     guard('admin'),             repos.delete);
+  router.get(    REPO,                                  knownRepoType, named('api-repo-info'), repo,                                                 guard(infoAction),          info.info);
+  router.get(    `${REPO}/revision/*rev`,               infoRevision, knownRepoType, named('api-repo-info'), repo,                                   guard(infoAction),          info.info);
+  router.get(    `${REPO}/tree/:rev`,                   knownRepoType, named('api-tree'), treeRequest, repo,                                         guard('read'),              info.tree);
+  router.get(    `${REPO}/tree/:rev/*path`,             knownRepoType, named('api-tree'), treeRequest, repo,                                         guard('read'),              info.tree);
+  router.post(   `${REPO}/paths-info/:rev`,             pathsInfoFormBody, jsonBody, knownRepoType, named('api-paths-info'), pathsInfoRequest, repo, guard('read'),              info.pathsInfo);
+  return router;
+}
+
+/** The repo an /api/{plural}/{ns}/{name}/... path names, as the caller spelled it, for the guard; NameError (400) when invalid. */
+const repo: RequestHandler = (req, res, next) => {
+  res.locals.repoRef = apiRepoRef(req.params);
+  next();
+};
+
+/** The route's label in the request metrics. */
+function named(route: string): RequestHandler {
+  return (_req, res, next) => {
+    res.locals.route = route;
+    next();
+  };
+}
+
+/** user-access-request/{pending|accepted|rejected}; other words there are no route. */
+const accessStatus: RequestHandler = (req, _res, next) => (ACCESS_STATUSES.includes(String(req.params.status)) ? next() : next('route'));

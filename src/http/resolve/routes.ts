@@ -1,0 +1,53 @@
+import { type RequestHandler, Router } from 'express';
+import type { ObjectStore } from '../../../lfs/store/types.js';
+import { apiDenial, apiError } from '../api/respond.js';
+import { repoGuard } from '../authorize.js';
+import type { AppContext } from '../context.js';
+import { parseRepoPath } from '../repo-path.js';
+import { downloadHandler } from './resolve.js';
+import { parseResolveTarget } from './resolve-path.js';
+
+// The resolve surface: HEAD|GET /{datasets/|spaces/}{ns}/{name}[.git]/resolve/{revision}/{path}
+// for the three repo types (models without prefix). The revision is one path segment (a branch
+// with '/' arrives percent-encoded: refs%2Fpr%2F1), the path the rest; both are decoded and
+// checked by resolve-path.ts, not by Express, so a bad percent-encoding gets resolve's own 400.
+// Answers are API-style JSON, denials included.
+
+/** `/{datasets/|spaces/}{ns}/{name}` followed by /resolve: the shapes parseRepoPath takes apart. `/api/models/resolve/...` is the Hub API's. */
+const REPO_PREFIX = /^(?!\/api\/)\/(?:(?:datasets|spaces)\/)?[^/]+\/[^/]+(?=\/resolve(?:\/|$))/;
+/** What follows the repo: /resolve/{revision}/{path}, or a malformed rest resolveTarget answers 400 for. */
+const RESOLVE = /^\/resolve(?:\/.*)?$/;
+const RESOLVE_REST = /^\/resolve(\/|$)/;
+
+export function resolveRoutes(ctx: AppContext, store: ObjectStore): Router {
+  const guard = repoGuard(ctx, apiDenial);
+
+  // Paths are matched as sent: no case folding.
+  const router = Router({ caseSensitive: true, strict: true });
+  //   method   path       checks                authorised by     handler
+  router.get(   RESOLVE,   resolveTarget,        guard('read'),    downloadHandler(ctx, store));  // GET and HEAD
+  router.all(   RESOLVE,                                           methodNotAllowed);
+
+  const app = Router();
+  app.use(REPO_PREFIX, named, router);
+  return app;
+}
+
+const named: RequestHandler = (_req, res, next) => {
+  res.locals.route = 'resolve';
+  next();
+};
+
+/** The repo (res.locals.repoRef), revision and file path (res.locals.resolveTarget) of the URL, decoded and checked; 400 otherwise. */
+const resolveTarget: RequestHandler = (req, res, next) => {
+  const parsed = parseRepoPath(req.baseUrl + req.path, RESOLVE_REST);
+  if (!parsed) return next('router');
+  if (!parsed.ok) return apiError(res, 400, parsed.message);
+  const target = parseResolveTarget(parsed.rest);
+  if (!target.ok) return apiError(res, 400, target.message);
+  res.locals.repoRef = parsed.ref;
+  res.locals.resolveTarget = { revision: target.revision, path: target.path };
+  next();
+};
+
+const methodNotAllowed: RequestHandler = (_req, res) => apiError(res, 405, 'use GET or HEAD to download a file', { headers: { Allow: 'GET, HEAD' } });
