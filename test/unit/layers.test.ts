@@ -42,8 +42,6 @@ const KNOWN_VIOLATIONS: string[] = [
   'lfs/store/types.ts -> src/http/context.ts',
   'lfs/transfers.ts -> src/db/index.ts',
   'lfs/transfers.ts -> src/db/lfs.ts',
-  'src/http/api/whoami.ts -> src/db/accounts.ts',
-  'src/http/resolve/resolve.ts -> src/db/lfs.ts',
 ];
 
 interface Edge {
