@@ -26,7 +26,7 @@ const limit = z.number().int().min(1).max(MAX_LIMIT);
 const createRequest = z
   .object({
     path: z.string().superRefine((p, ctx) => {
-      const problem = pathProblem(p, { maxBytes: MAX_PATH });
+      const problem = pathProblem(p, { maxBytes: MAX_PATH, maxSegmentBytes: MAX_PATH });
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
     }),
     ref,

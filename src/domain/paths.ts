@@ -22,6 +22,8 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 export interface PathRules {
   /** At most this many bytes (UTF-8); 4096 unless given (LFS locks take 1024, as they are listed in git-lfs output). */
   maxBytes?: number;
+  /** At most this many bytes per segment; 255 unless given (a file system's longest file name; an LFS lock writes no file, so it takes its whole length). */
+  maxSegmentBytes?: number;
   /**
    * The path names a file that may already exist (a read): only its shape is checked. Otherwise
    * (a commit writes it, a lock is taken on it) every rule applies.
@@ -33,6 +35,7 @@ export interface PathRules {
 export function pathProblem(path: string, rules: PathRules = {}): string | null {
   const shown = `file path "${printable(path)}"`;
   const maxBytes = rules.maxBytes ?? MAX_PATH_BYTES;
+  const maxSegmentBytes = rules.maxSegmentBytes ?? MAX_SEGMENT_BYTES;
   const writing = !rules.existing;
   if (path === '') return 'empty file path: give a path inside the repository';
   if (Buffer.byteLength(path) > maxBytes) return `${shown} is longer than ${maxBytes} bytes`;
@@ -48,7 +51,7 @@ export function pathProblem(path: string, rules: PathRules = {}): string | null 
     if (segment.trim() === '') return `${shown} has a segment made only of spaces`;
     // .git itself, and the spellings file systems fold into it (git's fsck refuses the same).
     if (/^\.git[. ]*$/i.test(segment) || /^git~1$/i.test(segment)) return `${shown} names a .git folder`;
-    if (Buffer.byteLength(segment) > MAX_SEGMENT_BYTES) return `${shown} has a segment longer than ${MAX_SEGMENT_BYTES} bytes`;
+    if (Buffer.byteLength(segment) > maxSegmentBytes) return `${shown} has a segment longer than ${maxSegmentBytes} bytes`;
   }
   return null;
 }
