@@ -1,9 +1,8 @@
-import express, { type NextFunction, type Request, type Response } from 'express';
-import { answerFor } from '../src/access/answer.js';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { HubgateError } from '../src/domain/errors.js';
 import { storageFault } from '../src/domain/faults.js';
 import type { RepoRef } from '../src/domain/names.js';
-import { declaredLengthAtMost } from '../src/http/request-body.js';
+import type { GuardedRepo, LfsCaller, LfsDenial, LfsWeb } from './ports.js';
 import { isLfsContentType, LFS_MEDIA_TYPE } from './protocol.js';
 import type { RepoAt } from './store/types.js';
 
@@ -21,8 +20,19 @@ export function lfsRepoOf(res: Response): LfsRepo {
   return res.locals.lfsRepo as LfsRepo;
 }
 
+/** The repo the route's guard allowed (res.locals.repo); only for handlers behind a guard. */
+export function guardedRepo(res: Response): GuardedRepo {
+  const repo = res.locals.repo as GuardedRepo | undefined;
+  if (!repo) throw new Error('guardedRepo: the LFS route has no guard');
+  return repo;
+}
+
+/** The caller identified for the request. */
+export function callerOf(res: Response): LfsCaller {
+  return res.locals.caller as LfsCaller;
+}
+
 const JSON_LIMIT = 4 * 1024 * 1024;
-const parseJson = declaredLengthAtMost(JSON_LIMIT, express.json({ type: () => true, limit: JSON_LIMIT, strict: true }), 'send fewer objects per request');
 
 export function lfsError(req: Request, res: Response, status: number, message: string, headers: Record<string, string> = {}): void {
   res.status(status).set({ ...headers, 'Content-Type': LFS_MEDIA_TYPE }).send(JSON.stringify({ message, request_id: String(req.id) }));
@@ -33,7 +43,14 @@ export function lfsJson(res: Response, status: number, body: unknown): void {
 }
 
 /** Parses a JSON body, answering malformed or oversized bodies itself; undefined when it did. */
-export async function readJson(req: Request, res: Response): Promise<unknown> {
+export type JsonReader = (req: Request, res: Response) => Promise<unknown>;
+
+export function jsonReader(web: Pick<LfsWeb, 'declaredLengthAtMost'>): JsonReader {
+  const parseJson = web.declaredLengthAtMost(JSON_LIMIT, express.json({ type: () => true, limit: JSON_LIMIT, strict: true }), 'send fewer objects per request');
+  return (req, res) => readJson(parseJson, req, res);
+}
+
+async function readJson(parseJson: RequestHandler, req: Request, res: Response): Promise<unknown> {
   if (!isLfsContentType(req.get('content-type'))) {
     lfsError(req, res, 415, `Content-Type must be ${LFS_MEDIA_TYPE}`);
     return undefined;
@@ -47,8 +64,8 @@ export async function readJson(req: Request, res: Response): Promise<unknown> {
   return req.body;
 }
 
-export function deny(req: Request, res: Response, denial: Parameters<typeof answerFor>[0], where: RepoAt): void {
-  const answer = answerFor(denial, where.repoId, where.baseUrl);
+/** LFS's denial renderer (the guard's, and the download links'): LFS JSON, the challenge also as LFS-Authenticate. */
+export function deny(req: Request, res: Response, answer: LfsDenial): void {
   const headers: Record<string, string> = { ...answer.headers };
   if (answer.status === 401) headers['LFS-Authenticate'] = headers['WWW-Authenticate'];
   if (answer.errorCode) headers['X-Error-Code'] = answer.errorCode;

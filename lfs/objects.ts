@@ -1,21 +1,30 @@
-import type { RequestHandler } from 'express';
-import { resolveAccess } from '../src/access/resolve.js';
+import type { Request, RequestHandler, Response } from 'express';
 import { HubgateError } from '../src/domain/errors.js';
-import type { AppContext } from '../src/http/context.js';
-import { callerUserId } from '../src/identity/identify.js';
-import { answerFault, deny, lfsError, lfsJson, lfsRepoOf, readJson } from './http.js';
-import { batchRequest, MAX_BATCH_OBJECTS, multipartCompletion, verifyRequest } from './protocol.js';
-import { claimsFor, INVALID_LINK, uploadFor } from './signed-links.js';
+import { answerFault, callerOf, guardedRepo, type JsonReader, lfsError, lfsJson, lfsRepoOf } from './http.js';
+import type { LfsAction, LinksPort } from './ports.js';
+import { type BatchRequest, batchRequest, MAX_BATCH_OBJECTS, multipartCompletion, verifyRequest } from './protocol.js';
+import { claimsFor, INVALID_LINK } from './signed-links.js';
 import type { Signer } from './signing.js';
 import { ByteMismatch } from './store/byte-mismatch.js';
 import type { Transfers } from './transfers.js';
 
 // The handlers of the LFS object endpoints every store has: the batch API (authorised by the
-// access policy), and verify and multipart completion (authorised by their signed URLs).
+// access policy, through the route's guard), and verify and multipart completion (authorised by
+// their signed URLs).
 
-export function objectHandlers(ctx: AppContext, signer: Signer, transfers: Transfers) {
-  const batch: RequestHandler = async (req, res) => {
-    const { ref, where } = lfsRepoOf(res);
+/** The batch request, parsed by batchBody before the guard. */
+function batchOf(res: Response): BatchRequest {
+  return res.locals.lfsBatch as BatchRequest;
+}
+
+/** The action a batch needs: write to upload, read to download. */
+export function operationOf(_req: Request, res: Response): LfsAction {
+  return batchOf(res).operation === 'upload' ? 'write' : 'read';
+}
+
+export function objectHandlers(signer: Signer, transfers: Transfers, links: LinksPort, readJson: JsonReader) {
+  /** Parses and checks the batch body (before the guard, which needs its operation); answers what is wrong with it. */
+  const batchBody: RequestHandler = async (req, res, next) => {
     const body = await readJson(req, res);
     if (body === undefined) return;
     const parsed = batchRequest.safeParse(body);
@@ -26,9 +35,15 @@ export function objectHandlers(ctx: AppContext, signer: Signer, transfers: Trans
     if (parsed.data.objects.length > MAX_BATCH_OBJECTS) {
       return lfsError(req, res, 413, `too many objects in one batch (${parsed.data.objects.length}): send at most ${MAX_BATCH_OBJECTS}`);
     }
-    const { decision, repo } = await resolveAccess(ctx.db, res.locals.caller, ref, parsed.data.operation === 'upload' ? 'write' : 'read');
-    if (!decision.allow) return deny(req, res, decision, where);
-    lfsJson(res, 200, await transfers.batch({ id: repo!.id, ...where }, parsed.data, { userAgent: req.get('user-agent'), userId: callerUserId(res.locals.caller) }));
+    res.locals.lfsBatch = parsed.data;
+    next();
+  };
+
+  const batch: RequestHandler = async (req, res) => {
+    const { where } = lfsRepoOf(res);
+    const caller = callerOf(res);
+    const client = { userAgent: req.get('user-agent'), userId: caller.kind === 'user' ? caller.user.id : null };
+    lfsJson(res, 200, await transfers.batch({ id: guardedRepo(res).row.id, ...where }, batchOf(res), client));
   };
 
   const verify: RequestHandler = async (req, res) => {
@@ -39,7 +54,7 @@ export function objectHandlers(ctx: AppContext, signer: Signer, transfers: Trans
     if (body === undefined) return;
     const parsed = verifyRequest.safeParse(body);
     if (!parsed.success) return lfsError(req, res, 422, `invalid verify request: ${parsed.error.issues[0].message}`);
-    const row = await uploadFor(ctx, claims, ref);
+    const row = await links.uploadIn(ref, String(claims.u));
     if (!row || row.oid !== parsed.data.oid) return lfsError(req, res, 404, 'no such upload for this object');
     const result = await transfers.verify(row, where, parsed.data.size);
     if (!result.ok) return lfsError(req, res, result.status, result.message, result.retryAfter ? { 'Retry-After': String(result.retryAfter) } : {});
@@ -54,7 +69,7 @@ export function objectHandlers(ctx: AppContext, signer: Signer, transfers: Trans
     if (body === undefined) return;
     const parsed = multipartCompletion.safeParse(body);
     if (!parsed.success) return lfsError(req, res, 422, `invalid completion request: ${parsed.error.issues[0].path.join('.')}: ${parsed.error.issues[0].message}`);
-    const row = await uploadFor(ctx, claims, ref);
+    const row = await links.uploadIn(ref, String(claims.u));
     if (!row || row.oid !== parsed.data.oid) return lfsError(req, res, 404, 'no such upload for this object');
     // A retried completion whose first answer was lost is answered the same way again.
     if (row.state === 'hashing' || row.state === 'done') return lfsJson(res, 200, { message: 'ok' });
@@ -69,5 +84,5 @@ export function objectHandlers(ctx: AppContext, signer: Signer, transfers: Trans
     lfsJson(res, 200, { message: 'ok' });
   };
 
-  return { batch, verify, completeMultipart };
+  return { batchBody, batch, verify, completeMultipart };
 }

@@ -2,12 +2,14 @@ import { OID } from './protocol.js';
 
 // Git LFS pointer files (git-lfs docs/spec.md): "version <url>\noid sha256:<64 hex>\nsize <n>\n",
 // possibly with ext-N-name lines, always under 1024 bytes. git-lfs also reads two old version URLs.
+// Parsed here for everyone (the push hook, trees, resolve, commits) and written here too.
 
 export interface Pointer {
   oid: string;
   size: number;
 }
 
+/** The version git-lfs writes, then the two old ones it still reads. */
 const POINTER_VERSIONS = ['https://git-lfs.github.com/spec/v1', 'https://hawser.github.com/spec/v1', 'http://git-media.io/v/2'];
 /** No pointer is larger: a blob over this size is never read to look for one. */
 export const MAX_POINTER_SIZE = 1023;
@@ -33,4 +35,9 @@ export function parsePointer(content: Buffer | string): Pointer | null {
     else if (!/^ext-\d-\w+$/.test(key)) return null;
   }
   return oid !== undefined && size !== undefined && Number.isSafeInteger(size) ? { oid, size } : null;
+}
+
+/** The pointer file naming `oid` (sha256, hex) of `size` bytes, as git-lfs writes it. */
+export function pointerText(oid: string, size: number): string {
+  return `version ${POINTER_VERSIONS[0]}\noid sha256:${oid}\nsize ${size}\n`;
 }

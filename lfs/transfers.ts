@@ -1,13 +1,8 @@
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Db } from '../src/db/index.js';
 import { badRequest } from '../src/domain/errors.js';
 import { ServiceUnavailable, storageFault } from '../src/domain/faults.js';
-import {
-  claimForHashing, deleteUpload, expiredOpenUploads, findUpload, finishClaim, insertUploads, lapsedHashingUploads,
-  linkedSizes, linkObject, markHashed, pendingUploads, releaseOpenClaim, renewClaim, setStoreUploadId, takeClaim,
-  type UploadRow, uploadsInProgress,
-} from '../src/db/lfs.js';
+import type { UploadRow, UploadsPort } from './ports.js';
 import { type BatchRequest, type BatchResponse, OID, type ObjectResult } from './protocol.js';
 import type { HubUrls, ObjectStore, PartEtag, RepoAt, StagedUpload } from './store/types.js';
 import { keyedQueue } from '../src/util/keyed-queue.js';
@@ -103,8 +98,8 @@ export function staged(u: UploadRow, where: RepoAt): StagedUpload {
   return { ...where, id: u.id, oid: u.oid, size: u.size, storeUploadId: u.storeUploadId, chunkSize: u.chunkSize };
 }
 
-export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrls; log: Logger; settings: TransferSettings }): Transfers {
-  const { db, store, urls, log, settings } = deps;
+export function createTransfers(deps: { uploads: UploadsPort; store: ObjectStore; urls: HubUrls; log: Logger; settings: TransferSettings }): Transfers {
+  const { uploads, store, urls, log, settings } = deps;
   const startedAt = Date.now();
 
   /** The row of a new upload; it is recorded (all of a batch's in one statement) before the store holds anything for it. */
@@ -128,7 +123,7 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
       while (next < rows.length) {
         const row = rows[next++];
         row.storeUploadId = await store.startMultipart(staged(row, where));
-        await setStoreUploadId(db, row.id, row.storeUploadId);
+        await uploads.setStoreUploadId(row.id, row.storeUploadId);
       }
     };
     await Promise.all(Array.from({ length: Math.min(STARTS_AT_ONCE, rows.length) }, worker));
@@ -162,30 +157,30 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
     const u = staged(row, NOWHERE);
     let held = true;
     const heartbeat = setInterval(() => {
-      renewClaim(db, row.id, 'hashing', claim, claimUntil()).then((ok) => (held &&= ok), () => {});
+      uploads.renewClaim(row.id, 'hashing', claim, claimUntil()).then((ok) => (held &&= ok), () => {});
     }, HEARTBEAT_MS);
     heartbeat.unref();
     try {
       if (!row.hashedAt) {
         const sha256 = await hashStaged(u, () => held);
         // Lost the claim (this process stalled past it): whoever took it over finishes the upload.
-        if (sha256 === null || !(await renewClaim(db, row.id, 'hashing', claim, claimUntil()))) return;
+        if (sha256 === null || !(await uploads.renewClaim(row.id, 'hashing', claim, claimUntil()))) return;
         if (sha256 !== row.oid) {
           log.error({ repo: row.repoId, oid: row.oid, sha256, upload: row.id }, 'LFS MULTIPART UPLOAD DOES NOT MATCH ITS OID: object deleted, not linked');
           await store.discardStaged(u);
-          await finishClaim(db, row.id, 'hashing', claim, 'failed');
+          await uploads.finishClaim(row.id, 'hashing', claim, 'failed');
           return;
         }
-        if (!(await markHashed(db, row.id, 'hashing', claim))) return;
+        if (!(await uploads.markHashed(row.id, 'hashing', claim))) return;
       } else if ((await store.stagedSize(u)) === null && (await store.stat(row.oid)) === row.size) {
         // Matched and committed before a crash: only the link is missing.
-        await linkObject(db, row.repoId, row.oid, row.size);
-        await finishClaim(db, row.id, 'hashing', claim, 'done');
+        await uploads.linkObject(row.repoId, row.oid, row.size);
+        await uploads.finishClaim(row.id, 'hashing', claim, 'done');
         return;
       }
       await store.commitStaged(u);
-      await linkObject(db, row.repoId, row.oid, row.size);
-      await finishClaim(db, row.id, 'hashing', claim, 'done');
+      await uploads.linkObject(row.repoId, row.oid, row.size);
+      await uploads.finishClaim(row.id, 'hashing', claim, 'done');
     } catch (err) {
       // Only bytes that are gone fail the upload (a mismatch was handled above): any other error
       // (a storage fault, expired credentials, a timeout) may pass, and the bytes may be good, so
@@ -196,7 +191,7 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
         return;
       }
       log.error({ err, repo: row.repoId, oid: row.oid, upload: row.id }, 'the staged bytes of a multipart upload are gone: the upload failed');
-      if (await renewClaim(db, row.id, 'hashing', claim, claimUntil()).catch(() => false)) await finishClaim(db, row.id, 'hashing', claim, 'failed').catch(() => {});
+      if (await uploads.renewClaim(row.id, 'hashing', claim, claimUntil()).catch(() => false)) await uploads.finishClaim(row.id, 'hashing', claim, 'failed').catch(() => {});
     } finally {
       clearInterval(heartbeat);
     }
@@ -205,7 +200,7 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
   /** Takes over an upload whose claim lapsed (its hasher died) and hashes it again; false when someone else holds it. */
   async function resumeHashing(row: UploadRow): Promise<boolean> {
     const claim = newClaim();
-    if (!(await takeClaim(db, row.id, 'hashing', claim, claimUntil(), new Date().toISOString()))) return false;
+    if (!(await uploads.takeClaim(row.id, 'hashing', claim, claimUntil(), new Date().toISOString()))) return false;
     log.warn({ upload: row.id, oid: row.oid }, 'hashing a multipart upload again: its hasher stopped (a crash or a restart)');
     void hashUnderClaim(row, claim);
     return true;
@@ -214,17 +209,17 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
   /** Ends an upload whose hash kept failing until it expired: its bytes are dropped, the client pushes again. */
   async function giveUpHashing(row: UploadRow): Promise<void> {
     const claim = newClaim();
-    if (!(await takeClaim(db, row.id, 'hashing', claim, claimUntil(), new Date().toISOString()))) return;
+    if (!(await uploads.takeClaim(row.id, 'hashing', claim, claimUntil(), new Date().toISOString()))) return;
     log.error({ upload: row.id, oid: row.oid }, 'a multipart upload could not be hashed before it expired: its bytes were dropped');
     await store.discardStaged(staged(row, NOWHERE)).catch(() => {});
-    await finishClaim(db, row.id, 'hashing', claim, 'failed');
+    await uploads.finishClaim(row.id, 'hashing', claim, 'failed');
   }
 
   /** Removes scratch files and staged bytes that no upload in progress owns, written before `before`. */
   async function removeLeftovers(before: Date): Promise<void> {
     const scratch = (await store.removeScratch?.(before)) ?? 0;
     const ids = (await store.stagedIds?.(before)) ?? [];
-    const owned = await uploadsInProgress(db, ids);
+    const owned = await uploads.inProgress(ids);
     const orphans = ids.filter((id) => !owned.has(id));
     for (const id of orphans) await store.discardStaged({ ...NOWHERE, id, oid: '', size: 0 });
     if (scratch + orphans.length > 0) log.info({ scratch, staged: orphans.length }, 'removed LFS files left by an interrupted upload');
@@ -260,25 +255,25 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
       const stagedSize = await store.stagedSize(u);
       if (stagedSize !== row.size) {
         await store.discardStaged(u);
-        await finishClaim(db, row.id, 'open', claim, 'failed');
+        await uploads.finishClaim(row.id, 'open', claim, 'failed');
         // A client error (400), not a server fault: retrying cannot help, the upload is discarded.
         throw badRequest(`the parts add up to ${stagedSize ?? 0} bytes, not ${row.size}: push again to upload the file anew`);
       }
     } catch (err) {
-      await releaseOpenClaim(db, row.id, claim).catch(() => {});
+      await uploads.releaseOpenClaim(row.id, claim).catch(() => {});
       throw err;
     } finally {
       heartbeat.stop();
     }
     const hashing = newClaim();
-    if (await claimForHashing(db, row.id, hashing, claimUntil())) void hashUnderClaim(row, hashing);
+    if (await uploads.claimForHashing(row.id, hashing, claimUntil())) void hashUnderClaim(row, hashing);
   }
 
   /** Renews a claim on an open upload every HEARTBEAT_MS while its holder works; `held` turns false once it is lost. */
   function renewing(id: string, claim: string): { held: () => boolean; stop: () => void } {
     let held = true;
     const timer = setInterval(() => {
-      renewClaim(db, id, 'open', claim, claimUntil()).then((ok) => (held &&= ok), () => {});
+      uploads.renewClaim(id, 'open', claim, claimUntil()).then((ok) => (held &&= ok), () => {});
     }, HEARTBEAT_MS);
     timer.unref();
     return { held: () => held, stop: () => clearInterval(timer) };
@@ -293,12 +288,12 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
    */
   async function verifyBasic(row: UploadRow, where: RepoAt, deadline: number): Promise<VerifyResult> {
     for (;;) {
-      const current = await findUpload(db, row.id);
+      const current = await uploads.find(row.id);
       if (!current) return { ok: false, status: 404, message: 'no such upload for this object' };
       if (current.state === 'done') return { ok: true };
       if (current.state === 'failed') return { ok: false, status: 422, message: 'the uploaded bytes do not match the oid; the upload was discarded' };
       const claim = newClaim();
-      if (await takeClaim(db, row.id, 'open', claim, claimUntil(), new Date().toISOString())) {
+      if (await uploads.takeClaim(row.id, 'open', claim, claimUntil(), new Date().toISOString())) {
         if (current.claimedUntil) log.warn({ upload: row.id, oid: row.oid }, 'verifying an LFS upload again: its verifier stopped (a crash or a restart)');
         return verifyUnderClaim(current, where, claim);
       }
@@ -322,11 +317,11 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
       if (stagedSize !== row.size) {
         if (row.hashedAt && stagedSize === null && (await store.stat(row.oid)) === row.size) {
           // Checked and committed before a crash: only the link is missing.
-          await linkObject(db, row.repoId, row.oid, row.size);
-          await finishClaim(db, row.id, 'open', claim, 'done');
+          await uploads.linkObject(row.repoId, row.oid, row.size);
+          await uploads.finishClaim(row.id, 'open', claim, 'done');
           return { ok: true };
         }
-        await releaseOpenClaim(db, row.id, claim);
+        await uploads.releaseOpenClaim(row.id, claim);
         return { ok: false, status: 404, message: 'the object was not uploaded: upload it, then verify' };
       }
       // fs checked the sha256 while receiving; S3 checked the signed x-amz-checksum-sha256,
@@ -339,22 +334,22 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
         if (sha256 === null) return lost;
         if (sha256 !== row.oid) {
           log.error({ repo: u.repoId, oid: row.oid, sha256, upload: row.id }, 'LFS UPLOAD DOES NOT MATCH ITS OID: staged bytes deleted, not linked');
-          if (!(await renewClaim(db, row.id, 'open', claim, claimUntil()))) return lost;
+          if (!(await uploads.renewClaim(row.id, 'open', claim, claimUntil()))) return lost;
           await store.discardStaged(u);
-          await finishClaim(db, row.id, 'open', claim, 'failed');
+          await uploads.finishClaim(row.id, 'open', claim, 'failed');
           return { ok: false, status: 422, message: `the uploaded bytes hash to ${sha256}, not to the oid: the upload was discarded, push again` };
         }
       }
       // Lost the claim (this process stalled past it): whoever took it over finishes the upload.
-      if (!(await markHashed(db, row.id, 'open', claim))) return lost;
+      if (!(await uploads.markHashed(row.id, 'open', claim))) return lost;
       await store.commitStaged(u);
-      await linkObject(db, row.repoId, row.oid, row.size);
-      await finishClaim(db, row.id, 'open', claim, 'done');
+      await uploads.linkObject(row.repoId, row.oid, row.size);
+      await uploads.finishClaim(row.id, 'open', claim, 'done');
       return { ok: true };
     } catch (err) {
       // A fault (storage, database): the claim is given back at once, so the client's retry, or
       // another verifier, can go on without waiting for it to lapse.
-      await releaseOpenClaim(db, row.id, claim).catch(() => {});
+      await uploads.releaseOpenClaim(row.id, claim).catch(() => {});
       throw err;
     } finally {
       heartbeat.stop();
@@ -364,12 +359,12 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
   /** `deadline`: when a wait for a hash in progress gives up (set when the request came, before any queueing). */
   async function verifyNow(row: UploadRow, where: RepoAt, size: number, deadline: number): Promise<VerifyResult> {
     if (size !== row.size) return { ok: false, status: 422, message: `size ${size} does not match the upload's size ${row.size}` };
-    if ((await linkedSizes(db, row.repoId, [row.oid])).has(row.oid)) return { ok: true };
+    if ((await uploads.linkedSizes(row.repoId, [row.oid])).has(row.oid)) return { ok: true };
     if (row.kind === 'basic') return verifyBasic(row, where, deadline);
     // Multipart: wait a while for the hash that the completion started, taking it over if its
     // hasher is gone; a long hash (hundreds of GB) answers 503 and the client asks again.
     for (;;) {
-      const now = await findUpload(db, row.id);
+      const now = await uploads.find(row.id);
       // Open with a live claim: a completion (maybe in another process) is assembling the parts.
       if (!now || (now.state === 'open' && lapsed(now))) return { ok: false, status: 404, message: 'the multipart upload was not completed: send the completion request first' };
       if (now.state === 'done') return { ok: true };
@@ -387,7 +382,7 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
       const sha256 = req.hash_algo === undefined || req.hash_algo === 'sha256' || req.hash_algo === 'sha_256';
       const offersMultipart = req.operation === 'upload' && (req.transfers ?? []).includes('multipart');
       const valid = req.objects.filter((o) => typeof o.oid === 'string' && OID.test(o.oid)).map((o) => o.oid as string);
-      const linked = await linkedSizes(db, repo.id, valid);
+      const linked = await uploads.linkedSizes(repo.id, valid);
       const storable = (size: unknown): size is number => typeof size === 'number' && size <= settings.lfsMaxObjectSize;
       const wantsMultipart =
         offersMultipart && req.objects.some((o) => storable(o.size) && o.size > settings.multipartThreshold && !linked.has(o.oid as string));
@@ -435,7 +430,7 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
       // Rows first, then the store: a crash in between leaves rows the sweep removes, never
       // store-side uploads that no row owns. A database that cannot write fails the batch here.
       const rows = opening.map((o) => o.row);
-      await insertUploads(db, rows);
+      await uploads.insert(rows);
       await startMultiparts(rows.filter((r) => r.kind === 'multipart'), repo);
       for (const { at, row } of opening) objects[at] = await uploadActions(repo, row, client, transfer);
       return { transfer, objects, hash_algo: 'sha256' };
@@ -448,7 +443,7 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
       // The upload is read again once its turn has come; waiting for it counts against the deadline.
       const deadline = Date.now() + VERIFY_WAIT_MS;
       return verifyQueue(row.id, async () => {
-        const current = await findUpload(db, row.id);
+        const current = await uploads.find(row.id);
         return current ? verifyNow(current, where, size, deadline) : { ok: false as const, status: 404, message: 'no such upload for this object' };
       });
     },
@@ -460,8 +455,8 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
       const deadline = Date.now() + VERIFY_WAIT_MS;
       for (;;) {
         const claim = newClaim();
-        if (await takeClaim(db, row.id, 'open', claim, claimUntil(), new Date().toISOString())) return assembleUnderClaim(row, where, parts, claim);
-        const current = await findUpload(db, row.id);
+        if (await uploads.takeClaim(row.id, 'open', claim, claimUntil(), new Date().toISOString())) return assembleUnderClaim(row, where, parts, claim);
+        const current = await uploads.find(row.id);
         if (current?.state === 'hashing' || current?.state === 'done') return;
         if (!current || current.state === 'failed') throw badRequest('this upload failed its checks: push again to start a new one');
         if (Date.now() >= deadline) throw new ServiceUnavailable('the upload is being completed by another request: try again in a few seconds', 5);
@@ -470,8 +465,8 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
     },
 
     async confirmPending(repo, oid) {
-      if ((await linkedSizes(db, repo.id, [oid])).has(oid)) return true;
-      for (const row of await pendingUploads(db, repo.id, oid)) {
+      if ((await uploads.linkedSizes(repo.id, [oid])).has(oid)) return true;
+      for (const row of await uploads.pending(repo.id, oid)) {
         // A multipart upload still open was never completed (none is assembling it): its parts are not an object yet.
         if (row.kind === 'multipart' && row.state === 'open' && lapsed(row)) continue;
         const result = await this.verify(row, repo, row.size);
@@ -486,18 +481,18 @@ export function createTransfers(deps: { db: Db; store: ObjectStore; urls: HubUrl
       const at = new Date().toISOString();
       // An hour's grace past the expiry: a completion or verify that began just before it may
       // still be assembling or hashing the bytes.
-      const expired = await expiredOpenUploads(db, new Date(Date.now() - EXPIRY_GRACE_MS).toISOString());
+      const expired = await uploads.expiredOpen(new Date(Date.now() - EXPIRY_GRACE_MS).toISOString());
       for (const row of expired) {
         const u = staged(row, NOWHERE);
         try {
           if (row.kind === 'multipart') await store.abortMultipart(u);
           await store.discardStaged(u);
-          await deleteUpload(db, row.id);
+          await uploads.delete(row.id);
         } catch (err) {
           log.warn({ err, upload: row.id }, 'could not abort an expired upload');
         }
       }
-      for (const row of await lapsedHashingUploads(db, at)) {
+      for (const row of await uploads.lapsedHashing(at)) {
         if (row.expiresAt < new Date(Date.now() - EXPIRY_GRACE_MS).toISOString()) await giveUpHashing(row);
         else await resumeHashing(row);
       }

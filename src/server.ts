@@ -2,6 +2,10 @@ import fs from 'node:fs';
 import http, { type Server } from 'node:http';
 import path from 'node:path';
 import { createApp } from './http/app.js';
+import { repoGuard } from './http/authorize.js';
+import { parseRepoPath } from './http/repo-path.js';
+import { declaredLengthAtMost } from './http/request-body.js';
+import { baseUrlOf } from './http/urls.js';
 import type { Config } from './config.js';
 import { gitEnv } from './git/env.js';
 import { createMaintenance } from './git/maintenance.js';
@@ -11,12 +15,18 @@ import { createNotifier, listeningUrl } from './gating/notify.js';
 import type { AppContext } from './http/context.js';
 import { startHousekeeping } from './ops/housekeeping.js';
 import { createLogger } from './ops/logger.js';
+import { deny as lfsDeny } from '../lfs/http.js';
+import type { LfsPorts } from '../lfs/ports.js';
+import { lfsRoutes } from '../lfs/routes.js';
 import { loadSigner } from '../lfs/signing.js';
 import { createObjectStore } from '../lfs/store/index.js';
 import { CLAIM_SECONDS, createTransfers } from '../lfs/transfers.js';
 import { createHubUrls } from '../lfs/urls.js';
 import { createMetrics } from './ops/metrics.js';
 import { openDatabase } from './services/database.js';
+import { lfsLinks } from './services/lfs-links.js';
+import { lfsLocks } from './services/lfs-locks.js';
+import { lfsUploads } from './services/lfs-uploads.js';
 
 /** The composition root: opens what the app needs, starts listening, and stops cleanly on a signal. */
 export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppContext }> {
@@ -34,8 +44,15 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
   const signer = loadSigner(cfg.dataDir);
   const urls = createHubUrls(signer);
   const store = await createObjectStore(cfg, urls);
-  const transfers = createTransfers({ db, store, urls, log, settings: cfg });
-  const app = createApp(ctx, { store, signer, transfers });
+  const transfers = createTransfers({ uploads: lfsUploads(db), store, urls, log, settings: cfg });
+  // LFS's ports: the pipeline's guard bound to LFS's denial renderer, its rows, and the HTTP helpers it shares.
+  const lfsPorts: LfsPorts = {
+    guard: repoGuard(ctx, lfsDeny),
+    locks: lfsLocks(db),
+    links: lfsLinks(db),
+    web: { baseUrl: (req) => baseUrlOf(cfg, req), parseRepoPath, declaredLengthAtMost },
+  };
+  const app = createApp(ctx, { routes: lfsRoutes({ store, signer, transfers }, lfsPorts), store, transfers });
   // Cleaning up after crashes and expiries: what earlier processes left, now; then a periodic
   // sweep that one process runs for all. Hashing that a crash stopped is also taken up once its
   // claim lapses (CLAIM_SECONDS after the crash, at the latest) by this process.

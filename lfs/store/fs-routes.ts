@@ -1,9 +1,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import type { Readable } from 'node:stream';
-import { resolveAccess } from '../../src/access/resolve.js';
-import { callerOfLink } from '../../src/identity/identify.js';
 import { deny, lfsError, lfsRepoOf } from '../http.js';
-import { claimsFor, INVALID_LINK, uploadFor } from '../signed-links.js';
+import { claimsFor, INVALID_LINK } from '../signed-links.js';
 import { staged } from '../transfers.js';
 import { ByteMismatch } from './byte-mismatch.js';
 import type { StagedUpload, TransferDeps, TransferHandlers } from './types.js';
@@ -22,12 +20,12 @@ export interface FsTransferStore {
   writePart(upload: StagedUpload, partNumber: number, body: Readable): Promise<string>;
 }
 
-export function fsTransferHandlers({ ctx, signer }: TransferDeps, store: FsTransferStore): TransferHandlers {
+export function fsTransferHandlers({ signer, links }: TransferDeps, store: FsTransferStore): TransferHandlers {
   /** Checks a transfer PUT against its signed token and the declared length before reading any byte. */
   async function openPut(req: Request, res: Response, purpose: 'put' | 'part') {
     const { ref, where } = lfsRepoOf(res);
     const claims = claimsFor(signer, req, purpose, where);
-    const row = claims && (await uploadFor(ctx, claims, ref));
+    const row = claims && (await links.uploadIn(ref, String(claims.u)));
     if (!claims || !row || row.state !== 'open') {
       lfsError(req, res, 401, INVALID_LINK);
       return undefined;
@@ -42,8 +40,8 @@ export function fsTransferHandlers({ ctx, signer }: TransferDeps, store: FsTrans
     if (!claims || claims.o !== oid) return lfsError(req, res, 401, INVALID_LINK);
     // The link was issued to a user who could read then; ask again, so a rejected request, a
     // cancelled grant or a removed member stops the download at once, not when the link expires.
-    const { decision } = await resolveAccess(ctx.db, await callerOfLink(ctx.db, claims.c), ref, 'read');
-    if (!decision.allow) return deny(req, res, decision, where);
+    const denial = await links.readDenial(claims.c, ref, where.baseUrl);
+    if (denial) return deny(req, res, denial);
     // sendFile streams the file and answers Range requests with 206. The ETag is the oid, as the
     // resolve redirect's: @huggingface/hub reads it from the response it was redirected to.
     // Reads of 256 KiB rather than the default 64 KiB halve the time for many large objects at once

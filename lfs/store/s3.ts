@@ -14,7 +14,6 @@ import {
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import type { Config } from '../../src/config.js';
 import { badRequest } from '../../src/domain/errors.js';
 import { OBJECT_STORE_DOWN, ServiceUnavailable } from '../../src/domain/faults.js';
 import { OID } from '../protocol.js';
@@ -37,7 +36,15 @@ export const COPY_LIMIT = 5 * GiB;
 const MAX_PRESIGN_TTL = 7 * 24 * 3600;
 const OCTET_STREAM = 'application/octet-stream';
 
-export type S3Settings = Pick<Config, 's3Bucket' | 's3Endpoint' | 's3Region' | 's3ForcePathStyle' | 's3Prefix'> & Partial<Pick<Config, 's3TimeoutMs'>>;
+/** The store's settings (HUBGATE_S3_*). */
+export interface S3Settings {
+  s3Bucket?: string;
+  s3Endpoint?: string;
+  s3Region: string;
+  s3ForcePathStyle: boolean;
+  s3Prefix: string;
+  s3TimeoutMs?: number;
+}
 
 /** Attempts per S3 request (the SDK's standard retries, with backoff) before hubgate gives up. */
 const MAX_ATTEMPTS = 3;

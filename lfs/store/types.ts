@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { Readable } from 'node:stream';
-import type { AppContext } from '../../src/http/context.js';
+import type { LinksPort } from '../ports.js';
 import type { Signer } from '../signing.js';
 
 // The one small interface every LFS object store implements. Objects are content-addressed
@@ -48,10 +48,10 @@ export interface PartEtag {
   etag: string;
 }
 
-/** What a store's own transfer handlers need from the app. */
+/** What a store's own transfer handlers need: the link signer, and the links port (uploads, the policy again for downloads). */
 export interface TransferDeps {
-  ctx: AppContext;
   signer: Signer;
+  links: LinksPort;
 }
 
 /** Handlers for transfer URLs served by hubgate itself; the LFS router gives them their routes. */

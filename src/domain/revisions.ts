@@ -1,10 +1,11 @@
 import { printable } from './names.js';
+import { pathProblem } from './paths.js';
 
-// Revisions and file paths inside a repository, as users give them in URLs. Checked before git
-// sees either: a revision becomes part of a `git cat-file` request and a path part of `<commit>:<path>`.
+// Revisions and branch names, as users give them in URLs and commits. Checked before git sees
+// them: a revision becomes part of a `git cat-file` request, a branch the ref a commit moves.
+// File paths are checked by src/domain/paths.ts.
 
 const MAX_REVISION_LENGTH = 255;
-const MAX_PATH_LENGTH = 4096;
 
 /**
  * Why `revision` is not a branch, tag or commit id hubgate will look up (git check-ref-format's
@@ -26,15 +27,18 @@ export function revisionProblem(revision: string): string | null {
   return null;
 }
 
-/** Why `path` is not a file path inside a repository, or null. */
-export function filePathProblem(path: string): string | null {
-  const shown = printable(path);
-  if (path.length > MAX_PATH_LENGTH) return `the file path is longer than ${MAX_PATH_LENGTH} characters`;
-  if (/[\x00-\x1f\x7f]/.test(path)) return `invalid file path "${shown}": control characters are not allowed`;
-  if (path.startsWith('/')) return `invalid file path "${shown}": give the path inside the repository, without a leading '/'`;
-  const segments = path.split('/');
-  if (segments.some((s) => s === '')) return `invalid file path "${shown}": empty path segments ('//' or a trailing '/') are not allowed`;
-  if (segments.some((s) => s === '.' || s === '..')) return `invalid file path "${shown}": '.' and '..' segments are not allowed`;
+/**
+ * Why `branch` is not a branch a commit may go to, or null: a revision (above) made only of the
+ * characters branch names are made of here, with git check-ref-format's rules on dots and slashes.
+ */
+export function branchProblem(branch: string): string | null {
+  if (revisionProblem(branch) !== null || !/^[A-Za-z0-9._/-]{1,255}$/.test(branch) || /^[-/.]|\/\/|\.\.|\/\.|[/.]$|\.lock$/.test(branch)) {
+    return `"${printable(branch)}" is not a branch name`;
+  }
   return null;
 }
 
+/** Why `path` is not the path of a file that may exist in a repository (a read), or null: pathProblem's shape rules. */
+export function filePathProblem(path: string): string | null {
+  return pathProblem(path, { existing: true });
+}

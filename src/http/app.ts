@@ -1,4 +1,4 @@
-import express, { type Response } from 'express';
+import express, { type Response, type Router } from 'express';
 import { pinoHttp } from 'pino-http';
 import { apiFaults } from './api/respond.js';
 import { hubApi } from './api/routes.js';
@@ -10,10 +10,18 @@ import { createLimits, requestRates } from './limits.js';
 import { bodyIdleTimeout } from './request-body.js';
 import { identify } from '../identity/identify.js';
 import { pages } from './pages/routes.js';
-import { type LfsDeps, lfsRoutes } from '../../lfs/routes.js';
+import type { ObjectStore } from '../../lfs/store/types.js';
+import type { Transfers } from '../../lfs/transfers.js';
+
+/** Git LFS as the composition root built it: its router (with its ports), and what the resolve route and the Hub API share of it. */
+export interface LfsMount {
+  routes: Router;
+  store: ObjectStore;
+  transfers: Transfers;
+}
 
 /** Builds the Express app from its dependencies; no module state, so tests can build many. */
-export function createApp(ctx: AppContext, lfs: LfsDeps): express.Express {
+export function createApp(ctx: AppContext, lfs: LfsMount): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -57,7 +65,7 @@ export function createApp(ctx: AppContext, lfs: LfsDeps): express.Express {
   });
   app.use(requestRates(limits));
   app.use(gitRoutes(ctx, limits));
-  app.use(lfsRoutes(ctx, lfs));
+  app.use(lfs.routes);
   app.use(resolveRoutes(ctx, lfs.store));
   app.use(hubApi(ctx, lfs.transfers));
   app.use(pages(ctx));

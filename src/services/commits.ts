@@ -1,12 +1,13 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { MAX_POINTER_SIZE, MIN_POINTER_SIZE, parsePointer } from '../../lfs/pointer.js';
+import { MAX_POINTER_SIZE, MIN_POINTER_SIZE, parsePointer, pointerText } from '../../lfs/pointer.js';
 import type { Db } from '../db/index.js';
 import { linkedSizes } from '../db/lfs.js';
 import type { RepoWithOwner } from '../db/repos.js';
 import { HubgateError, badRequest } from '../domain/errors.js';
 import { faultCodeInText } from '../domain/faults.js';
 import { printable, repoIdOf } from '../domain/names.js';
+import { pathProblem } from '../domain/paths.js';
 import { objectInfo, readBlob, resolveCommit } from '../git/content.js';
 import { gitEnv } from '../git/env.js';
 import { Quarantine } from '../git/quarantine.js';
@@ -35,8 +36,6 @@ export interface CommitDeps {
   uploads: PendingUploads;
 }
 
-const MAX_PATH_BYTES = 4096;
-const MAX_SEGMENT_BYTES = 255;
 /** Operations in one commit; huggingface_hub sends whole folders in one. */
 export const MAX_OPERATIONS = 100_000;
 /** Each deleted folder is a pass over every path of the tree: a few per commit is what clients send. */
@@ -45,33 +44,11 @@ export const MAX_DELETED_FOLDERS = 1000;
 const MAX_ATTEMPTS = 5;
 const LFS_ATTRIBUTES = 'filter=lfs diff=lfs merge=lfs -text';
 
-/** What is wrong with a file path in a repo, or null when it is fine. */
-export function pathProblem(p: string): string | null {
-  const shown = `"${printable(p)}"`;
-  if (p === '') return 'empty path';
-  if (Buffer.byteLength(p) > MAX_PATH_BYTES) return `path ${shown} is longer than ${MAX_PATH_BYTES} bytes`;
-  if (/[\0-\x1f\x7f]/.test(p)) return `path ${shown} holds a control character (newline, tab, NUL, ...)`;
-  if (p.includes('\\')) return `path ${shown} holds a backslash: separate folders with "/"`;
-  if (p.startsWith('/')) return `path ${shown} is absolute: give it relative to the repo root`;
-  for (const segment of p.split('/')) {
-    if (segment === '') return `path ${shown} has an empty segment ("//" or a trailing "/")`;
-    if (segment === '.' || segment === '..') return `path ${shown} has a "${segment}" segment`;
-    // .git itself, and the spellings file systems fold into it (git's fsck refuses the same).
-    if (/^\.git[. ]*$/i.test(segment) || /^git~1$/i.test(segment)) return `path ${shown} names a .git folder`;
-    if (Buffer.byteLength(segment) > MAX_SEGMENT_BYTES) return `path ${shown} has a segment longer than ${MAX_SEGMENT_BYTES} bytes`;
-  }
-  return null;
-}
-
 export function checkPath(p: unknown, what: string): string {
   if (typeof p !== 'string') throw badRequest(`${what}: "path" must be a string`);
   const problem = pathProblem(p);
   if (problem) throw badRequest(`${what}: ${problem}`);
   return p;
-}
-
-export function lfsPointer(oid: string, size: number): string {
-  return `version https://git-lfs.github.com/spec/v1\noid sha256:${oid}\nsize ${size}\n`;
 }
 
 /** A pattern in .gitattributes matching exactly `p` (anchored at the root, glob characters escaped). */
@@ -81,10 +58,8 @@ function attributePattern(p: string): string {
   return /[ "]/.test(escaped) ? `"${escaped.replace(/["\\]/g, (c) => `\\${c}`)}"` : escaped;
 }
 
-export function branchProblem(branch: string): string | null {
-  if (!/^[A-Za-z0-9._/-]{1,255}$/.test(branch) || /^[-/.]|\/\/|\.\.|\/\.|[/.]$|\.lock$/.test(branch)) return `"${printable(branch)}" is not a branch name`;
-  return null;
-}
+// The branch validator lives with the revision rules; re-exported for the commit route.
+export { branchProblem } from '../domain/revisions.js';
 
 // Commits to one branch are applied one at a time in this process; update-ref's expected old
 // value still guards against pushes (and other processes) moving the branch in between.
@@ -264,7 +239,7 @@ export class CommitDraft {
           throw badRequest(`lfsFile "${printable(op.path)}" (line ${op.line}): size ${op.size} does not match the uploaded object's ${have} bytes`);
         }
         const file = path.join(this.tmp, `pointer-${i}`);
-        await fs.writeFile(file, lfsPointer(op.oid, have));
+        await fs.writeFile(file, pointerText(op.oid, have));
         byOp.set(i, writer.add(file));
       }
     } catch (err) {

@@ -1,4 +1,5 @@
-import { filePathProblem, revisionProblem } from '../../domain/revisions.js';
+import { pathProblem } from '../../domain/paths.js';
+import { revisionProblem } from '../../domain/revisions.js';
 
 // The `{rev}/{path}` part of `/{prefix}{ns}/{name}/resolve/{rev}/{path}`, checked before git
 // sees either: the revision becomes part of a `git cat-file` request and the path part of
@@ -27,6 +28,6 @@ export function parseResolveTarget(rest: string): ParsedTarget {
   } catch {
     return { ok: false, message: 'invalid resolve URL: bad percent-encoding' };
   }
-  const problem = revisionProblem(revision) ?? filePathProblem(path);
+  const problem = revisionProblem(revision) ?? pathProblem(path, { existing: true });
   return problem ? { ok: false, message: problem } : { ok: true, revision, path };
 }
