@@ -1,4 +1,4 @@
-// The dependency rules of the layout (README, Layout): which part of hubgate may import which,
+// The dependency rules of the layout (docs/design.md, section 7): which part of hubgate may import which,
 // and no import cycles. It reads the imports of src/, lfs/ and hooks/ with TypeScript's parser
 // (static imports, re-exports, dynamic import()), telling type-only imports apart, which the
 // compiler erases.
