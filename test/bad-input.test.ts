@@ -163,7 +163,8 @@ async function gitChildren(): Promise<string[]> {
   return r.stdout.split('\n').filter((l) => /\bgit\b/.test(l));
 }
 async function noGitChildrenLeft(): Promise<void> {
-  const deadline = Date.now() + 5000;
+  // Past the server's own SIGKILL fallback (5 s after SIGTERM), with room for a loaded machine.
+  const deadline = Date.now() + 10_000;
   while ((await gitChildren()).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   expect(await gitChildren()).toStrictEqual([]);
 }
