@@ -56,15 +56,6 @@ export async function passwordHashOf(db: Db, userId: number): Promise<string | n
   return row?.password_hash ?? null;
 }
 
-/** Adds a member or changes the role of an existing one. */
-export async function setMembership(db: Db, orgId: number, userId: number, role: MemberRole): Promise<void> {
-  await db
-    .insertInto('memberships')
-    .values({ org_id: orgId, user_id: userId, role, created_at: now() })
-    .onConflict((oc) => oc.columns(['org_id', 'user_id']).doUpdateSet({ role }))
-    .execute();
-}
-
 export async function membershipRole(db: Db, orgId: number, userId: number): Promise<MemberRole | undefined> {
   const row = await db
     .selectFrom('memberships')
