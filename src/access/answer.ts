@@ -63,3 +63,19 @@ export function answerFor(denial: Denial, repoId: string, baseUrl: string): Answ
     }
   }
 }
+
+/** The answer to a refusal about an organization (its members), as answerFor's about a repo. */
+export function orgAnswerFor(denial: Denial, org: string): Answer {
+  switch (denial.reason) {
+    case 'needs-authentication':
+      return { status: 401, message: `Organization not found or authentication required: sign in with a hubgate access token of a member of ${org}`, headers: { 'WWW-Authenticate': BASIC_CHALLENGE } };
+    case 'not-found':
+      return { status: 404, message: `Organization not found: ${org} (or you are not a member of it)`, headers: {} };
+    case 'read-only-token':
+      return { status: 403, message: `Your token has the read role and cannot manage ${org}: create a token with the write role`, headers: {} };
+    case 'forbidden':
+      return { status: 403, message: `Only admins of ${org} can manage its members: ask one of them`, headers: {} };
+    default:
+      return answerFor(denial, org, '');
+  }
+}

@@ -113,3 +113,37 @@ export function decideCreate(facts: NamespaceFacts): Decision {
     'write',
   );
 }
+
+/** `view`: see an organization's members (its members may); `admin`: change its members and roles (its admins). */
+export type OrgAction = 'view' | 'admin';
+
+/** Facts about (caller, organization), gathered by resolveOrgAccess. */
+export interface OrgFacts {
+  caller: AccessFacts['caller'];
+  tokenRole: TokenRole | null;
+  /** null when no organization has that name. */
+  org: null | {
+    /** The caller's role in it; null when the caller is no member. */
+    role: MemberRole | null;
+  };
+}
+
+/**
+ * May the caller do `action` on the organization? Members see it, admins manage it; a read token
+ * caps a member at read. To anyone else a missing organization and one they do not belong to look
+ * alike (not found; anonymous callers are asked to sign in).
+ */
+export function decideOrg(facts: OrgFacts, action: OrgAction): Decision {
+  if (facts.caller === 'invalid') return { allow: false, reason: 'invalid-credentials' };
+  const role = facts.caller === 'user' ? (facts.org?.role ?? null) : null;
+  if (!role) return facts.caller === 'anonymous' ? { allow: false, reason: 'needs-authentication', hidden: true } : { allow: false, reason: 'not-found' };
+  const needs: Level = action === 'view' ? 'read' : 'admin';
+  const level: Level = facts.tokenRole === 'read' && atLeast(role, 'write') ? 'read' : role;
+  if (!atLeast(level, needs)) return atLeast(role, needs) ? { allow: false, reason: 'read-only-token', need: action } : { allow: false, reason: 'forbidden', need: action };
+  return { allow: true, level };
+}
+
+/** What the caller may do on the organization, from the same facts (the settings page shows its forms only to admins). */
+export function mayOrg(facts: OrgFacts): Record<OrgAction, boolean> {
+  return { view: decideOrg(facts, 'view').allow, admin: decideOrg(facts, 'admin').allow };
+}

@@ -1,10 +1,10 @@
 import { accessStatusOf } from '../db/access-requests.js';
-import { findAccount, membershipRole } from '../db/accounts.js';
+import { type Account, findAccount, membershipRole } from '../db/accounts.js';
 import type { Db } from '../db/index.js';
 import { findRepo, type RepoWithOwner } from '../db/repos.js';
 import type { RepoRef } from '../domain/names.js';
 import type { Caller } from '../identity/identify.js';
-import { type AccessFacts, type Action, type Decision, decide, decideCreate, mayAll } from './policy.js';
+import { type AccessFacts, type Action, type Decision, decide, decideCreate, decideOrg, mayAll, mayOrg, type OrgAction, type OrgFacts } from './policy.js';
 
 /**
  * Gathers the facts about (caller, repo) from the database and asks the policy. With
@@ -48,4 +48,21 @@ export async function resolveCreateAccess(db: Db, caller: Caller, namespace: str
         }
       : null,
   });
+}
+
+/** Gathers the facts about (caller, organization) from the database and asks decideOrg once. `org`: its row when it exists. */
+export async function resolveOrgAccess(
+  db: Db,
+  caller: Caller,
+  orgName: string,
+  action: OrgAction,
+): Promise<{ decision: Decision; org: Account | undefined; may: Record<OrgAction, boolean> }> {
+  const found = await findAccount(db, orgName);
+  const org = found?.kind === 'org' ? found : undefined;
+  const facts: OrgFacts = {
+    caller: caller.kind,
+    tokenRole: caller.kind === 'user' ? caller.tokenRole : null,
+    org: org ? { role: caller.kind === 'user' ? ((await membershipRole(db, org.id, caller.user.id)) ?? null) : null } : null,
+  };
+  return { decision: decideOrg(facts, action), org, may: mayOrg(facts) };
 }

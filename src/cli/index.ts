@@ -11,9 +11,10 @@ import { NameError, parseRepoId, parseRepoType } from '../domain/names.js';
 import { backup } from '../ops/backup.js';
 import { restore } from '../ops/restore.js';
 import type { GatedMode, MemberRole, TokenRole } from '../domain/types.js';
-import { addMember, createOrg, createUser, setPassword } from '../services/accounts.js';
+import { createOrg, createUser, setPassword } from '../services/accounts.js';
+import { deleteOrg, listOrgs, orgMembers, removeMember, setMember } from '../services/orgs.js';
 import { type Db, withDatabase } from '../services/database.js';
-import { createRepo, requireRepo, updateSettings } from '../services/repos.js';
+import { createRepo, deleteRepo, listRepos, moveRepo, requireRepo, setVisibility, updateSettings } from '../services/repos.js';
 import { createToken, revoke, tokensOf } from '../services/tokens.js';
 
 // Exit codes (design §7): 0 ok; 1 an error that says what to do; 2 a usage error.
@@ -126,8 +127,42 @@ export function buildProgram(): Command {
     .addOption(dataOption())
     .addOption(new Option('--role <role>', 'read, write or admin').choices(['read', 'write', 'admin']).makeOptionMandatory())
     .action(async (orgName: string, userName: string, o) => {
-      await withDb(o, (db) => addMember(db, orgName, userName, o.role as MemberRole));
+      await withDb(o, (db) => setMember(db, orgName, userName, o.role as MemberRole, null));
       say(`${userName} is now a member of ${orgName} with the ${o.role} role`);
+    });
+  org
+    .command('list')
+    .description('list organizations')
+    .addOption(dataOption())
+    .action(async (o) => {
+      const orgs = await withDb(o, (db) => listOrgs(db));
+      say(['NAME', 'MEMBERS', 'CREATED', 'FULL NAME'].join('\t'));
+      for (const g of orgs) say([g.name, g.members, g.createdAt, g.fullname].join('\t'));
+    });
+  org
+    .command('members <org>')
+    .description("list an organization's members and their roles")
+    .addOption(dataOption())
+    .action(async (orgName: string, o) => {
+      const members = await withDb(o, (db) => orgMembers(db, orgName));
+      say(['USER', 'ROLE', 'SINCE', 'FULL NAME'].join('\t'));
+      for (const m of members) say([m.name, m.role, m.since, m.fullname].join('\t'));
+    });
+  org
+    .command('remove <org> <user>')
+    .description('remove a member from an organization (effective at their next request)')
+    .addOption(dataOption())
+    .action(async (orgName: string, userName: string, o) => {
+      await withDb(o, (db) => removeMember(db, orgName, userName, null));
+      say(`${userName} is no longer a member of ${orgName}`);
+    });
+  org
+    .command('delete <org>')
+    .description('delete an organization that owns no repos')
+    .addOption(dataOption())
+    .action(async (orgName: string, o) => {
+      await withDb(o, (db) => deleteOrg(db, orgName, null));
+      say(`deleted organization ${orgName}`);
     });
 
   const token = program.command('token').description('manage user access tokens');
@@ -185,6 +220,50 @@ export function buildProgram(): Command {
       const ref = { ...parseRepoId(id), type: parseRepoType(o.type) };
       await withDb(o, async (db) => updateSettings(db, await requireRepo(db, ref), { gated: mode === 'off' ? false : (mode as GatedMode) }));
       say(`${id}: gating ${mode}`);
+    });
+
+  repo
+    .command('list [namespace]')
+    .description('list repositories, all or those of a user or organization')
+    .addOption(dataOption())
+    .addOption(new Option('--type <type>', 'only repos of this type').choices(['model', 'dataset', 'space']))
+    .action(async (namespace: string | undefined, o) => {
+      const repos = await withDb(o, (db) => listRepos(db, { namespace, type: o.type ? parseRepoType(o.type) : undefined }));
+      say(['TYPE', 'REPO', 'VISIBILITY', 'GATED', 'CREATED'].join('\t'));
+      for (const r of repos) say([r.type, `${r.namespace}/${r.name}`, r.private ? 'private' : 'public', r.gated || 'no', r.createdAt].join('\t'));
+    });
+  repo
+    .command('delete <id>')
+    .description('delete a repository NAMESPACE/NAME with its history (LFS objects stay until collected)')
+    .addOption(dataOption())
+    .addOption(typeOption())
+    .action(async (id: string, o) => {
+      const ref = { ...parseRepoId(id), type: parseRepoType(o.type) };
+      await withDb(o, async (db, dataDir) => deleteRepo(db, dataDir, await requireRepo(db, ref), null));
+      say(`deleted ${o.type} ${id}`);
+    });
+  repo
+    .command('set <id>')
+    .description('make a repository private or public')
+    .addOption(dataOption())
+    .addOption(typeOption())
+    .addOption(new Option('--private', 'visible only to its owner and org members').conflicts('public'))
+    .addOption(new Option('--public', 'visible to everyone').conflicts('private'))
+    .action(async (id: string, o) => {
+      if (!o.private && !o.public) throw new UsageError('say what to set: --private or --public');
+      const ref = { ...parseRepoId(id), type: parseRepoType(o.type) };
+      const updated = await withDb(o, async (db) => setVisibility(db, await requireRepo(db, ref), !!o.private, null));
+      say(`${id} is now ${updated.private ? 'private' : 'public'}`);
+    });
+  repo
+    .command('rename <id> <new-id>')
+    .description('rename a repository, or move it to another user or organization: NS/NAME NEWNS/NEWNAME')
+    .addOption(dataOption())
+    .addOption(typeOption())
+    .action(async (id: string, newId: string, o) => {
+      const type = parseRepoType(o.type);
+      const moved = await withDb(o, (db, dataDir) => moveRepo(db, dataDir, { ...parseRepoId(id), type }, { ...parseRepoId(newId), type }, null));
+      say(`${id} is now ${moved.namespace}/${moved.name}`);
     });
 
   program

@@ -1,4 +1,5 @@
 import type { MemberRole, User } from '../domain/types.js';
+import { sql } from 'kysely';
 import { type Db, now } from './index.js';
 
 export interface Account {
@@ -55,15 +56,6 @@ export async function passwordHashOf(db: Db, userId: number): Promise<string | n
   return row?.password_hash ?? null;
 }
 
-/** Adds a member or changes the role of an existing one. */
-export async function setMembership(db: Db, orgId: number, userId: number, role: MemberRole): Promise<void> {
-  await db
-    .insertInto('memberships')
-    .values({ org_id: orgId, user_id: userId, role, created_at: now() })
-    .onConflict((oc) => oc.columns(['org_id', 'user_id']).doUpdateSet({ role }))
-    .execute();
-}
-
 export async function membershipRole(db: Db, orgId: number, userId: number): Promise<MemberRole | undefined> {
   const row = await db
     .selectFrom('memberships')
@@ -103,4 +95,77 @@ export async function firstAdminEmails(db: Db, orgId: number, limit: number): Pr
     .limit(limit)
     .execute();
   return rows.map((r) => r.email!);
+}
+
+/** Every organization with how many members it has, by name. */
+export async function listOrgRows(db: Db): Promise<{ name: string; fullname: string; createdAt: string; members: number }[]> {
+  const rows = await db
+    .selectFrom('accounts')
+    .leftJoin('memberships', 'memberships.org_id', 'accounts.id')
+    .select(['accounts.name', 'accounts.fullname', 'accounts.created_at', (eb) => eb.fn.count<number>('memberships.user_id').as('members')])
+    .where('accounts.kind', '=', 'org')
+    .groupBy('accounts.id')
+    .orderBy('accounts.name')
+    .execute();
+  return rows.map((r) => ({ name: r.name, fullname: r.fullname, createdAt: r.created_at, members: Number(r.members) }));
+}
+
+/** An organization's members with their roles, by name. */
+export async function membersOf(db: Db, orgId: number): Promise<{ name: string; fullname: string; role: MemberRole; since: string }[]> {
+  const rows = await db
+    .selectFrom('memberships')
+    .innerJoin('accounts', 'accounts.id', 'memberships.user_id')
+    .select(['accounts.name', 'accounts.fullname', 'memberships.role', 'memberships.created_at'])
+    .where('memberships.org_id', '=', orgId)
+    .orderBy('accounts.name')
+    .execute();
+  return rows.map((r) => ({ name: r.name, fullname: r.fullname, role: r.role, since: r.created_at }));
+}
+
+/** SQL true when the membership row `m` is not the org's only admin (it is no admin, or another member is). */
+const notLastAdmin = (m: string) =>
+  sql<boolean>`(${sql.ref(`${m}.role`)} != 'admin' or exists (select 1 from memberships other where other.org_id = ${sql.ref(`${m}.org_id`)} and other.role = 'admin' and other.user_id != ${sql.ref(`${m}.user_id`)}))`;
+
+/**
+ * Adds a member or changes a member's role, in one statement that refuses to demote the
+ * organization's last admin (so two demotions at once cannot both pass). 'last-admin' when refused.
+ */
+export async function setMembershipKeepingAdmin(db: Db, orgId: number, userId: number, role: MemberRole): Promise<'set' | 'last-admin'> {
+  const res = await db
+    .insertInto('memberships')
+    .values({ org_id: orgId, user_id: userId, role, created_at: now() })
+    .onConflict((oc) =>
+      oc
+        .columns(['org_id', 'user_id'])
+        .doUpdateSet({ role })
+        .where(sql<boolean>`(excluded.role = 'admin' or ${notLastAdmin('memberships')})`),
+    )
+    .executeTakeFirst();
+  return Number(res.numInsertedOrUpdatedRows ?? 0n) === 1 ? 'set' : 'last-admin';
+}
+
+/** Removes a member in one statement that refuses to remove the organization's last admin. */
+export async function removeMembershipKeepingAdmin(db: Db, orgId: number, userId: number): Promise<'removed' | 'not-member' | 'last-admin'> {
+  const res = await db
+    .deleteFrom('memberships')
+    .where('org_id', '=', orgId)
+    .where('user_id', '=', userId)
+    .where(notLastAdmin('memberships'))
+    .executeTakeFirst();
+  if (Number(res.numDeletedRows) === 1) return 'removed';
+  return (await membershipRole(db, orgId, userId)) ? 'last-admin' : 'not-member';
+}
+
+/**
+ * Deletes an organization (its memberships go with it) in one statement that refuses while it
+ * owns a repo, so a repo created meanwhile is never deleted with it. False when refused or gone.
+ */
+export async function deleteOrgWithoutRepos(db: Db, orgId: number): Promise<boolean> {
+  const res = await db
+    .deleteFrom('accounts')
+    .where('id', '=', orgId)
+    .where('kind', '=', 'org')
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('repos').select('repos.id').where('repos.owner_id', '=', orgId))))
+    .executeTakeFirst();
+  return Number(res.numDeletedRows) === 1;
 }

@@ -90,3 +90,26 @@ export async function updateRepoSettings(
   if (Object.keys(set).length === 0) return;
   await db.updateTable('repos').set(set).where('id', '=', id).execute();
 }
+
+/** Repos, by type then namespace then name; only those of `namespace` and/or of `type` when given. */
+export async function listRepoRows(db: Db, filter: { namespace?: string; type?: RepoType } = {}): Promise<RepoWithOwner[]> {
+  let query = baseQuery(db);
+  if (filter.namespace !== undefined) query = query.where('accounts.name', '=', filter.namespace);
+  if (filter.type !== undefined) query = query.where('repos.type', '=', filter.type);
+  const rows = await query.orderBy('repos.type').orderBy('accounts.name').orderBy('repos.name').execute();
+  return rows.map(toRepo);
+}
+
+/**
+ * Gives a repo a new owner and name, in a transaction that also runs `moveDirectory` (the rename
+ * on disk): the row changes only if that succeeds, and a name taken meanwhile fails the update
+ * (UNIQUE) before anything on disk moves. False when the repo's row is gone.
+ */
+export async function moveRepoRow(db: Db, id: number, to: { ownerId: number; name: string }, moveDirectory: () => Promise<void>): Promise<boolean> {
+  return db.transaction().execute(async (tx) => {
+    const res = await tx.updateTable('repos').set({ owner_id: to.ownerId, name: to.name }).where('id', '=', id).where('ready', '=', 1).executeTakeFirst();
+    if (Number(res.numUpdatedRows) !== 1) return false;
+    await moveDirectory();
+    return true;
+  });
+}

@@ -1,4 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { revisionProblem } from '../domain/revisions.js';
 
 // Reads of repository content (README front matter, trees, small blobs) through one warm
@@ -30,6 +31,8 @@ class CatFile {
   constructor(
     private readonly dir: string,
     private readonly env: NodeJS.ProcessEnv,
+    /** Which directory it reads (device and inode): git keeps reading it when it is renamed. */
+    readonly identity: string | null,
   ) {}
 
   request(command: 'info' | 'contents', spec: string): Promise<{ info: ObjectInfo; content?: Buffer } | null> {
@@ -115,10 +118,26 @@ class CatFile {
 
 const readers = new Map<string, CatFile>();
 
+/** The directory's device and inode; null when there is none. */
+function identityOf(dir: string): string | null {
+  const stat = fs.statSync(dir, { throwIfNoEntry: false });
+  return stat ? `${stat.dev}:${stat.ino}` : null;
+}
+
+/**
+ * The warm reader of `dir`. A reader keeps reading the directory it started in, wherever it
+ * goes: when another directory is at that path now (the repo was renamed or deleted, maybe by
+ * another process, and the name reused), it is replaced by one that reads the new directory.
+ */
 function readerFor(dir: string, env: NodeJS.ProcessEnv): CatFile {
+  const identity = identityOf(dir);
   let reader = readers.get(dir);
+  if (reader && reader.identity !== identity) {
+    reader.stop();
+    reader = undefined;
+  }
   if (!reader) {
-    reader = new CatFile(dir, env);
+    reader = new CatFile(dir, env, identity);
     readers.set(dir, reader);
   }
   return reader;

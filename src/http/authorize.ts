@@ -1,7 +1,8 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { type Answer, answerFor } from '../access/answer.js';
-import type { Action, Level } from '../access/policy.js';
-import { resolveAccess } from '../access/resolve.js';
+import { type Answer, answerFor, orgAnswerFor } from '../access/answer.js';
+import type { Action, Level, OrgAction } from '../access/policy.js';
+import { resolveAccess, resolveOrgAccess } from '../access/resolve.js';
+import type { Account } from '../db/accounts.js';
 import type { RepoWithOwner } from '../db/repos.js';
 import { type RepoRef, repoIdOf } from '../domain/names.js';
 import type { AppContext } from './context.js';
@@ -58,4 +59,36 @@ export function authorizedRepo(res: Response): AuthorizedRepo {
   const repo = res.locals.repo;
   if (!repo) throw new Error('authorizedRepo: the route has no repo guard');
   return repo;
+}
+
+/** An organization the request may act on (the org guard's outcome). */
+export interface AuthorizedOrg {
+  /** The organization's row; its name in its stored spelling. */
+  row: Account;
+  /** The caller's level in it (their role, capped by the token's). */
+  level: Level;
+  may: Record<OrgAction, boolean>;
+}
+
+/**
+ * `guard(action)` for routes about an organization, as repoGuard for repos: the surface parses
+ * the org's name from the path into res.locals.orgName; this loads the caller's membership once
+ * and asks decideOrg once. Allowed requests go on with res.locals.org set.
+ */
+export function orgGuard(ctx: AppContext, deny: DenialRenderer): (action: OrgAction) => RequestHandler {
+  return (action) => async (req: Request, res: Response, next: NextFunction) => {
+    const name = res.locals.orgName;
+    if (name === undefined) return next(new Error('orgGuard: the route did not parse an organization from its path'));
+    const { decision, org, may } = await resolveOrgAccess(ctx.db, res.locals.caller, name, action);
+    if (!decision.allow) return deny(req, res, orgAnswerFor(decision, name));
+    res.locals.org = { row: org!, level: decision.level, may };
+    next();
+  };
+}
+
+/** The organization the route's guard allowed; only for handlers behind orgGuard. */
+export function authorizedOrg(res: Response): AuthorizedOrg {
+  const org = res.locals.org;
+  if (!org) throw new Error('authorizedOrg: the route has no org guard');
+  return org;
 }

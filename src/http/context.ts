@@ -5,7 +5,7 @@ import type { RepoRef } from '../domain/names.js';
 import type { Caller } from '../identity/identify.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Notifier } from '../services/ports.js';
-import type { AuthorizedRepo } from './authorize.js';
+import type { AuthorizedOrg, AuthorizedRepo } from './authorize.js';
 
 /** Background git maintenance after writes (implemented by src/git/maintenance.ts). */
 export interface RepoMaintenance {
@@ -36,6 +36,9 @@ declare global {
       repoRef?: RepoRef;
       /** Set by the route's guard (src/http/authorize.ts) when the caller may do the route's action. */
       repo?: AuthorizedRepo;
+      /** The organization the path names, as spelled, for the org guard; then what the guard allowed. */
+      orgName?: string;
+      org?: AuthorizedOrg;
     }
   }
 }

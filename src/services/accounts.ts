@@ -1,4 +1,4 @@
-import { createAccount, findAccount, type Account, orgsOfUser, passwordHashOf, setMembership, setPasswordHash } from '../db/accounts.js';
+import { createAccount, findAccount, type Account, orgsOfUser, passwordHashOf, setPasswordHash } from '../db/accounts.js';
 import { deleteSessionsOfUser } from '../db/sessions.js';
 import { type Db, isUniqueViolation } from '../db/index.js';
 import { checkNamespace, printable } from '../domain/names.js';
@@ -67,12 +67,6 @@ export async function requireAccount(db: Db, name: string, kind: 'user' | 'org')
     throw notFound(`no ${kind === 'user' ? 'user' : 'organization'} named "${name}": create it with \`${how}\``);
   }
   return account;
-}
-
-export async function addMember(db: Db, orgName: string, userName: string, role: MemberRole): Promise<void> {
-  const org = await requireAccount(db, orgName, 'org');
-  const user = await requireAccount(db, userName, 'user');
-  await setMembership(db, org.id, user.id, role);
 }
 
 /** The organizations a user belongs to, with the user's role in each (whoami). */

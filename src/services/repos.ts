@@ -4,16 +4,18 @@ import path from 'node:path';
 import { z } from 'zod';
 import { findAccount } from '../db/accounts.js';
 import { type Db, isUniqueViolation } from '../db/index.js';
-import { deleteRepoRow, findRepo, insertRepo, markRepoReady, removeRepoRow, type RepoWithOwner, unfinishedRepos, updateRepoSettings } from '../db/repos.js';
-import { conflict, HubgateError, notFound } from '../domain/errors.js';
+import { deleteRepoRow, findRepo, insertRepo, listRepoRows, markRepoReady, moveRepoRow, removeRepoRow, type RepoWithOwner, unfinishedRepos, updateRepoSettings } from '../db/repos.js';
+import { badRequest, conflict, HubgateError, notFound } from '../domain/errors.js';
 import { ServiceUnavailable } from '../domain/faults.js';
-import { checkName, checkNamespace, type RepoRef, repoIdOf } from '../domain/names.js';
+import { checkName, checkNamespace, type RepoRef, type RepoType, repoIdOf } from '../domain/names.js';
 import type { GatedMode, NotifyFrequency } from '../domain/types.js';
 import { closeReaders } from '../git/content.js';
 import { gitEnv } from '../git/env.js';
 import { defaultGitattributes } from '../git/default-gitattributes.js';
+import { releaseMaintenanceLock, takeMaintenanceLock } from '../git/maintenance-lock.js';
 import { initBareRepo, repoDir } from '../git/repo-dirs.js';
 import { newReposRoot, scratchDir } from '../util/scratch.js';
+import { auditRepoName, recordAudit } from './audit.js';
 
 /**
  * Creates a repo, whole or not at all: the bare repo with the Hub's default .gitattributes as its
@@ -160,10 +162,84 @@ export async function updateSettings(db: Db, repo: RepoWithOwner, changes: Setti
  * LFS objects stay in the store: they are content-addressed and other repos may link them.
  * False when the repo was already deleted.
  */
-export async function deleteRepo(db: Db, dataDir: string, repo: RepoWithOwner): Promise<boolean> {
+export async function deleteRepo(db: Db, dataDir: string, repo: RepoWithOwner, actor: string | null = null): Promise<boolean> {
   const dir = repoDir(dataDir, repo);
   if (!(await removeRepoRow(db, repo.id))) return false;
   closeReaders(dir);
   await removeToTrash(dataDir, dir, String(repo.id));
+  await recordAudit(db, { actor, action: 'repo.delete', repo });
   return true;
+}
+
+/** Repos by type, namespace and name; only those of `namespace` and/or `type` when given (not-found for an unknown namespace). */
+export async function listRepos(db: Db, filter: { namespace?: string; type?: RepoType } = {}): Promise<RepoWithOwner[]> {
+  if (filter.namespace !== undefined && !(await findAccount(db, filter.namespace))) throw notFound(`no user or organization named "${filter.namespace}"`);
+  return listRepoRows(db, filter);
+}
+
+/** Makes a repo private or public (repo.visibility); returns the repo as it is now. */
+export async function setVisibility(db: Db, repo: RepoWithOwner, isPrivate: boolean, actor: string | null): Promise<RepoWithOwner> {
+  const updated = await updateSettings(db, repo, { private: isPrivate });
+  if (repo.private !== isPrivate) await recordAudit(db, { actor, action: 'repo.visibility', repo: updated, details: { private: isPrivate } });
+  return updated;
+}
+
+/** How long a move waits for a running maintenance (repack) of the repo to finish. */
+const MOVE_WAITS_FOR_MAINTENANCE_MS = 10_000;
+
+async function takeLockWaiting(dir: string, ms: number): Promise<boolean> {
+  for (const deadline = Date.now() + ms; ; ) {
+    if (await takeMaintenanceLock(dir)) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * Renames a repo, or moves it to another namespace (a transfer), keeping its id and so its
+ * access requests, LFS objects and locks; repo.move in the audit log. The row and the directory
+ * change together: the row is updated in a transaction that renames the directory before it
+ * commits, and the rename is undone when the commit fails. The repo's maintenance lock is held
+ * meanwhile (a repack never runs in a directory being moved), and the warm readers of both
+ * directories are stopped, so nothing keyed by the old directory serves a repo created there later.
+ * The target must not exist; a repo keeps its type.
+ */
+export async function moveRepo(db: Db, dataDir: string, from: RepoRef, to: RepoRef, actor: string | null): Promise<RepoWithOwner> {
+  checkNamespace(to.namespace);
+  checkName('repo name', to.name);
+  if (from.type !== to.type) throw badRequest(`a repo keeps its type: ${repoIdOf(from)} is a ${from.type} repo, so move it to another ${from.type} name`);
+  const repo = await requireRepo(db, from);
+  const owner = await findAccount(db, to.namespace);
+  if (!owner) throw notFound(`no user or organization named "${to.namespace}": create it first with \`hubgate user create\` or \`hubgate org create\``);
+  const target: RepoRef = { type: repo.type, namespace: owner.name, name: to.name };
+  if (owner.id === repo.ownerId && to.name === repo.name) return repo;
+  const taken = await findRepo(db, target.type, target.namespace, target.name);
+  if (taken && taken.id !== repo.id) throw conflict(`${repoIdOf(target)} already exists: choose another name, or delete that repo first`);
+
+  const fromDir = repoDir(dataDir, repo);
+  const toDir = repoDir(dataDir, target);
+  if (!(await takeLockWaiting(fromDir, MOVE_WAITS_FOR_MAINTENANCE_MS))) {
+    throw new HubgateError('unavailable', `${repoIdOf(repo)} is being repacked: try the move again in a minute`);
+  }
+  let moved = false;
+  let done: boolean;
+  try {
+    done = await moveRepoRow(db, repo.id, { ownerId: owner.id, name: to.name }, async () => {
+      await moveIntoPlace(dataDir, fromDir, toDir);
+      moved = true;
+    });
+  } catch (err) {
+    if (moved) await fs.rename(toDir, fromDir);
+    await releaseMaintenanceLock(fromDir);
+    if (isUniqueViolation(err)) throw conflict(`${repoIdOf(target)} already exists: choose another name, or delete that repo first`);
+    throw err;
+  } finally {
+    closeReaders(fromDir);
+    closeReaders(toDir);
+  }
+  await releaseMaintenanceLock(done ? toDir : fromDir);
+  if (!done) throw notFound(`${repoIdOf(repo)} was deleted meanwhile`);
+  const now = (await findRepo(db, target.type, target.namespace, target.name))!;
+  await recordAudit(db, { actor, action: 'repo.move', repo: now, details: { from: auditRepoName(repo), to: auditRepoName(now) } });
+  return now;
 }

@@ -3,7 +3,7 @@
 // the whole cross product and checks properties the design promises for every combination.
 import { describe, expect, it } from 'vitest';
 import { type Answer, answerFor } from '../../src/access/answer.ts';
-import { type AccessFacts, type Action, type Decision, type Denial, type GateStatus, decide, decideCreate, mayAll, type NamespaceFacts } from '../../src/access/policy.ts';
+import { type AccessFacts, type Action, type Decision, type Denial, type GateStatus, decide, decideCreate, decideOrg, mayAll, mayOrg, type NamespaceFacts, type OrgAction } from '../../src/access/policy.ts';
 
 type Who = 'anonymous' | 'invalid' | 'owner' | 'org-read' | 'org-write' | 'org-admin' | 'stranger';
 type Tok = 'read' | 'write' | null;
@@ -337,5 +337,45 @@ describe('decideCreate(): creating a repo in a namespace', () => {
   ];
   it.each(CREATE_ROWS)('%s with a %s token in namespace %s', (caller, token, namespace, expected) => {
     expect(decideCreate({ caller, tokenRole: token, namespace: ns(namespace) })).toStrictEqual(expected);
+  });
+});
+
+describe('decideOrg(): seeing and managing an organization', () => {
+  type Member = 'read' | 'write' | 'admin' | 'non-member' | 'missing-org';
+  type OrgRow = [caller: 'anonymous' | 'invalid' | 'user', token: Tok, member: Member, action: OrgAction, expected: Decision];
+  const orgOf = (m: Member) => (m === 'missing-org' ? null : { role: m === 'non-member' ? null : m });
+  const ORG_ROWS: OrgRow[] = [
+    // Members see the members; only admins manage them.
+    ['user', 'write', 'read', 'view', allow('read')],
+    ['user', 'write', 'write', 'view', allow('write')],
+    ['user', 'write', 'admin', 'view', allow('admin')],
+    ['user', 'write', 'read', 'admin', forbidden('admin')],
+    ['user', 'write', 'write', 'admin', forbidden('admin')],
+    ['user', 'write', 'admin', 'admin', allow('admin')],
+    // A read token reads, and manages nothing.
+    ['user', 'read', 'admin', 'view', allow('read')],
+    ['user', 'read', 'write', 'view', allow('read')],
+    ['user', 'read', 'read', 'view', allow('read')],
+    ['user', 'read', 'admin', 'admin', readOnly('admin')],
+    ['user', 'read', 'write', 'admin', forbidden('admin')],
+    // Non-members cannot tell an organization from a missing one.
+    ['user', 'write', 'non-member', 'view', NOT_FOUND],
+    ['user', 'write', 'non-member', 'admin', NOT_FOUND],
+    ['user', 'write', 'missing-org', 'view', NOT_FOUND],
+    ['user', 'read', 'missing-org', 'admin', NOT_FOUND],
+    ['anonymous', null, 'non-member', 'view', needsAuth(true)],
+    ['anonymous', null, 'missing-org', 'view', needsAuth(true)],
+    ['anonymous', null, 'missing-org', 'admin', needsAuth(true)],
+    ['invalid', null, 'admin', 'view', INVALID],
+    ['invalid', null, 'missing-org', 'admin', INVALID],
+  ];
+  it.each(ORG_ROWS)('%s with a %s token, %s, %s', (caller, token, member, action, expected) => {
+    expect(decideOrg({ caller, tokenRole: token, org: orgOf(member) }, action)).toStrictEqual(expected);
+  });
+
+  it('mayOrg answers as decideOrg does', () => {
+    expect(mayOrg({ caller: 'user', tokenRole: 'write', org: { role: 'admin' } })).toStrictEqual({ view: true, admin: true });
+    expect(mayOrg({ caller: 'user', tokenRole: 'read', org: { role: 'admin' } })).toStrictEqual({ view: true, admin: false });
+    expect(mayOrg({ caller: 'user', tokenRole: 'write', org: { role: null } })).toStrictEqual({ view: false, admin: false });
   });
 });

@@ -123,7 +123,8 @@ export function repoHandlers(ctx: AppContext): RepoHandlers {
   /** DELETE /api/repos/delete, behind guard('admin'): the repo's owner, or an admin of its organization, with a write token. */
   const remove: RequestHandler = async (_req, res) => {
     const repo = authorizedRepo(res);
-    if (!(await deleteRepo(ctx.db, ctx.cfg.dataDir, repo.row))) throw new HubgateError('not-found', `Repository not found: ${repoIdOf(repo.requested)}`, 'RepoNotFound');
+    const caller = res.locals.caller;
+    if (!(await deleteRepo(ctx.db, ctx.cfg.dataDir, repo.row, caller.kind === 'user' ? caller.user.name : null))) throw new HubgateError('not-found', `Repository not found: ${repoIdOf(repo.requested)}`, 'RepoNotFound');
     res.json({});
   };
 

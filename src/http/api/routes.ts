@@ -1,11 +1,12 @@
 import { type RequestHandler, Router } from 'express';
-import { repoGuard } from '../authorize.js';
+import { orgGuard, repoGuard } from '../authorize.js';
 import type { AppContext } from '../context.js';
 import type { PendingUploads } from '../../services/commits.js';
 import { ACCESS_STATUSES, accessRequestHandlers } from './access-requests.js';
 import { ASK_ACCESS, askAccessHandler, askAccessRepo, signedInToAsk } from './ask-access.js';
 import { jsonBody } from './body.js';
 import { commitHandlers } from './commit.js';
+import { apiOrg, orgHandlers } from './orgs.js';
 import { infoAction, infoRevision, knownRepoType, pathsInfoFormBody, pathsInfoRequest, repoInfoHandlers, treeRequest } from './repo-info.js';
 import { repoHandlers } from './repos.js';
 import { apiDenial, apiRepoRef } from './respond.js';
@@ -29,6 +30,8 @@ export function hubApi(ctx: AppContext, uploads: PendingUploads): Router {
   const requests = accessRequestHandlers(ctx);
   const repos = repoHandlers(ctx);
   const info = repoInfoHandlers(ctx);
+  const orgGuarded = orgGuard(ctx, apiDenial);
+  const orgs = orgHandlers(ctx);
 
   const router = Router();
   //   method    path                                   before the guard                                                                             authorised by               handler
@@ -44,6 +47,10 @@ export function hubApi(ctx: AppContext, uploads: PendingUploads): Router {
   router.get(    '/api/whoami-v2',                      named('api-whoami'),                                                                         /* signed in, else 401 */   whoamiHandler(ctx));
   router.post(   '/api/repos/create',                   jsonBody, named('api-repos-create'),                                                         /* policy: create in ns */  repos.create);
   router.delete( '/api/repos/delete',                   jsonBody, named('api-repos-delete'), repos.deleteTarget,                                     guard('admin'),             repos.delete);
+  router.get(    '/api/organizations/:org/members',     named('api-org-members'), apiOrg,                                                            orgGuarded('view'),         orgs.members);
+  router.post(   '/api/organizations/:org/members',     jsonBody, named('api-org-members'), apiOrg,                                                  orgGuarded('admin'),        orgs.add);
+  router.put(    '/api/organizations/:org/members/:user', jsonBody, named('api-org-members'), apiOrg,                                                orgGuarded('admin'),        orgs.setRole);
+  router.delete( '/api/organizations/:org/members/:user', named('api-org-members'), apiOrg,                                                          orgGuarded('admin'),        orgs.remove);
   router.get(    REPO,                                  knownRepoType, named('api-repo-info'), repo,                                                 guard(infoAction),          info.info);
   router.get(    `${REPO}/revision/*rev`,               infoRevision, knownRepoType, named('api-repo-info'), repo,                                   guard(infoAction),          info.info);
   router.get(    `${REPO}/tree/:rev`,                   knownRepoType, named('api-tree'), treeRequest, repo,                                         guard('read'),              info.tree);

@@ -1,11 +1,12 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response, Router } from 'express';
-import { repoGuard } from '../authorize.js';
+import { orgGuard, repoGuard } from '../authorize.js';
 import type { AppContext } from '../context.js';
 import { parseRepoPath } from '../repo-path.js';
 import { declaredLengthAtMost } from '../request-body.js';
 import { askAccessFromPage } from './ask-access.js';
 import { homePage } from './home.js';
 import { loginPages } from './login.js';
+import { orgSettingsPage, pageOrg } from './org-settings.js';
 import { repoPage } from './repo-page.js';
 import { repoSettingsPage } from './repo-settings.js';
 import { errorPage, notFoundPage, pageErrors } from './respond.js';
@@ -29,6 +30,8 @@ export function pages(ctx: AppContext): Router {
   const login = loginPages(ctx);
   const tokens = tokensPage(ctx);
   const settings = repoSettingsPage(ctx);
+  const orgAdmin = orgGuard(ctx, (req, res) => notFoundPage(req, res))('admin');
+  const orgSettings = orgSettingsPage(ctx);
 
   const router = Router();
   // The API's unknown routes keep the API's JSON 404; pages never answer under /api.
@@ -44,6 +47,11 @@ export function pages(ctx: AppContext): Router {
   router.get( TOKENS_PAGE,                                    label('page-tokens'),            signedIn(TOKENS_PAGE),           tokens.show);
   router.post(TOKENS_PAGE,                                    label('page-tokens'),            sameSession,                     tokens.create);
   router.post(`${TOKENS_PAGE}/:id/revoke`,                    label('page-tokens'),            sameSession,                     tokens.revoke);
+  // Before the repo pages: /organizations/x/settings is not the settings of a model organizations/x.
+  router.get( '/organizations/:org/settings',                 label('page-org-settings'),      pageOrg, orgAdmin,               orgSettings.show);
+  router.post('/organizations/:org/settings/members',         label('page-org-settings'),      sameSession, pageOrg, orgAdmin,  orgSettings.add);
+  router.post('/organizations/:org/settings/members/role',    label('page-org-settings'),      sameSession, pageOrg, orgAdmin,  orgSettings.setRole);
+  router.post('/organizations/:org/settings/members/remove',  label('page-org-settings'),      sameSession, pageOrg, orgAdmin,  orgSettings.remove);
 
   // A repo's pages: at(suffix) is the path under each of a repo's three addresses, then the step
   // parsing the repo from it. Settings come first: /datasets/x/settings is the settings of the model datasets/x.
