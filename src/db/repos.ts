@@ -90,3 +90,22 @@ export async function updateRepoSettings(
   if (Object.keys(set).length === 0) return;
   await db.updateTable('repos').set(set).where('id', '=', id).execute();
 }
+
+/** Every repo (ready or not) an account owns, by type and name: what deleting the account would take with it. */
+export async function reposOwnedBy(db: Db, ownerId: number): Promise<{ id: number; type: RepoType; namespace: string; name: string; ready: boolean }[]> {
+  const rows = await db
+    .selectFrom('repos')
+    .innerJoin('accounts', 'accounts.id', 'repos.owner_id')
+    .select(['repos.id', 'repos.type', 'accounts.name as namespace', 'repos.name', 'repos.ready'])
+    .where('repos.owner_id', '=', ownerId)
+    .orderBy('repos.type')
+    .orderBy('repos.name')
+    .execute();
+  return rows.map((r) => ({ id: r.id, type: r.type, namespace: r.namespace, name: r.name, ready: r.ready === 1 }));
+}
+
+/** Gives a repo another owner (its name stays); false when the row is gone. A name the new owner already uses is a unique violation. */
+export async function setRepoOwner(db: Db, id: number, ownerId: number): Promise<boolean> {
+  const res = await db.updateTable('repos').set({ owner_id: ownerId }).where('id', '=', id).executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
