@@ -208,6 +208,7 @@ async function transferRepos(
       await setRepoOwner(db, r.id, from.id);
       throw err;
     }
+    await fs.rmdir(path.dirname(oldDir)).catch(() => {}); // the old namespace's folder, once empty
     const newRef = { type: r.type, namespace: target.name, name: r.name };
     await recordAudit(db, { actor, action: 'repo.move', repo: newRef, details: { from: repoIdOf(r), to: repoIdOf(newRef) } });
     moved.push(repoIdOf(newRef));

@@ -1,11 +1,13 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response, Router } from 'express';
-import { repoGuard } from '../authorize.js';
+import { repoGuard, siteAdmin } from '../authorize.js';
 import type { AppContext } from '../context.js';
 import { parseRepoPath } from '../repo-path.js';
 import { declaredLengthAtMost } from '../request-body.js';
+import { ADMIN_USERS_PAGE, adminUsersPage } from './admin-users.js';
 import { askAccessFromPage } from './ask-access.js';
 import { homePage } from './home.js';
 import { loginPages } from './login.js';
+import { PROFILE_PAGE, profilePage } from './profile-page.js';
 import { repoPage } from './repo-page.js';
 import { repoSettingsPage } from './repo-settings.js';
 import { errorPage, notFoundPage, pageErrors } from './respond.js';
@@ -18,8 +20,8 @@ import { TOKENS_PAGE, tokensPage } from './tokens-page.js';
 //
 // Every page route, in the order they are tried. Authorised by: anyone; `signedIn` (a session
 // user, else the sign-in page); `sameSession` (a form posted with the session's CSRF token);
-// `guard(action)` (the access policy on the repo the path names; a denial is the 404 page, so a
-// hidden repo and a missing one look the same).
+// `admin` (a site admin's session, else the 404 page); `guard(action)` (the access policy on the
+// repo the path names; a denial is the 404 page, so a hidden repo and a missing one look the same).
 
 /** Form posts of every page; a declared length over the limit is refused before reading. */
 const formBody = declaredLengthAtMost(64 * 1024, express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 200 }), 'send the form as the page does');
@@ -29,6 +31,9 @@ export function pages(ctx: AppContext): Router {
   const login = loginPages(ctx);
   const tokens = tokensPage(ctx);
   const settings = repoSettingsPage(ctx);
+  const profile = profilePage(ctx);
+  const users = adminUsersPage(ctx);
+  const admin = siteAdmin((req, res) => notFoundPage(req, res));
 
   const router = Router();
   // The API's unknown routes keep the API's JSON 404; pages never answer under /api.
@@ -44,6 +49,13 @@ export function pages(ctx: AppContext): Router {
   router.get( TOKENS_PAGE,                                    label('page-tokens'),            signedIn(TOKENS_PAGE),           tokens.show);
   router.post(TOKENS_PAGE,                                    label('page-tokens'),            sameSession,                     tokens.create);
   router.post(`${TOKENS_PAGE}/:id/revoke`,                    label('page-tokens'),            sameSession,                     tokens.revoke);
+  router.get( PROFILE_PAGE,                                    label('page-profile'),           signedIn(PROFILE_PAGE),          profile.show);
+  router.post(PROFILE_PAGE,                                    label('page-profile'),           sameSession,                     profile.save);
+  router.post(`${PROFILE_PAGE}/password`,                      label('page-profile'),           sameSession,                     profile.password);
+  router.get( ADMIN_USERS_PAGE,                                label('page-admin-users'),       admin,                           users.show);
+  router.post(`${ADMIN_USERS_PAGE}/:name/disable`,             label('page-admin-users'),       sameSession, admin,              users.disable);
+  router.post(`${ADMIN_USERS_PAGE}/:name/enable`,              label('page-admin-users'),       sameSession, admin,              users.enable);
+  router.post(`${ADMIN_USERS_PAGE}/:name/delete`,              label('page-admin-users'),       sameSession, admin,              users.remove);
 
   // A repo's pages: at(suffix) is the path under each of a repo's three addresses, then the step
   // parsing the repo from it. Settings come first: /datasets/x/settings is the settings of the model datasets/x.
