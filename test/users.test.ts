@@ -195,6 +195,7 @@ describe('/admin/users page', () => {
   it('is the 404 page for anyone but a site admin', async () => {
     const anonymous = new Browser(hub.url);
     expect((await anonymous.get('/admin/users')).status).toBe(404);
+    expect((await anonymous.post('/admin/users/bob/disable', { csrf: 'x' })).status).toBe(404);
     const alice = await signedIn('alice');
     const page = await alice.get('/admin/users');
     expect(page.status).toBe(404);

@@ -53,9 +53,9 @@ export function pages(ctx: AppContext): Router {
   router.post(PROFILE_PAGE,                                    label('page-profile'),           sameSession,                     profile.save);
   router.post(`${PROFILE_PAGE}/password`,                      label('page-profile'),           sameSession,                     profile.password);
   router.get( ADMIN_USERS_PAGE,                                label('page-admin-users'),       admin,                           users.show);
-  router.post(`${ADMIN_USERS_PAGE}/:name/disable`,             label('page-admin-users'),       sameSession, admin,              users.disable);
-  router.post(`${ADMIN_USERS_PAGE}/:name/enable`,              label('page-admin-users'),       sameSession, admin,              users.enable);
-  router.post(`${ADMIN_USERS_PAGE}/:name/delete`,              label('page-admin-users'),       sameSession, admin,              users.remove);
+  router.post(`${ADMIN_USERS_PAGE}/:name/disable`,             label('page-admin-users'),       admin, sameSession,              users.disable);
+  router.post(`${ADMIN_USERS_PAGE}/:name/enable`,              label('page-admin-users'),       admin, sameSession,              users.enable);
+  router.post(`${ADMIN_USERS_PAGE}/:name/delete`,              label('page-admin-users'),       admin, sameSession,              users.remove);
 
   // A repo's pages: at(suffix) is the path under each of a repo's three addresses, then the step
   // parsing the repo from it. Settings come first: /datasets/x/settings is the settings of the model datasets/x.
