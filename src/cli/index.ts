@@ -16,6 +16,7 @@ import { deleteOrg, listOrgs, orgMembers, removeMember, setMember } from '../ser
 import { type Db, withDatabase } from '../services/database.js';
 import { createRepo, deleteRepo, listRepos, moveRepo, requireRepo, setVisibility, updateSettings } from '../services/repos.js';
 import { createToken, revoke, tokensOf } from '../services/tokens.js';
+import { deleteUser, disableUser, enableUser, listUsers, setUser } from '../services/users.js';
 
 // Exit codes (design §7): 0 ok; 1 an error that says what to do; 2 a usage error.
 
@@ -109,6 +110,57 @@ export function buildProgram(): Command {
       const password = await readStdin();
       await withDb(o, (db) => setPassword(db, name, password));
       say(`set the web password of ${name}`);
+    });
+
+  user
+    .command('list')
+    .description('list users: name, email, full name, site admin, disabled, created')
+    .addOption(dataOption())
+    .action(async (o) => {
+      const users = await withDb(o, (db) => listUsers(db));
+      say(['NAME', 'EMAIL', 'FULLNAME', 'ADMIN', 'DISABLED', 'CREATED'].join('\t'));
+      for (const u of users) say([u.name, u.email ?? '', u.fullname, u.isAdmin ? 'yes' : 'no', u.disabledAt ?? 'no', u.createdAt].join('\t'));
+    });
+  user
+    .command('disable <name>')
+    .description('disable a user at once: their tokens, sessions and download links stop working; their repos stay')
+    .addOption(dataOption())
+    .action(async (name: string, o) => {
+      const changed = await withDb(o, (db) => disableUser(db, name, null));
+      say(changed ? `disabled user ${name}` : `${name} was already disabled`);
+    });
+  user
+    .command('enable <name>')
+    .description('enable a disabled user again (their tokens work again; pages need a new sign-in)')
+    .addOption(dataOption())
+    .action(async (name: string, o) => {
+      const changed = await withDb(o, (db) => enableUser(db, name, null));
+      say(changed ? `enabled user ${name}` : `${name} was not disabled`);
+    });
+  user
+    .command('delete <name>')
+    .description('delete a user; refused while they own repos, unless --transfer-to or --delete-repos')
+    .addOption(dataOption())
+    .addOption(new Option('--transfer-to <ns>', 'move their repos to this user or organization').conflicts('deleteRepos'))
+    .option('--delete-repos', 'delete their repos with them')
+    .action(async (name: string, o) => {
+      const done = await withDb(o, (db, dataDir) => deleteUser(db, dataDir, name, { transferTo: o.transferTo, deleteRepos: !!o.deleteRepos }, null));
+      for (const id of done.transferred) say(`moved ${id}`);
+      for (const id of done.deleted) say(`deleted ${id}`);
+      say(`deleted user ${name}`);
+    });
+  user
+    .command('set <name>')
+    .description("change a user's email, full name or site admin role")
+    .addOption(dataOption())
+    .option('--email <email>', "the email ('' to clear it)")
+    .option('--fullname <fullname>')
+    .option('--admin', 'make the user a site administrator')
+    .option('--no-admin', 'take the site administrator role away')
+    .action(async (name: string, o) => {
+      if (o.email === undefined && o.fullname === undefined && o.admin === undefined) throw new UsageError('nothing to change: give --email, --fullname, --admin or --no-admin');
+      const u = await withDb(o, (db) => setUser(db, name, { email: o.email, fullname: o.fullname, isAdmin: o.admin }, null));
+      say(`${u.name}: email ${u.email ?? '(none)'}, full name ${u.fullname || '(none)'}, ${u.isAdmin ? 'site admin' : 'not a site admin'}`);
     });
 
   const org = program.command('org').description('manage organizations');

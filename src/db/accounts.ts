@@ -47,12 +47,28 @@ export async function findUserById(db: Db, id: number): Promise<User | undefined
   return row && toAccount(row);
 }
 
+/**
+ * The user behind a request (a token, a session, a download link issued to them): undefined when
+ * there is none or the user is disabled. The one place a disabled user stops being anybody.
+ */
+export async function findActiveUserById(db: Db, id: number): Promise<User | undefined> {
+  const row = await db
+    .selectFrom('accounts')
+    .select(accountColumns)
+    .where('id', '=', id)
+    .where('kind', '=', 'user')
+    .where('disabled_at', 'is', null)
+    .executeTakeFirst();
+  return row && toAccount(row);
+}
+
 export async function setPasswordHash(db: Db, userId: number, passwordHash: string): Promise<void> {
   await db.updateTable('accounts').set({ password_hash: passwordHash }).where('id', '=', userId).execute();
 }
 
+/** The user's web password hash; null when none is set or the user is disabled (who then cannot sign in). */
 export async function passwordHashOf(db: Db, userId: number): Promise<string | null> {
-  const row = await db.selectFrom('accounts').select('password_hash').where('id', '=', userId).executeTakeFirst();
+  const row = await db.selectFrom('accounts').select('password_hash').where('id', '=', userId).where('disabled_at', 'is', null).executeTakeFirst();
   return row?.password_hash ?? null;
 }
 
@@ -88,6 +104,7 @@ export async function firstAdminEmails(db: Db, orgId: number, limit: number): Pr
     .select('accounts.email')
     .where('memberships.org_id', '=', orgId)
     .where('memberships.role', '=', 'admin')
+    .where('accounts.disabled_at', 'is', null)
     .where('accounts.email', 'is not', null)
     .where('accounts.email', '!=', '')
     .orderBy('memberships.created_at')
@@ -168,4 +185,68 @@ export async function deleteOrgWithoutRepos(db: Db, orgId: number): Promise<bool
     .where(({ not, exists, selectFrom }) => not(exists(selectFrom('repos').select('repos.id').where('repos.owner_id', '=', orgId))))
     .executeTakeFirst();
   return Number(res.numDeletedRows) === 1;
+}
+// Site administration of users (src/services/users.ts).
+
+export interface UserListing extends Account {
+  disabledAt: string | null;
+  createdAt: string;
+}
+
+/** Every user (not orgs), by name. */
+export async function listUserAccounts(db: Db): Promise<UserListing[]> {
+  const rows = await db
+    .selectFrom('accounts')
+    .select([...accountColumns, 'disabled_at', 'created_at'])
+    .where('kind', '=', 'user')
+    .orderBy('name')
+    .execute();
+  return rows.map((r) => ({ ...toAccount(r), disabledAt: r.disabled_at, createdAt: r.created_at }));
+}
+
+/** When the user was disabled, or null. */
+export async function disabledAtOf(db: Db, userId: number): Promise<string | null> {
+  const row = await db.selectFrom('accounts').select('disabled_at').where('id', '=', userId).executeTakeFirst();
+  return row?.disabled_at ?? null;
+}
+
+/** Disables (a time) or enables (null) a user. */
+export async function setDisabledAt(db: Db, userId: number, at: string | null): Promise<void> {
+  await db.updateTable('accounts').set({ disabled_at: at }).where('id', '=', userId).where('kind', '=', 'user').execute();
+}
+
+/** Changes the given fields of a user; fields left undefined keep their value. */
+export async function updateUserFields(db: Db, userId: number, f: { email?: string | null; fullname?: string; isAdmin?: boolean }): Promise<void> {
+  const set: Partial<{ email: string | null; fullname: string; is_admin: number }> = {};
+  if (f.email !== undefined) set.email = f.email;
+  if (f.fullname !== undefined) set.fullname = f.fullname;
+  if (f.isAdmin !== undefined) set.is_admin = f.isAdmin ? 1 : 0;
+  if (Object.keys(set).length === 0) return;
+  await db.updateTable('accounts').set(set).where('id', '=', userId).where('kind', '=', 'user').execute();
+}
+
+/** Deletes a user's row; tokens, sessions, memberships, access requests and LFS locks go with it (ON DELETE CASCADE). */
+export async function deleteUserRow(db: Db, userId: number): Promise<boolean> {
+  const res = await db.deleteFrom('accounts').where('id', '=', userId).where('kind', '=', 'user').executeTakeFirst();
+  return Number(res.numDeletedRows) === 1;
+}
+
+/** The orgs in which the user is the only admin (deleting the user would leave them with none). */
+export async function orgsOnlyAdministeredBy(db: Db, userId: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('memberships as m')
+    .innerJoin('accounts as o', 'o.id', 'm.org_id')
+    .select('o.name')
+    .where('m.user_id', '=', userId)
+    .where('m.role', '=', 'admin')
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          eb.selectFrom('memberships as other').select('other.user_id').whereRef('other.org_id', '=', 'm.org_id').where('other.role', '=', 'admin').whereRef('other.user_id', '!=', 'm.user_id'),
+        ),
+      ),
+    )
+    .orderBy('o.name')
+    .execute();
+  return rows.map((r) => r.name);
 }

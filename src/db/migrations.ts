@@ -171,6 +171,13 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('audit_log_repo').on('audit_log').columns(['repo', 'id']).execute();
     },
   },
+  '0008_users_disabled': {
+    async up(db: Kysely<any>) {
+      // A disabled user keeps their rows (repos, memberships, tokens) but is nobody to hubgate:
+      // no token, session or download link of theirs identifies them while this is set.
+      await db.schema.alterTable('accounts').addColumn('disabled_at', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

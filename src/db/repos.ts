@@ -113,3 +113,17 @@ export async function moveRepoRow(db: Db, id: number, to: { ownerId: number; nam
     return true;
   });
 }
+
+/** Every repo (ready or not) an account owns, by type and name: what deleting the account would take with it. */
+export async function reposOwnedBy(db: Db, ownerId: number): Promise<{ id: number; type: RepoType; namespace: string; name: string; ready: boolean }[]> {
+  const rows = await db
+    .selectFrom('repos')
+    .innerJoin('accounts', 'accounts.id', 'repos.owner_id')
+    .select(['repos.id', 'repos.type', 'accounts.name as namespace', 'repos.name', 'repos.ready'])
+    .where('repos.owner_id', '=', ownerId)
+    .orderBy('repos.type')
+    .orderBy('repos.name')
+    .execute();
+  return rows.map((r) => ({ id: r.id, type: r.type, namespace: r.namespace, name: r.name, ready: r.ready === 1 }));
+}
+

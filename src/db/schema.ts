@@ -11,6 +11,8 @@ export interface AccountsTable {
   password_hash: string | null;
   is_admin: number;
   created_at: string;
+  /** When the user was disabled (`hubgate user disable`); null for active users and orgs. */
+  disabled_at: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface MembershipsTable {

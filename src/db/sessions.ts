@@ -36,6 +36,11 @@ export async function deleteSessionsOfUser(db: Db, userId: number): Promise<void
   await db.deleteFrom('sessions').where('user_id', '=', userId).execute();
 }
 
+/** Signs the user out everywhere but in the session `keep` (after they change their own password). */
+export async function deleteOtherSessionsOfUser(db: Db, userId: number, keep: string): Promise<void> {
+  await db.deleteFrom('sessions').where('user_id', '=', userId).where('id_sha256', '!=', keep).execute();
+}
+
 /** Removes the sessions that expired before `at`; run at each sign-in so the table does not grow. */
 export async function deleteExpiredSessions(db: Db, at: string): Promise<void> {
   await db.deleteFrom('sessions').where('expires_at', '<=', at).execute();

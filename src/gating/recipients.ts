@@ -1,4 +1,4 @@
-import { findUserById, firstAdminEmails } from '../db/accounts.js';
+import { findActiveUserById, firstAdminEmails } from '../db/accounts.js';
 import type { Db } from '../db/index.js';
 import type { RepoWithOwner } from '../db/repos.js';
 
@@ -10,6 +10,6 @@ export const ORG_ADMINS_NOTIFIED = 5;
 export async function authorRecipients(db: Db, repo: RepoWithOwner): Promise<string[]> {
   if (repo.notifyEmail) return [repo.notifyEmail];
   if (repo.ownerKind === 'org') return firstAdminEmails(db, repo.ownerId, ORG_ADMINS_NOTIFIED);
-  const owner = await findUserById(db, repo.ownerId);
+  const owner = await findActiveUserById(db, repo.ownerId);
   return owner?.email ? [owner.email] : [];
 }

@@ -92,3 +92,23 @@ export function authorizedOrg(res: Response): AuthorizedOrg {
   if (!org) throw new Error('authorizedOrg: the route has no org guard');
   return org;
 }
+
+/** Why a caller may not administer the site: no credentials, bad ones, not a site admin, or a read token. */
+export type SiteAdminDenial = 'needs-authentication' | 'invalid-credentials' | 'not-site-admin' | 'read-only-token';
+
+/**
+ * `siteAdmin(deny)`: the step of site administration routes (/api/admin/..., /admin/...), the one
+ * place deciding who may take them: a site admin (`accounts.is_admin`) with a write token, or on
+ * the pages their session. Anyone else goes to the surface's `deny`. A disabled admin is nobody
+ * by then (identify knows no disabled user).
+ */
+export function siteAdmin(deny: (req: Request, res: Response, denial: SiteAdminDenial) => void): RequestHandler {
+  return (req, res, next) => {
+    const caller = res.locals.caller;
+    if (caller.kind === 'anonymous') return deny(req, res, 'needs-authentication');
+    if (caller.kind === 'invalid') return deny(req, res, 'invalid-credentials');
+    if (!caller.user.isAdmin) return deny(req, res, 'not-site-admin');
+    if (caller.tokenRole !== 'write') return deny(req, res, 'read-only-token');
+    next();
+  };
+}

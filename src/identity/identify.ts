@@ -1,5 +1,5 @@
 import { parse as parseBasic } from 'basic-auth';
-import { findUserById } from '../db/accounts.js';
+import { findActiveUserById } from '../db/accounts.js';
 import type { Db } from '../db/index.js';
 import { findLiveTokenByHash, touchToken } from '../db/tokens.js';
 import type { TokenInfo, TokenRole, User } from '../domain/types.js';
@@ -36,11 +36,11 @@ export function callerUserId(caller: Caller): number | null {
 
 /**
  * The caller a signed link was issued to, when the link is used: its user with read rights
- * (links only ever read), anonymous for 0, or invalid when the user is gone.
+ * (links only ever read), anonymous for 0, or invalid when the user is gone or disabled.
  */
 export async function callerOfLink(db: Db, userId: unknown): Promise<Caller> {
   if (userId === 0 || userId === undefined) return ANONYMOUS;
-  const user = typeof userId === 'number' ? await findUserById(db, userId) : undefined;
+  const user = typeof userId === 'number' ? await findActiveUserById(db, userId) : undefined;
   return user ? { kind: 'user', user, tokenRole: 'read', token: null } : { kind: 'invalid' };
 }
 
@@ -53,7 +53,7 @@ export async function identify(db: Db, authorization: string | undefined): Promi
   const digest = hashToken(secret);
   const token = await findLiveTokenByHash(db, digest);
   if (!token || !sameDigest(token.secretSha256, digest)) return { kind: 'invalid' };
-  const user = await findUserById(db, token.userId);
+  const user = await findActiveUserById(db, token.userId);
   if (!user) return { kind: 'invalid' };
   const at = new Date();
   if (!token.lastUsedAt || at.getTime() - Date.parse(token.lastUsedAt) > TOUCH_EVERY_MS) {

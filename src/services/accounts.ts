@@ -7,7 +7,7 @@ import { checkText } from '../domain/text.js';
 import type { MemberRole, User } from '../domain/types.js';
 import { hashPassword, verifyPassword } from '../identity/passwords.js';
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+export const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 async function create(db: Db, a: Parameters<typeof createAccount>[1]): Promise<Account> {
   checkNamespace(a.name);
@@ -32,7 +32,7 @@ export async function createUser(
   return create(db, { name: u.name, kind: 'user', email: u.email ?? null, fullname: u.fullname, passwordHash, isAdmin: u.isAdmin });
 }
 
-function checkPassword(password: string): void {
+export function checkPassword(password: string): void {
   if (password.length < 8) throw badRequest('the password must have at least 8 characters');
 }
 

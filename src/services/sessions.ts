@@ -1,5 +1,5 @@
 import type { Db } from '../db/index.js';
-import { findUserById } from '../db/accounts.js';
+import { findActiveUserById } from '../db/accounts.js';
 import { deleteExpiredSessions, deleteSession, findLiveSession, insertSession, type SessionRow } from '../db/sessions.js';
 import type { User } from '../domain/types.js';
 
@@ -17,9 +17,9 @@ export async function closeSession(db: Db, idSha256: string): Promise<void> {
   await deleteSession(db, idSha256);
 }
 
-/** The live session whose secret hashes to `idSha256` and its user; undefined when expired, unknown or the user is gone. */
+/** The live session whose secret hashes to `idSha256` and its user; undefined when expired, unknown, or the user is gone or disabled. */
 export async function liveSession(db: Db, idSha256: string): Promise<{ session: SessionRow; user: User } | undefined> {
   const session = await findLiveSession(db, idSha256, new Date().toISOString());
-  const user = session && (await findUserById(db, session.userId));
+  const user = session && (await findActiveUserById(db, session.userId));
   return session && user ? { session, user } : undefined;
 }

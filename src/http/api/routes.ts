@@ -1,8 +1,9 @@
 import { type RequestHandler, Router } from 'express';
-import { orgGuard, repoGuard } from '../authorize.js';
+import { orgGuard, repoGuard, siteAdmin } from '../authorize.js';
 import type { AppContext } from '../context.js';
 import type { PendingUploads } from '../../services/commits.js';
 import { ACCESS_STATUSES, accessRequestHandlers } from './access-requests.js';
+import { adminDenial, adminUserHandlers } from './admin-users.js';
 import { ASK_ACCESS, askAccessHandler, askAccessRepo, signedInToAsk } from './ask-access.js';
 import { jsonBody } from './body.js';
 import { commitHandlers } from './commit.js';
@@ -32,6 +33,8 @@ export function hubApi(ctx: AppContext, uploads: PendingUploads): Router {
   const info = repoInfoHandlers(ctx);
   const orgGuarded = orgGuard(ctx, apiDenial);
   const orgs = orgHandlers(ctx);
+  const admin = siteAdmin(adminDenial);
+  const users = adminUserHandlers(ctx);
 
   const router = Router();
   //   method    path                                   before the guard                                                                             authorised by               handler
@@ -56,6 +59,11 @@ export function hubApi(ctx: AppContext, uploads: PendingUploads): Router {
   router.get(    `${REPO}/tree/:rev`,                   knownRepoType, named('api-tree'), treeRequest, repo,                                         guard('read'),              info.tree);
   router.get(    `${REPO}/tree/:rev/*path`,             knownRepoType, named('api-tree'), treeRequest, repo,                                         guard('read'),              info.tree);
   router.post(   `${REPO}/paths-info/:rev`,             pathsInfoFormBody, jsonBody, knownRepoType, named('api-paths-info'), pathsInfoRequest, repo, guard('read'),              info.pathsInfo);
+  router.get(    '/api/admin/users',                    named('api-admin-users'),                                                                    admin,                      users.list);
+  router.post(   '/api/admin/users/:name/disable',      named('api-admin-users'),                                                                    admin,                      users.disable);
+  router.post(   '/api/admin/users/:name/enable',       named('api-admin-users'),                                                                    admin,                      users.enable);
+  router.delete( '/api/admin/users/:name',              jsonBody, named('api-admin-users'),                                                          admin,                      users.remove);
+  router.patch(  '/api/admin/users/:name',              jsonBody, named('api-admin-users'),                                                          admin,                      users.update);
   return router;
 }
 

@@ -1,12 +1,14 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response, Router } from 'express';
-import { orgGuard, repoGuard } from '../authorize.js';
+import { orgGuard, repoGuard, siteAdmin } from '../authorize.js';
 import type { AppContext } from '../context.js';
 import { parseRepoPath } from '../repo-path.js';
 import { declaredLengthAtMost } from '../request-body.js';
+import { ADMIN_USERS_PAGE, adminUsersPage } from './admin-users.js';
 import { askAccessFromPage } from './ask-access.js';
 import { homePage } from './home.js';
 import { loginPages } from './login.js';
 import { orgSettingsPage, pageOrg } from './org-settings.js';
+import { PROFILE_PAGE, profilePage } from './profile-page.js';
 import { repoPage } from './repo-page.js';
 import { repoSettingsPage } from './repo-settings.js';
 import { errorPage, notFoundPage, pageErrors } from './respond.js';
@@ -19,8 +21,8 @@ import { TOKENS_PAGE, tokensPage } from './tokens-page.js';
 //
 // Every page route, in the order they are tried. Authorised by: anyone; `signedIn` (a session
 // user, else the sign-in page); `sameSession` (a form posted with the session's CSRF token);
-// `guard(action)` (the access policy on the repo the path names; a denial is the 404 page, so a
-// hidden repo and a missing one look the same).
+// `admin` (a site admin's session, else the 404 page); `guard(action)` (the access policy on the
+// repo the path names; a denial is the 404 page, so a hidden repo and a missing one look the same).
 
 /** Form posts of every page; a declared length over the limit is refused before reading. */
 const formBody = declaredLengthAtMost(64 * 1024, express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 200 }), 'send the form as the page does');
@@ -32,6 +34,9 @@ export function pages(ctx: AppContext): Router {
   const settings = repoSettingsPage(ctx);
   const orgAdmin = orgGuard(ctx, (req, res) => notFoundPage(req, res))('admin');
   const orgSettings = orgSettingsPage(ctx);
+  const profile = profilePage(ctx);
+  const users = adminUsersPage(ctx);
+  const admin = siteAdmin((req, res) => notFoundPage(req, res));
 
   const router = Router();
   // The API's unknown routes keep the API's JSON 404; pages never answer under /api.
@@ -52,6 +57,13 @@ export function pages(ctx: AppContext): Router {
   router.post('/organizations/:org/settings/members',         label('page-org-settings'),      sameSession, pageOrg, orgAdmin,  orgSettings.add);
   router.post('/organizations/:org/settings/members/role',    label('page-org-settings'),      sameSession, pageOrg, orgAdmin,  orgSettings.setRole);
   router.post('/organizations/:org/settings/members/remove',  label('page-org-settings'),      sameSession, pageOrg, orgAdmin,  orgSettings.remove);
+  router.get( PROFILE_PAGE,                                    label('page-profile'),           signedIn(PROFILE_PAGE),          profile.show);
+  router.post(PROFILE_PAGE,                                    label('page-profile'),           sameSession,                     profile.save);
+  router.post(`${PROFILE_PAGE}/password`,                      label('page-profile'),           sameSession,                     profile.password);
+  router.get( ADMIN_USERS_PAGE,                                label('page-admin-users'),       admin,                           users.show);
+  router.post(`${ADMIN_USERS_PAGE}/:name/disable`,             label('page-admin-users'),       admin, sameSession,              users.disable);
+  router.post(`${ADMIN_USERS_PAGE}/:name/enable`,              label('page-admin-users'),       admin, sameSession,              users.enable);
+  router.post(`${ADMIN_USERS_PAGE}/:name/delete`,              label('page-admin-users'),       admin, sameSession,              users.remove);
 
   // A repo's pages: at(suffix) is the path under each of a repo's three addresses, then the step
   // parsing the repo from it. Settings come first: /datasets/x/settings is the settings of the model datasets/x.
