@@ -1,6 +1,6 @@
 import express, { type Response } from 'express';
 import { pinoHttp } from 'pino-http';
-import { apiFaults } from './api/respond.js';
+import { apiError, apiFaults, unservedApiRoute } from './api/respond.js';
 import { hubApi } from './api/routes.js';
 import { resolveRoutes } from './resolve/routes.js';
 import { cors } from './cors.js';
@@ -62,7 +62,9 @@ export function createApp(ctx: AppContext, lfs: LfsDeps): express.Express {
   app.use(hubApi(ctx, lfs.transfers));
   app.use(pages(ctx));
 
-  app.use((_req, res) => {
+  app.use((req, res) => {
+    // Never RepoNotFound: a client must not take a route hubgate lacks for a missing repo.
+    if (/^\/api(\/|$)/i.test(req.path)) return apiError(res, 404, unservedApiRoute(req), { code: 'RouteNotFound' });
     res.status(404).json({ error: 'Not found' });
   });
   app.use(apiFaults);
