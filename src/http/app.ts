@@ -9,6 +9,7 @@ import { gitRoutes } from './git/routes.js';
 import { createLimits, requestRates } from './limits.js';
 import { bodyIdleTimeout } from './request-body.js';
 import { identify } from '../identity/identify.js';
+import { metricsHandler } from './metrics.js';
 import { pages } from './pages/routes.js';
 import { type LfsDeps, lfsRoutes } from '../../lfs/routes.js';
 
@@ -44,10 +45,8 @@ export function createApp(ctx: AppContext, lfs: LfsDeps): express.Express {
     res.locals.route = 'healthz';
     res.json({ status: 'ok' });
   });
-  app.get('/metrics', async (_req, res) => {
-    res.locals.route = 'metrics';
-    res.set('Content-Type', ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
-  });
+  // With HUBGATE_METRICS_LISTEN, /metrics is on that address only (src/server.ts).
+  if (!ctx.cfg.metricsListen) app.get('/metrics', metricsHandler(ctx));
 
   // Before identify and every router: preflights are answered here, and errors carry the CORS headers too.
   app.use(cors(ctx.cfg.corsOrigins));
