@@ -10,6 +10,13 @@ const bytes = z.coerce.number().int().positive();
 const count = z.coerce.number().int().min(0);
 const millis = z.coerce.number().int().min(0).max(2 ** 31 - 1);
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+/** `host:port` (`[v6]:port`), for a second listener. */
+const hostPort = z.string().transform((s, ctx) => {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(s);
+  if (m && Number(m[3]) >= 1 && Number(m[3]) <= 65535) return { host: m[1] ?? m[2], port: Number(m[3]) };
+  ctx.addIssue({ code: 'custom', message: `"${s.slice(0, 100)}" is not host:port: use an address and a port such as 127.0.0.1:9100 (or [::1]:9100)` });
+  return z.NEVER;
+});
 
 const schema = z.object({
   dataDir: z.string().min(1),
@@ -44,6 +51,12 @@ const schema = z.object({
   sweepIntervalMs: z.coerce.number().int().min(100).max(2 ** 31 - 1),
   lfsMaxObjectSize: bytes,
   s3TimeoutMs: z.coerce.number().int().min(100).max(10 * 60 * 1000),
+  metricsToken: z
+    .string()
+    .min(16, 'use at least 16 characters, such as the output of `openssl rand -hex 32`')
+    .regex(/^[\x21-\x7e]+$/, 'use printable ASCII characters without spaces')
+    .optional(),
+  metricsListen: hostPort.optional(),
 });
 
 type Parsed = z.infer<typeof schema>;
@@ -85,6 +98,9 @@ export const SETTINGS: Record<keyof Parsed, { env: string; flag?: string; fallba
   lfsMaxObjectSize: { env: 'HUBGATE_LFS_MAX_OBJECT_SIZE', fallback: String(5 * 1024 * GiB) },
   // How long an S3 connection may take to open, and a request may stay silent, before it is given up.
   s3TimeoutMs: { env: 'HUBGATE_S3_TIMEOUT_MS', fallback: '15000' },
+  // Who may read /metrics: a bearer token, and/or only a separate address (then not the main one).
+  metricsToken: { env: 'HUBGATE_METRICS_TOKEN' },
+  metricsListen: { env: 'HUBGATE_METRICS_LISTEN' },
 };
 
 export class ConfigError extends Error {}
@@ -102,6 +118,7 @@ export function loadConfig(flags: Partial<Record<keyof Parsed, string | undefine
   }
   const cfg = parsed.data;
   if (cfg.lfsStore === 's3' && !cfg.s3Bucket) throw new ConfigError('HUBGATE_LFS_STORE=s3 needs HUBGATE_S3_BUCKET');
+  if (cfg.metricsListen?.port === cfg.port) throw new ConfigError(`HUBGATE_METRICS_LISTEN needs a port of its own: ${cfg.port} is HUBGATE_PORT's`);
   return Object.freeze({ ...cfg, dataDir: path.resolve(cfg.dataDir), publicUrl: cfg.publicUrl?.replace(/\/+$/, '') });
 }
 

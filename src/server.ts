@@ -6,6 +6,7 @@ import { repoGuard } from './http/authorize.js';
 import { parseRepoPath } from './http/repo-path.js';
 import { declaredLengthAtMost } from './http/request-body.js';
 import { baseUrlOf } from './http/urls.js';
+import { metricsApp } from './http/metrics.js';
 import type { Config } from './config.js';
 import { gitEnv } from './git/env.js';
 import { createMaintenance } from './git/maintenance.js';
@@ -22,6 +23,7 @@ import { loadSigner } from '../lfs/signing.js';
 import { createObjectStore } from '../lfs/store/index.js';
 import { CLAIM_SECONDS, createTransfers } from '../lfs/transfers.js';
 import { createHubUrls } from '../lfs/urls.js';
+import { listen } from './ops/listen.js';
 import { createMetrics } from './ops/metrics.js';
 import { openDatabase } from './services/database.js';
 import { lfsLinks } from './services/lfs-links.js';
@@ -67,11 +69,21 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
   const server = http.createServer({ requestTimeout: 0, headersTimeout: cfg.headersTimeoutMs, connectionsCheckingInterval: 1000 }, app);
   server.timeout = 0;
   capConnectionsPerIp(server, cfg.maxConnectionsPerIp);
-  server.listen(cfg.port, cfg.host);
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
+  // A port in use or a bad host stops the start with one line naming the setting (ListenError).
+  const metricsServer = cfg.metricsListen && http.createServer(metricsApp(ctx));
+  try {
+    await listen(server, cfg.host, cfg.port, { host: 'HUBGATE_HOST', port: 'HUBGATE_PORT', hostFix: 'HUBGATE_HOST or --host', portFix: 'HUBGATE_PORT or --port' });
+    if (metricsServer && cfg.metricsListen) {
+      const at = { host: 'HUBGATE_METRICS_LISTEN host', port: 'HUBGATE_METRICS_LISTEN port', hostFix: 'HUBGATE_METRICS_LISTEN', portFix: 'HUBGATE_METRICS_LISTEN' };
+      await listen(metricsServer, cfg.metricsListen.host, cfg.metricsListen.port, at);
+      log.info({ url: `http://${cfg.metricsListen.host}:${cfg.metricsListen.port}/metrics` }, 'metrics are served on HUBGATE_METRICS_LISTEN only');
+    }
+  } catch (err) {
+    server.close();
+    await housekeeping.stop();
+    await db.destroy();
+    throw err;
+  }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : cfg.port;
   log.info({ url: `http://${cfg.host}:${port}`, dataDir: cfg.dataDir }, `hubgate listening on http://${cfg.host}:${port}`);
@@ -83,6 +95,7 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
     log.info('shutting down');
     server.close();
     server.closeIdleConnections();
+    if (metricsServer) metricsServer.close();
     // Sends in progress get a few seconds to finish; a mail server that hangs does not hold up the exit.
     const notified = Promise.all([digest.stop(), housekeeping.stop(), notifier.idle()]);
     Promise.all([ctx.maintenance.idle(), Promise.race([notified, new Promise((r) => setTimeout(r, 5000).unref())])])

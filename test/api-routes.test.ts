@@ -1,5 +1,7 @@
 // The Hub API and resolve route tables' edges, as they answered before the tables: an unknown
-// /api path or a wrong method on a known one is the app's JSON 404; a bad repo part of the path
+// /api path or a wrong method on a known one is a JSON 404 with X-Error-Code RouteNotFound saying
+// hubgate does not serve it (never RepoNotFound, which clients report as a missing repo); other
+// unknown paths are the app's JSON 404; a bad repo part of the path
 // is a 400 (Express's own message for a bad percent-encoding in an /api path); paths match
 // case-insensitively for the API and with a trailing slash; resolve answers a wrong method with
 // 405 naming GET and HEAD before looking at the path, checks the revision and file path itself
@@ -13,33 +15,38 @@ const CHALLENGE = { 'www-authenticate': 'Basic realm="hubgate"' };
 const UNKNOWN_TYPE = 'unknown repo type "foo": use models, datasets or spaces';
 const DOTS = `invalid repo name "a..b": '..' is not allowed`;
 const NOT_FOUND = 'Not found';
+/** The 404 of an /api route hubgate does not serve: its message names the method and path. */
+const UNSERVED = 'unserved';
+const unserved = (method: string, path: string) =>
+  `hubgate does not serve ${method} ${path}: it implements only part of the Hub API (the routes are listed under "HTTP routes" in hubgate's README)`;
 
 const API: Case[] = [
-  // Unknown paths and wrong methods fall through to the JSON 404.
-  ['GET', '/api/nope', 'anyone', undefined, 404, NOT_FOUND],
-  ['GET', '/api/foo/alice/m', 'anyone', undefined, 404, NOT_FOUND],
-  ['GET', '/API/Models/alice/m/', 'anyone', undefined, 404, NOT_FOUND],
-  ['GET', '/api/foo/alice/m/tree/main', 'anyone', undefined, 404, NOT_FOUND],
-  ['GET', '/api/models/alice/m/commit/main', 'alice', undefined, 404, NOT_FOUND],
-  ['PUT', '/api/models/alice/m/commit/main', 'alice', undefined, 404, NOT_FOUND],
-  ['GET', '/api/models/alice/m/settings', 'alice', undefined, 404, NOT_FOUND],
-  ['POST', '/api/models/alice/m/settings', 'alice', {}, 404, NOT_FOUND],
-  ['GET', '/api/models/alice/m/user-access-request/bogus', 'alice', undefined, 404, NOT_FOUND],
-  ['POST', '/api/models/alice/m/user-access-request/pending', 'alice', {}, 404, NOT_FOUND],
-  ['PUT', '/api/repos/create', 'alice', {}, 404, NOT_FOUND],
-  ['GET', '/api/repos/create', 'alice', undefined, 404, NOT_FOUND],
-  ['POST', '/api/repos/delete', 'alice', {}, 404, NOT_FOUND],
-  ['GET', '/api/repos/delete', 'alice', undefined, 404, NOT_FOUND],
-  ['POST', '/api/whoami-v2', 'anyone', undefined, 404, NOT_FOUND],
-  ['GET', '/api/validate-yaml', 'anyone', undefined, 404, NOT_FOUND],
-  ['PUT', '/api/validate-yaml', 'anyone', { content: '' }, 404, NOT_FOUND],
-  ['POST', '/api/models/alice/m/tree/main', 'anyone', undefined, 404, NOT_FOUND],
-  ['GET', '/api/models/alice/m/paths-info/main', 'anyone', undefined, 404, NOT_FOUND],
-  ['POST', '/api/models/alice/m/paths-info/main/x', 'anyone', { paths: ['.gitattributes'] }, 404, NOT_FOUND],
-  ['DELETE', '/api/models/alice/m', 'anyone', undefined, 404, NOT_FOUND],
-  ['POST', '/api/models/alice/m/ask-access', 'alice', {}, 404, NOT_FOUND],
+  // Unknown paths and wrong methods fall through to the JSON 404 (RouteNotFound under /api).
+  ['GET', '/api', 'anyone', undefined, 404, UNSERVED],
+  ['GET', '/api/nope', 'anyone', undefined, 404, UNSERVED],
+  ['GET', '/api/foo/alice/m', 'anyone', undefined, 404, UNSERVED],
+  ['GET', '/API/Models/alice/m/', 'anyone', undefined, 404, UNSERVED],
+  ['GET', '/api/foo/alice/m/tree/main', 'anyone', undefined, 404, UNSERVED],
+  ['GET', '/api/models/alice/m/commit/main', 'alice', undefined, 404, UNSERVED],
+  ['PUT', '/api/models/alice/m/commit/main', 'alice', undefined, 404, UNSERVED],
+  ['GET', '/api/models/alice/m/settings', 'alice', undefined, 404, UNSERVED],
+  ['POST', '/api/models/alice/m/settings', 'alice', {}, 404, UNSERVED],
+  ['GET', '/api/models/alice/m/user-access-request/bogus', 'alice', undefined, 404, UNSERVED],
+  ['POST', '/api/models/alice/m/user-access-request/pending', 'alice', {}, 404, UNSERVED],
+  ['PUT', '/api/repos/create', 'alice', {}, 404, UNSERVED],
+  ['GET', '/api/repos/create', 'alice', undefined, 404, UNSERVED],
+  ['POST', '/api/repos/delete', 'alice', {}, 404, UNSERVED],
+  ['GET', '/api/repos/delete', 'alice', undefined, 404, UNSERVED],
+  ['POST', '/api/whoami-v2', 'anyone', undefined, 404, UNSERVED],
+  ['GET', '/api/validate-yaml', 'anyone', undefined, 404, UNSERVED],
+  ['PUT', '/api/validate-yaml', 'anyone', { content: '' }, 404, UNSERVED],
+  ['POST', '/api/models/alice/m/tree/main', 'anyone', undefined, 404, UNSERVED],
+  ['GET', '/api/models/alice/m/paths-info/main', 'anyone', undefined, 404, UNSERVED],
+  ['POST', '/api/models/alice/m/paths-info/main/x', 'anyone', { paths: ['.gitattributes'] }, 404, UNSERVED],
+  ['DELETE', '/api/models/alice/m', 'anyone', undefined, 404, UNSERVED],
+  ['POST', '/api/models/alice/m/ask-access', 'alice', {}, 404, UNSERVED],
   ['GET', '/alice/m/ask-access', 'alice', undefined, 404, NOT_FOUND],
-  ['GET', '/api/models/resolve/main/x', 'anyone', undefined, 404, NOT_FOUND],
+  ['GET', '/api/models/resolve/main/x', 'anyone', undefined, 404, UNSERVED],
   // Bad repo parts of the path: 400 (an unknown type too, except where repo info would be).
   ['GET', '/api/models/alice/a..b', 'anyone', undefined, 400, DOTS],
   ['GET', '/api/models/alice/%ZZ', 'anyone', undefined, 400, "Failed to decode param '%ZZ'"],
@@ -103,7 +110,9 @@ describe('API and resolve routes', () => {
   });
   afterAll(() => hub?.stop());
 
-  async function check([method, path, who, body, status, error, headers = {}]: Case) {
+  async function check([method, path, who, body, status, pinned, pinnedHeaders = {}]: Case) {
+    const error = pinned === UNSERVED ? unserved(method, path) : pinned;
+    const headers = pinned === UNSERVED ? { 'x-error-code': 'RouteNotFound', ...pinnedHeaders } : pinnedHeaders;
     const res = await fetch(`${hub.url}${path}`, {
       method,
       headers: { ...(who === 'alice' ? { Authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },

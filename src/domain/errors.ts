@@ -30,8 +30,8 @@ const STATUS_OF: Record<ErrorKind, number> = {
   'insufficient-storage': 507,
 };
 
-/** The Hub's X-Error-Code values, which the clients turn into their own exceptions. */
-export type HubErrorCode = 'RepoNotFound' | 'GatedRepo' | 'RevisionNotFound' | 'EntryNotFound';
+/** The Hub's X-Error-Code values, which the clients turn into their own exceptions; RouteNotFound (hubgate's own) they leave a plain HTTP error. */
+export type HubErrorCode = 'RepoNotFound' | 'GatedRepo' | 'RevisionNotFound' | 'EntryNotFound' | 'RouteNotFound';
 
 export class HubgateError extends Error {
   constructor(

@@ -1,6 +1,6 @@
 import express, { type Response, type Router } from 'express';
 import { pinoHttp } from 'pino-http';
-import { apiFaults } from './api/respond.js';
+import { apiError, apiFaults, unservedApiRoute } from './api/respond.js';
 import { hubApi } from './api/routes.js';
 import { resolveRoutes } from './resolve/routes.js';
 import { cors } from './cors.js';
@@ -9,6 +9,7 @@ import { gitRoutes } from './git/routes.js';
 import { createLimits, requestRates } from './limits.js';
 import { bodyIdleTimeout } from './request-body.js';
 import { identify } from '../identity/identify.js';
+import { metricsHandler } from './metrics.js';
 import { pages } from './pages/routes.js';
 import type { ObjectStore } from '../../lfs/store/types.js';
 import type { Transfers } from '../../lfs/transfers.js';
@@ -52,10 +53,8 @@ export function createApp(ctx: AppContext, lfs: LfsMount): express.Express {
     res.locals.route = 'healthz';
     res.json({ status: 'ok' });
   });
-  app.get('/metrics', async (_req, res) => {
-    res.locals.route = 'metrics';
-    res.set('Content-Type', ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
-  });
+  // With HUBGATE_METRICS_LISTEN, /metrics is on that address only (src/server.ts).
+  if (!ctx.cfg.metricsListen) app.get('/metrics', metricsHandler(ctx));
 
   // Before identify and every router: preflights are answered here, and errors carry the CORS headers too.
   app.use(cors(ctx.cfg.corsOrigins));
@@ -70,7 +69,9 @@ export function createApp(ctx: AppContext, lfs: LfsMount): express.Express {
   app.use(hubApi(ctx, lfs.transfers));
   app.use(pages(ctx));
 
-  app.use((_req, res) => {
+  app.use((req, res) => {
+    // Never RepoNotFound: a client must not take a route hubgate lacks for a missing repo.
+    if (/^\/api(\/|$)/i.test(req.path)) return apiError(res, 404, unservedApiRoute(req), { code: 'RouteNotFound' });
     res.status(404).json({ error: 'Not found' });
   });
   app.use(apiFaults);

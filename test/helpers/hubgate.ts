@@ -31,14 +31,41 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; env?: Nod
 }
 
 const scratchDirs: string[] = [];
+/** Processes a test file started (servers, s3rver): stopped before their directories are removed. */
+const children = new Set<ChildProcess>();
 const removeScratchDirs = () => {
   for (const dir of scratchDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 };
 // One exit listener for all scratch directories (one per directory trips MaxListenersExceededWarning).
-process.once('exit', removeScratchDirs);
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+  removeScratchDirs();
+});
 // vitest ends its workers without an 'exit' event, so each test file also removes them when it is
-// done: this hook is registered first, so it runs after the file's own afterAll (servers stopped).
-afterAll(removeScratchDirs);
+// done: this hook is registered first, so it runs after the file's own afterAll (servers stopped);
+// a process a test left running is stopped first, so it writes nothing after the removal.
+afterAll(async () => {
+  await Promise.all([...children].map((child) => endProcess(child)));
+  removeScratchDirs();
+});
+
+/** Has `child` stopped (and waited for) when the test file ends, if it is still running then. */
+export function ownProcess<T extends ChildProcess>(child: T): T {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/** SIGTERM (a stopped process is continued first), SIGKILL if it has not exited within 10 s. */
+async function endProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGCONT');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
 
 /** A scratch directory removed when the process exits. */
 export function tempDir(prefix = 'hubgate-test-'): string {
@@ -101,7 +128,7 @@ export async function startHubgate(opts: { env?: NodeJS.ProcessEnv; dataDir?: st
   const home = tempDir('hubgate-home-');
   const port = opts.port ?? (await freePort());
   const env = { ...process.env, HUBGATE_LOG_LEVEL: 'debug', ...opts.env };
-  const child = spawn(process.execPath, [BIN, 'serve', '--data', dataDir, '--host', '127.0.0.1', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = ownProcess(spawn(process.execPath, [BIN, 'serve', '--data', dataDir, '--host', '127.0.0.1', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
   let output = '';
   child.stdout.on('data', (b) => (output += b));
   child.stderr.on('data', (b) => (output += b));
@@ -114,7 +141,10 @@ export async function startHubgate(opts: { env?: NodeJS.ProcessEnv; dataDir?: st
     } catch {
       /* not listening yet */
     }
-    if (Date.now() > deadline) throw new Error(`hubgate did not start:\n${output}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`hubgate did not start:\n${output}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   const hubgate: Hubgate = {

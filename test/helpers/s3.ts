@@ -9,7 +9,7 @@ import path from 'node:path';
 // s3rver is CommonJS without types.
 // @ts-expect-error no declaration file
 import S3rver from 's3rver';
-import { freePort, ROOT, tempDir } from './hubgate.js';
+import { freePort, ownProcess, ROOT, tempDir } from './hubgate.js';
 
 export interface S3Event {
   eventName: string;
@@ -140,7 +140,7 @@ export async function startS3rverProcess(bucket = 'hubgate-test'): Promise<S3rve
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   const launch = async (): Promise<ChildProcess> => {
-    const child = spawn(process.execPath, ['-e', S3RVER_CHILD, directory, bucket, String(port)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = ownProcess(spawn(process.execPath, ['-e', S3RVER_CHILD, directory, bucket, String(port)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
     let err = '';
     child.stderr!.on('data', (b) => (err += b));
     await new Promise<void>((resolve, reject) => {

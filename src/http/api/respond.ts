@@ -30,6 +30,11 @@ export function revisionNotFound(res: Response, repoId: string, revision: string
   apiError(res, 404, `Invalid rev id: ${printable(revision)} is not a branch, tag or commit of ${repoId}`, { code: 'RevisionNotFound', headers });
 }
 
+/** The message of the 404 for an /api path (or method) that is no route of routes.ts. */
+export function unservedApiRoute(req: Request): string {
+  return `hubgate does not serve ${req.method} ${printable(req.path).slice(0, 200)}: it implements only part of the Hub API (the routes are listed under "HTTP routes" in hubgate's README)`;
+}
+
 const TYPE_OF_PLURAL: Record<string, RepoType> = { models: 'model', datasets: 'dataset', spaces: 'space' };
 
 /** The repo named by `/api/{models|datasets|spaces}/{ns}/{name}/...` path parameters, names checked (NameError: 400). */
