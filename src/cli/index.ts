@@ -95,7 +95,7 @@ export function buildProgram(): Command {
     .option('--admin', 'make the user a site administrator')
     .action(async (name: string, o) => {
       const password = o.passwordStdin ? await readStdin() : undefined;
-      await withDb(o, (db) => createUser(db, { name, email: o.email, fullname: o.fullname, password, isAdmin: !!o.admin }));
+      await withDb(o, (db) => createUser(db, { name, email: o.email, fullname: o.fullname, password, isAdmin: !!o.admin }, null));
       say(`created user ${name}`);
     });
 
@@ -106,7 +106,7 @@ export function buildProgram(): Command {
     .requiredOption('--password-stdin', 'read the password from standard input')
     .action(async (name: string, o) => {
       const password = await readStdin();
-      await withDb(o, (db) => setPassword(db, name, password));
+      await withDb(o, (db) => setPassword(db, name, password, null));
       say(`set the web password of ${name}`);
     });
 
@@ -117,7 +117,7 @@ export function buildProgram(): Command {
     .addOption(dataOption())
     .option('--fullname <fullname>')
     .action(async (name: string, o) => {
-      await withDb(o, (db) => createOrg(db, { name, fullname: o.fullname }));
+      await withDb(o, (db) => createOrg(db, { name, fullname: o.fullname }, null));
       say(`created organization ${name}`);
     });
   org
@@ -126,7 +126,7 @@ export function buildProgram(): Command {
     .addOption(dataOption())
     .addOption(new Option('--role <role>', 'read, write or admin').choices(['read', 'write', 'admin']).makeOptionMandatory())
     .action(async (orgName: string, userName: string, o) => {
-      await withDb(o, (db) => addMember(db, orgName, userName, o.role as MemberRole));
+      await withDb(o, (db) => addMember(db, orgName, userName, o.role as MemberRole, null));
       say(`${userName} is now a member of ${orgName} with the ${o.role} role`);
     });
 
@@ -138,7 +138,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--role <role>', 'read or write').choices(['read', 'write']).makeOptionMandatory())
     .option('--name <name>', 'display name')
     .action(async (userName: string, o) => {
-      const { secret } = await withDb(o, (db) => createToken(db, userName, o.role as TokenRole, o.name));
+      const { secret } = await withDb(o, (db) => createToken(db, userName, o.role as TokenRole, o.name, null));
       say(secret);
     });
   token
@@ -158,7 +158,7 @@ export function buildProgram(): Command {
     .addOption(dataOption())
     .action(async (id: string, o) => {
       if (!/^[1-9][0-9]{0,15}$/.test(id)) throw new UsageError(`invalid token id "${id}": use the number shown by \`hubgate token list USER\``);
-      await withDb(o, (db) => revoke(db, Number(id)));
+      await withDb(o, (db) => revoke(db, Number(id), null));
       say(`revoked token ${id}`);
     });
 
@@ -172,7 +172,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--gated <mode>', 'gate access with auto or manual approval').choices(['auto', 'manual']))
     .action(async (id: string, o) => {
       const ref = { ...parseRepoId(id), type: parseRepoType(o.type) };
-      const created = await withDb(o, (db, dataDir) => createRepo(db, dataDir, { ...ref, private: !!o.private, gated: (o.gated ?? false) as GatedMode }));
+      const created = await withDb(o, (db, dataDir) => createRepo(db, dataDir, { ...ref, private: !!o.private, gated: (o.gated ?? false) as GatedMode }, null));
       say(`created ${created.type} ${created.namespace}/${created.name} (${created.private ? 'private' : 'public'}${created.gated ? `, gated: ${created.gated}` : ''})`);
     });
   repo
@@ -183,7 +183,7 @@ export function buildProgram(): Command {
     .action(async (id: string, mode: string, o) => {
       if (!['auto', 'manual', 'off'].includes(mode)) throw new UsageError(`invalid gate mode "${mode}": use auto, manual or off`);
       const ref = { ...parseRepoId(id), type: parseRepoType(o.type) };
-      await withDb(o, async (db) => updateSettings(db, await requireRepo(db, ref), { gated: mode === 'off' ? false : (mode as GatedMode) }));
+      await withDb(o, async (db) => updateSettings(db, await requireRepo(db, ref), { gated: mode === 'off' ? false : (mode as GatedMode) }, null));
       say(`${id}: gating ${mode}`);
     });
 
