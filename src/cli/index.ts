@@ -12,6 +12,7 @@ import { backup } from '../ops/backup.js';
 import { restore } from '../ops/restore.js';
 import type { GatedMode, MemberRole, TokenRole } from '../domain/types.js';
 import { addMember, createOrg, createUser, setPassword } from '../services/accounts.js';
+import { auditEntries, auditRepoRef, detailsText } from '../services/audit.js';
 import { type Db, withDatabase } from '../services/database.js';
 import { createRepo, requireRepo, updateSettings } from '../services/repos.js';
 import { createToken, revoke, tokensOf } from '../services/tokens.js';
@@ -185,6 +186,24 @@ export function buildProgram(): Command {
       const ref = { ...parseRepoId(id), type: parseRepoType(o.type) };
       await withDb(o, async (db) => updateSettings(db, await requireRepo(db, ref), { gated: mode === 'off' ? false : (mode as GatedMode) }, null));
       say(`${id}: gating ${mode}`);
+    });
+
+  program
+    .command('audit')
+    .description('print the audit log, newest first: time, actor (- for the command line), action, repo, target, details')
+    .addOption(dataOption())
+    .option('--repo <id>', 'only entries about this repo: NAMESPACE/NAME (with --type) or datasets/NAMESPACE/NAME')
+    .addOption(new Option('--type <type>', 'the type of the --repo repo (default model)').choices(['model', 'dataset', 'space']))
+    .option('--user <name>', 'only entries by this user or about them')
+    .option('--since <date>', 'only entries at or after this time, e.g. 2026-11-30 or 2026-11-30T08:00:00Z')
+    .option('--limit <n>', 'at most this many entries (1 to 1000)', '100')
+    .action(async (o) => {
+      if (o.type && !o.repo) throw new UsageError('--type goes with --repo: give the repo too');
+      if (!/^[0-9]{1,4}$/.test(o.limit)) throw new UsageError(`invalid --limit "${o.limit}": give a number from 1 to 1000`);
+      const repo = o.repo === undefined ? undefined : auditRepoRef(o.repo, o.type);
+      const since = o.since === undefined ? undefined : new Date(o.since);
+      const entries = await withDb(o, (db) => auditEntries(db, { repo, user: o.user, since, limit: Number(o.limit) }));
+      for (const e of entries) say([e.at, e.actor ?? '-', e.action, e.repo ?? '-', e.target ?? '-', detailsText(e.details)].join(' ').trimEnd());
     });
 
   program

@@ -3,13 +3,14 @@ import { repoGuard } from '../authorize.js';
 import type { AppContext } from '../context.js';
 import { parseRepoPath } from '../repo-path.js';
 import { declaredLengthAtMost } from '../request-body.js';
+import { AUDIT_PAGE, auditPage } from './admin-audit.js';
 import { askAccessFromPage } from './ask-access.js';
 import { homePage } from './home.js';
 import { loginPages } from './login.js';
 import { repoPage } from './repo-page.js';
 import { repoSettingsPage } from './repo-settings.js';
 import { errorPage, notFoundPage, pageErrors } from './respond.js';
-import { sameSession, sessionCaller, signedIn } from './session.js';
+import { sameSession, sessionCaller, signedIn, siteAdminPage } from './session.js';
 import { stylesheet } from './style.js';
 import { TOKENS_PAGE, tokensPage } from './tokens-page.js';
 
@@ -18,8 +19,9 @@ import { TOKENS_PAGE, tokensPage } from './tokens-page.js';
 //
 // Every page route, in the order they are tried. Authorised by: anyone; `signedIn` (a session
 // user, else the sign-in page); `sameSession` (a form posted with the session's CSRF token);
-// `guard(action)` (the access policy on the repo the path names; a denial is the 404 page, so a
-// hidden repo and a missing one look the same).
+// `siteAdminPage` (a signed-in site admin, else the 404 page); `guard(action)` (the access
+// policy on the repo the path names; a denial is the 404 page, so a hidden repo and a missing
+// one look the same).
 
 /** Form posts of every page; a declared length over the limit is refused before reading. */
 const formBody = declaredLengthAtMost(64 * 1024, express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 200 }), 'send the form as the page does');
@@ -44,6 +46,7 @@ export function pages(ctx: AppContext): Router {
   router.get( TOKENS_PAGE,                                    label('page-tokens'),            signedIn(TOKENS_PAGE),           tokens.show);
   router.post(TOKENS_PAGE,                                    label('page-tokens'),            sameSession,                     tokens.create);
   router.post(`${TOKENS_PAGE}/:id/revoke`,                    label('page-tokens'),            sameSession,                     tokens.revoke);
+  router.get( AUDIT_PAGE,                                     label('page-admin-audit'),       siteAdminPage,                   auditPage(ctx));
 
   // A repo's pages: at(suffix) is the path under each of a repo's three addresses, then the step
   // parsing the repo from it. Settings come first: /datasets/x/settings is the settings of the model datasets/x.

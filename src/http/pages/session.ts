@@ -4,7 +4,7 @@ import type { User } from '../../domain/types.js';
 import type { AppContext } from '../context.js';
 import { ANONYMOUS } from '../../identity/identify.js';
 import { closeSession, liveSession, openSession } from '../../services/sessions.js';
-import { csrfRefused, redirectTo } from './respond.js';
+import { csrfRefused, notFoundPage, redirectTo } from './respond.js';
 
 // Web sessions for hubgate's pages only. The cookie holds a random secret (the database keeps
 // its SHA-256); every POST carries the session's CSRF token in a hidden `csrf` field. The
@@ -121,6 +121,16 @@ export function signedIn(back: string): RequestHandler {
     redirectTo(res, `/login?next=${encodeURIComponent(back)}`);
   };
 }
+
+/**
+ * Route step for site administrators' pages: a signed-in site admin (accounts.is_admin) goes on;
+ * anyone else, signed in or not, gets the 404 page, which does not tell that the page exists.
+ */
+export const siteAdminPage: RequestHandler = (req, res, next) => {
+  const caller = res.locals.caller;
+  if (caller.kind === 'user' && caller.user.isAdmin) return next();
+  notFoundPage(req, res);
+};
 
 /** The session's user, for handlers behind signedIn or sameSession. */
 export function signedInUser(res: Response): User {
