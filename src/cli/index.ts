@@ -12,6 +12,7 @@ import { backup } from '../ops/backup.js';
 import { restore } from '../ops/restore.js';
 import type { GatedMode, MemberRole, TokenRole } from '../domain/types.js';
 import { createOrg, createUser, setPassword } from '../services/accounts.js';
+import { auditEntries, auditRepoRef, detailsText } from '../services/audit.js';
 import { deleteOrg, listOrgs, orgMembers, removeMember, setMember } from '../services/orgs.js';
 import { type Db, withDatabase } from '../services/database.js';
 import { createRepo, deleteRepo, listRepos, moveRepo, requireRepo, setVisibility, updateSettings } from '../services/repos.js';
@@ -97,7 +98,7 @@ export function buildProgram(): Command {
     .option('--admin', 'make the user a site administrator')
     .action(async (name: string, o) => {
       const password = o.passwordStdin ? await readStdin() : undefined;
-      await withDb(o, (db) => createUser(db, { name, email: o.email, fullname: o.fullname, password, isAdmin: !!o.admin }));
+      await withDb(o, (db) => createUser(db, { name, email: o.email, fullname: o.fullname, password, isAdmin: !!o.admin }, null));
       say(`created user ${name}`);
     });
 
@@ -108,7 +109,7 @@ export function buildProgram(): Command {
     .requiredOption('--password-stdin', 'read the password from standard input')
     .action(async (name: string, o) => {
       const password = await readStdin();
-      await withDb(o, (db) => setPassword(db, name, password));
+      await withDb(o, (db) => setPassword(db, name, password, null));
       say(`set the web password of ${name}`);
     });
 
@@ -170,7 +171,7 @@ export function buildProgram(): Command {
     .addOption(dataOption())
     .option('--fullname <fullname>')
     .action(async (name: string, o) => {
-      await withDb(o, (db) => createOrg(db, { name, fullname: o.fullname }));
+      await withDb(o, (db) => createOrg(db, { name, fullname: o.fullname }, null));
       say(`created organization ${name}`);
     });
   org
@@ -225,7 +226,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--role <role>', 'read or write').choices(['read', 'write']).makeOptionMandatory())
     .option('--name <name>', 'display name')
     .action(async (userName: string, o) => {
-      const { secret } = await withDb(o, (db) => createToken(db, userName, o.role as TokenRole, o.name));
+      const { secret } = await withDb(o, (db) => createToken(db, userName, o.role as TokenRole, o.name, null));
       say(secret);
     });
   token
@@ -245,7 +246,7 @@ export function buildProgram(): Command {
     .addOption(dataOption())
     .action(async (id: string, o) => {
       if (!/^[1-9][0-9]{0,15}$/.test(id)) throw new UsageError(`invalid token id "${id}": use the number shown by \`hubgate token list USER\``);
-      await withDb(o, (db) => revoke(db, Number(id)));
+      await withDb(o, (db) => revoke(db, Number(id), null));
       say(`revoked token ${id}`);
     });
 
@@ -259,7 +260,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--gated <mode>', 'gate access with auto or manual approval').choices(['auto', 'manual']))
     .action(async (id: string, o) => {
       const ref = { ...parseRepoId(id), type: parseRepoType(o.type) };
-      const created = await withDb(o, (db, dataDir) => createRepo(db, dataDir, { ...ref, private: !!o.private, gated: (o.gated ?? false) as GatedMode }));
+      const created = await withDb(o, (db, dataDir) => createRepo(db, dataDir, { ...ref, private: !!o.private, gated: (o.gated ?? false) as GatedMode }, null));
       say(`created ${created.type} ${created.namespace}/${created.name} (${created.private ? 'private' : 'public'}${created.gated ? `, gated: ${created.gated}` : ''})`);
     });
   repo
@@ -270,7 +271,7 @@ export function buildProgram(): Command {
     .action(async (id: string, mode: string, o) => {
       if (!['auto', 'manual', 'off'].includes(mode)) throw new UsageError(`invalid gate mode "${mode}": use auto, manual or off`);
       const ref = { ...parseRepoId(id), type: parseRepoType(o.type) };
-      await withDb(o, async (db) => updateSettings(db, await requireRepo(db, ref), { gated: mode === 'off' ? false : (mode as GatedMode) }));
+      await withDb(o, async (db) => updateSettings(db, await requireRepo(db, ref), { gated: mode === 'off' ? false : (mode as GatedMode) }, null));
       say(`${id}: gating ${mode}`);
     });
 
@@ -316,6 +317,24 @@ export function buildProgram(): Command {
       const type = parseRepoType(o.type);
       const moved = await withDb(o, (db, dataDir) => moveRepo(db, dataDir, { ...parseRepoId(id), type }, { ...parseRepoId(newId), type }, null));
       say(`${id} is now ${moved.namespace}/${moved.name}`);
+    });
+
+  program
+    .command('audit')
+    .description('print the audit log, newest first: time, actor (- for the command line), action, repo, target, details')
+    .addOption(dataOption())
+    .option('--repo <id>', 'only entries about this repo: NAMESPACE/NAME (with --type) or datasets/NAMESPACE/NAME')
+    .addOption(new Option('--type <type>', 'the type of the --repo repo (default model)').choices(['model', 'dataset', 'space']))
+    .option('--user <name>', 'only entries by this user or about them')
+    .option('--since <date>', 'only entries at or after this time, e.g. 2026-11-30 or 2026-11-30T08:00:00Z')
+    .option('--limit <n>', 'at most this many entries (1 to 1000)', '100')
+    .action(async (o) => {
+      if (o.type && !o.repo) throw new UsageError('--type goes with --repo: give the repo too');
+      if (!/^[0-9]{1,4}$/.test(o.limit)) throw new UsageError(`invalid --limit "${o.limit}": give a number from 1 to 1000`);
+      const repo = o.repo === undefined ? undefined : auditRepoRef(o.repo, o.type);
+      const since = o.since === undefined ? undefined : new Date(o.since);
+      const entries = await withDb(o, (db) => auditEntries(db, { repo, user: o.user, since, limit: Number(o.limit) }));
+      for (const e of entries) say([e.at, e.actor ?? '-', e.action, e.repo ?? '-', e.target ?? '-', detailsText(e.details)].join(' ').trimEnd());
     });
 
   program

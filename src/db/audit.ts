@@ -26,6 +26,8 @@ export interface AuditQuery {
   since?: string;
   /** Entries older than this id (the previous page's last). */
   beforeId?: number;
+  /** Entries newer than this id (the next page's first): the `limit` oldest of them, still returned newest first. */
+  afterId?: number;
   limit: number;
 }
 
@@ -35,6 +37,8 @@ export async function listAudit(db: Db, q: AuditQuery): Promise<AuditRow[]> {
   if (q.user !== undefined) query = query.where((eb) => eb.or([eb('actor', '=', q.user!), eb('target', '=', q.user!)]));
   if (q.since !== undefined) query = query.where('at', '>=', q.since);
   if (q.beforeId !== undefined) query = query.where('id', '<', q.beforeId);
-  const rows = await query.orderBy('id', 'desc').limit(q.limit).execute();
+  if (q.afterId !== undefined) query = query.where('id', '>', q.afterId);
+  const rows = await query.orderBy('id', q.afterId !== undefined ? 'asc' : 'desc').limit(q.limit).execute();
+  if (q.afterId !== undefined) rows.reverse();
   return rows.map((r) => ({ ...r, details: JSON.parse(r.details) as Record<string, unknown> }));
 }

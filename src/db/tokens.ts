@@ -34,10 +34,10 @@ export async function listTokens(db: Db, userId: number): Promise<TokenInfo[]> {
   return rows.map(toInfo);
 }
 
-/** Revokes a live token; false when there is no such live token. */
-export async function revokeToken(db: Db, id: number): Promise<boolean> {
-  const res = await db.updateTable('tokens').set({ revoked_at: now() }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
-  return Number(res.numUpdatedRows) === 1;
+/** Revokes a live token and returns it; undefined when there is no such live token. */
+export async function revokeToken(db: Db, id: number): Promise<TokenInfo | undefined> {
+  const row = await db.updateTable('tokens').set({ revoked_at: now() }).where('id', '=', id).where('revoked_at', 'is', null).returning(columns).executeTakeFirst();
+  return row && toInfo(row);
 }
 
 export async function touchToken(db: Db, id: number, at: string): Promise<void> {

@@ -34,6 +34,11 @@ export function callerUserId(caller: Caller): number | null {
   return caller.kind === 'user' ? caller.user.id : null;
 }
 
+/** Who the audit log names as having acted: the user's name, or null for no user. */
+export function actorOf(caller: Caller): string | null {
+  return caller.kind === 'user' ? caller.user.name : null;
+}
+
 /**
  * The caller a signed link was issued to, when the link is used: its user with read rights
  * (links only ever read), anonymous for 0, or invalid when the user is gone or disabled.

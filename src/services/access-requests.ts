@@ -10,6 +10,7 @@ import { checkText } from '../domain/text.js';
 import type { AccessRequest, AccessStatus, User } from '../domain/types.js';
 import { readCard } from '../gating/card.js';
 import { validateAnswers } from '../gating/form.js';
+import { recordAudit } from './audit.js';
 import type { Notifier } from './ports.js';
 
 // The state machine of access requests to gated repos (design §4). Callers have already been
@@ -70,6 +71,8 @@ export async function askAccess(
   const inserted = await insertAccessRequest(db, { repoId: repo.id, userId: user.id, status, fields, digestDue: status === 'pending' && repo.notifyFrequency === 'daily' });
   const request = await findAccessRequest(db, repo.id, user.id);
   if (!inserted) throw alreadyAsked(repo, request!);
+  // The answers to the form stay in the request; the entry says who asked and what came of it.
+  await recordAudit(db, { actor: user.name, action: 'access.request', repo, target: user.name, details: { status } });
   if (status === 'pending') notifier.requestCreated(repo, request!);
   return request!;
 }
@@ -96,6 +99,8 @@ const ALLOWED_FROM: Record<AccessStatus, AccessStatus[]> = {
   pending: ['accepted', 'rejected'],
 };
 
+const TRANSITION_ACTION = { accepted: 'access.accept', rejected: 'access.reject', pending: 'access.cancel' } as const;
+
 /** An author moves a user's request to `status` (the Hub's `user-access-request/handle`). */
 export async function handleAccessRequest(
   db: Db,
@@ -104,6 +109,7 @@ export async function handleAccessRequest(
   userName: string,
   status: AccessStatus,
   rejectionReason: string | null,
+  actor: string | null,
 ): Promise<AccessRequest> {
   requireGated(repo);
   if (rejectionReason !== null && status !== 'rejected') throw badRequest('rejectionReason is only allowed with status "rejected"');
@@ -118,12 +124,20 @@ export async function handleAccessRequest(
     throw conflictWith(`the access request of ${user.name} changed meanwhile: reload the list and try again`);
   }
   const request = (await findAccessRequest(db, repo.id, user.id))!;
+  // The reason is the authors' words to the requester (shown to them anyway), not a secret.
+  await recordAudit(db, {
+    actor,
+    action: TRANSITION_ACTION[status],
+    repo,
+    target: user.name,
+    details: { old: from, ...(rejectionReason ? { reason: rejectionReason } : {}) },
+  });
   if (status !== 'pending') notifier.requestDecided(repo, request);
   return request;
 }
 
 /** An author gives access to a user, whether or not they asked (the Hub's `user-access-request/grant`). */
-export async function grantAccess(db: Db, notifier: Notifier, repo: RepoWithOwner, userName: string): Promise<AccessRequest> {
+export async function grantAccess(db: Db, notifier: Notifier, repo: RepoWithOwner, userName: string, actor: string | null): Promise<AccessRequest> {
   requireGated(repo);
   const user = await requireUser(db, userName);
   const existing = await findAccessRequest(db, repo.id, user.id);
@@ -133,6 +147,7 @@ export async function grantAccess(db: Db, notifier: Notifier, repo: RepoWithOwne
     : await insertAccessRequest(db, { repoId: repo.id, userId: user.id, status: 'accepted', fields: {}, digestDue: false });
   if (!moved) throw conflictWith(`the access request of ${user.name} changed meanwhile: reload the list and try again`);
   const request = (await findAccessRequest(db, repo.id, user.id))!;
+  await recordAudit(db, { actor, action: 'access.grant', repo, target: user.name, details: { old: existing?.status ?? 'none' } });
   notifier.requestDecided(repo, request);
   return request;
 }

@@ -6,6 +6,7 @@ import { badRequest, conflict, notFound } from '../domain/errors.js';
 import { checkText } from '../domain/text.js';
 import type { MemberRole, User } from '../domain/types.js';
 import { hashPassword, verifyPassword } from '../identity/passwords.js';
+import { recordAudit } from './audit.js';
 
 export const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -22,6 +23,7 @@ async function create(db: Db, a: Parameters<typeof createAccount>[1]): Promise<A
 export async function createUser(
   db: Db,
   u: { name: string; email?: string; fullname?: string; password?: string; isAdmin?: boolean },
+  actor: string | null,
 ): Promise<Account> {
   if (u.email !== undefined && !EMAIL.test(u.email)) throw badRequest(`invalid email "${printable(u.email)}"`);
   // Names and addresses go into e-mail headers and onto pages: one printable line each.
@@ -29,7 +31,9 @@ export async function createUser(
   if (u.fullname !== undefined) checkText('the full name', u.fullname, { max: 200 });
   if (u.password !== undefined) checkPassword(u.password);
   const passwordHash = u.password === undefined ? null : await hashPassword(u.password);
-  return create(db, { name: u.name, kind: 'user', email: u.email ?? null, fullname: u.fullname, passwordHash, isAdmin: u.isAdmin });
+  const user = await create(db, { name: u.name, kind: 'user', email: u.email ?? null, fullname: u.fullname, passwordHash, isAdmin: u.isAdmin });
+  await recordAudit(db, { actor, action: 'user.create', target: user.name, details: { admin: user.isAdmin } });
+  return user;
 }
 
 export function checkPassword(password: string): void {
@@ -37,11 +41,12 @@ export function checkPassword(password: string): void {
 }
 
 /** Sets a user's web password (pages only; never git or the API) and ends their web sessions. */
-export async function setPassword(db: Db, userName: string, password: string): Promise<void> {
+export async function setPassword(db: Db, userName: string, password: string, actor: string | null): Promise<void> {
   checkPassword(password);
   const user = await requireAccount(db, userName, 'user');
   await setPasswordHash(db, user.id, await hashPassword(password));
   await deleteSessionsOfUser(db, user.id);
+  await recordAudit(db, { actor, action: 'user.password', target: user.name });
 }
 
 /** Verified against when the user does not exist, so a missing user takes as long as a wrong password. */
@@ -55,9 +60,11 @@ export async function verifyLogin(db: Db, userName: string, password: string): P
   return account && stored && ok ? account : undefined;
 }
 
-export async function createOrg(db: Db, o: { name: string; fullname?: string }): Promise<Account> {
+export async function createOrg(db: Db, o: { name: string; fullname?: string }, actor: string | null): Promise<Account> {
   if (o.fullname !== undefined) checkText('the full name', o.fullname, { max: 200 });
-  return create(db, { name: o.name, kind: 'org', fullname: o.fullname });
+  const org = await create(db, { name: o.name, kind: 'org', fullname: o.fullname });
+  await recordAudit(db, { actor, action: 'org.create', target: org.name });
+  return org;
 }
 
 export async function requireAccount(db: Db, name: string, kind: 'user' | 'org'): Promise<Account> {

@@ -1,7 +1,9 @@
 import { type AuditRow, appendAudit, listAudit } from '../db/audit.js';
 import type { Db } from '../db/index.js';
 import { badRequest } from '../domain/errors.js';
-import { type RepoRef, TYPE_PLURAL } from '../domain/names.js';
+import { parseRepoId, parseRepoType, type RepoRef, TYPE_PLURAL } from '../domain/names.js';
+
+export type { AuditRow };
 
 // The audit log of who did what: every service that changes accounts, memberships, tokens, repos,
 // gates or access requests, every push and every API commit records one entry. Entries carry
@@ -42,12 +44,30 @@ export async function recordAudit(db: Db, event: AuditEvent, at = new Date()): P
   });
 }
 
+/**
+ * Records an entry for something that has already happened and cannot be taken back (a push, an
+ * API commit): a failed write is returned for the caller to report, never thrown.
+ */
+export async function recordAuditAfter(db: Db, event: AuditEvent): Promise<Error | undefined> {
+  try {
+    await recordAudit(db, event);
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}
+
+/** 'off', 'auto' or 'manual': a gate mode as entries name it. */
+export const gateName = (gated: false | 'auto' | 'manual'): string => gated || 'off';
+
 export interface AuditFilter {
   /** `NS/NAME`, `datasets/NS/NAME` or `spaces/NS/NAME`, as repos are written elsewhere. */
   repo?: RepoRef;
   user?: string;
   since?: Date;
   beforeId?: number;
+  /** Entries newer than this id (the page before), still newest first. */
+  afterId?: number;
   limit?: number;
 }
 
@@ -63,6 +83,24 @@ export async function auditEntries(db: Db, filter: AuditFilter): Promise<AuditRo
     user: filter.user,
     since: filter.since?.toISOString(),
     beforeId: filter.beforeId,
+    afterId: filter.afterId,
     limit,
   });
+}
+
+/**
+ * The repo a filter names: `NS/NAME` of `type` (default model), or `datasets/NS/NAME`,
+ * `spaces/NS/NAME`, `models/NS/NAME` as entries show it.
+ */
+export function auditRepoRef(text: string, type?: string): RepoRef {
+  const m = /^(models|datasets|spaces)\/([^/]+\/[^/]+)$/.exec(text);
+  if (m && type === undefined) return { type: parseRepoType(m[1].slice(0, -1)), ...parseRepoId(m[2]) };
+  return { type: parseRepoType(type ?? 'model'), ...parseRepoId(text) };
+}
+
+/** An entry's details as `key=value` words; values of other characters than letters, digits and `_.:/@+-` are JSON strings. */
+export function detailsText(details: Record<string, unknown>): string {
+  return Object.entries(details)
+    .map(([key, value]) => `${key}=${typeof value === 'string' && /^[\w.:/@+-]+$/.test(value) ? value : JSON.stringify(value)}`)
+    .join(' ');
 }

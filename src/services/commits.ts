@@ -17,6 +17,7 @@ import {
   BlobWriter, branchHead, commitTree, type Identity, ignoredBy, type IndexEntry, moveBranch, runPreReceive, TempIndex, writeBlob,
 } from '../git/write-commit.js';
 import { keyedQueue } from '../util/keyed-queue.js';
+import { recordAuditAfter } from './audit.js';
 import { scratchDir, tmpRoot } from '../util/scratch.js';
 
 // Commits made through the Hub API (POST /api/{type}s/{ns}/{name}/commit/{branch}) and the
@@ -151,7 +152,7 @@ export class CommitDraft {
    * there (412 otherwise, as on the Hub); without it, a commit that loses a race with a push is
    * applied again onto the new head.
    */
-  async commit(opts: { branch: string; header: CommitHeader; author: Identity; user: string; where: { repoId: string; baseUrl: string } }): Promise<{ oid: string; hookOutput: string }> {
+  async commit(opts: { branch: string; header: CommitHeader; author: Identity; user: string; where: { repoId: string; baseUrl: string } }): Promise<{ oid: string; hookOutput: string; auditError?: Error }> {
     const blobOids = await this.blobs!.finish();
     const pointers = await this.lfsPointers(opts.where);
     const parent = opts.header.parentCommit ? await this.parentCommit(opts.header.parentCommit) : null;
@@ -184,7 +185,11 @@ export class CommitDraft {
           if ((await branchHead(this.dir, this.env, opts.branch)) === head) {
             await attemptObjects.migrate();
             await this.quarantine!.migrate();
-            if (await moveBranch(this.dir, this.env, opts.branch, commit, head)) return { oid: commit, hookOutput: hook.output };
+            if (await moveBranch(this.dir, this.env, opts.branch, commit, head)) {
+              // The branch has moved: an audit entry that cannot be written is reported, not the commit's failure.
+              const auditError = await recordAuditAfter(this.deps.db, { actor: opts.user, action: 'commit', repo: this.repo, details: { branch: opts.branch, commit, parent: head } });
+              return { oid: commit, hookOutput: hook.output, auditError };
+            }
           }
         } finally {
           await attemptObjects.dispose();

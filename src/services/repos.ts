@@ -15,7 +15,7 @@ import { defaultGitattributes } from '../git/default-gitattributes.js';
 import { releaseMaintenanceLock, takeMaintenanceLock } from '../git/maintenance-lock.js';
 import { initBareRepo, repoDir } from '../git/repo-dirs.js';
 import { newReposRoot, scratchDir } from '../util/scratch.js';
-import { auditRepoName, recordAudit } from './audit.js';
+import { auditRepoName, gateName, recordAudit } from './audit.js';
 
 /**
  * Creates a repo, whole or not at all: the bare repo with the Hub's default .gitattributes as its
@@ -27,6 +27,7 @@ export async function createRepo(
   db: Db,
   dataDir: string,
   r: RepoRef & { private: boolean; gated: GatedMode },
+  actor: string | null,
 ): Promise<RepoWithOwner> {
   checkNamespace(r.namespace);
   checkName('repo name', r.name);
@@ -61,8 +62,12 @@ export async function createRepo(
   } finally {
     await fs.rm(scratch, { recursive: true, force: true, maxRetries: 3 });
   }
-  return (await findRepo(db, r.type, owner.name, r.name))!;
+  const created = (await findRepo(db, r.type, owner.name, r.name))!;
+  await recordAudit(db, { actor, action: 'repo.create', repo: created, details: { visibility: visibilityName(created.private), gate: gateName(created.gated) } });
+  return created;
 }
+
+const visibilityName = (isPrivate: boolean): string => (isPrivate ? 'private' : 'public');
 
 /**
  * Removes repos whose creation a crash cut short between claiming the name and putting the
@@ -143,7 +148,7 @@ const FREQUENCIES: readonly NotifyFrequency[] = ['instant', 'daily'];
  * Changes the given settings of a repo (fields left undefined keep their value) and returns the
  * repo as it is now. The one writer of settings: front ends parse their own form of the change.
  */
-export async function updateSettings(db: Db, repo: RepoWithOwner, changes: SettingsChange): Promise<RepoWithOwner> {
+export async function updateSettings(db: Db, repo: RepoWithOwner, changes: SettingsChange, actor: string | null): Promise<RepoWithOwner> {
   const invalid = (message: string) => new HubgateError('invalid', `invalid settings: ${message}`);
   if (changes.gated !== undefined && !GATED_MODES.includes(changes.gated)) throw invalid('gated must be false, "auto" or "manual"');
   if (changes.private !== undefined && typeof changes.private !== 'boolean') throw invalid('private must be true or false');
@@ -152,6 +157,13 @@ export async function updateSettings(db: Db, repo: RepoWithOwner, changes: Setti
   await updateRepoSettings(db, repo.id, changes);
   const updated = await currentRepo(db, repo);
   if (!updated) throw notFound(`${repoIdOf(repo)} was deleted meanwhile`);
+  // One entry per kind of change, old -> new; a setting sent with its current value records nothing.
+  const changed = (action: 'repo.visibility' | 'repo.gate' | 'repo.settings', old: string | null, now: string | null, setting?: string) =>
+    old === now ? undefined : recordAudit(db, { actor, action, repo: updated, details: { ...(setting ? { setting } : {}), old, new: now } });
+  await changed('repo.visibility', visibilityName(repo.private), visibilityName(updated.private));
+  await changed('repo.gate', gateName(repo.gated), gateName(updated.gated));
+  await changed('repo.settings', repo.notifyEmail, updated.notifyEmail, 'notifyEmail');
+  await changed('repo.settings', repo.notifyFrequency, updated.notifyFrequency, 'notifyFrequency');
   return updated;
 }
 
@@ -162,12 +174,12 @@ export async function updateSettings(db: Db, repo: RepoWithOwner, changes: Setti
  * LFS objects stay in the store: they are content-addressed and other repos may link them.
  * False when the repo was already deleted.
  */
-export async function deleteRepo(db: Db, dataDir: string, repo: RepoWithOwner, actor: string | null = null): Promise<boolean> {
+export async function deleteRepo(db: Db, dataDir: string, repo: RepoWithOwner, actor: string | null): Promise<boolean> {
   const dir = repoDir(dataDir, repo);
   if (!(await removeRepoRow(db, repo.id))) return false;
+  await recordAudit(db, { actor, action: 'repo.delete', repo });
   closeReaders(dir);
   await removeToTrash(dataDir, dir, String(repo.id));
-  await recordAudit(db, { actor, action: 'repo.delete', repo });
   return true;
 }
 
@@ -177,11 +189,9 @@ export async function listRepos(db: Db, filter: { namespace?: string; type?: Rep
   return listRepoRows(db, filter);
 }
 
-/** Makes a repo private or public (repo.visibility); returns the repo as it is now. */
-export async function setVisibility(db: Db, repo: RepoWithOwner, isPrivate: boolean, actor: string | null): Promise<RepoWithOwner> {
-  const updated = await updateSettings(db, repo, { private: isPrivate });
-  if (repo.private !== isPrivate) await recordAudit(db, { actor, action: 'repo.visibility', repo: updated, details: { private: isPrivate } });
-  return updated;
+/** Makes a repo private or public (updateSettings records repo.visibility); returns the repo as it is now. */
+export function setVisibility(db: Db, repo: RepoWithOwner, isPrivate: boolean, actor: string | null): Promise<RepoWithOwner> {
+  return updateSettings(db, repo, { private: isPrivate }, actor);
 }
 
 /** How long a move waits for a running maintenance (repack) of the repo to finish. */

@@ -1,3 +1,4 @@
+import { findUserById } from '../db/accounts.js';
 import type { Db } from '../db/index.js';
 import { insertToken, listTokens, revokeToken } from '../db/tokens.js';
 import { badRequest, notFound } from '../domain/errors.js';
@@ -5,15 +6,20 @@ import { checkText } from '../domain/text.js';
 import type { TokenInfo, TokenRole } from '../domain/types.js';
 import { generateToken, hashToken } from '../identity/tokens.js';
 import { requireAccount } from './accounts.js';
+import { recordAudit } from './audit.js';
 
-/** Creates a token and returns its secret: the only time it exists outside the caller's hands. */
-export async function createToken(db: Db, userName: string, role: TokenRole, name?: string): Promise<{ secret: string; info: TokenInfo }> {
+/**
+ * Creates a token and returns its secret: the only time it exists outside the caller's hands.
+ * `actor`: the user doing it (null from the command line), for the audit log, as in every service below.
+ */
+export async function createToken(db: Db, userName: string, role: TokenRole, name: string | undefined, actor: string | null): Promise<{ secret: string; info: TokenInfo }> {
   const user = await requireAccount(db, userName, 'user');
   const displayName = name ?? `${role} token`;
   if (displayName.length < 1 || displayName.length > 100) throw badRequest('the token name must have 1 to 100 characters');
   checkText('the token name', displayName, { max: 100 });
   const secret = generateToken();
   const info = await insertToken(db, { userId: user.id, name: displayName, role, secretSha256: hashToken(secret) });
+  await recordAudit(db, { actor, action: 'token.create', target: user.name, details: { id: info.id, name: info.name, role } });
   return { secret, info };
 }
 
@@ -27,6 +33,9 @@ export async function tokensOfUser(db: Db, userId: number): Promise<TokenInfo[]>
   return listTokens(db, userId);
 }
 
-export async function revoke(db: Db, id: number): Promise<void> {
-  if (!(await revokeToken(db, id))) throw notFound(`no live token with id ${id}: see \`hubgate token list USER\``);
+export async function revoke(db: Db, id: number, actor: string | null): Promise<void> {
+  const token = await revokeToken(db, id);
+  if (!token) throw notFound(`no live token with id ${id}: see \`hubgate token list USER\``);
+  const owner = await findUserById(db, token.userId);
+  await recordAudit(db, { actor, action: 'token.revoke', target: owner?.name, details: { id, name: token.name, role: token.role } });
 }

@@ -150,7 +150,7 @@ export async function deleteUser(db: Db, dataDir: string, name: string, opts: De
   } else if (opts.deleteRepos) {
     for (const r of owned) {
       const row = await findRepo(db, r.type, r.namespace, r.name);
-      if (row && (await deleteRepo(db, dataDir, row))) deleted.push(repoIdOf(r));
+      if (row && (await deleteRepo(db, dataDir, row, actor))) deleted.push(repoIdOf(r));
     }
   }
   // A repo created meanwhile would go with the row: refuse rather than lose it.

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { AccessRequest, AccessStatus } from '../../domain/types.js';
 import type { AppContext } from '../context.js';
 import { accessRequestPage, grantAccess, handleAccessRequest, PAGE_SIZE } from '../../services/access-requests.js';
+import { actorOf } from '../../identity/identify.js';
 import { authorizedRepo } from '../authorize.js';
 import { baseUrlOf } from '../urls.js';
 import { parseBody } from './body.js';
@@ -59,14 +60,14 @@ export function accessRequestHandlers(ctx: AppContext): AccessRequestHandlers {
   const handle: RequestHandler = async (req, res) => {
     const repo = authorizedRepo(res).row;
     const body = parseBody(handleBody, req.body, 'handle request');
-    const request = await handleAccessRequest(ctx.db, ctx.notifier, repo, body.user, body.status, body.rejectionReason ?? null);
+    const request = await handleAccessRequest(ctx.db, ctx.notifier, repo, body.user, body.status, body.rejectionReason ?? null, actorOf(res.locals.caller));
     res.json(accessRequestJson(request));
   };
 
   const grant: RequestHandler = async (req, res) => {
     const repo = authorizedRepo(res).row;
     const body = parseBody(grantBody, req.body, 'grant request');
-    const request = await grantAccess(ctx.db, ctx.notifier, repo, body.user);
+    const request = await grantAccess(ctx.db, ctx.notifier, repo, body.user, actorOf(res.locals.caller));
     res.json(accessRequestJson(request));
   };
 

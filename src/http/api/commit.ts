@@ -133,6 +133,7 @@ export function commitHandlers(ctx: AppContext, uploads: PendingUploads): Commit
       });
       ctx.maintenance.schedule(dir);
       req.log.info({ repo: repoIdOf(repo), branch, commit: result.oid }, 'commit through the API');
+      if (result.auditError) req.log.error({ repo: repoIdOf(repo), branch, commit: result.oid, err: result.auditError }, 'the commit is not in the audit log');
       res.json({
         commitUrl: `${baseUrlOf(ctx.cfg, req)}/${repoIdOf(repo)}/commit/${result.oid}`,
         commitOid: result.oid,

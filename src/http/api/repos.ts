@@ -7,6 +7,7 @@ import { HubgateError, badRequest } from '../../domain/errors.js';
 import { checkName, checkNamespace, type RepoRef, type RepoType, repoIdOf } from '../../domain/names.js';
 import type { AppContext } from '../context.js';
 import { createRepo, deleteRepo } from '../../services/repos.js';
+import { actorOf } from '../../identity/identify.js';
 import { authorizedRepo } from '../authorize.js';
 import { parseBody } from './body.js';
 import { apiError, headerSafe } from './respond.js';
@@ -97,7 +98,7 @@ export function repoHandlers(ctx: AppContext): RepoHandlers {
         ...ref!,
         private: body.private ?? body.visibility === 'private',
         gated: body.gated ?? false,
-      });
+      }, actorOf(res.locals.caller));
       res.json({ url, name: `${repo.namespace}/${repo.name}`, id: String(repo.id) });
     } catch (err) {
       // huggingface_hub's create_repo(exist_ok=True) reads the url from the 409's body.
@@ -123,8 +124,7 @@ export function repoHandlers(ctx: AppContext): RepoHandlers {
   /** DELETE /api/repos/delete, behind guard('admin'): the repo's owner, or an admin of its organization, with a write token. */
   const remove: RequestHandler = async (_req, res) => {
     const repo = authorizedRepo(res);
-    const caller = res.locals.caller;
-    if (!(await deleteRepo(ctx.db, ctx.cfg.dataDir, repo.row, caller.kind === 'user' ? caller.user.name : null))) throw new HubgateError('not-found', `Repository not found: ${repoIdOf(repo.requested)}`, 'RepoNotFound');
+    if (!(await deleteRepo(ctx.db, ctx.cfg.dataDir, repo.row, actorOf(res.locals.caller)))) throw new HubgateError('not-found', `Repository not found: ${repoIdOf(repo.requested)}`, 'RepoNotFound');
     res.json({});
   };
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { badRequest } from '../../domain/errors.js';
 import type { AppContext } from '../context.js';
 import { updateSettings } from '../../services/repos.js';
+import { actorOf } from '../../identity/identify.js';
 import { authorizedRepo } from '../authorize.js';
 import { parseBody } from './body.js';
 
@@ -34,7 +35,7 @@ export function settingsHandler(ctx: AppContext): RequestHandler {
       private: body.private ?? (body.visibility ? body.visibility === 'private' : undefined),
       notifyEmail: body.notificationsEmail === undefined ? undefined : body.notificationsEmail || null,
       notifyFrequency: body.notificationsFrequency,
-    });
+    }, actorOf(res.locals.caller));
     res.json({
       private: updated.private,
       gated: updated.gated,

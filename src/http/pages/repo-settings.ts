@@ -10,6 +10,7 @@ import { authorizedRepo } from '../authorize.js';
 import type { AppContext } from '../context.js';
 import { csrfField, html, type Html, notice, shownTime } from './html.js';
 import { redirectTo, renderPage, setPageHeaders } from './respond.js';
+import { signedInUser } from './session.js';
 
 // The author's settings page of a repo: gate mode and notifications, the access requests in
 // their three lists with Accept / Reject / Cancel, "Add access", and the access report.
@@ -153,7 +154,7 @@ export function repoSettingsPage(ctx: AppContext): { show: RequestHandler; save:
           gated: form.data.gated === 'off' ? false : form.data.gated,
           notifyEmail: form.data.notify_email || null,
           notifyFrequency: form.data.notify_frequency,
-        });
+        }, signedInUser(res).name);
       });
     },
 
@@ -163,7 +164,7 @@ export function repoSettingsPage(ctx: AppContext): { show: RequestHandler; save:
       await change(ctx, req, res, repo, form.success ? form.data.status : 'saved', async () => {
         if (!form.success) throw invalid(`invalid request change: ${formProblem(form.error)}`);
         const reason = form.data.status === 'rejected' && form.data.reason?.trim() ? form.data.reason.trim() : null;
-        await handleAccessRequest(ctx.db, ctx.notifier, repo, form.data.user, form.data.status, reason);
+        await handleAccessRequest(ctx.db, ctx.notifier, repo, form.data.user, form.data.status, reason, signedInUser(res).name);
       });
     },
 
@@ -172,7 +173,7 @@ export function repoSettingsPage(ctx: AppContext): { show: RequestHandler; save:
       await change(ctx, req, res, repo, 'granted', async () => {
         const form = grantForm.safeParse(req.body);
         if (!form.success) throw invalid(`invalid grant: ${formProblem(form.error)}`);
-        await grantAccess(ctx.db, ctx.notifier, repo, form.data.user);
+        await grantAccess(ctx.db, ctx.notifier, repo, form.data.user, signedInUser(res).name);
       });
     },
 

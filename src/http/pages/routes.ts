@@ -4,6 +4,7 @@ import type { AppContext } from '../context.js';
 import { parseRepoPath } from '../repo-path.js';
 import { declaredLengthAtMost } from '../request-body.js';
 import { ADMIN_USERS_PAGE, adminUsersPage } from './admin-users.js';
+import { AUDIT_PAGE, auditPage } from './admin-audit.js';
 import { askAccessFromPage } from './ask-access.js';
 import { homePage } from './home.js';
 import { loginPages } from './login.js';
@@ -64,6 +65,7 @@ export function pages(ctx: AppContext): Router {
   router.post(`${ADMIN_USERS_PAGE}/:name/disable`,             label('page-admin-users'),       admin, sameSession,              users.disable);
   router.post(`${ADMIN_USERS_PAGE}/:name/enable`,              label('page-admin-users'),       admin, sameSession,              users.enable);
   router.post(`${ADMIN_USERS_PAGE}/:name/delete`,              label('page-admin-users'),       admin, sameSession,              users.remove);
+  router.get( AUDIT_PAGE,                                     label('page-admin-audit'),       admin,                           auditPage(ctx));
 
   // A repo's pages: at(suffix) is the path under each of a repo's three addresses, then the step
   // parsing the repo from it. Settings come first: /datasets/x/settings is the settings of the model datasets/x.

@@ -72,7 +72,7 @@ export function tokensPage(ctx: AppContext): { show: RequestHandler; create: Req
         const issue = form.error.issues[0];
         return showTokens(ctx, req, res, user, { status: 400, error: `Invalid token: ${issue.path.join('.')}: ${issue.message}`, values });
       }
-      const { secret, info } = await createToken(ctx.db, user.name, form.data.role, form.data.name);
+      const { secret, info } = await createToken(ctx.db, user.name, form.data.role, form.data.name, user.name);
       await showTokens(ctx, req, res, user, { status: 201, created: { secret, name: info.name } });
     },
 
@@ -82,7 +82,7 @@ export function tokensPage(ctx: AppContext): { show: RequestHandler; create: Req
       // Only the user's own live tokens: someone else's token id is "not found", as a missing one.
       const token = id === null ? undefined : (await tokensOfUser(ctx.db, user.id)).find((t) => t.id === id && !t.revokedAt);
       if (!token) return errorPage(req, res, 404, 'Token not found', 'You have no live token with this id: it may already be revoked. Go back to your access tokens.');
-      await revoke(ctx.db, token.id);
+      await revoke(ctx.db, token.id, user.name);
       redirectTo(res, `${TOKENS_PAGE}?done=revoked`);
     },
   };
