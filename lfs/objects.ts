@@ -1,7 +1,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { HubgateError } from '../src/domain/errors.js';
 import { answerFault, callerOf, guardedRepo, type JsonReader, lfsError, lfsJson, lfsRepoOf } from './http.js';
-import type { LfsAction, LinksPort } from './ports.js';
+import type { DownloadsPort, LfsAction, LinksPort } from './ports.js';
 import { type BatchRequest, batchRequest, MAX_BATCH_OBJECTS, multipartCompletion, verifyRequest } from './protocol.js';
 import { claimsFor, INVALID_LINK } from './signed-links.js';
 import type { Signer } from './signing.js';
@@ -22,7 +22,7 @@ export function operationOf(_req: Request, res: Response): LfsAction {
   return batchOf(res).operation === 'upload' ? 'write' : 'read';
 }
 
-export function objectHandlers(signer: Signer, transfers: Transfers, links: LinksPort, readJson: JsonReader) {
+export function objectHandlers(signer: Signer, transfers: Transfers, links: LinksPort, readJson: JsonReader, downloads: DownloadsPort) {
   /** Parses and checks the batch body (before the guard, which needs its operation); answers what is wrong with it. */
   const batchBody: RequestHandler = async (req, res, next) => {
     const body = await readJson(req, res);
@@ -43,7 +43,11 @@ export function objectHandlers(signer: Signer, transfers: Transfers, links: Link
     const { where } = lfsRepoOf(res);
     const caller = callerOf(res);
     const client = { userAgent: req.get('user-agent'), userId: caller.kind === 'user' ? caller.user.id : null };
-    lfsJson(res, 200, await transfers.batch({ id: guardedRepo(res).row.id, ...where }, batchOf(res), client));
+    const repoId = guardedRepo(res).row.id;
+    const answer = await transfers.batch({ id: repoId, ...where }, batchOf(res), client);
+    // Each object handed a download link is one download of the repo (git lfs pull, clone, huggingface_hub's LFS reads).
+    if (batchOf(res).operation === 'download') downloads.count(repoId, answer.objects.filter((o) => o.actions?.download).length);
+    lfsJson(res, 200, answer);
   };
 
   const verify: RequestHandler = async (req, res) => {

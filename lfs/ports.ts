@@ -136,10 +136,16 @@ export interface LfsWeb {
   declaredLengthAtMost(limit: number, parser: RequestHandler, advice: string): RequestHandler;
 }
 
+/** Counts downloads per repo (the Hub's `downloads`); returns at once. */
+export interface DownloadsPort {
+  count(repoId: number, n: number): void;
+}
+
 /** Everything the LFS router is given. */
 export interface LfsPorts {
   guard: LfsGuard;
   locks: LocksPort;
   links: LinksPort;
   web: LfsWeb;
+  downloads: DownloadsPort;
 }

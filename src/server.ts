@@ -28,6 +28,7 @@ import { createMetrics } from './ops/metrics.js';
 import { openDatabase } from './services/database.js';
 import { lfsLinks } from './services/lfs-links.js';
 import { lfsLocks } from './services/lfs-locks.js';
+import { createDownloadCounter, fillMissingListings } from './services/listing.js';
 import { lfsUploads } from './services/lfs-uploads.js';
 
 /** The composition root: opens what the app needs, starts listening, and stops cleanly on a signal. */
@@ -42,7 +43,8 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
   let baseUrl = cfg.publicUrl ?? '';
   const mailer = createMailer(cfg);
   const notifier = createNotifier({ db, log, mailer, baseUrl: () => baseUrl });
-  const ctx: AppContext = { cfg, db, log, metrics: createMetrics(), maintenance: createMaintenance(gitEnv(cfg.dataDir), log), notifier };
+  const downloads = createDownloadCounter(db, log);
+  const ctx: AppContext = { cfg, db, log, metrics: createMetrics(), maintenance: createMaintenance(gitEnv(cfg.dataDir), log), notifier, downloads };
   const signer = loadSigner(cfg.dataDir);
   const urls = createHubUrls(signer);
   const store = await createObjectStore(cfg, urls);
@@ -53,6 +55,7 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
     locks: lfsLocks(db),
     links: lfsLinks(db),
     web: { baseUrl: (req) => baseUrlOf(cfg, req), parseRepoPath, declaredLengthAtMost },
+    downloads: { count: (repoId, n) => downloads.count(repoId, n) },
   };
   const app = createApp(ctx, { routes: lfsRoutes({ store, signer, transfers }, lfsPorts), store, transfers });
   // Cleaning up after crashes and expiries: what earlier processes left, now; then a periodic
@@ -62,6 +65,10 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
     db, dataDir: cfg.dataDir, log, startedAt: performance.timeOrigin, intervalMs: cfg.sweepIntervalMs,
     sweepUploads: (opts) => transfers.sweep(opts),
   });
+  // Listings show repos whose card was never read (a data directory from before listings) once it is, in the background.
+  void fillMissingListings(db, cfg.dataDir, log)
+    .then((n) => n > 0 && log.info({ repos: n }, 'cards read for listings'))
+    .catch((err) => log.warn({ err }, 'reading cards for listings failed'));
   setTimeout(() => void transfers.sweep().catch((err) => log.warn({ err }, 'sweeping LFS uploads failed')), (CLAIM_SECONDS + 1) * 1000).unref();
 
   // Clones and pushes of large repos may take as long as they take (no request timeout); a body
@@ -81,6 +88,7 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
   } catch (err) {
     server.close();
     await housekeeping.stop();
+    await downloads.stop();
     await db.destroy();
     throw err;
   }
@@ -97,7 +105,7 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
     server.closeIdleConnections();
     if (metricsServer) metricsServer.close();
     // Sends in progress get a few seconds to finish; a mail server that hangs does not hold up the exit.
-    const notified = Promise.all([digest.stop(), housekeeping.stop(), notifier.idle()]);
+    const notified = Promise.all([digest.stop(), housekeeping.stop(), notifier.idle(), downloads.stop()]);
     Promise.all([ctx.maintenance.idle(), Promise.race([notified, new Promise((r) => setTimeout(r, 5000).unref())])])
       .then(() => mailer.close())
       .then(() => db.destroy())

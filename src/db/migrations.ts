@@ -178,6 +178,59 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('accounts').addColumn('disabled_at', 'text').execute();
     },
   },
+  '0009_listing': {
+    async up(db: Kysely<any>) {
+      // What listings and search read without opening git (GET /api/models etc.): per repo its id
+      // as spelled (`ns/name`, kept by triggers whatever renames or moves it), the date of the
+      // default branch's head, a download counter; per repo its card's listing fields, keyed by
+      // the commit they were read from; the card's tags; and a trigram index of ids for substring search.
+      await db.schema.alterTable('repos').addColumn('full_id', 'text', (c) => c.modifyEnd(sql`collate nocase`)).execute();
+      await db.schema.alterTable('repos').addColumn('last_modified', 'text').execute();
+      await db.schema.alterTable('repos').addColumn('downloads', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await sql`update repos set full_id = (select name from accounts where accounts.id = repos.owner_id) || '/' || repos.name, last_modified = created_at`.execute(db);
+      for (const [name, column] of [['created', 'created_at'], ['modified', 'last_modified'], ['downloads', 'downloads'], ['id', 'full_id']]) {
+        await db.schema.createIndex(`repos_list_${name}`).on('repos').columns(['type', column, 'id']).execute();
+      }
+      await db.schema
+        .createTable('repo_cards')
+        .addColumn('repo_id', 'integer', (c) => c.primaryKey().references('repos.id').onDelete('cascade'))
+        .addColumn('sha', 'text')
+        .addColumn('pipeline_tag', 'text')
+        .addColumn('library_name', 'text')
+        .addColumn('tags', 'text', (c) => c.notNull().defaultTo('[]'))
+        .addColumn('card_data', 'text')
+        .addColumn('computed_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('repo_tags')
+        .addColumn('tag', 'text', (c) => c.notNull().modifyEnd(sql`collate nocase`))
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id').onDelete('cascade'))
+        .addPrimaryKeyConstraint('repo_tags_pk', ['tag', 'repo_id'])
+        .modifyEnd(sql`without rowid`)
+        .execute();
+      await db.schema.createIndex('repo_tags_repo').on('repo_tags').column('repo_id').execute();
+      await sql`create virtual table repo_search using fts5(full_id, tokenize = 'trigram')`.execute(db);
+      await sql`insert into repo_search (rowid, full_id) select id, full_id from repos`.execute(db);
+      const fullId = (alias: string) => sql.raw(`(select name from accounts where accounts.id = ${alias}.owner_id) || '/' || ${alias}.name`);
+      await sql`create trigger repos_listing_insert after insert on repos begin
+        update repos set full_id = ${fullId('new')}, last_modified = coalesce(new.last_modified, new.created_at) where id = new.id;
+        insert into repo_search (rowid, full_id) values (new.id, ${fullId('new')});
+      end`.execute(db);
+      await sql`create trigger repos_listing_rename after update of owner_id, name on repos begin
+        update repos set full_id = ${fullId('new')} where id = new.id;
+        delete from repo_search where rowid = new.id;
+        insert into repo_search (rowid, full_id) values (new.id, ${fullId('new')});
+      end`.execute(db);
+      await sql`create trigger repos_listing_delete after delete on repos begin
+        delete from repo_search where rowid = old.id;
+      end`.execute(db);
+      await sql`create trigger accounts_listing_rename after update of name on accounts begin
+        update repos set full_id = new.name || '/' || repos.name where owner_id = new.id;
+        delete from repo_search where rowid in (select id from repos where owner_id = new.id);
+        insert into repo_search (rowid, full_id) select id, full_id from repos where owner_id = new.id;
+      end`.execute(db);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

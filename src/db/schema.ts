@@ -46,6 +46,37 @@ export interface ReposTable {
   created_at: string;
   /** 0 while the repo is being created: its directory is not in place yet. */
   ready: ColumnType<number, number | undefined, number>;
+  /** `ns/name` as stored, kept by triggers (0009_listing): what listings search and sort by id. */
+  full_id: ColumnType<string, never, never>;
+  /** The date of the default branch's head commit (its creation until then). */
+  last_modified: ColumnType<string, string | undefined, string>;
+  /** Downloads of files (resolve GETs, LFS batch downloads), added in batches. */
+  downloads: ColumnType<number, number | undefined, number>;
+}
+
+/** A repo's card as listings show it, read from the default branch at `sha` (null: no commit). */
+export interface RepoCardsTable {
+  repo_id: number;
+  sha: string | null;
+  pipeline_tag: string | null;
+  library_name: string | null;
+  /** JSON array of the card's tags as the Hub spells them (`license:mit`, `transformers`, ...). */
+  tags: string;
+  /** JSON object: the README front matter; null without one. */
+  card_data: string | null;
+  computed_at: string;
+}
+
+export interface RepoTagsTable {
+  tag: string;
+  repo_id: number;
+}
+
+/** The FTS5 trigram index of `repos.full_id` (rowid = repos.id), kept by triggers. */
+export interface RepoSearchTable {
+  rowid: number;
+  full_id: string;
+  repo_search: string;
 }
 
 export interface LfsObjectsTable {
@@ -144,4 +175,7 @@ export interface Database {
   sessions: SessionsTable;
   jobs: JobsTable;
   audit_log: AuditLogTable;
+  repo_cards: RepoCardsTable;
+  repo_tags: RepoTagsTable;
+  repo_search: RepoSearchTable;
 }

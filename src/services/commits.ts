@@ -18,6 +18,7 @@ import {
 } from '../git/write-commit.js';
 import { keyedQueue } from '../util/keyed-queue.js';
 import { recordAuditAfter } from './audit.js';
+import { refreshListing } from './listing.js';
 import { scratchDir, tmpRoot } from '../util/scratch.js';
 
 // Commits made through the Hub API (POST /api/{type}s/{ns}/{name}/commit/{branch}) and the
@@ -188,6 +189,7 @@ export class CommitDraft {
             if (await moveBranch(this.dir, this.env, opts.branch, commit, head)) {
               // The branch has moved: an audit entry that cannot be written is reported, not the commit's failure.
               const auditError = await recordAuditAfter(this.deps.db, { actor: opts.user, action: 'commit', repo: this.repo, details: { branch: opts.branch, commit, parent: head } });
+              await refreshListing(this.deps.db, this.deps.dataDir, this.repo);
               return { oid: commit, hookOutput: hook.output, auditError };
             }
           }

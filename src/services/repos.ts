@@ -16,6 +16,7 @@ import { releaseMaintenanceLock, takeMaintenanceLock } from '../git/maintenance-
 import { initBareRepo, repoDir } from '../git/repo-dirs.js';
 import { newReposRoot, scratchDir } from '../util/scratch.js';
 import { auditRepoName, gateName, recordAudit } from './audit.js';
+import { refreshListing } from './listing.js';
 
 /**
  * Creates a repo, whole or not at all: the bare repo with the Hub's default .gitattributes as its
@@ -63,6 +64,7 @@ export async function createRepo(
     await fs.rm(scratch, { recursive: true, force: true, maxRetries: 3 });
   }
   const created = (await findRepo(db, r.type, owner.name, r.name))!;
+  await refreshListing(db, dataDir, created);
   await recordAudit(db, { actor, action: 'repo.create', repo: created, details: { visibility: visibilityName(created.private), gate: gateName(created.gated) } });
   return created;
 }

@@ -11,6 +11,7 @@ import { repoDir } from '../../git/repo-dirs.js';
 import { commitDate, type LastCommit, type LfsDetails, lastCommitOf, lfsDetailsOfAll, listTree, listTreePage, type TreeEntry } from '../../git/tree.js';
 import type { AppContext } from '../context.js';
 import { declaredLengthAtMost } from '../request-body.js';
+import { listingFields, refreshListingIfBehind } from '../../services/listing.js';
 import { authorizedRepo } from '../authorize.js';
 import { parseBody } from './body.js';
 import { apiError, revisionNotFound } from './respond.js';
@@ -193,6 +194,9 @@ export function repoInfoHandlers(ctx: AppContext): RepoInfoHandlers {
     const lfs = withBlobs ? await lfsDetailsOfAll(dir, env, files) : files.map(() => null);
     const id = `${repo.namespace}/${repo.name}`;
     const cardData = sha ? await cardDataAt(ctx, repo, sha) : null;
+    // The counter and tags listings show; a listing read from an older head is read again (default branch only).
+    const listed = await listingFields(ctx.db, repo.id);
+    if (revision === null) void refreshListingIfBehind(ctx.db, ctx.cfg.dataDir, repo, sha, listed, ctx.log);
     res.json({
       _id: String(repo.id),
       id,
@@ -204,9 +208,11 @@ export function repoInfoHandlers(ctx: AppContext): RepoInfoHandlers {
       private: repo.private,
       gated: repo.gated,
       disabled: false,
-      downloads: 0,
+      downloads: (listed?.downloads ?? 0) + ctx.downloads.pending(repo.id),
       likes: 0,
-      tags: [],
+      tags: listed?.tags ?? [],
+      ...(repo.type === 'model' && listed?.pipelineTag ? { pipeline_tag: listed.pipelineTag } : {}),
+      ...(repo.type === 'model' && listed?.libraryName ? { library_name: listed.libraryName } : {}),
       ...(cardData ? { cardData } : {}),
       ...(withSiblings ? { siblings: files.map((f, i) => siblingJson(f, lfs[i], withBlobs)) } : {}),
     });

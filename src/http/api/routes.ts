@@ -6,6 +6,7 @@ import { ACCESS_STATUSES, accessRequestHandlers } from './access-requests.js';
 import { adminDenial, adminUserHandlers } from './admin-users.js';
 import { ASK_ACCESS, askAccessHandler, askAccessRepo, signedInToAsk } from './ask-access.js';
 import { jsonBody } from './body.js';
+import { listReposHandler } from './list-repos.js';
 import { commitHandlers } from './commit.js';
 import { apiOrg, orgHandlers } from './orgs.js';
 import { infoAction, infoRevision, knownRepoType, pathsInfoFormBody, pathsInfoRequest, repoInfoHandlers, treeRequest } from './repo-info.js';
@@ -54,6 +55,9 @@ export function hubApi(ctx: AppContext, uploads: PendingUploads): Router {
   router.post(   '/api/organizations/:org/members',     jsonBody, named('api-org-members'), apiOrg,                                                  orgGuarded('admin'),        orgs.add);
   router.put(    '/api/organizations/:org/members/:user', jsonBody, named('api-org-members'), apiOrg,                                                orgGuarded('admin'),        orgs.setRole);
   router.delete( '/api/organizations/:org/members/:user', named('api-org-members'), apiOrg,                                                          orgGuarded('admin'),        orgs.remove);
+  router.get(    '/api/models',                         named('api-list-repos'),                                                     /* anyone: what decide(view) allows */ listReposHandler(ctx, 'model'));
+  router.get(    '/api/datasets',                       named('api-list-repos'),                                                     /* anyone: what decide(view) allows */ listReposHandler(ctx, 'dataset'));
+  router.get(    '/api/spaces',                         named('api-list-repos'),                                                     /* anyone: what decide(view) allows */ listReposHandler(ctx, 'space'));
   router.get(    REPO,                                  knownRepoType, named('api-repo-info'), repo,                                                 guard(infoAction),          info.info);
   router.get(    `${REPO}/revision/*rev`,               infoRevision, knownRepoType, named('api-repo-info'), repo,                                   guard(infoAction),          info.info);
   router.get(    `${REPO}/tree/:rev`,                   knownRepoType, named('api-tree'), treeRequest, repo,                                         guard('read'),              info.tree);

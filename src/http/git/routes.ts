@@ -7,6 +7,7 @@ import { authorizedRepo, repoGuard } from '../authorize.js';
 import { DISK_FULL, InsufficientStorage, ServiceUnavailable, storageFault } from '../../domain/faults.js';
 import { gitEnv } from '../../git/env.js';
 import { repoDir } from '../../git/repo-dirs.js';
+import { refreshListing } from '../../services/listing.js';
 import { NO_CACHE, plain, runService, type Service } from './service.js';
 import type { AppContext } from '../context.js';
 import { callerKey, type Limits } from '../limits.js';
@@ -116,7 +117,7 @@ function serviceHandler(ctx: AppContext, limits: GitLimits): (endpoint: Endpoint
     const advertise = endpoint.advertise;
     const caller = res.locals.caller;
     // Names match case-insensitively (as on the Hub), directories do not: from here on, the repo's stored spelling.
-    const { ref, repoId } = authorizedRepo(res);
+    const { ref, repoId, row } = authorizedRepo(res);
     const dir = repoDir(ctx.cfg.dataDir, ref);
     if (!fs.existsSync(dir)) {
       ctx.log.error({ repo: repoId }, 'repository row exists but its directory is missing');
@@ -158,7 +159,9 @@ function serviceHandler(ctx: AppContext, limits: GitLimits): (endpoint: Endpoint
       const message = `too many git requests at once: at most ${limits.gitProcesses.max} git processes run at a time for ${callerName(res)} and none came free within ${+(ctx.cfg.gitSlotWaitMs / 1000).toFixed(1)} s; wait for your other clones and pushes to finish, then try again`;
       return tooManyGit(res, service, advertise, message, GIT_RETRY_AFTER_S);
     }
-    runService(ctx, req, res, { service, advertise, dir, env, repoId, v2: gitProtocol?.split(':').includes('version=2') ?? false, release });
+    // After a push, listings read the card of the default branch again (it may have moved).
+    const afterPush = () => void refreshListing(ctx.db, ctx.cfg.dataDir, { ...ref, id: row.id }, ctx.log);
+    runService(ctx, req, res, { service, advertise, dir, env, repoId, v2: gitProtocol?.split(':').includes('version=2') ?? false, release, afterPush });
   };
 }
 

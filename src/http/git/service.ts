@@ -30,6 +30,8 @@ export interface Run {
   v2: boolean;
   /** Frees the caller's git process slot (once the child has exited). */
   release: () => void;
+  /** Run once a push (receive-pack) has succeeded. */
+  afterPush?: () => void;
 }
 
 export function runService(ctx: AppContext, req: Request, res: Response, run: Run): void {
@@ -140,7 +142,10 @@ export function runService(ctx: AppContext, req: Request, res: Response, run: Ru
       if (!res.headersSent) head();
       res.end();
       // The 4-byte probe git sends before a chunked push changes nothing.
-      if (run.service === 'receive-pack' && !run.advertise && requestBytes > 4) ctx.maintenance.schedule(run.dir);
+      if (run.service === 'receive-pack' && !run.advertise && requestBytes > 4) {
+        ctx.maintenance.schedule(run.dir);
+        run.afterPush?.();
+      }
       return;
     }
     const message = Buffer.concat(stderr).toString('utf8').split(run.dir).join(run.repoId).trim();

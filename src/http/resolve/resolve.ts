@@ -79,9 +79,24 @@ export function downloadHandler(ctx: AppContext, store: ObjectStore): RequestHan
       res.status(200).set('Content-Length', String(info.size));
     }
     if (req.method === 'HEAD') return void res.end();
+    if (isDownload(req)) ctx.downloads.count(repo.id);
     ctx.metrics.gitBytesServed.labels('resolve').inc(range.kind === 'partial' ? range.range.end - range.range.start + 1 : info.size);
     streamBlob({ dir, env, oid: info.oid, size: info.size, range: range.kind === 'partial' ? range.range : undefined, res, log: ctx.log });
   };
+}
+
+/**
+ * Whether a request is one download of the file for the repo's counter: a GET of it from its
+ * first byte. HEADs (hf_hub_download's metadata question), one-byte probes (`Range: bytes=0-0`,
+ * @huggingface/hub's file info) and pieces after the first (resumed downloads, HfFileSystem's
+ * reads) are not counted, so a file read in ranges counts once. Answers 304 are not reached.
+ */
+function isDownload(req: Request): boolean {
+  if (req.method !== 'GET') return false;
+  const range = req.get('range');
+  if (!range) return true;
+  const first = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)/i.exec(range);
+  return first !== null && first[1] === '0' && first[2] !== '0';
 }
 
 interface LfsFile {
@@ -109,6 +124,7 @@ async function redirectToObject(ctx: AppContext, store: ObjectStore, req: Reques
   const headers = { ...found, ETag: etag, 'X-Linked-Etag': etag, 'X-Linked-Size': String(size) };
   if (etagMatches(req.get('if-none-match'), etag)) return void res.status(304).set(headers).end();
   const target = await store.downloadTarget(oid, size, { repoId: file.repoId, baseUrl: baseUrlOf(ctx.cfg, req) }, DOWNLOAD_TTL_SECONDS, callerUserId(res.locals.caller));
+  if (isDownload(req)) ctx.downloads.count(file.repo.id);
   // huggingface_hub reads these headers from the 302 itself (HEAD without following redirects).
   res.status(302).set({ ...headers, Location: target.href, 'Content-Length': '0' }).end();
 }
