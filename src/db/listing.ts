@@ -47,14 +47,20 @@ export interface ListedRepo {
 
 /** Search terms shorter than a trigram cannot use the index: they are checked row by row. */
 const TRIGRAM = 3;
+/**
+ * A search term, tag or author matching at most this many repos drives the query: its repos are
+ * fetched by id and sorted. With none that narrow, the sort column's index is walked and each row
+ * checked until the page is full (matches are dense then, so that ends soon).
+ */
+const NARROW = 5000;
 
-/** The sort column of each sort (likes are all 0: the order is the id's). */
+/** The sort column of each sort (likes are all 0: the order is then the repos' age, as createdAt's). */
 const SORT_COLUMN: Record<ListSort, string> = {
   lastModified: 'repos.last_modified',
   createdAt: 'repos.created_at',
   id: 'repos.full_id',
   downloads: 'repos.downloads',
-  likes: 'repos.id',
+  likes: 'repos.created_at',
 };
 
 /**
@@ -74,9 +80,37 @@ function phrase(term: string): string {
   return `"${term.replace(/"/g, '""')}"`;
 }
 
+/** The ids of the repos matching every narrow search term and tag of the query, or null when none is narrow. */
+async function narrowIds(db: Db, terms: string[], tags: string[]): Promise<{ ids: number[]; denseTerms: string[] } | null> {
+  let ids: Set<number> | null = null;
+  const denseTerms: string[] = [];
+  const narrow = (found: number[]) => {
+    if (found.length > NARROW) return false;
+    ids = ids === null ? new Set(found) : new Set(found.filter((id) => ids!.has(id)));
+    return true;
+  };
+  for (const term of terms) {
+    const rows = await sql<{ id: number }>`select rowid as id from repo_search where repo_search match ${phrase(term)} limit ${NARROW + 1}`.execute(db);
+    if (!narrow(rows.rows.map((r) => r.id))) denseTerms.push(term);
+  }
+  for (const tag of tags) {
+    // Counted on the index first: a common tag's ids are not worth fetching.
+    const { n } = (await sql<{ n: number }>`select count(*) as n from (select 1 from repo_tags where tag = ${tag} limit ${NARROW + 1})`.execute(db)).rows[0];
+    if (n > NARROW) continue;
+    const rows = await db.selectFrom('repo_tags').select('repo_id').where('tag', '=', tag).execute();
+    narrow(rows.map((r) => r.repo_id));
+  }
+  return ids === null ? null : { ids: [...(ids as Set<number>)], denseTerms };
+}
+
 /** One page of the repos of `type` the viewer may see that match the query, in its order. */
 export async function listRepoPage(db: Db, q: ListQuery): Promise<ListedRepo[]> {
   const column = sql.ref(SORT_COLUMN[q.sort]);
+  const lowered = q.search.map((t) => t.toLowerCase());
+  const indexed = lowered.filter((t) => [...t].length >= TRIGRAM);
+  const narrowed = await narrowIds(db, indexed, q.tags);
+  // Driven by a narrow set (or by the owner's repos), the sort column's index must not be walked: `+` keeps SQLite off it.
+  const driven = narrowed !== null || q.author !== undefined;
   let query = db
     .selectFrom('repos')
     .innerJoin('accounts', 'accounts.id', 'repos.owner_id')
@@ -85,18 +119,19 @@ export async function listRepoPage(db: Db, q: ListQuery): Promise<ListedRepo[]> 
       'repos.id', 'repos.type', 'accounts.name as namespace', 'repos.name', 'repos.private', 'repos.gated', 'repos.created_at', 'repos.last_modified', 'repos.downloads',
       'repo_cards.sha', 'repo_cards.pipeline_tag', 'repo_cards.library_name', 'repo_cards.tags', 'repo_cards.card_data',
     ])
-    .where('repos.type', '=', q.type)
+    .where(narrowed ? sql<SqlBool>`+repos.type = ${q.type}` : sql<SqlBool>`repos.type = ${q.type}`)
     .where('repos.ready', '=', 1)
     .where(visibleTo(q.viewer));
-  if (q.author !== undefined) query = query.where('accounts.name', '=', q.author);
-  for (const term of q.search) {
-    const lower = term.toLowerCase();
+  if (narrowed) query = query.where(sql<SqlBool>`repos.id in (select value from json_each(${JSON.stringify(narrowed.ids)}))`);
+  if (q.author !== undefined) query = query.where(sql<SqlBool>`repos.owner_id = (select id from accounts where name = ${q.author})`);
+  for (const term of lowered) {
+    // Dense terms on a walk of the sort index: their (large) match list once; anything else row by row.
     query =
-      [...lower].length >= TRIGRAM
-        ? query.where(sql<SqlBool>`repos.id in (select rowid from repo_search where repo_search match ${phrase(lower)})`)
-        : query.where(sql<SqlBool>`instr(lower(repos.full_id), ${lower}) > 0`);
+      !narrowed && indexed.includes(term)
+        ? query.where(sql<SqlBool>`repos.id in (select rowid from repo_search where repo_search match ${phrase(term)})`)
+        : query.where(sql<SqlBool>`instr(lower(repos.full_id), ${term}) > 0`);
   }
-  for (const tag of q.tags) query = query.where(sql<SqlBool>`repos.id in (select repo_id from repo_tags where tag = ${tag})`);
+  for (const tag of q.tags) query = query.where(sql<SqlBool>`exists (select 1 from repo_tags where repo_tags.tag = ${tag} and repo_tags.repo_id = repos.id)`);
   if (q.gated === true) query = query.where('repos.gated', 'is not', null);
   if (q.gated === false) query = query.where('repos.gated', 'is', null);
   if (q.after) {
@@ -105,7 +140,7 @@ export async function listRepoPage(db: Db, q: ListQuery): Promise<ListedRepo[]> 
   }
   const direction = q.descending ? 'desc' : 'asc';
   const rows = await query
-    .orderBy(column, direction)
+    .orderBy(driven ? sql`+${column}` : column, direction)
     .orderBy('repos.id', direction)
     .limit(q.limit)
     .execute();
@@ -134,7 +169,7 @@ export function sortValueOf(repo: ListedRepo, sort: ListSort): string | number {
     case 'createdAt': return repo.createdAt;
     case 'id': return `${repo.namespace}/${repo.name}`;
     case 'downloads': return repo.downloads;
-    case 'likes': return repo.id;
+    case 'likes': return repo.createdAt;
   }
 }
 

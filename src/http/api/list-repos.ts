@@ -32,7 +32,7 @@ const SORTS: Record<string, ListSort> = {
   id: 'id',
   modelId: 'id',
   downloads: 'downloads',
-  // hubgate keeps no likes or trends: likes are all 0 (the order is then the repos' age), trends are downloads.
+  // hubgate keeps no likes or trends: likes are all 0 (the order is then the repos' age, newest first), trends are downloads.
   likes: 'likes',
   trendingScore: 'downloads',
   trending_score: 'downloads',
@@ -78,7 +78,7 @@ function decodeCursor(text: string, sort: ListSort): Cursor {
     throw invalid();
   }
   if (!Array.isArray(parsed) || parsed.length !== 2 || !Number.isSafeInteger(parsed[1])) throw invalid();
-  const numeric = sort === 'downloads' || sort === 'likes';
+  const numeric = sort === 'downloads';
   if (numeric ? !Number.isSafeInteger(parsed[0]) : typeof parsed[0] !== 'string' || parsed[0].length > 300) throw invalid();
   return { value: parsed[0] as string | number, id: parsed[1] as number };
 }
@@ -157,7 +157,7 @@ function itemJson(r: ListedRepo, lr: ListRequest, siblings: string[] | null): Re
         ...(lr.full ? ['sha', 'siblings'] : []),
         ...(lr.cardData ? ['cardData'] : []),
       ];
-  const item: Record<string, unknown> = { _id: String(r.id), id, ...(r.type === 'model' ? { modelId: id } : {}) };
+  const item: Record<string, unknown> = { _id: String(r.id), id, ...(r.type === 'model' && !lr.expand ? { modelId: id } : {}) };
   // Fields hubgate does not keep (config, safetensors, ...) are left out, as the Hub leaves out what a repo lacks.
   for (const name of wanted) {
     const value = fields[name]?.();
