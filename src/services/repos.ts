@@ -65,6 +65,8 @@ export async function createRepo(
   }
   const created = (await findRepo(db, r.type, owner.name, r.name))!;
   await refreshListing(db, dataDir, created);
+  // The card was read through a warm reader: a command-line process must not wait for it to idle out.
+  closeReaders(repoDir(dataDir, created));
   await recordAudit(db, { actor, action: 'repo.create', repo: created, details: { visibility: visibilityName(created.private), gate: gateName(created.gated) } });
   return created;
 }
