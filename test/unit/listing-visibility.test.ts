@@ -12,6 +12,7 @@ import { resolveAccess } from '../../src/access/resolve.ts';
 import { createAccount, setMembershipKeepingAdmin } from '../../src/db/accounts.ts';
 import { type Db, openDb } from '../../src/db/index.ts';
 import { type ListQuery, type ListSort, listRepoPage, saveRepoCard } from '../../src/db/listing.ts';
+import { moveRepoRow, removeRepoRow } from '../../src/db/repos.ts';
 import type { RepoType } from '../../src/domain/names.ts';
 import type { MemberRole } from '../../src/domain/types.ts';
 import type { Caller } from '../../src/identity/identify.ts';
@@ -140,5 +141,20 @@ describe('listing visibility is decide(view)', () => {
       const [a, b] = [rows[i - 1], rows[i]];
       expect(a.downloads > b.downloads || (a.downloads === b.downloads && a.id > b.id)).toBe(true);
     }
+  });
+
+  it('finds a moved repo by its new id only, and a deleted one no more (the search index follows the rows)', async () => {
+    const r = repos.find((x) => x.type === 'space' && x.namespace === 'ann' && x.name.includes('pub'))!;
+    const owner = await db.selectFrom('accounts').select('id').where('name', '=', 'zeta').executeTakeFirstOrThrow();
+    expect(await moveRepoRow(db, r.id, { ownerId: owner.id, name: 'Renamed-Quokka' }, async () => {})).toBe(true);
+    const find = async (term: string) => (await listRepoPage(db, { type: 'space', viewer: null, search: [term], tags: [], sort: 'id', descending: false, limit: 10 })).map((x) => `${x.namespace}/${x.name}`);
+    expect(await find('zeta/renamed-quokka')).toEqual(['zeta/Renamed-Quokka']);
+    expect(await find(`ann/${r.name}`)).toEqual([]);
+    expect(await find('quokka')).toEqual(['zeta/Renamed-Quokka']);
+    await db.updateTable('accounts').set({ name: 'zeta2' }).where('id', '=', owner.id).execute();
+    expect(await find('zeta2/renamed')).toEqual(['zeta2/Renamed-Quokka']);
+    expect(await removeRepoRow(db, r.id)).toBe(true);
+    expect(await find('quokka')).toEqual([]);
+    expect((await db.selectFrom('repo_search').select('rowid').where('rowid', '=', r.id).execute()).length).toBe(0);
   });
 });
