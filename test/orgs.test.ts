@@ -139,7 +139,7 @@ describe('organizations', () => {
     // The org's admin still reads it all.
     expect((await hub.git(['clone', '--quiet', hub.remote('acme/secret', tokens.boss), 'c3'])).code).toBe(0);
 
-    expect(audit('member.remove').at(-1)).toMatchObject({ actor: null, target: 'acme/bob' });
+    expect(audit('member.remove').at(-1)).toMatchObject({ actor: null, target: 'bob' });
     const again = await hub.cli(['org', 'remove', 'acme', 'bob']);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('bob is not a member of acme');
@@ -202,9 +202,9 @@ describe('organizations', () => {
     expect((await api('DELETE', '/api/organizations/acme/members/carol', tokens.boss)).status).toBe(200);
     expect(await members('acme')).toEqual(['boss:admin', 'dave:write']);
 
-    expect(audit('member.add').map((e) => e.target)).toContain('acme/carol');
-    expect(audit('member.role').find((e) => e.target === 'acme/carol')).toMatchObject({ actor: 'boss' });
-    expect(JSON.parse(audit('member.role').find((e) => e.target === 'acme/carol')!.details)).toMatchObject({ from: 'read', to: 'admin' });
+    expect(audit('member.add').map((e) => e.target)).toContain('carol');
+    expect(audit('member.role').find((e) => e.target === 'carol')).toMatchObject({ actor: 'boss' });
+    expect(JSON.parse(audit('member.role').find((e) => e.target === 'carol')!.details)).toMatchObject({ org: 'acme', old: 'read', new: 'admin' });
   });
 
   it('the settings page: admins manage members with forms; anyone else gets the 404 page', async () => {

@@ -54,8 +54,8 @@ export async function setMember(db: Db, orgName: string, userName: string, role:
   await recordAudit(db, {
     actor,
     action: added ? 'member.add' : 'member.role',
-    target: `${org.name}/${user.name}`,
-    details: added ? { org: org.name, user: user.name, role } : { org: org.name, user: user.name, from: before, to: role },
+    target: user.name,
+    details: added ? { org: org.name, role } : { org: org.name, old: before, new: role },
   });
   return added ? 'added' : 'changed';
 }
@@ -68,7 +68,7 @@ export async function removeMember(db: Db, orgName: string, userName: string, ac
   const outcome = await removeMembershipKeepingAdmin(db, org.id, user.id);
   if (outcome === 'not-member') throw notFound(`${user.name} is not a member of ${org.name}`);
   if (outcome === 'last-admin') lastAdmin(org.name, user.name);
-  await recordAudit(db, { actor, action: 'member.remove', target: `${org.name}/${user.name}`, details: { org: org.name, user: user.name, role: before ?? null } });
+  await recordAudit(db, { actor, action: 'member.remove', target: user.name, details: { org: org.name, role: before ?? null } });
 }
 
 /** Deletes an organization and its memberships (org.delete); refused while it owns repos, which the message lists. */
