@@ -73,7 +73,7 @@ describe('repo administration', () => {
     expect((await clone('alice/bert', token)).code).toBe(0);
     expect(await cli('repo', 'set', 'alice/bert', '--public')).toContain('alice/bert is now public');
     expect((await clone('alice/bert')).code).toBe(0);
-    expect(audit('repo.visibility').map((e) => JSON.parse(e.details).private)).toEqual([true, false]);
+    expect(audit('repo.visibility').map((e) => JSON.parse(e.details).new)).toEqual(['private', 'public']);
     expect((await hub.cli(['repo', 'set', 'alice/bert'])).code).toBe(2);
     expect((await hub.cli(['repo', 'set', 'alice/bert', '--private', '--public'])).code).toBe(2);
   });

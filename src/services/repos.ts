@@ -249,6 +249,8 @@ export async function moveRepo(db: Db, dataDir: string, from: RepoRef, to: RepoR
   }
   await releaseMaintenanceLock(done ? toDir : fromDir);
   if (!done) throw notFound(`${repoIdOf(repo)} was deleted meanwhile`);
+  // The old namespace's folder, once it holds no repo of this type (rmdir refuses a folder that is not empty).
+  await fs.rmdir(path.dirname(fromDir)).catch(() => {});
   const now = (await findRepo(db, target.type, target.namespace, target.name))!;
   await recordAudit(db, { actor, action: 'repo.move', repo: now, details: { from: auditRepoName(repo), to: auditRepoName(now) } });
   return now;
