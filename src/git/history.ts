@@ -1,3 +1,4 @@
+import { concurrencyLimit } from '../util/concurrency.js';
 import { resolveCommit } from './content.js';
 import { runGit } from './run.js';
 
@@ -26,6 +27,16 @@ function pathArgs(path: string | undefined): string[] {
   return path ? ['--', path] : [];
 }
 
+// With a path, git compares trees along the whole history: however many such listings callers
+// ask for, only a few run at once server-wide (the others wait their turn).
+const pathWalks = concurrencyLimit(4);
+
+/** Runs a history walk: those with a path one of a few at a time. */
+function walk(args: string[], path: string | undefined, dir: string, env: NodeJS.ProcessEnv): Promise<string> {
+  const run = () => runGit(args, { env, cwd: dir });
+  return path ? pathWalks(run) : run();
+}
+
 /**
  * The commits reachable from `commitOid` (a commit id), newest first as `git log` orders them,
  * skipping `skip` and returning at most `limit`; with `path`, only those that changed it
@@ -38,7 +49,7 @@ export async function listCommits(
   opts: { skip: number; limit: number; path?: string },
 ): Promise<CommitRecord[]> {
   const args = ['--literal-pathspecs', 'log', '-z', `--format=${LOG_FIELDS.join('%x00')}`, `--max-count=${opts.limit}`, `--skip=${opts.skip}`, '--end-of-options', commitOid, ...pathArgs(opts.path)];
-  const out = await runGit(args, { env, cwd: dir });
+  const out = await walk(args, opts.path, dir, env);
   const fields = out.split('\0');
   const commits: CommitRecord[] = [];
   for (let i = 0; i + LOG_FIELDS.length <= fields.length; i += LOG_FIELDS.length) {
@@ -51,7 +62,7 @@ export async function listCommits(
 
 /** How many commits are reachable from `commitOid` (with `path`: how many of them changed it). */
 export async function countCommits(dir: string, env: NodeJS.ProcessEnv, commitOid: string, path?: string): Promise<number> {
-  const out = await runGit(['--literal-pathspecs', 'rev-list', '--count', '--end-of-options', commitOid, ...pathArgs(path)], { env, cwd: dir });
+  const out = await walk(['--literal-pathspecs', 'rev-list', '--count', '--end-of-options', commitOid, ...pathArgs(path)], path, dir, env);
   return Number(out.trim());
 }
 
