@@ -14,7 +14,7 @@ const ALLOW_HEADERS = [
   'If-None-Match', 'If-Match', 'If-Modified-Since', 'Git-Protocol', 'X-Request-Id',
 ].join(', ');
 const EXPOSE_HEADERS = [
-  'X-Error-Code', 'X-Error-Message', 'X-Repo-Commit', 'X-Linked-Etag', 'X-Linked-Size', 'ETag', 'Content-Range',
+  'X-Error-Code', 'X-Error-Message', 'X-Repo-Commit', 'X-Total-Count', 'X-Linked-Etag', 'X-Linked-Size', 'ETag', 'Content-Range',
   'Link', 'Content-Length', 'Accept-Ranges', 'Content-Disposition', 'Location', 'WWW-Authenticate', 'X-Request-Id',
 ].join(', ');
 const PREFLIGHT_MAX_AGE = '600';
