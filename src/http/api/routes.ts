@@ -14,6 +14,7 @@ import { apiDenial, apiRepoRef } from './respond.js';
 import { settingsHandler } from './settings.js';
 import { validateYaml, validateYamlFormBody, validateYamlJsonBody } from './validate-yaml.js';
 import { whoamiHandler } from './whoami.js';
+import { xetTokenHandler } from './xet.js';
 
 // Every route of the Hub-compatible API (hf-wire.md), with what authorises it and its handler.
 // Routes about a repo name it as /api/{models|datasets|spaces}/{ns}/{name}: `repo` parses it
@@ -59,6 +60,8 @@ export function hubApi(ctx: AppContext, uploads: PendingUploads): Router {
   router.get(    `${REPO}/tree/:rev`,                   knownRepoType, named('api-tree'), treeRequest, repo,                                         guard('read'),              info.tree);
   router.get(    `${REPO}/tree/:rev/*path`,             knownRepoType, named('api-tree'), treeRequest, repo,                                         guard('read'),              info.tree);
   router.post(   `${REPO}/paths-info/:rev`,             pathsInfoFormBody, jsonBody, knownRepoType, named('api-paths-info'), pathsInfoRequest, repo, guard('read'),              info.pathsInfo);
+  router.get(    `${REPO}/xet-read-token{/*rev}`,      knownRepoType, named('api-xet-token'), repo,                                                 guard('read'),              xetTokenHandler);
+  router.get(    `${REPO}/xet-write-token{/*rev}`,     knownRepoType, named('api-xet-token'), repo,                                                 guard('write'),             xetTokenHandler);
   router.get(    '/api/admin/users',                    named('api-admin-users'),                                                                    admin,                      users.list);
   router.post(   '/api/admin/users/:name/disable',      named('api-admin-users'),                                                                    admin,                      users.disable);
   router.post(   '/api/admin/users/:name/enable',       named('api-admin-users'),                                                                    admin,                      users.enable);
