@@ -16,6 +16,7 @@ import { apiDenial, apiRepoRef } from './respond.js';
 import { settingsHandler } from './settings.js';
 import { validateYaml, validateYamlFormBody, validateYamlJsonBody } from './validate-yaml.js';
 import { whoamiHandler } from './whoami.js';
+import { xetTokenHandler } from './xet.js';
 
 // Every route of the Hub-compatible API (hf-wire.md), with what authorises it and its handler.
 // Routes about a repo name it as /api/{models|datasets|spaces}/{ns}/{name}: `repo` parses it
@@ -63,6 +64,8 @@ export function hubApi(ctx: AppContext, uploads: PendingUploads): Router {
   router.post(   `${REPO}/paths-info/:rev`,             pathsInfoFormBody, jsonBody, knownRepoType, named('api-paths-info'), pathsInfoRequest, repo, guard('read'),              info.pathsInfo);
   router.get(    `${REPO}/commits/*rev`,              knownRepoType, named('api-commits'), commitsRequest, repo,                                   guard('read'),              commitsHandler(ctx));
   router.get(    `${REPO}/refs`,                        knownRepoType, named('api-refs'), repo,                                                      guard('read'),              refsHandler(ctx));
+  router.get(    `${REPO}/xet-read-token{/*rev}`,      knownRepoType, named('api-xet-token'), repo,                                                 guard('read'),              xetTokenHandler);
+  router.get(    `${REPO}/xet-write-token{/*rev}`,     knownRepoType, named('api-xet-token'), repo,                                                 guard('write'),             xetTokenHandler);
   router.get(    '/api/admin/users',                    named('api-admin-users'),                                                                    admin,                      users.list);
   router.post(   '/api/admin/users/:name/disable',      named('api-admin-users'),                                                                    admin,                      users.disable);
   router.post(   '/api/admin/users/:name/enable',       named('api-admin-users'),                                                                    admin,                      users.enable);
