@@ -73,6 +73,7 @@ describe('branches and tags through the Hub API', () => {
     expect(out?.commit.oid).toBe(dev);
     expect(await tip('alice/m', 'refs/heads/main')).toBe(main);
     expect((await bare('alice/m', ['rev-parse', 'dev^'])).trim()).toBe(main);
+    expect((await (await api('GET', '/api/models/alice/m/revision/dev', alice)).json()).sha).toBe(dev);
 
     const dir = tempDir('hubgate-clone-');
     const clone = await hub.git(['clone', '-q', hub.remote('alice/m', alice), '.'], { cwd: dir });
@@ -135,6 +136,8 @@ describe('branches and tags through the Hub API', () => {
     const gone = await tip('alice/m', 'refs/heads/gone');
     await deleteBranch({ repo: 'alice/m', hubUrl: hub.url, accessToken: alice, branch: 'gone' });
     expect(await refs('alice/m')).not.toMatch(/refs\/heads\/gone /);
+    // Readers see it gone at once (the repo's warm git reader included).
+    expect((await api('GET', '/api/models/alice/m/revision/gone', alice)).status).toBe(404);
     expect(auditRows('branch.delete').at(-1)).toMatchObject({ actor: 'alice', repo: 'models/alice/m', details: { branch: 'gone', commit: gone } });
 
     const before = await refs('alice/m');
