@@ -6,6 +6,7 @@ import { ACCESS_STATUSES, accessRequestHandlers } from './access-requests.js';
 import { adminDenial, adminUserHandlers } from './admin-users.js';
 import { ASK_ACCESS, askAccessHandler, askAccessRepo, signedInToAsk } from './ask-access.js';
 import { jsonBody } from './body.js';
+import { branchTagHandlers } from './branches-tags.js';
 import { commitHandlers } from './commit.js';
 import { commitsHandler, commitsRequest } from './commits.js';
 import { apiOrg, orgHandlers } from './orgs.js';
@@ -38,11 +39,16 @@ export function hubApi(ctx: AppContext, uploads: PendingUploads): Router {
   const orgs = orgHandlers(ctx);
   const admin = siteAdmin(adminDenial);
   const users = adminUserHandlers(ctx);
+  const refs = branchTagHandlers(ctx);
 
   const router = Router();
   //   method    path                                   before the guard                                                                             authorised by               handler
   router.post(   `${REPO}/preupload/:rev`,              jsonBody, named('api-preupload'), repo,                                                      guard('write'),             commit.preupload);
   router.post(   `${REPO}/commit/:rev`,                 named('api-commit'), repo,                                                                   guard('write'),             commit.commit);
+  router.post(   `${REPO}/branch/*branch`,             jsonBody, named('api-branch'), repo,                                                         guard('write'),             refs.createBranch);
+  router.delete( `${REPO}/branch/*branch`,             named('api-branch'), repo,                                                                   guard('write'),             refs.deleteBranch);
+  router.post(   `${REPO}/tag/*rev`,                   jsonBody, named('api-tag'), repo,                                                            guard('write'),             refs.createTag);
+  router.delete( `${REPO}/tag/*tag`,                   named('api-tag'), repo,                                                                      guard('write'),             refs.deleteTag);
   router.put(    `${REPO}/settings`,                    jsonBody, named('api-settings'), repo,                                                       guard('write'),             settingsHandler(ctx));
   router.get(    `${REPO}/user-access-request/:status`, accessStatus, named('api-access-requests'), repo,                                            guard('write'),             requests.list);
   router.post(   `${REPO}/user-access-request/handle`,  jsonBody, named('api-access-requests'), repo,                                                guard('write'),             requests.handle);
