@@ -16,6 +16,7 @@ export const AUDIT_ACTIONS = [
   'repo.create', 'repo.delete', 'repo.move', 'repo.visibility', 'repo.gate', 'repo.settings',
   'access.request', 'access.accept', 'access.reject', 'access.cancel', 'access.grant',
   'push', 'commit',
+  'lfs.gc',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
