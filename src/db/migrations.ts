@@ -178,7 +178,7 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('accounts').addColumn('disabled_at', 'text').execute();
     },
   },
-  '0008_lfs_gc': {
+  '0009_lfs_gc': {
     async up(db: Kysely<any>) {
       // When an object lost its last link (its grace period for garbage collection starts then),
       // kept by a trigger so every way a link goes (a repo deleted, cascading) records it.
