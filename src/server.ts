@@ -15,6 +15,8 @@ import { createMailer } from './gating/mailer.js';
 import { createNotifier, listeningUrl } from './gating/notify.js';
 import type { AppContext } from './http/context.js';
 import { startHousekeeping } from './ops/housekeeping.js';
+import { startPeriodicJob } from './ops/jobs.js';
+import { collectLfsGarbage } from './services/lfs-gc.js';
 import { createLogger } from './ops/logger.js';
 import { deny as lfsDeny } from '../lfs/http.js';
 import type { LfsPorts } from '../lfs/ports.js';
@@ -62,6 +64,16 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
     db, dataDir: cfg.dataDir, log, startedAt: performance.timeOrigin, intervalMs: cfg.sweepIntervalMs,
     sweepUploads: (opts) => transfers.sweep(opts),
   });
+  // LFS garbage collection by the server itself, when asked for (HUBGATE_LFS_GC_INTERVAL_MS): one process for all.
+  const lfsGc = cfg.lfsGcIntervalMs > 0
+    ? startPeriodicJob({
+      db, log, name: 'lfs-gc', intervalMs: cfg.lfsGcIntervalMs, lastRunIfNew: Date.now(),
+      run: async () => {
+        const r = await collectLfsGarbage({ db, dataDir: cfg.dataDir, store, removeLeftovers: transfers.removeLeftovers, log }, { graceMs: cfg.lfsGcGraceMs });
+        log.info({ objects: r.removed.length, bytes: r.bytes, staged: r.staging.staged, multipart: r.staging.multipart, keptNamed: r.keptNamed.length }, 'LFS garbage collected');
+      },
+    })
+    : undefined;
   setTimeout(() => void transfers.sweep().catch((err) => log.warn({ err }, 'sweeping LFS uploads failed')), (CLAIM_SECONDS + 1) * 1000).unref();
 
   // Clones and pushes of large repos may take as long as they take (no request timeout); a body
@@ -81,6 +93,7 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
   } catch (err) {
     server.close();
     await housekeeping.stop();
+    await lfsGc?.stop();
     await db.destroy();
     throw err;
   }
@@ -97,7 +110,7 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
     server.closeIdleConnections();
     if (metricsServer) metricsServer.close();
     // Sends in progress get a few seconds to finish; a mail server that hangs does not hold up the exit.
-    const notified = Promise.all([digest.stop(), housekeeping.stop(), notifier.idle()]);
+    const notified = Promise.all([digest.stop(), housekeeping.stop(), lfsGc?.stop(), notifier.idle()]);
     Promise.all([ctx.maintenance.idle(), Promise.race([notified, new Promise((r) => setTimeout(r, 5000).unref())])])
       .then(() => mailer.close())
       .then(() => db.destroy())

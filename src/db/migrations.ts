@@ -178,6 +178,23 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('accounts').addColumn('disabled_at', 'text').execute();
     },
   },
+  '0009_lfs_gc': {
+    async up(db: Kysely<any>) {
+      // When an object lost its last link (its grace period for garbage collection starts then),
+      // kept by a trigger so every way a link goes (a repo deleted, cascading) records it.
+      await db.schema.alterTable('lfs_objects').addColumn('unlinked_at', 'text').execute();
+      // A collection in progress: who is removing the object's bytes, and until when (a lease).
+      await db.schema.alterTable('lfs_objects').addColumn('deleting', 'text').execute();
+      await db.schema.alterTable('lfs_objects').addColumn('deleting_until', 'text').execute();
+      await sql`CREATE TRIGGER lfs_links_unlinked AFTER DELETE ON lfs_links BEGIN
+        UPDATE lfs_objects SET unlinked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+        WHERE oid = OLD.oid AND NOT EXISTS (SELECT 1 FROM lfs_links WHERE oid = OLD.oid);
+      END`.execute(db);
+      // Objects unlinked before this migration: their grace period starts now, not at their upload.
+      await sql`UPDATE lfs_objects SET unlinked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+        WHERE NOT EXISTS (SELECT 1 FROM lfs_links WHERE lfs_links.oid = lfs_objects.oid)`.execute(db);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -52,6 +52,11 @@ export interface LfsObjectsTable {
   oid: string;
   size: number;
   created_at: string;
+  /** When its last link went (set by a trigger); null while linked, or never linked since it was recorded. */
+  unlinked_at: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The claim of a garbage collection removing its bytes, and until when it holds (null: none). */
+  deleting: ColumnType<string | null, string | null | undefined, string | null>;
+  deleting_until: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface LfsLinksTable {
