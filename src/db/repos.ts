@@ -149,6 +149,11 @@ export async function findRedirectTarget(db: Db, from: RepoName): Promise<RepoWi
   return row && toRepo(row);
 }
 
+/** Forgets the redirects from a namespace's names (its account is deleted: they lead nowhere now). */
+export async function removeRedirectsFrom(db: Db, namespace: string): Promise<void> {
+  await db.deleteFrom('repo_redirects').where('namespace', '=', namespace).execute();
+}
+
 /** Forgets the redirect at a name (a repo has taken it). */
 export async function removeRedirect(db: Db, at: RepoName): Promise<void> {
   await db.deleteFrom('repo_redirects').where('type', '=', at.type).where('namespace', '=', at.namespace).where('name', '=', at.name).execute();
