@@ -3,6 +3,7 @@ import http, { type Server } from 'node:http';
 import path from 'node:path';
 import { createApp } from './http/app.js';
 import { repoGuard } from './http/authorize.js';
+import { redirectMoved } from './http/moved.js';
 import { parseRepoPath } from './http/repo-path.js';
 import { declaredLengthAtMost } from './http/request-body.js';
 import { baseUrlOf } from './http/urls.js';
@@ -49,9 +50,9 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
   const urls = createHubUrls(signer);
   const store = await createObjectStore(cfg, urls);
   const transfers = createTransfers({ uploads: lfsUploads(db), store, urls, log, settings: cfg });
-  // LFS's ports: the pipeline's guard bound to LFS's denial renderer, its rows, and the HTTP helpers it shares.
+  // LFS's ports: the pipeline's guard bound to LFS's denial renderer (and to a moved repo's redirect, which git-lfs follows), its rows, and the HTTP helpers it shares.
   const lfsPorts: LfsPorts = {
-    guard: repoGuard(ctx, lfsDeny),
+    guard: repoGuard(ctx, lfsDeny, redirectMoved(307)),
     locks: lfsLocks(db),
     links: lfsLinks(db),
     web: { baseUrl: (req) => baseUrlOf(cfg, req), parseRepoPath, declaredLengthAtMost },

@@ -195,6 +195,22 @@ const migrations: Record<string, Migration> = {
         WHERE NOT EXISTS (SELECT 1 FROM lfs_links WHERE lfs_links.oid = lfs_objects.oid)`.execute(db);
     },
   },
+  '0010_repo_redirects': {
+    async up(db: Kysely<any>) {
+      // The old names of moved repos, each pointing at the repo (by id, so a chain of moves
+      // resolves to the current name); removed when a repo takes the name, and with the repo.
+      await db.schema
+        .createTable('repo_redirects')
+        .addColumn('type', 'text', (c) => c.notNull().check(sql`type in ('model', 'dataset', 'space')`))
+        .addColumn('namespace', 'text', (c) => c.notNull().modifyEnd(sql`collate nocase`))
+        .addColumn('name', 'text', (c) => c.notNull().modifyEnd(sql`collate nocase`))
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id').onDelete('cascade'))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('repo_redirects_pk', ['type', 'namespace', 'name'])
+        .execute();
+      await db.schema.createIndex('repo_redirects_repo').on('repo_redirects').column('repo_id').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

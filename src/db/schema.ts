@@ -136,6 +136,16 @@ export interface AuditLogTable {
   details: string;
 }
 
+/** An old name of a moved repo, which redirects to it until a repo takes that name again. */
+export interface RepoRedirectsTable {
+  type: 'model' | 'dataset' | 'space';
+  /** The old namespace's name (kept as text: the account may be gone or renamed since). */
+  namespace: string;
+  name: string;
+  repo_id: number;
+  created_at: string;
+}
+
 export interface Database {
   accounts: AccountsTable;
   memberships: MembershipsTable;
@@ -149,4 +159,5 @@ export interface Database {
   sessions: SessionsTable;
   jobs: JobsTable;
   audit_log: AuditLogTable;
+  repo_redirects: RepoRedirectsTable;
 }

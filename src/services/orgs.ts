@@ -2,7 +2,7 @@ import {
   deleteOrgWithoutRepos, listOrgRows, membersOf, membershipRole, removeMembershipKeepingAdmin, setMembershipKeepingAdmin,
 } from '../db/accounts.js';
 import type { Db } from '../db/index.js';
-import { listRepoRows } from '../db/repos.js';
+import { listRepoRows, removeRedirectsFrom } from '../db/repos.js';
 import { badRequest, conflict, notFound } from '../domain/errors.js';
 import { printable, repoIdOf } from '../domain/names.js';
 import type { MemberRole } from '../domain/types.js';
@@ -81,6 +81,8 @@ export async function deleteOrg(db: Db, orgName: string, actor: string | null): 
     const shown = repos.length > 10 ? `${repos.slice(0, 10).join(', ')} and ${repos.length - 10} more` : repos.join(', ');
     throw conflict(`${org.name} still owns ${repos.length} repo${repos.length === 1 ? '' : 's'} (${shown}): delete them or move them to another namespace first (\`hubgate repo delete\` / \`hubgate repo rename\`)`);
   }
+  // The names of repos moved away from the organization lead nowhere now.
+  await removeRedirectsFrom(db, org.name);
   await recordAudit(db, { actor, action: 'org.delete', target: org.name });
 }
 

@@ -1,6 +1,7 @@
 import { type RequestHandler, Router } from 'express';
 import { orgGuard, repoGuard, siteAdmin } from '../authorize.js';
 import type { AppContext } from '../context.js';
+import { redirectMoved } from '../moved.js';
 import type { PendingUploads } from '../../services/commits.js';
 import { ACCESS_STATUSES, accessRequestHandlers } from './access-requests.js';
 import { adminDenial, adminUserHandlers } from './admin-users.js';
@@ -30,7 +31,10 @@ const REPO = '/api/:plural/:ns/:name';
 
 /** `uploads`: LFS uploads to confirm at commit time (lfs/transfers.ts, from the composition root). */
 export function hubApi(ctx: AppContext, uploads: PendingUploads): Router {
-  const guard = repoGuard(ctx, apiDenial);
+  // A moved repo's old name in the path: 307 to the same route under the new name, as the Hub answers.
+  const guard = repoGuard(ctx, apiDenial, redirectMoved(307));
+  // Routes naming the repo in their body: an old name there is a missing repo.
+  const bodyGuard = repoGuard(ctx, apiDenial);
   const commit = commitHandlers(ctx, uploads);
   const requests = accessRequestHandlers(ctx);
   const repos = repoHandlers(ctx);
@@ -58,7 +62,9 @@ export function hubApi(ctx: AppContext, uploads: PendingUploads): Router {
   router.post(   '/api/validate-yaml',                  validateYamlFormBody, validateYamlJsonBody, named('api-validate-yaml'),                      /* anyone */                validateYaml);
   router.get(    '/api/whoami-v2',                      named('api-whoami'),                                                                         /* signed in, else 401 */   whoamiHandler(ctx));
   router.post(   '/api/repos/create',                   jsonBody, named('api-repos-create'),                                                         /* policy: create in ns */  repos.create);
-  router.delete( '/api/repos/delete',                   jsonBody, named('api-repos-delete'), repos.deleteTarget,                                     guard('admin'),             repos.delete);
+  router.delete( '/api/repos/delete',                   jsonBody, named('api-repos-delete'), repos.deleteTarget,                                     bodyGuard('admin'),         repos.delete);
+  // The policy also decides about the target namespace (create there), in the handler as for create.
+  router.post(   '/api/repos/move',                     jsonBody, named('api-repos-move'), repos.moveSource,                                         bodyGuard('admin'),         repos.move);
   router.get(    '/api/organizations/:org/members',     named('api-org-members'), apiOrg,                                                            orgGuarded('view'),         orgs.members);
   router.post(   '/api/organizations/:org/members',     jsonBody, named('api-org-members'), apiOrg,                                                  orgGuarded('admin'),        orgs.add);
   router.put(    '/api/organizations/:org/members/:user', jsonBody, named('api-org-members'), apiOrg,                                                orgGuarded('admin'),        orgs.setRole);

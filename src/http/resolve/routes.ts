@@ -2,6 +2,7 @@ import { type RequestHandler, Router } from 'express';
 import type { ObjectStore } from '../../../lfs/store/types.js';
 import { apiDenial, apiError } from '../api/respond.js';
 import { repoGuard } from '../authorize.js';
+import { redirectMoved } from '../moved.js';
 import type { AppContext } from '../context.js';
 import { parseRepoPath } from '../repo-path.js';
 import { downloadHandler } from './resolve.js';
@@ -24,7 +25,8 @@ const RESOLVE_REST = /^\/(?:resolve|raw)(\/|$)/;
 const RAW = /^\/raw(?:\/.*)?$/;
 
 export function resolveRoutes(ctx: AppContext, store: ObjectStore): Router {
-  const guard = repoGuard(ctx, apiDenial);
+  // A moved repo's old name: 307 to the new one, as the Hub answers.
+  const guard = repoGuard(ctx, apiDenial, redirectMoved(307));
 
   // Paths are matched as sent: no case folding.
   const router = Router({ caseSensitive: true, strict: true });
