@@ -82,6 +82,12 @@ export interface UploadsPort {
   linkObject(repoId: number, oid: string, size: number): Promise<void>;
   /** The sizes of those of `oids` that are linked to the repo. */
   linkedSizes(repoId: number, oids: string[]): Promise<Map<string, number>>;
+  /** The garbage collection removing the bytes of `oid` right now, if any: its claim and until when it holds. */
+  deletion(oid: string): Promise<{ claim: string; until: string } | undefined>;
+  /** Takes over a collection of `oid` whose claim lapsed at `at`; false when someone holds it. */
+  takeDeletion(oid: string, claim: string, until: string, at: string): Promise<boolean>;
+  /** Ends a collection held by `claim` whose bytes are gone (the object's row goes). */
+  finishDeletion(oid: string, claim: string): Promise<boolean>;
 }
 
 export interface LfsLock {

@@ -47,6 +47,13 @@ export interface BatchClient {
   userId: number | null;
 }
 
+/** What the removal of leftovers removed (or, in a dry run, would remove). */
+export interface Leftovers {
+  scratch: number;
+  staged: number;
+  multipart: number;
+}
+
 export type VerifyResult = { ok: true } | { ok: false; status: number; message: string; retryAfter?: number };
 
 export interface Transfers {
@@ -66,6 +73,12 @@ export interface Transfers {
    * started are removed at once; later sweeps leave anything written in the last hour.
    */
   sweep(opts?: { atStart?: boolean }): Promise<number>;
+  /**
+   * Removes (or, `dryRun`, counts) the scratch files, staged bytes and multipart uploads that no
+   * upload in progress owns, written before `before`: what the sweep removes after an hour,
+   * garbage collection after its grace period.
+   */
+  removeLeftovers(before: Date, opts?: { dryRun?: boolean }): Promise<Leftovers>;
 }
 
 /** Chunk size for a multipart upload: the configured size, raised so there are at most 10,000 parts. */
@@ -178,6 +191,7 @@ export function createTransfers(deps: { uploads: UploadsPort; store: ObjectStore
         await uploads.finishClaim(row.id, 'hashing', claim, 'done');
         return;
       }
+      await settleDeletion(row.oid);
       await store.commitStaged(u);
       await uploads.linkObject(row.repoId, row.oid, row.size);
       await uploads.finishClaim(row.id, 'hashing', claim, 'done');
@@ -215,14 +229,52 @@ export function createTransfers(deps: { uploads: UploadsPort; store: ObjectStore
     await uploads.finishClaim(row.id, 'hashing', claim, 'failed');
   }
 
-  /** Removes scratch files and staged bytes that no upload in progress owns, written before `before`. */
-  async function removeLeftovers(before: Date): Promise<void> {
-    const scratch = (await store.removeScratch?.(before)) ?? 0;
+  /**
+   * Removes scratch files, staged bytes and unassembled multipart uploads that no upload in
+   * progress owns, written (begun) before `before`; what it removed (`dryRun`: would remove).
+   */
+  async function removeLeftovers(before: Date, opts: { dryRun?: boolean } = {}): Promise<Leftovers> {
+    const scratch = (await store.removeScratch?.(before, opts)) ?? 0;
     const ids = (await store.stagedIds?.(before)) ?? [];
-    const owned = await uploads.inProgress(ids);
+    const multiparts = (await store.stagedMultiparts?.(before)) ?? [];
+    const owned = await uploads.inProgress([...new Set([...ids, ...multiparts.map((m) => m.id)])]);
     const orphans = ids.filter((id) => !owned.has(id));
-    for (const id of orphans) await store.discardStaged({ ...NOWHERE, id, oid: '', size: 0 });
-    if (scratch + orphans.length > 0) log.info({ scratch, staged: orphans.length }, 'removed LFS files left by an interrupted upload');
+    const abandoned = multiparts.filter((m) => !owned.has(m.id));
+    if (!opts.dryRun) {
+      for (const id of orphans) await store.discardStaged({ ...NOWHERE, id, oid: '', size: 0 });
+      for (const m of abandoned) await store.abortMultipart({ ...NOWHERE, id: m.id, oid: '', size: 0, storeUploadId: m.storeUploadId });
+      if (scratch + orphans.length + abandoned.length > 0) {
+        log.info({ scratch, staged: orphans.length, multipart: abandoned.length }, 'removed LFS files left by an interrupted upload');
+      }
+    }
+    return { scratch, staged: orphans.length, multipart: abandoned.length };
+  }
+
+  /**
+   * Waits until no garbage collection is removing the bytes of `oid` (src/services/lfs-gc.ts):
+   * called by the holder of an upload of `oid` in progress, before it commits bytes to the oid.
+   * No collection can begin while that upload is in progress; one that began before it is
+   * waited for, or finished here when its collector died (its claim lapsed). Throws
+   * ServiceUnavailable when a live one takes too long.
+   */
+  async function settleDeletion(oid: string): Promise<void> {
+    const deadline = Date.now() + VERIFY_WAIT_MS;
+    for (;;) {
+      const d = await uploads.deletion(oid);
+      if (!d) return;
+      const at = new Date().toISOString();
+      if (d.until < at) {
+        const claim = newClaim();
+        if (await uploads.takeDeletion(oid, claim, claimUntil(), at)) {
+          log.warn({ oid }, 'finishing the removal of an unlinked LFS object its collector left (a crash) before committing an upload of it');
+          await store.deleteObject(oid);
+          await uploads.finishDeletion(oid, claim);
+        }
+        continue;
+      }
+      if (Date.now() >= deadline) throw new ServiceUnavailable('the object is being removed by a garbage collection: try again in a few seconds', 5);
+      await new Promise((r) => setTimeout(r, VERIFY_POLL_MS));
+    }
   }
 
   /** The actions of a new upload: the upload URL (basic) or the part and completion URLs (multipart), and verify. */
@@ -342,6 +394,9 @@ export function createTransfers(deps: { uploads: UploadsPort; store: ObjectStore
       }
       // Lost the claim (this process stalled past it): whoever took it over finishes the upload.
       if (!(await uploads.markHashed(row.id, 'open', claim))) return lost;
+      // A collection of the oid that began before this upload (none can begin while it is open)
+      // must be over before the bytes go to the oid, or it could remove them once committed.
+      await settleDeletion(row.oid);
       await store.commitStaged(u);
       await uploads.linkObject(row.repoId, row.oid, row.size);
       await uploads.finishClaim(row.id, 'open', claim, 'done');
@@ -501,5 +556,7 @@ export function createTransfers(deps: { uploads: UploadsPort; store: ObjectStore
       await removeLeftovers(new Date(opts.atStart ? startedAt : Math.min(startedAt, Date.now() - LEFTOVER_AGE_MS)));
       return expired.length;
     },
+
+    removeLeftovers,
   };
 }

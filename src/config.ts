@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { parseDuration } from './util/duration.js';
 
 // Settings come from flags, then HUBGATE_* environment variables, then defaults; all are validated here.
 
@@ -51,6 +52,13 @@ const schema = z.object({
   sweepIntervalMs: z.coerce.number().int().min(100).max(2 ** 31 - 1),
   lfsMaxObjectSize: bytes,
   s3TimeoutMs: z.coerce.number().int().min(100).max(10 * 60 * 1000),
+  lfsGcGraceMs: z.string().transform((s, ctx) => {
+    const ms = parseDuration(s);
+    if (ms !== null) return ms;
+    ctx.addIssue({ code: 'custom', message: `"${s.slice(0, 100)}" is not a duration: use a number and a unit, such as 24h, 30m, 7d (or 0)` });
+    return z.NEVER;
+  }),
+  lfsGcIntervalMs: millis,
   metricsToken: z
     .string()
     .min(16, 'use at least 16 characters, such as the output of `openssl rand -hex 32`')
@@ -98,6 +106,10 @@ export const SETTINGS: Record<keyof Parsed, { env: string; flag?: string; fallba
   lfsMaxObjectSize: { env: 'HUBGATE_LFS_MAX_OBJECT_SIZE', fallback: String(5 * 1024 * GiB) },
   // How long an S3 connection may take to open, and a request may stay silent, before it is given up.
   s3TimeoutMs: { env: 'HUBGATE_S3_TIMEOUT_MS', fallback: '15000' },
+  // LFS garbage collection (src/services/lfs-gc.ts): how long an object stays after its last link
+  // goes, and how often the server collects by itself (0: never; run `hubgate lfs gc`).
+  lfsGcGraceMs: { env: 'HUBGATE_LFS_GC_GRACE', fallback: '24h' },
+  lfsGcIntervalMs: { env: 'HUBGATE_LFS_GC_INTERVAL_MS', fallback: '0' },
   // Who may read /metrics: a bearer token, and/or only a separate address (then not the main one).
   metricsToken: { env: 'HUBGATE_METRICS_TOKEN' },
   metricsListen: { env: 'HUBGATE_METRICS_LISTEN' },

@@ -3,6 +3,7 @@ import http, { type Server } from 'node:http';
 import path from 'node:path';
 import { createApp } from './http/app.js';
 import { repoGuard } from './http/authorize.js';
+import { redirectMoved } from './http/moved.js';
 import { parseRepoPath } from './http/repo-path.js';
 import { declaredLengthAtMost } from './http/request-body.js';
 import { baseUrlOf } from './http/urls.js';
@@ -15,6 +16,8 @@ import { createMailer } from './gating/mailer.js';
 import { createNotifier, listeningUrl } from './gating/notify.js';
 import type { AppContext } from './http/context.js';
 import { startHousekeeping } from './ops/housekeeping.js';
+import { startPeriodicJob } from './ops/jobs.js';
+import { collectLfsGarbage } from './services/lfs-gc.js';
 import { createLogger } from './ops/logger.js';
 import { deny as lfsDeny } from '../lfs/http.js';
 import type { LfsPorts } from '../lfs/ports.js';
@@ -49,9 +52,9 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
   const urls = createHubUrls(signer);
   const store = await createObjectStore(cfg, urls);
   const transfers = createTransfers({ uploads: lfsUploads(db), store, urls, log, settings: cfg });
-  // LFS's ports: the pipeline's guard bound to LFS's denial renderer, its rows, and the HTTP helpers it shares.
+  // LFS's ports: the pipeline's guard bound to LFS's denial renderer (and to a moved repo's redirect, which git-lfs follows), its rows, and the HTTP helpers it shares.
   const lfsPorts: LfsPorts = {
-    guard: repoGuard(ctx, lfsDeny),
+    guard: repoGuard(ctx, lfsDeny, redirectMoved(307)),
     locks: lfsLocks(db),
     links: lfsLinks(db),
     web: { baseUrl: (req) => baseUrlOf(cfg, req), parseRepoPath, declaredLengthAtMost },
@@ -69,6 +72,16 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
   void fillMissingListings(db, cfg.dataDir, log)
     .then((n) => n > 0 && log.info({ repos: n }, 'cards read for listings'))
     .catch((err) => log.warn({ err }, 'reading cards for listings failed'));
+  // LFS garbage collection by the server itself, when asked for (HUBGATE_LFS_GC_INTERVAL_MS): one process for all.
+  const lfsGc = cfg.lfsGcIntervalMs > 0
+    ? startPeriodicJob({
+      db, log, name: 'lfs-gc', intervalMs: cfg.lfsGcIntervalMs, lastRunIfNew: Date.now(),
+      run: async () => {
+        const r = await collectLfsGarbage({ db, dataDir: cfg.dataDir, store, removeLeftovers: transfers.removeLeftovers, log }, { graceMs: cfg.lfsGcGraceMs });
+        log.info({ objects: r.removed.length, bytes: r.bytes, staged: r.staging.staged, multipart: r.staging.multipart, keptNamed: r.keptNamed.length }, 'LFS garbage collected');
+      },
+    })
+    : undefined;
   setTimeout(() => void transfers.sweep().catch((err) => log.warn({ err }, 'sweeping LFS uploads failed')), (CLAIM_SECONDS + 1) * 1000).unref();
 
   // Clones and pushes of large repos may take as long as they take (no request timeout); a body
@@ -89,6 +102,7 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
     server.close();
     await housekeeping.stop();
     await downloads.stop();
+    await lfsGc?.stop();
     await db.destroy();
     throw err;
   }
@@ -105,7 +119,7 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
     server.closeIdleConnections();
     if (metricsServer) metricsServer.close();
     // Sends in progress get a few seconds to finish; a mail server that hangs does not hold up the exit.
-    const notified = Promise.all([digest.stop(), housekeeping.stop(), notifier.idle(), downloads.stop()]);
+    const notified = Promise.all([digest.stop(), housekeeping.stop(), lfsGc?.stop(), notifier.idle(), downloads.stop()]);
     Promise.all([ctx.maintenance.idle(), Promise.race([notified, new Promise((r) => setTimeout(r, 5000).unref())])])
       .then(() => mailer.close())
       .then(() => db.destroy())

@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installCustomHook, poll } from './helpers/git-client.js';
 import { type Hubgate, logEntries, startHubgate, tempDir } from './helpers/hubgate.js';
+import { Browser } from './helpers/browser.js';
 
 const ZERO = '0'.repeat(40);
 
@@ -19,39 +20,6 @@ interface Entry {
   repo: string | null;
   target: string | null;
   details: Record<string, unknown>;
-}
-
-/** One browser: its cookies (kept to check that no session secret reaches the log); redirects are not followed. */
-class Browser {
-  cookies = new Map<string, string>();
-  constructor(private readonly base: string) {}
-
-  async request(method: string, urlPath: string, form?: Record<string, string>): Promise<Response> {
-    const res = await fetch(`${this.base}${urlPath}`, {
-      method,
-      redirect: 'manual',
-      headers: {
-        ...(this.cookies.size ? { Cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') } : {}),
-        ...(form ? { 'Content-Type': 'application/x-www-form-urlencoded' } : {}),
-      },
-      body: form ? new URLSearchParams(form).toString() : undefined,
-    });
-    for (const line of res.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const eq = pair.indexOf('=');
-      const value = pair.slice(eq + 1).trim();
-      if (value) this.cookies.set(pair.slice(0, eq).trim(), value);
-    }
-    return res;
-  }
-  get = (urlPath: string) => this.request('GET', urlPath);
-  post = (urlPath: string, form: Record<string, string>) => this.request('POST', urlPath, form);
-
-  async csrf(urlPath: string): Promise<string> {
-    const m = /name="csrf" value="([^"]+)"/.exec(await (await this.get(urlPath)).text());
-    if (!m) throw new Error(`no csrf field on ${urlPath}`);
-    return m[1];
-  }
 }
 
 describe('audit log', () => {

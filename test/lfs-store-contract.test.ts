@@ -129,6 +129,40 @@ function describeObjectStore(name: string, factory: () => Promise<Harness>): voi
       expect((await h.download(first.oid, body.length)).equals(body)).toBe(true);
     });
 
+    it('lists its stored objects with sizes and times, and deletes them (one, or many), idempotently', async () => {
+      const bodies = [crypto.randomBytes(1000), crypto.randomBytes(2000), crypto.randomBytes(3000)];
+      const ups = bodies.map((b) => upload(b));
+      for (const [i, u] of ups.entries()) {
+        await h.putBasic(u, bodies[i]);
+        await h.store.commitStaged(u);
+      }
+      const listed = new Map<string, { size: number; lastModified: Date }>();
+      for await (const o of h.store.listObjects()) listed.set(o.oid, o);
+      for (const [i, u] of ups.entries()) {
+        expect(listed.get(u.oid)?.size).toBe(bodies[i].length);
+        expect(listed.get(u.oid)!.lastModified.getTime()).toBeGreaterThan(Date.now() - 600_000);
+      }
+      await h.store.deleteObject(ups[0].oid);
+      await h.store.deleteObject(ups[0].oid);
+      expect(await h.store.stat(ups[0].oid)).toBeNull();
+      if (h.store.deleteObjects) await h.store.deleteObjects([ups[1].oid, ups[2].oid, ups[0].oid]);
+      else for (const u of ups.slice(1)) await h.store.deleteObject(u.oid);
+      for (const u of ups) expect(await h.store.stat(u.oid)).toBeNull();
+      const after = new Set<string>();
+      for await (const o of h.store.listObjects()) after.add(o.oid);
+      for (const u of ups) expect(after.has(u.oid)).toBe(false);
+    });
+
+    it('lists the ids of staged uploads written before a time, for the sweep', async () => {
+      const body = crypto.randomBytes(700);
+      const u = upload(body);
+      await h.putBasic(u, body);
+      expect(await h.store.stagedIds!(new Date(Date.now() + 60_000))).toContain(u.id);
+      expect(await h.store.stagedIds!(new Date(Date.now() - 600_000))).not.toContain(u.id);
+      await h.store.discardStaged(u);
+      expect(await h.store.stagedIds!(new Date(Date.now() + 60_000))).not.toContain(u.id);
+    });
+
     it('refuses ids that are not oids or upload ids before touching storage', async () => {
       await expect(h.store.stat('../../etc/passwd')).rejects.toThrow(/invalid oid/);
       await expect(h.store.stagedSize({ ...upload(Buffer.from('x')), id: '../x' })).rejects.toThrow(/invalid upload id/);

@@ -3,6 +3,7 @@
 // and that a session cookie never authorizes the API.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Hubgate, startHubgate } from './helpers/hubgate.js';
+import { Browser } from './helpers/browser.js';
 
 const CARD = `---
 license: mit
@@ -19,50 +20,6 @@ extra_gated_fields:
 `;
 
 const GOOD = { 'f:Company': 'ACME <b>Labs</b>', 'f:Country': 'FR', 'f:I agree to use this model for non-commercial use ONLY': 'on' };
-
-/** One browser: its cookies, and requests that never follow redirects. */
-class Browser {
-  cookies = new Map<string, string>();
-  setCookies: string[] = [];
-  constructor(private readonly base: string) {}
-
-  async request(method: string, urlPath: string, form?: Record<string, string>): Promise<Response> {
-    const res = await fetch(`${this.base}${urlPath}`, {
-      method,
-      redirect: 'manual',
-      headers: {
-        ...(this.cookies.size ? { Cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') } : {}),
-        ...(form ? { 'Content-Type': 'application/x-www-form-urlencoded' } : {}),
-      },
-      body: form ? new URLSearchParams(form).toString() : undefined,
-    });
-    this.setCookies = res.headers.getSetCookie();
-    for (const line of this.setCookies) {
-      const [pair, ...attrs] = line.split(';');
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
-      if (!value || attrs.some((a) => /^\s*expires=thu, 01 jan 1970/i.test(a))) this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-    return res;
-  }
-  get = (urlPath: string) => this.request('GET', urlPath);
-  post = (urlPath: string, form: Record<string, string>) => this.request('POST', urlPath, form);
-
-  /** The `csrf` hidden field of a page. */
-  async csrf(urlPath = '/'): Promise<string> {
-    const page = await (await this.get(urlPath)).text();
-    const m = /name="csrf" value="([^"]+)"/.exec(page);
-    if (!m) throw new Error(`no csrf field on ${urlPath}:\n${page}`);
-    return m[1];
-  }
-
-  async signIn(username: string, password: string, next?: string): Promise<Response> {
-    const token = await this.csrf('/login');
-    return this.post('/login', { csrf: token, username, password, ...(next ? { next } : {}) });
-  }
-}
 
 describe('pages', () => {
   let hub: Hubgate;

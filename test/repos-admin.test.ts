@@ -1,6 +1,6 @@
 // Repos from the command line (issue 11 item 3): `hubgate repo list [NS] [--type]`, `repo delete`,
 // `repo set --private|--public`, `repo rename` (a rename, or a move to another namespace): the
-// repo keeps its history, LFS files and settings at its new address; the old one is free.
+// repo keeps its history, LFS files and settings at its new address; the old one redirects there until a repo takes the name.
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -73,12 +73,12 @@ describe('repo administration', () => {
     expect((await clone('alice/bert', token)).code).toBe(0);
     expect(await cli('repo', 'set', 'alice/bert', '--public')).toContain('alice/bert is now public');
     expect((await clone('alice/bert')).code).toBe(0);
-    expect(audit('repo.visibility').map((e) => JSON.parse(e.details).private)).toEqual([true, false]);
+    expect(audit('repo.visibility').map((e) => JSON.parse(e.details).new)).toEqual(['private', 'public']);
     expect((await hub.cli(['repo', 'set', 'alice/bert'])).code).toBe(2);
     expect((await hub.cli(['repo', 'set', 'alice/bert', '--private', '--public'])).code).toBe(2);
   });
 
-  it('rename: the repo, its history and its LFS files move to the new address; the old one is 404', async () => {
+  it('rename: the repo, its history and its LFS files move to the new address; the old one redirects until taken', async () => {
     const obj = randomObject(2048);
     const lfs = lfsClient(hub, token, 'alice/gpt');
     await lfs.upload(obj);
@@ -103,9 +103,12 @@ describe('repo administration', () => {
     const resolved = await fetch(`${hub.url}/alice/gpt2/resolve/main/model.bin`, { headers: { Authorization: `Bearer ${token}` } });
     expect(resolved.status).toBe(200);
     expect(Buffer.from(await resolved.arrayBuffer()).equals(obj.bytes)).toBe(true);
-    // The old address is free: 404 everywhere, and a new repo may take the name.
-    expect((await fetch(`${hub.url}/api/models/alice/gpt`, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(404);
-    expect((await clone('alice/gpt', token)).code).not.toBe(0);
+    // The old address redirects to the new one (to those who may see the repo: 401 anonymous, as
+    // for any private repo), until a new repo takes the name.
+    const old = await fetch(`${hub.url}/api/models/alice/gpt`, { redirect: 'manual', headers: { Authorization: `Bearer ${token}` } });
+    expect([old.status, old.headers.get('location')]).toEqual([307, '/api/models/alice/gpt2']);
+    expect((await fetch(`${hub.url}/api/models/alice/gpt`, { redirect: 'manual' })).status).toBe(401);
+    expect((await clone('alice/gpt', token)).code).toBe(0);
     await cli('repo', 'create', 'alice/gpt');
     // Read from the new directory at that path, not by the reader of the one that moved away.
     const fresh = await fetch(`${hub.url}/api/models/alice/gpt`, { headers: { Authorization: `Bearer ${token}` } });

@@ -193,15 +193,33 @@ export function createFsStore(root: string, urls: HubUrls): FsStore {
       }
       return [...ids];
     },
-    async removeScratch(before) {
+    async removeScratch(before, opts = {}) {
       let removed = 0;
       for (const name of await fsp.readdir(tmp)) {
         const file = path.join(tmp, name);
         if ((await lastWritten(file)) >= before.getTime()) continue;
-        await fsp.rm(file, { recursive: true, force: true });
+        if (!opts.dryRun) await fsp.rm(file, { recursive: true, force: true });
         removed++;
       }
       return removed;
+    },
+    async *listObjects() {
+      const names = async (dir: string) => (await fsp.readdir(dir).catch(() => [] as string[])).sort();
+      for (const a of await names(objects)) {
+        if (!/^[0-9a-f]{2}$/.test(a)) continue;
+        for (const b of await names(path.join(objects, a))) {
+          if (!/^[0-9a-f]{2}$/.test(b)) continue;
+          for (const oid of await names(path.join(objects, a, b))) {
+            if (!OID.test(oid) || oid.slice(0, 2) !== a || oid.slice(2, 4) !== b) continue;
+            const st = await fsp.stat(path.join(objects, a, b, oid)).catch(() => null);
+            if (st?.isFile()) yield { oid, size: st.size, lastModified: st.mtime };
+          }
+        }
+      }
+    },
+    async deleteObject(oid) {
+      // The aa/bb directories stay (at most 65,536): removing one would race a commit into it.
+      await fsp.rm(objectPath(oid), { force: true });
     },
   };
 }

@@ -5,9 +5,12 @@ import {
   CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
   type HeadObjectCommandOutput,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
@@ -18,7 +21,7 @@ import { badRequest } from '../../src/domain/errors.js';
 import { OBJECT_STORE_DOWN, ServiceUnavailable } from '../../src/domain/faults.js';
 import { OID } from '../protocol.js';
 import { urlSigner } from './sigv4.js';
-import type { ObjectStore, PartEtag, StagedUpload, Target } from './types.js';
+import type { ObjectStore, PartEtag, StagedUpload, StoredObject, Target } from './types.js';
 
 // The S3 store: any S3-compatible endpoint. Clients PUT and GET the bucket directly through
 // presigned URLs, so no LFS byte passes through hubgate, except when an endpoint cannot check
@@ -315,6 +318,24 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
     }
   }
 
+  /** Every key under `under` with its size and time, page by page (ListObjectsV2). */
+  async function* listKeys(under: string): AsyncGenerator<{ key: string; size: number; lastModified: Date }> {
+    let ContinuationToken: string | undefined;
+    do {
+      const out = await send(new ListObjectsV2Command({ Bucket, Prefix: under, ContinuationToken }));
+      for (const o of out.Contents ?? []) if (o.Key) yield { key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) };
+      ContinuationToken = out.IsTruncated ? out.NextContinuationToken : undefined;
+    } while (ContinuationToken);
+  }
+
+  async function deleteKeys(keys: string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += 1000) {
+      const out = await send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }));
+      const failed = (out.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
+      if (failed.length) throw new Error(`S3 could not delete ${failed.length} objects (${failed[0].Key}: ${failed[0].Code} ${failed[0].Message})`);
+    }
+  }
+
   return {
     kind: 's3',
     client,
@@ -425,6 +446,54 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
       // upload are not staged bytes yet: abortMultipart removes them.
       await send(new DeleteObjectCommand({ Bucket, Key: stagingKey(u) }));
       hashedEtags.delete(u.id);
+    },
+
+    async stagedIds(before) {
+      const ids: string[] = [];
+      for await (const o of listKeys(`${prefix}staging/`)) {
+        const id = o.key.slice(`${prefix}staging/`.length);
+        if (UPLOAD_ID.test(id) && o.lastModified.getTime() < before.getTime()) ids.push(id);
+      }
+      return ids;
+    },
+
+    async stagedMultiparts(before) {
+      const found: { id: string; storeUploadId: string }[] = [];
+      let KeyMarker: string | undefined;
+      let UploadIdMarker: string | undefined;
+      for (;;) {
+        let out;
+        try {
+          out = await send(new ListMultipartUploadsCommand({ Bucket, Prefix: `${prefix}staging/`, KeyMarker, UploadIdMarker }));
+        } catch (err) {
+          // An endpoint without the listing (s3rver) leaves the parts to the bucket's lifecycle rule.
+          if (isUnsupported(err)) return found;
+          throw err;
+        }
+        for (const u of out.Uploads ?? []) {
+          const id = (u.Key ?? '').slice(`${prefix}staging/`.length);
+          if (u.UploadId && UPLOAD_ID.test(id) && (u.Initiated?.getTime() ?? 0) < before.getTime()) found.push({ id, storeUploadId: u.UploadId });
+        }
+        if (!out.IsTruncated) return found;
+        KeyMarker = out.NextKeyMarker;
+        UploadIdMarker = out.NextUploadIdMarker;
+      }
+    },
+
+    async *listObjects(): AsyncGenerator<StoredObject> {
+      const under = `${prefix}objects/`;
+      for await (const o of listKeys(under)) {
+        const oid = o.key.slice(o.key.lastIndexOf('/') + 1);
+        if (OID.test(oid) && o.key === objectKey(oid)) yield { oid, size: o.size, lastModified: o.lastModified };
+      }
+    },
+
+    async deleteObject(oid) {
+      await send(new DeleteObjectCommand({ Bucket, Key: objectKey(oid) }));
+    },
+
+    async deleteObjects(oids) {
+      await deleteKeys(oids.map(objectKey));
     },
   };
 }

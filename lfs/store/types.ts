@@ -109,6 +109,28 @@ export interface ObjectStore {
    * this to the bucket's lifecycle rule (s3) leave it out.
    */
   stagedIds?(before: Date): Promise<string[]>;
-  /** Removes scratch files last written before `before` (left by a crash in the middle of a write); how many. */
-  removeScratch?(before: Date): Promise<number>;
+  /**
+   * The multipart uploads begun in the store before `before` whose parts were never assembled,
+   * with the upload id each was begun for, so the sweep can abort those no upload owns any more
+   * (a repo deleted, a crash). Stores that keep parts as staged files (fs: stagedIds) leave it out.
+   */
+  stagedMultiparts?(before: Date): Promise<{ id: string; storeUploadId: string }[]>;
+  /**
+   * Removes scratch files last written before `before` (left by a crash in the middle of a write);
+   * how many. `dryRun`: only counts them.
+   */
+  removeScratch?(before: Date, opts?: { dryRun?: boolean }): Promise<number>;
+  /** Every stored object (confirmed bytes under its oid), in no particular order, for garbage collection. */
+  listObjects(): AsyncIterable<StoredObject>;
+  /** Removes the stored bytes of `oid`; idempotent. Only garbage collection calls it (src/services/lfs-gc.ts). */
+  deleteObject(oid: string): Promise<void>;
+  /** Removes many objects' bytes in as few requests as the store allows (S3: 1,000 keys a request); idempotent. */
+  deleteObjects?(oids: string[]): Promise<void>;
+}
+
+/** An object as the store lists it. */
+export interface StoredObject {
+  oid: string;
+  size: number;
+  lastModified: Date;
 }

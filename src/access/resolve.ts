@@ -1,7 +1,7 @@
 import { accessStatusOf } from '../db/access-requests.js';
 import { type Account, findAccount, membershipRole } from '../db/accounts.js';
 import type { Db } from '../db/index.js';
-import { findRepo, type RepoWithOwner } from '../db/repos.js';
+import { findRedirectTarget, findRepo, type RepoWithOwner } from '../db/repos.js';
 import type { RepoRef } from '../domain/names.js';
 import type { Caller } from '../identity/identify.js';
 import { type AccessFacts, type Action, type Decision, decide, decideCreate, decideOrg, mayAll, mayOrg, type OrgAction, type OrgFacts } from './policy.js';
@@ -18,7 +18,23 @@ export async function resolveAccess(
   action: Action,
 ): Promise<{ decision: Decision; repo: RepoWithOwner | undefined; may: Record<Action, boolean> }> {
   const repo = await findRepo(db, ref.type, ref.namespace, ref.name);
-  const facts: AccessFacts = {
+  const facts = await factsOf(db, caller, repo);
+  return { decision: decide(facts, action), repo, may: mayAll(facts) };
+}
+
+/**
+ * Where a name that names no repo now leads: the repo moved away from it (to its current name),
+ * when the caller may see that repo. Undefined otherwise, so that a private repo's move is never
+ * told to whoever may not see it: they get the answer for a missing repo.
+ */
+export async function resolveMovedRepo(db: Db, caller: Caller, ref: RepoRef): Promise<RepoWithOwner | undefined> {
+  const target = await findRedirectTarget(db, ref);
+  if (!target) return undefined;
+  return decide(await factsOf(db, caller, target), 'view').allow ? target : undefined;
+}
+
+async function factsOf(db: Db, caller: Caller, repo: RepoWithOwner | undefined): Promise<AccessFacts> {
+  return {
     caller: caller.kind,
     tokenRole: caller.kind === 'user' ? caller.tokenRole : null,
     repo: repo
@@ -31,7 +47,6 @@ export async function resolveAccess(
         }
       : null,
   };
-  return { decision: decide(facts, action), repo, may: mayAll(facts) };
 }
 
 /** Gathers the facts about (caller, namespace) and asks the policy whether the caller may create a repo there. */

@@ -11,8 +11,10 @@ import { NameError, parseRepoId, parseRepoType } from '../domain/names.js';
 import { backup } from '../ops/backup.js';
 import { restore } from '../ops/restore.js';
 import type { GatedMode, MemberRole, TokenRole } from '../domain/types.js';
+import { formatDuration, parseDuration } from '../util/duration.js';
 import { createOrg, createUser, setPassword } from '../services/accounts.js';
 import { auditEntries, auditRepoRef, detailsText } from '../services/audit.js';
+import { collectLfsGarbageIn, humanBytes } from '../services/lfs-gc.js';
 import { deleteOrg, listOrgs, orgMembers, removeMember, setMember } from '../services/orgs.js';
 import { type Db, withDatabase } from '../services/database.js';
 import { createRepo, deleteRepo, listRepos, moveRepo, requireRepo, setVisibility, updateSettings } from '../services/repos.js';
@@ -354,6 +356,39 @@ export function buildProgram(): Command {
     .action(async (dir: string, o) => {
       const m = await restore(dir, dataDirFrom(o.data));
       say(`restored the backup of ${m.finishedAt} into ${dataDirFrom(o.data)}${m.lfs.store === 's3' ? ` (LFS objects are in s3://${m.lfs.bucket}/${m.lfs.prefix}: serve with the same HUBGATE_S3_* settings)` : ''}`);
+    });
+
+  const lfs = program.command('lfs').description('manage Git LFS storage');
+  lfs
+    .command('gc')
+    .description('remove LFS objects no repo links (after the grace period) and what interrupted uploads left; the server may keep running')
+    .addOption(dataOption())
+    .option('--dry-run', 'only print what would be removed')
+    .option('--grace <duration>', 'keep objects unlinked for less than this, e.g. 24h, 30m, 7d, 0 (default $HUBGATE_LFS_GC_GRACE or 24h)')
+    .option('--no-scan', "skip reading every repo's history for pointers naming what would be removed (faster, relies on links alone)")
+    .option('--verbose', 'print each object removed')
+    .action(async (o) => {
+      const cfg = loadConfig({ dataDir: o.data });
+      let graceMs = cfg.lfsGcGraceMs;
+      if (o.grace !== undefined) {
+        const ms = parseDuration(o.grace);
+        if (ms === null) throw new UsageError(`invalid --grace "${o.grace}": use a number and a unit, such as 24h, 30m, 7d (or 0)`);
+        graceMs = ms;
+      }
+      const r = await collectLfsGarbageIn(cfg, { graceMs, dryRun: !!o.dryRun, scanHistory: o.scan !== false, actor: null });
+      const verb = r.dryRun ? 'would remove' : 'removed';
+      if (o.verbose) for (const x of r.removed) say(`${verb} ${x.oid} ${x.size}`);
+      say(`${verb} ${r.removed.length} LFS objects (${humanBytes(r.bytes)}) unlinked for over ${formatDuration(graceMs)}`);
+      const st = r.staging;
+      say(`${verb} ${st.staged} staged uploads, ${st.multipart} multipart uploads, ${st.scratch} scratch files and ${r.finishedUploads} finished upload records`);
+      if (r.scannedRepos) say(`read the history of ${r.scannedRepos} repos for LFS pointers in ${(r.scanMs / 1000).toFixed(1)} s`);
+      if (r.skipped) say(`left ${r.skipped} objects an upload began to use meanwhile`);
+      for (const k of r.keptNamed) process.stderr.write(`hubgate: warning: kept ${k.oid}: no repo links it, but pointers in ${k.repos.join(', ')} name it\n`);
+      if (r.unlinkedPointerCount) {
+        process.stderr.write(`hubgate: warning: ${r.unlinkedPointerCount} LFS pointers name objects their repo does not link${r.unlinkedPointerCount > r.unlinkedPointers.length ? ' (first ones shown)' : ''}:\n`);
+        for (const p of r.unlinkedPointers) process.stderr.write(`  ${p.repo} ${p.oid}\n`);
+      }
+      if (r.failed) process.stderr.write(`hubgate: warning: ${r.failed} objects could not be removed from the store: they stay, run again later\n`);
     });
 
   program

@@ -250,3 +250,18 @@ export async function orgsOnlyAdministeredBy(db: Db, userId: number): Promise<st
     .execute();
   return rows.map((r) => r.name);
 }
+
+/**
+ * The users (not orgs) named `names` or whose email is one of `emails` (compared without case):
+ * their names and emails, to tell who wrote a commit. Disabled users included: history keeps them.
+ */
+export async function usersByNameOrEmail(db: Db, names: string[], emails: string[]): Promise<{ name: string; email: string | null }[]> {
+  if (names.length === 0 && emails.length === 0) return [];
+  const lowered = emails.map((e) => e.toLowerCase());
+  return db
+    .selectFrom('accounts')
+    .select(['name', 'email'])
+    .where('kind', '=', 'user')
+    .where((eb) => eb.or([...(names.length ? [eb('name', 'in', names)] : []), ...(lowered.length ? [eb(eb.fn('lower', ['email']), 'in', lowered)] : [])]))
+    .execute();
+}

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { type Db, now } from './index.js';
 
 /**
@@ -199,4 +200,117 @@ export async function releaseOpenClaim(db: Db, id: string, claim: string): Promi
     .where('state', '=', 'open')
     .where('claim', '=', claim)
     .execute();
+}
+
+// Garbage collection of objects no repo links (src/services/lfs-gc.ts explains the protocol). A
+// collection claims an object in its row (deleting, deleting_until: a lease), removes its bytes,
+// then deletes the row; the claim is only taken while nothing links the object and no upload of
+// its oid is in progress, and a verifier checks for a claim before it commits bytes to the oid.
+
+/** No link of the object, and no upload of its oid in progress (open or hashing). */
+const unused = sql<boolean>`NOT EXISTS (SELECT 1 FROM lfs_links WHERE lfs_links.oid = lfs_objects.oid)
+  AND NOT EXISTS (SELECT 1 FROM lfs_uploads WHERE lfs_uploads.oid = lfs_objects.oid AND lfs_uploads.state IN ('open', 'hashing'))`;
+
+export interface GcCandidate {
+  oid: string;
+  size: number;
+  /** When its last link went (or when it was recorded, if it never had one). */
+  since: string;
+}
+
+/** Objects no repo links and no upload is sending, unlinked before `cutoff`, nobody is collecting; by oid. */
+export async function gcCandidates(db: Db, cutoff: string): Promise<GcCandidate[]> {
+  const rows = await sql<{ oid: string; size: number; since: string }>`
+    SELECT oid, size, coalesce(unlinked_at, created_at) AS since FROM lfs_objects
+    WHERE coalesce(unlinked_at, created_at) < ${cutoff}
+      AND (deleting IS NULL OR deleting_until < ${now()})
+      AND ${unused}
+    ORDER BY oid`.execute(db);
+  return rows.rows;
+}
+
+/** Claims an object for collection if it is (still) a candidate; false when it is not. */
+export async function claimDeletion(db: Db, oid: string, claim: string, until: string, cutoff: string): Promise<boolean> {
+  const res = await sql`
+    UPDATE lfs_objects SET deleting = ${claim}, deleting_until = ${until}
+    WHERE oid = ${oid} AND coalesce(unlinked_at, created_at) < ${cutoff}
+      AND (deleting IS NULL OR deleting_until < ${now()})
+      AND ${unused}`.execute(db);
+  return Number(res.numAffectedRows) === 1;
+}
+
+/**
+ * Records bytes found in the store without a row, claimed for collection at once; false when
+ * the oid has a row or an upload of it is in progress (the bytes may be about to be linked).
+ */
+export async function claimOrphanBytes(db: Db, oid: string, size: number, claim: string, until: string): Promise<boolean> {
+  const at = now();
+  const res = await sql`
+    INSERT INTO lfs_objects (oid, size, created_at, unlinked_at, deleting, deleting_until)
+    SELECT ${oid}, ${size}, ${at}, ${at}, ${claim}, ${until}
+    WHERE NOT EXISTS (SELECT 1 FROM lfs_uploads WHERE oid = ${oid} AND state IN ('open', 'hashing'))
+    ON CONFLICT (oid) DO NOTHING`.execute(db);
+  return Number(res.numAffectedRows) === 1;
+}
+
+/** Extends a collection's claim while it holds it; false when it was lost (lapsed and taken over). */
+export async function renewDeletion(db: Db, oid: string, claim: string, until: string): Promise<boolean> {
+  const res = await db.updateTable('lfs_objects').set({ deleting_until: until }).where('oid', '=', oid).where('deleting', '=', claim).executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** Takes over a collection whose claim lapsed at `at` (its collector died); false when someone holds it. */
+export async function takeDeletion(db: Db, oid: string, claim: string, until: string, at: string): Promise<boolean> {
+  const res = await db
+    .updateTable('lfs_objects')
+    .set({ deleting: claim, deleting_until: until })
+    .where('oid', '=', oid)
+    .where('deleting', 'is not', null)
+    .where('deleting_until', '<', at)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** The collection in progress of an object, if any. */
+export async function deletionOf(db: Db, oid: string): Promise<{ claim: string; until: string } | undefined> {
+  const row = await db.selectFrom('lfs_objects').select(['deleting', 'deleting_until']).where('oid', '=', oid).where('deleting', 'is not', null).executeTakeFirst();
+  return row ? { claim: row.deleting!, until: row.deleting_until ?? '' } : undefined;
+}
+
+/** Ends a collection whose bytes are gone: the row goes (never one that is linked). */
+export async function finishDeletion(db: Db, oid: string, claim: string): Promise<boolean> {
+  const res = await db
+    .deleteFrom('lfs_objects')
+    .where('oid', '=', oid)
+    .where('deleting', '=', claim)
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('lfs_links').select('lfs_links.oid').whereRef('lfs_links.oid', '=', 'lfs_objects.oid'))))
+    .executeTakeFirst();
+  return Number(res.numDeletedRows) === 1;
+}
+
+/** Gives a claim back (the bytes could not be removed): the object is a candidate again. */
+export async function releaseDeletion(db: Db, oid: string, claim: string): Promise<void> {
+  await db.updateTable('lfs_objects').set({ deleting: null, deleting_until: null }).where('oid', '=', oid).where('deleting', '=', claim).execute();
+}
+
+/** Those of `oids` that have a row. */
+export async function recordedObjects(db: Db, oids: string[]): Promise<Set<string>> {
+  const found = new Set<string>();
+  for (let i = 0; i < oids.length; i += 500) {
+    const rows = await db.selectFrom('lfs_objects').select('oid').where('oid', 'in', oids.slice(i, i + 500)).execute();
+    for (const r of rows) found.add(r.oid);
+  }
+  return found;
+}
+
+/** Removes the rows of uploads that ended (done or failed) and expired before `before`; how many. */
+export async function deleteFinishedUploads(db: Db, before: string): Promise<number> {
+  const res = await db.deleteFrom('lfs_uploads').where('state', 'in', ['done', 'failed']).where('expires_at', '<', before).executeTakeFirst();
+  return Number(res.numDeletedRows);
+}
+
+/** How many finished uploads expired before `before` (for a dry run). */
+export async function countFinishedUploads(db: Db, before: string): Promise<number> {
+  const row = await db.selectFrom('lfs_uploads').select((eb) => eb.fn.countAll<number>().as('n')).where('state', 'in', ['done', 'failed']).where('expires_at', '<', before).executeTakeFirstOrThrow();
+  return Number(row.n);
 }

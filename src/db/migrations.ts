@@ -178,7 +178,40 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('accounts').addColumn('disabled_at', 'text').execute();
     },
   },
-  '0009_listing': {
+  '0009_lfs_gc': {
+    async up(db: Kysely<any>) {
+      // When an object lost its last link (its grace period for garbage collection starts then),
+      // kept by a trigger so every way a link goes (a repo deleted, cascading) records it.
+      await db.schema.alterTable('lfs_objects').addColumn('unlinked_at', 'text').execute();
+      // A collection in progress: who is removing the object's bytes, and until when (a lease).
+      await db.schema.alterTable('lfs_objects').addColumn('deleting', 'text').execute();
+      await db.schema.alterTable('lfs_objects').addColumn('deleting_until', 'text').execute();
+      await sql`CREATE TRIGGER lfs_links_unlinked AFTER DELETE ON lfs_links BEGIN
+        UPDATE lfs_objects SET unlinked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+        WHERE oid = OLD.oid AND NOT EXISTS (SELECT 1 FROM lfs_links WHERE oid = OLD.oid);
+      END`.execute(db);
+      // Objects unlinked before this migration: their grace period starts now, not at their upload.
+      await sql`UPDATE lfs_objects SET unlinked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+        WHERE NOT EXISTS (SELECT 1 FROM lfs_links WHERE lfs_links.oid = lfs_objects.oid)`.execute(db);
+    },
+  },
+  '0010_repo_redirects': {
+    async up(db: Kysely<any>) {
+      // The old names of moved repos, each pointing at the repo (by id, so a chain of moves
+      // resolves to the current name); removed when a repo takes the name, and with the repo.
+      await db.schema
+        .createTable('repo_redirects')
+        .addColumn('type', 'text', (c) => c.notNull().check(sql`type in ('model', 'dataset', 'space')`))
+        .addColumn('namespace', 'text', (c) => c.notNull().modifyEnd(sql`collate nocase`))
+        .addColumn('name', 'text', (c) => c.notNull().modifyEnd(sql`collate nocase`))
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id').onDelete('cascade'))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('repo_redirects_pk', ['type', 'namespace', 'name'])
+        .execute();
+      await db.schema.createIndex('repo_redirects_repo').on('repo_redirects').column('repo_id').execute();
+    },
+  },
+  '0011_listing': {
     async up(db: Kysely<any>) {
       // What listings and search read without opening git (GET /api/models etc.): per repo its id
       // as spelled (`ns/name`, kept by triggers whatever renames or moves it), the date of the

@@ -103,15 +103,60 @@ export async function listRepoRows(db: Db, filter: { namespace?: string; type?: 
 /**
  * Gives a repo a new owner and name, in a transaction that also runs `moveDirectory` (the rename
  * on disk): the row changes only if that succeeds, and a name taken meanwhile fails the update
- * (UNIQUE) before anything on disk moves. False when the repo's row is gone.
+ * (UNIQUE) before anything on disk moves. The old name becomes a redirect to the repo (a redirect
+ * at the new name, left by an earlier move, is gone: the repo is there now). False when the
+ * repo's row is gone.
  */
-export async function moveRepoRow(db: Db, id: number, to: { ownerId: number; name: string }, moveDirectory: () => Promise<void>): Promise<boolean> {
+export async function moveRepoRow(
+  db: Db,
+  id: number,
+  move: { from: RepoName; to: RepoName & { ownerId: number } },
+  moveDirectory: () => Promise<void>,
+): Promise<boolean> {
+  const { from, to } = move;
   return db.transaction().execute(async (tx) => {
     const res = await tx.updateTable('repos').set({ owner_id: to.ownerId, name: to.name }).where('id', '=', id).where('ready', '=', 1).executeTakeFirst();
     if (Number(res.numUpdatedRows) !== 1) return false;
+    await removeRedirect(tx, to);
+    // A rename that changes only the case of the name keeps the same name (names match case-insensitively).
+    if (from.namespace.toLowerCase() !== to.namespace.toLowerCase() || from.name.toLowerCase() !== to.name.toLowerCase()) {
+      await tx
+        .insertInto('repo_redirects')
+        .values({ type: from.type, namespace: from.namespace, name: from.name, repo_id: id, created_at: now() })
+        .onConflict((oc) => oc.columns(['type', 'namespace', 'name']).doUpdateSet({ repo_id: id, created_at: now() }))
+        .execute();
+    }
     await moveDirectory();
     return true;
   });
+}
+
+/** A repo's type, namespace and name, as its redirects key them. */
+export interface RepoName {
+  type: RepoType;
+  namespace: string;
+  name: string;
+}
+
+/** The repo an old name redirects to (its current row), if that name belonged to a repo moved since. */
+export async function findRedirectTarget(db: Db, from: RepoName): Promise<RepoWithOwner | undefined> {
+  const row = await baseQuery(db)
+    .innerJoin('repo_redirects', 'repo_redirects.repo_id', 'repos.id')
+    .where('repo_redirects.type', '=', from.type)
+    .where('repo_redirects.namespace', '=', from.namespace)
+    .where('repo_redirects.name', '=', from.name)
+    .executeTakeFirst();
+  return row && toRepo(row);
+}
+
+/** Forgets the redirects from a namespace's names (its account is deleted: they lead nowhere now). */
+export async function removeRedirectsFrom(db: Db, namespace: string): Promise<void> {
+  await db.deleteFrom('repo_redirects').where('namespace', '=', namespace).execute();
+}
+
+/** Forgets the redirect at a name (a repo has taken it). */
+export async function removeRedirect(db: Db, at: RepoName): Promise<void> {
+  await db.deleteFrom('repo_redirects').where('type', '=', at.type).where('namespace', '=', at.namespace).where('name', '=', at.name).execute();
 }
 
 /** Every repo (ready or not) an account owns, by type and name: what deleting the account would take with it. */

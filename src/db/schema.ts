@@ -83,6 +83,11 @@ export interface LfsObjectsTable {
   oid: string;
   size: number;
   created_at: string;
+  /** When its last link went (set by a trigger); null while linked, or never linked since it was recorded. */
+  unlinked_at: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The claim of a garbage collection removing its bytes, and until when it holds (null: none). */
+  deleting: ColumnType<string | null, string | null | undefined, string | null>;
+  deleting_until: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface LfsLinksTable {
@@ -162,6 +167,16 @@ export interface AuditLogTable {
   details: string;
 }
 
+/** An old name of a moved repo, which redirects to it until a repo takes that name again. */
+export interface RepoRedirectsTable {
+  type: 'model' | 'dataset' | 'space';
+  /** The old namespace's name (kept as text: the account may be gone or renamed since). */
+  namespace: string;
+  name: string;
+  repo_id: number;
+  created_at: string;
+}
+
 export interface Database {
   accounts: AccountsTable;
   memberships: MembershipsTable;
@@ -178,4 +193,5 @@ export interface Database {
   repo_cards: RepoCardsTable;
   repo_tags: RepoTagsTable;
   repo_search: RepoSearchTable;
+  repo_redirects: RepoRedirectsTable;
 }

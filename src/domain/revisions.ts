@@ -27,15 +27,43 @@ export function revisionProblem(revision: string): string | null {
   return null;
 }
 
+export type RefKind = 'branch' | 'tag';
+
 /**
- * Why `branch` is not a branch a commit may go to, or null: a revision (above) made only of the
- * characters branch names are made of here, with git check-ref-format's rules on dots and slashes.
+ * Why `name` is not a branch (or tag) name, or null: git check-ref-format's rules (as
+ * `git check-ref-format --branch` applies them), said one at a time, plus hubgate's own: a short
+ * name (not `refs/heads/x` spelled out, as on the Hub), not `HEAD`, and printable ASCII only when
+ * a name is created (`existing`: a name a push may already have stored, to look up or delete).
  */
-export function branchProblem(branch: string): string | null {
-  if (revisionProblem(branch) !== null || !/^[A-Za-z0-9._/-]{1,255}$/.test(branch) || /^[-/.]|\/\/|\.\.|\/\.|[/.]$|\.lock$/.test(branch)) {
-    return `"${printable(branch)}" is not a branch name`;
-  }
+export function refNameProblem(name: string, kind: RefKind, opts: { existing?: boolean } = {}): string | null {
+  const bad = (rule: string) => `invalid ${kind} name "${printable(name)}": ${rule}`;
+  if (name.length === 0) return `the ${kind} name is empty: give a name such as ${kind === 'branch' ? 'dev' : 'v1.0'}`;
+  if (name.length > MAX_REVISION_LENGTH) return bad(`a ${kind} name has at most ${MAX_REVISION_LENGTH} characters`);
+  if (name.startsWith('refs/')) return bad(`give the ${kind}'s short name (${printable(name.replace(/^refs\/(heads|tags)\//, '')) || 'x'}), not a full ref name starting with refs/`);
+  if (/[\x00-\x1f\x7f]/.test(name)) return bad('a name cannot hold control characters (newlines, tabs, NUL, ...)');
+  if (name.includes(' ')) return bad('a name cannot hold spaces');
+  if (/[~^:?*[\\]/.test(name)) return bad('a name cannot hold any of ~ ^ : ? * [ \\');
+  if (!opts.existing && /[^\x21-\x7e]/.test(name)) return bad('use printable ASCII characters only (letters, digits, and punctuation such as . _ - /)');
+  if (name.includes('..')) return bad("a name cannot hold '..'");
+  if (name.includes('@{')) return bad("a name cannot hold '@{'");
+  if (name === '@' || name === 'HEAD') return bad(`"${name}" is reserved by git: choose another name`);
+  if (name.startsWith('-')) return bad("a name cannot start with '-'");
+  if (name.startsWith('/') || name.endsWith('/') || name.includes('//')) return bad("a name cannot start or end with '/' or hold '//'");
+  if (name.endsWith('.')) return bad("a name cannot end with '.'");
+  const parts = name.split('/');
+  if (parts.some((part) => part.startsWith('.'))) return bad("no part of a name (between '/') may start with '.'");
+  if (parts.some((part) => part.endsWith('.lock'))) return bad("no part of a name (between '/') may end with '.lock'");
   return null;
+}
+
+/** Why `branch` is not a branch a commit may go to or a new branch may be called, or null (refNameProblem's rules). */
+export function branchProblem(branch: string): string | null {
+  return refNameProblem(branch, 'branch');
+}
+
+/** Why `tag` is not a name a new tag may have, or null (refNameProblem's rules). */
+export function tagProblem(tag: string): string | null {
+  return refNameProblem(tag, 'tag');
 }
 
 /** Why `path` is not the path of a file that may exist in a repository (a read), or null: pathProblem's shape rules. */

@@ -1,7 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { type Answer, answerFor, orgAnswerFor } from '../access/answer.js';
 import type { Action, Level, OrgAction } from '../access/policy.js';
-import { resolveAccess, resolveOrgAccess } from '../access/resolve.js';
+import { resolveAccess, resolveMovedRepo, resolveOrgAccess } from '../access/resolve.js';
 import type { Account } from '../db/accounts.js';
 import type { RepoWithOwner } from '../db/repos.js';
 import { type RepoRef, repoIdOf } from '../domain/names.js';
@@ -32,18 +32,31 @@ export interface AuthorizedRepo {
 /** How a surface answers a denial: git text, LFS JSON, API JSON with X-Error-Code, a page. */
 export type DenialRenderer = (req: Request, res: Response, answer: Answer) => void;
 
+/**
+ * How a surface answers a request to a moved repo's old name: a redirect to the same address
+ * under `to` (the repo's current names). Only called when the caller may see the repo there.
+ */
+export type MovedRenderer = (req: Request, res: Response, moved: { from: RepoRef; to: RepoRef }) => void;
+
 /** A route's action, or a function of the request for routes whose action depends on it (LFS batch: upload or download). */
 export type RouteAction = Action | ((req: Request, res: Response) => Action);
 
 /**
  * `guard(action)`: the middleware a route declares its access with. The surface's denial
- * renderer answers a refusal; an allowed request goes on with res.locals.repo set.
+ * renderer answers a refusal; an allowed request goes on with res.locals.repo set. With `moved`,
+ * a name no repo has but a moved repo had is answered with that surface's redirect (when the
+ * caller may see the repo; otherwise as a missing repo); without it (routes naming the repo in
+ * their body), as a missing repo.
  */
-export function repoGuard(ctx: AppContext, deny: DenialRenderer): (action: RouteAction) => RequestHandler {
+export function repoGuard(ctx: AppContext, deny: DenialRenderer, moved?: MovedRenderer): (action: RouteAction) => RequestHandler {
   return (action) => async (req: Request, res: Response, next: NextFunction) => {
     const requested = res.locals.repoRef;
     if (!requested) return next(new Error('repoGuard: the route did not parse a repo from its path'));
     const { decision, repo, may } = await resolveAccess(ctx.db, res.locals.caller, requested, typeof action === 'function' ? action(req, res) : action);
+    if (!decision.allow && !repo && moved && res.locals.caller.kind !== 'invalid') {
+      const target = await resolveMovedRepo(ctx.db, res.locals.caller, requested);
+      if (target) return moved(req, res, { from: requested, to: { type: requested.type, namespace: target.namespace, name: target.name } });
+    }
     if (!decision.allow) {
       // Denials name the repo as the caller spelled it: the stored spelling would tell a hidden repo from a missing one.
       return deny(req, res, answerFor(decision, repoIdOf(requested), baseUrlOf(ctx.cfg, req)));

@@ -14,13 +14,14 @@ const ALLOW_HEADERS = [
   'If-None-Match', 'If-Match', 'If-Modified-Since', 'Git-Protocol', 'X-Request-Id',
 ].join(', ');
 const EXPOSE_HEADERS = [
-  'X-Error-Code', 'X-Error-Message', 'X-Repo-Commit', 'X-Linked-Etag', 'X-Linked-Size', 'ETag', 'Content-Range',
+  'X-Error-Code', 'X-Error-Message', 'X-Repo-Commit', 'X-Total-Count', 'X-Linked-Etag', 'X-Linked-Size', 'ETag', 'Content-Range',
   'Link', 'Content-Length', 'Accept-Ranges', 'Content-Disposition', 'Location', 'WWW-Authenticate', 'X-Request-Id',
+  'X-Total-Count',
 ].join(', ');
 const PREFLIGHT_MAX_AGE = '600';
 
-/** resolve downloads, LFS (batch, signed transfers, locks) and git smart HTTP, after `/{prefix}{ns}/{name}[.git]`. */
-const REPO_ROUTES = /^\/(resolve\/|info\/lfs\/|info\/refs$|git-upload-pack$|git-receive-pack$)/;
+/** resolve and raw downloads, LFS (batch, signed transfers, locks) and git smart HTTP, after `/{prefix}{ns}/{name}[.git]`. */
+const REPO_ROUTES = /^\/(resolve\/|raw\/|info\/lfs\/|info\/refs$|git-upload-pack$|git-receive-pack$)/;
 
 /** Whether a request path is one of the routes browser code may call across origins. */
 export function isCorsRoute(pathname: string): boolean {

@@ -16,6 +16,8 @@ export const AUDIT_ACTIONS = [
   'repo.create', 'repo.delete', 'repo.move', 'repo.visibility', 'repo.gate', 'repo.settings',
   'access.request', 'access.accept', 'access.reject', 'access.cancel', 'access.grant',
   'push', 'commit',
+  'branch.create', 'branch.delete', 'tag.create', 'tag.delete',
+  'lfs.gc',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

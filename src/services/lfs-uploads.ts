@@ -1,7 +1,7 @@
 import type { UploadsPort } from '../../lfs/ports.js';
 import type { Db } from '../db/index.js';
 import {
-  claimForHashing, deleteUpload, expiredOpenUploads, findUpload, finishClaim, insertUploads, lapsedHashingUploads,
+  claimForHashing, deleteUpload, deletionOf, finishDeletion, takeDeletion, expiredOpenUploads, findUpload, finishClaim, insertUploads, lapsedHashingUploads,
   linkedSizes, linkObject, markHashed, pendingUploads, releaseOpenClaim, renewClaim, setStoreUploadId, takeClaim,
   uploadsInProgress,
 } from '../db/lfs.js';
@@ -25,5 +25,8 @@ export function lfsUploads(db: Db): UploadsPort {
     releaseOpenClaim: (id, claim) => releaseOpenClaim(db, id, claim),
     linkObject: (repoId, oid, size) => linkObject(db, repoId, oid, size),
     linkedSizes: (repoId, oids) => linkedSizes(db, repoId, oids),
+    deletion: (oid) => deletionOf(db, oid),
+    takeDeletion: (oid, claim, until, at) => takeDeletion(db, oid, claim, until, at),
+    finishDeletion: (oid, claim) => finishDeletion(db, oid, claim),
   };
 }

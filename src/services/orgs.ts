@@ -2,7 +2,7 @@ import {
   deleteOrgWithoutRepos, listOrgRows, membersOf, membershipRole, removeMembershipKeepingAdmin, setMembershipKeepingAdmin,
 } from '../db/accounts.js';
 import type { Db } from '../db/index.js';
-import { listRepoRows } from '../db/repos.js';
+import { listRepoRows, removeRedirectsFrom } from '../db/repos.js';
 import { badRequest, conflict, notFound } from '../domain/errors.js';
 import { printable, repoIdOf } from '../domain/names.js';
 import type { MemberRole } from '../domain/types.js';
@@ -54,8 +54,8 @@ export async function setMember(db: Db, orgName: string, userName: string, role:
   await recordAudit(db, {
     actor,
     action: added ? 'member.add' : 'member.role',
-    target: `${org.name}/${user.name}`,
-    details: added ? { org: org.name, user: user.name, role } : { org: org.name, user: user.name, from: before, to: role },
+    target: user.name,
+    details: added ? { org: org.name, role } : { org: org.name, old: before, new: role },
   });
   return added ? 'added' : 'changed';
 }
@@ -68,7 +68,7 @@ export async function removeMember(db: Db, orgName: string, userName: string, ac
   const outcome = await removeMembershipKeepingAdmin(db, org.id, user.id);
   if (outcome === 'not-member') throw notFound(`${user.name} is not a member of ${org.name}`);
   if (outcome === 'last-admin') lastAdmin(org.name, user.name);
-  await recordAudit(db, { actor, action: 'member.remove', target: `${org.name}/${user.name}`, details: { org: org.name, user: user.name, role: before ?? null } });
+  await recordAudit(db, { actor, action: 'member.remove', target: user.name, details: { org: org.name, role: before ?? null } });
 }
 
 /** Deletes an organization and its memberships (org.delete); refused while it owns repos, which the message lists. */
@@ -81,6 +81,8 @@ export async function deleteOrg(db: Db, orgName: string, actor: string | null): 
     const shown = repos.length > 10 ? `${repos.slice(0, 10).join(', ')} and ${repos.length - 10} more` : repos.join(', ');
     throw conflict(`${org.name} still owns ${repos.length} repo${repos.length === 1 ? '' : 's'} (${shown}): delete them or move them to another namespace first (\`hubgate repo delete\` / \`hubgate repo rename\`)`);
   }
+  // The names of repos moved away from the organization lead nowhere now.
+  await removeRedirectsFrom(db, org.name);
   await recordAudit(db, { actor, action: 'org.delete', target: org.name });
 }
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { findAccount } from '../db/accounts.js';
 import { type Db, isUniqueViolation } from '../db/index.js';
-import { deleteRepoRow, findRepo, insertRepo, listRepoRows, markRepoReady, moveRepoRow, removeRepoRow, type RepoWithOwner, unfinishedRepos, updateRepoSettings } from '../db/repos.js';
+import { deleteRepoRow, findRepo, insertRepo, listRepoRows, markRepoReady, moveRepoRow, removeRedirect, removeRepoRow, type RepoWithOwner, unfinishedRepos, updateRepoSettings } from '../db/repos.js';
 import { badRequest, conflict, HubgateError, notFound } from '../domain/errors.js';
 import { ServiceUnavailable } from '../domain/faults.js';
 import { checkName, checkNamespace, type RepoRef, type RepoType, repoIdOf } from '../domain/names.js';
@@ -60,6 +60,8 @@ export async function createRepo(
       await removeToTrash(dataDir, dir, 'unfinished');
       throw new ServiceUnavailable(`creating ${repoIdOf(r)} was interrupted by a server restart: nothing was kept; create it again`, 1);
     }
+    // The name no longer leads to a repo moved away from it: it is this one's now.
+    await removeRedirect(db, { type: r.type, namespace: owner.name, name: r.name });
   } finally {
     await fs.rm(scratch, { recursive: true, force: true, maxRetries: 3 });
   }
@@ -216,7 +218,8 @@ async function takeLockWaiting(dir: string, ms: number): Promise<boolean> {
  * commits, and the rename is undone when the commit fails. The repo's maintenance lock is held
  * meanwhile (a repack never runs in a directory being moved), and the warm readers of both
  * directories are stopped, so nothing keyed by the old directory serves a repo created there later.
- * The target must not exist; a repo keeps its type.
+ * The target must not exist; a repo keeps its type. The old name redirects to the repo until a
+ * repo is created or moved there.
  */
 export async function moveRepo(db: Db, dataDir: string, from: RepoRef, to: RepoRef, actor: string | null): Promise<RepoWithOwner> {
   checkNamespace(to.namespace);
@@ -238,7 +241,8 @@ export async function moveRepo(db: Db, dataDir: string, from: RepoRef, to: RepoR
   let moved = false;
   let done: boolean;
   try {
-    done = await moveRepoRow(db, repo.id, { ownerId: owner.id, name: to.name }, async () => {
+    const move = { from: { type: repo.type, namespace: repo.namespace, name: repo.name }, to: { ...target, ownerId: owner.id } };
+    done = await moveRepoRow(db, repo.id, move, async () => {
       await moveIntoPlace(dataDir, fromDir, toDir);
       moved = true;
     });
@@ -253,7 +257,10 @@ export async function moveRepo(db: Db, dataDir: string, from: RepoRef, to: RepoR
   }
   await releaseMaintenanceLock(done ? toDir : fromDir);
   if (!done) throw notFound(`${repoIdOf(repo)} was deleted meanwhile`);
+  // The old namespace's folder, once it holds no repo of this type (rmdir refuses a folder that is not empty).
+  await fs.rmdir(path.dirname(fromDir)).catch(() => {});
   const now = (await findRepo(db, target.type, target.namespace, target.name))!;
   await recordAudit(db, { actor, action: 'repo.move', repo: now, details: { from: auditRepoName(repo), to: auditRepoName(now) } });
   return now;
 }
+

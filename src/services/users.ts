@@ -3,7 +3,7 @@ import {
   setPasswordHash, updateUserFields, type UserListing,
 } from '../db/accounts.js';
 import type { Db } from '../db/index.js';
-import { findRepo, reposOwnedBy } from '../db/repos.js';
+import { findRepo, removeRedirectsFrom, reposOwnedBy } from '../db/repos.js';
 import { deleteOtherSessionsOfUser, deleteSessionsOfUser } from '../db/sessions.js';
 import { badRequest, conflict, HubgateError, notFound } from '../domain/errors.js';
 import { printable, type RepoRef, repoIdOf } from '../domain/names.js';
@@ -157,6 +157,8 @@ export async function deleteUser(db: Db, dataDir: string, name: string, opts: De
   const left = (await reposOwnedBy(db, user.id)).filter((r) => r.ready);
   if (left.length) throw conflict(`cannot delete user "${user.name}": they created ${listOf(left.map(repoIdOf))} meanwhile; run the deletion again`);
   if (!(await deleteUserRow(db, user.id))) throw notFound(`no user named "${user.name}": it was deleted meanwhile`);
+  // The names of repos moved away from the user (transferred just now, or earlier) lead nowhere now.
+  await removeRedirectsFrom(db, user.name);
   await recordAudit(db, {
     actor,
     action: 'user.delete',

@@ -188,7 +188,9 @@ export function repoInfoHandlers(ctx: AppContext): RepoInfoHandlers {
     const sha = await resolveCommit(dir, env, revision ?? 'HEAD');
     if (!sha && revision !== null) return revisionNotFound(res, repoIdOf(ref), revision);
     // As on the Hub, `expand` selects fields: the file list (one ls-tree of the whole repo) only when asked for.
-    const expand = req.query.expand === undefined ? null : ([] as unknown[]).concat(req.query.expand);
+    // `expand[]=likes` is how @huggingface/hub's repoExists spells it.
+    const expandParam = req.query.expand ?? req.query['expand[]'];
+    const expand = expandParam === undefined ? null : ([] as unknown[]).concat(expandParam);
     const withSiblings = expand === null || expand.includes('siblings');
     const files = sha && withSiblings ? await listTree(dir, env, sha, { base: '', recursive: true, directories: false }) : [];
     const lfs = withBlobs ? await lfsDetailsOfAll(dir, env, files) : files.map(() => null);
@@ -213,6 +215,8 @@ export function repoInfoHandlers(ctx: AppContext): RepoInfoHandlers {
       tags: listed?.tags ?? [],
       ...(repo.type === 'model' && listed?.pipelineTag ? { pipeline_tag: listed.pipelineTag } : {}),
       ...(repo.type === 'model' && listed?.libraryName ? { library_name: listed.libraryName } : {}),
+      // hubgate speaks Git LFS, not Xet: clients that read this upload through LFS.
+      xetEnabled: false,
       ...(cardData ? { cardData } : {}),
       ...(withSiblings ? { siblings: files.map((f, i) => siblingJson(f, lfs[i], withBlobs)) } : {}),
     });

@@ -4,17 +4,18 @@ import { answerFor, BASIC_CHALLENGE } from '../../access/answer.js';
 import type { Denial } from '../../access/policy.js';
 import { resolveCreateAccess } from '../../access/resolve.js';
 import { HubgateError, badRequest } from '../../domain/errors.js';
-import { checkName, checkNamespace, type RepoRef, type RepoType, repoIdOf } from '../../domain/names.js';
+import { checkName, checkNamespace, parseRepoId, type RepoRef, type RepoType, repoIdOf } from '../../domain/names.js';
 import type { AppContext } from '../context.js';
-import { createRepo, deleteRepo } from '../../services/repos.js';
+import { createRepo, deleteRepo, moveRepo } from '../../services/repos.js';
 import { actorOf } from '../../identity/identify.js';
 import { authorizedRepo } from '../authorize.js';
 import { parseBody } from './body.js';
 import { apiError, headerSafe } from './respond.js';
 import { baseUrlOf } from '../urls.js';
 
-// POST /api/repos/create and DELETE /api/repos/delete, with the bodies huggingface_hub's
-// create_repo / delete_repo and @huggingface/hub's createRepo / deleteRepo send (hf-wire.md §5).
+// POST /api/repos/create, DELETE /api/repos/delete and POST /api/repos/move, with the bodies
+// huggingface_hub's create_repo / delete_repo / move_repo and @huggingface/hub's createRepo /
+// deleteRepo send (hf-wire.md §5).
 // Fields the clients send that hubgate has no use for (a space's sdk, hardware, secrets, a
 // license, a resource group, ...) are accepted and ignored; the ones that matter are checked.
 
@@ -36,6 +37,20 @@ const createBody = z.object({
 });
 
 const deleteBody = z.object(target);
+
+// move_repo sends both ids as "ns/name" and the type ("model" when the caller gave none).
+const moveBody = z.object({
+  fromRepo: z.string().min(1).max(200),
+  toRepo: z.string().min(1).max(200),
+  type: repoType.nullish(),
+});
+
+/** The source and target of a move body; NameError (400) for an id that is not "ns/name" with valid names. */
+function moveOf(body: unknown): { from: RepoRef; to: RepoRef } {
+  const move = parseBody(moveBody, body, 'move request');
+  const type = (move.type ?? 'model') as RepoType;
+  return { from: { type, ...parseRepoId(move.fromRepo) }, to: { type, ...parseRepoId(move.toRepo) } };
+}
 
 /** The repo a create or delete body names: `organization` or else the caller's own namespace; `name` may also be "ns/name". */
 function repoOf(body: z.infer<typeof deleteBody>, res: Response): RepoRef | undefined {
@@ -79,6 +94,9 @@ export interface RepoHandlers {
   /** Names the repo to delete from the body (res.locals.repoRef), for the guard after it. */
   deleteTarget: RequestHandler;
   delete: RequestHandler;
+  /** Names the repo to move from the body (res.locals.repoRef), for the guard after it. */
+  moveSource: RequestHandler;
+  move: RequestHandler;
 }
 
 export function repoHandlers(ctx: AppContext): RepoHandlers {
@@ -128,5 +146,24 @@ export function repoHandlers(ctx: AppContext): RepoHandlers {
     res.json({});
   };
 
-  return { create, deleteTarget, delete: remove };
+  const moveSource: RequestHandler = (req, res, next) => {
+    res.locals.repoRef = moveOf(req.body).from;
+    next();
+  };
+
+  /**
+   * POST /api/repos/move, behind guard('admin') on the source: renames the repo, or transfers it
+   * to a namespace where the caller may create repos (asked of the policy as create asks it).
+   * Access requests, LFS objects, locks and settings stay with the repo; its old name redirects.
+   */
+  const move: RequestHandler = async (req, res) => {
+    const repo = authorizedRepo(res);
+    const { to } = moveOf(req.body);
+    const decision = await resolveCreateAccess(ctx.db, res.locals.caller, to.namespace);
+    if (!decision.allow) return refuseCreate(ctx, req, res, decision, to);
+    const moved = await moveRepo(ctx.db, ctx.cfg.dataDir, repo.ref, to, actorOf(res.locals.caller));
+    res.json({ url: repoUrl(ctx, req, moved), name: `${moved.namespace}/${moved.name}`, id: String(moved.id) });
+  };
+
+  return { create, deleteTarget, delete: remove, moveSource, move };
 }

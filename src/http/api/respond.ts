@@ -22,6 +22,9 @@ export function apiError(
   opts: { code?: ErrorCode; headers?: Record<string, string>; headerMessage?: string } = {},
 ): void {
   res.status(status).set({ ...opts.headers, 'X-Error-Message': headerSafe(opts.headerMessage ?? message), ...(opts.code ? { 'X-Error-Code': opts.code } : {}) });
+  // A HEAD answer has no body: without a JSON Content-Type, @huggingface/hub (fileExists) reports the
+  // status instead of failing to parse an empty body; the headers carry the code and the message.
+  if (res.req.method === 'HEAD') return void res.set('Content-Length', String(Buffer.byteLength(JSON.stringify({ error: message })))).end();
   res.json({ error: message });
 }
 

@@ -1,20 +1,25 @@
 import { type RequestHandler, Router } from 'express';
 import { orgGuard, repoGuard, siteAdmin } from '../authorize.js';
 import type { AppContext } from '../context.js';
+import { redirectMoved } from '../moved.js';
 import type { PendingUploads } from '../../services/commits.js';
 import { ACCESS_STATUSES, accessRequestHandlers } from './access-requests.js';
 import { adminDenial, adminUserHandlers } from './admin-users.js';
 import { ASK_ACCESS, askAccessHandler, askAccessRepo, signedInToAsk } from './ask-access.js';
 import { jsonBody } from './body.js';
 import { listReposHandler } from './list-repos.js';
+import { branchTagHandlers } from './branches-tags.js';
 import { commitHandlers } from './commit.js';
+import { commitsHandler, commitsRequest } from './commits.js';
 import { apiOrg, orgHandlers } from './orgs.js';
 import { infoAction, infoRevision, knownRepoType, pathsInfoFormBody, pathsInfoRequest, repoInfoHandlers, treeRequest } from './repo-info.js';
 import { repoHandlers } from './repos.js';
+import { refsHandler } from './refs.js';
 import { apiDenial, apiRepoRef } from './respond.js';
 import { settingsHandler } from './settings.js';
 import { validateYaml, validateYamlFormBody, validateYamlJsonBody } from './validate-yaml.js';
 import { whoamiHandler } from './whoami.js';
+import { xetTokenHandler } from './xet.js';
 
 // Every route of the Hub-compatible API (hf-wire.md), with what authorises it and its handler.
 // Routes about a repo name it as /api/{models|datasets|spaces}/{ns}/{name}: `repo` parses it
@@ -27,7 +32,10 @@ const REPO = '/api/:plural/:ns/:name';
 
 /** `uploads`: LFS uploads to confirm at commit time (lfs/transfers.ts, from the composition root). */
 export function hubApi(ctx: AppContext, uploads: PendingUploads): Router {
-  const guard = repoGuard(ctx, apiDenial);
+  // A moved repo's old name in the path: 307 to the same route under the new name, as the Hub answers.
+  const guard = repoGuard(ctx, apiDenial, redirectMoved(307));
+  // Routes naming the repo in their body: an old name there is a missing repo.
+  const bodyGuard = repoGuard(ctx, apiDenial);
   const commit = commitHandlers(ctx, uploads);
   const requests = accessRequestHandlers(ctx);
   const repos = repoHandlers(ctx);
@@ -36,11 +44,16 @@ export function hubApi(ctx: AppContext, uploads: PendingUploads): Router {
   const orgs = orgHandlers(ctx);
   const admin = siteAdmin(adminDenial);
   const users = adminUserHandlers(ctx);
+  const refs = branchTagHandlers(ctx);
 
   const router = Router();
   //   method    path                                   before the guard                                                                             authorised by               handler
   router.post(   `${REPO}/preupload/:rev`,              jsonBody, named('api-preupload'), repo,                                                      guard('write'),             commit.preupload);
   router.post(   `${REPO}/commit/:rev`,                 named('api-commit'), repo,                                                                   guard('write'),             commit.commit);
+  router.post(   `${REPO}/branch/*branch`,             jsonBody, named('api-branch'), repo,                                                         guard('write'),             refs.createBranch);
+  router.delete( `${REPO}/branch/*branch`,             named('api-branch'), repo,                                                                   guard('write'),             refs.deleteBranch);
+  router.post(   `${REPO}/tag/*rev`,                   jsonBody, named('api-tag'), repo,                                                            guard('write'),             refs.createTag);
+  router.delete( `${REPO}/tag/*tag`,                   named('api-tag'), repo,                                                                      guard('write'),             refs.deleteTag);
   router.put(    `${REPO}/settings`,                    jsonBody, named('api-settings'), repo,                                                       guard('write'),             settingsHandler(ctx));
   router.get(    `${REPO}/user-access-request/:status`, accessStatus, named('api-access-requests'), repo,                                            guard('write'),             requests.list);
   router.post(   `${REPO}/user-access-request/handle`,  jsonBody, named('api-access-requests'), repo,                                                guard('write'),             requests.handle);
@@ -50,7 +63,9 @@ export function hubApi(ctx: AppContext, uploads: PendingUploads): Router {
   router.post(   '/api/validate-yaml',                  validateYamlFormBody, validateYamlJsonBody, named('api-validate-yaml'),                      /* anyone */                validateYaml);
   router.get(    '/api/whoami-v2',                      named('api-whoami'),                                                                         /* signed in, else 401 */   whoamiHandler(ctx));
   router.post(   '/api/repos/create',                   jsonBody, named('api-repos-create'),                                                         /* policy: create in ns */  repos.create);
-  router.delete( '/api/repos/delete',                   jsonBody, named('api-repos-delete'), repos.deleteTarget,                                     guard('admin'),             repos.delete);
+  router.delete( '/api/repos/delete',                   jsonBody, named('api-repos-delete'), repos.deleteTarget,                                     bodyGuard('admin'),         repos.delete);
+  // The policy also decides about the target namespace (create there), in the handler as for create.
+  router.post(   '/api/repos/move',                     jsonBody, named('api-repos-move'), repos.moveSource,                                         bodyGuard('admin'),         repos.move);
   router.get(    '/api/organizations/:org/members',     named('api-org-members'), apiOrg,                                                            orgGuarded('view'),         orgs.members);
   router.post(   '/api/organizations/:org/members',     jsonBody, named('api-org-members'), apiOrg,                                                  orgGuarded('admin'),        orgs.add);
   router.put(    '/api/organizations/:org/members/:user', jsonBody, named('api-org-members'), apiOrg,                                                orgGuarded('admin'),        orgs.setRole);
@@ -63,6 +78,10 @@ export function hubApi(ctx: AppContext, uploads: PendingUploads): Router {
   router.get(    `${REPO}/tree/:rev`,                   knownRepoType, named('api-tree'), treeRequest, repo,                                         guard('read'),              info.tree);
   router.get(    `${REPO}/tree/:rev/*path`,             knownRepoType, named('api-tree'), treeRequest, repo,                                         guard('read'),              info.tree);
   router.post(   `${REPO}/paths-info/:rev`,             pathsInfoFormBody, jsonBody, knownRepoType, named('api-paths-info'), pathsInfoRequest, repo, guard('read'),              info.pathsInfo);
+  router.get(    `${REPO}/commits/*rev`,              knownRepoType, named('api-commits'), commitsRequest, repo,                                   guard('read'),              commitsHandler(ctx));
+  router.get(    `${REPO}/refs`,                        knownRepoType, named('api-refs'), repo,                                                      guard('read'),              refsHandler(ctx));
+  router.get(    `${REPO}/xet-read-token{/*rev}`,      knownRepoType, named('api-xet-token'), repo,                                                 guard('read'),              xetTokenHandler);
+  router.get(    `${REPO}/xet-write-token{/*rev}`,     knownRepoType, named('api-xet-token'), repo,                                                 guard('write'),             xetTokenHandler);
   router.get(    '/api/admin/users',                    named('api-admin-users'),                                                                    admin,                      users.list);
   router.post(   '/api/admin/users/:name/disable',      named('api-admin-users'),                                                                    admin,                      users.disable);
   router.post(   '/api/admin/users/:name/enable',       named('api-admin-users'),                                                                    admin,                      users.enable);

@@ -4,6 +4,7 @@ import { type NextFunction, type Request, type RequestHandler, type Response, Ro
 import type { Answer } from '../../access/answer.js';
 import type { Action } from '../../access/policy.js';
 import { authorizedRepo, repoGuard } from '../authorize.js';
+import { redirectMoved } from '../moved.js';
 import { DISK_FULL, InsufficientStorage, ServiceUnavailable, storageFault } from '../../domain/faults.js';
 import { gitEnv } from '../../git/env.js';
 import { repoDir } from '../../git/repo-dirs.js';
@@ -29,7 +30,8 @@ const GIT_RETRY_AFTER_S = 10;
 const DUMB_HTTP = 'hubgate serves git over smart HTTP only: use git 1.6.6 or later (dumb HTTP is not supported)';
 
 export function gitRoutes(ctx: AppContext, limits: GitLimits): Router {
-  const guard = repoGuard(ctx, denyAsText);
+  // A moved repo's old name: 307 to the new one; git follows it on info/refs and uses the new address from there on.
+  const guard = repoGuard(ctx, denyAsText, redirectMoved(307));
   const rate = requestRate(limits);
   const serve = serviceHandler(ctx, limits);
 

@@ -1,5 +1,6 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response, Router } from 'express';
 import { orgGuard, repoGuard, siteAdmin } from '../authorize.js';
+import { redirectMoved } from '../moved.js';
 import type { AppContext } from '../context.js';
 import { parseRepoPath } from '../repo-path.js';
 import { declaredLengthAtMost } from '../request-body.js';
@@ -29,7 +30,8 @@ import { TOKENS_PAGE, tokensPage } from './tokens-page.js';
 const formBody = declaredLengthAtMost(64 * 1024, express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 200 }), 'send the form as the page does');
 
 export function pages(ctx: AppContext): Router {
-  const guard = repoGuard(ctx, (req, res) => notFoundPage(req, res));
+  // A moved repo's old name: 302 (not 301, which browsers keep: a new repo may take the name).
+  const guard = repoGuard(ctx, (req, res) => notFoundPage(req, res), redirectMoved(302));
   const login = loginPages(ctx);
   const tokens = tokensPage(ctx);
   const settings = repoSettingsPage(ctx);

@@ -1,11 +1,11 @@
 import { pathProblem } from '../../domain/paths.js';
 import { revisionProblem } from '../../domain/revisions.js';
 
-// The `{rev}/{path}` part of `/{prefix}{ns}/{name}/resolve/{rev}/{path}`, checked before git
+// The `{rev}/{path}` part of `/{prefix}{ns}/{name}/resolve/{rev}/{path}` (and of `/raw/...`), checked before git
 // sees either: the revision becomes part of a `git cat-file` request and the path part of
 // `<commit>:<path>`, so both are held to what a branch name and a file path in a tree can be.
 
-export const RESOLVE_ROUTE = /^\/resolve\/([^/]+)\/(.+)$/;
+export const RESOLVE_ROUTE = /^\/(?:resolve|raw)\/([^/]+)\/(.+)$/;
 
 /** The revision and file path of a resolve URL, decoded and checked. */
 export interface ResolveTarget {
@@ -15,10 +15,10 @@ export interface ResolveTarget {
 
 export type ParsedTarget = ({ ok: true } & ResolveTarget) | { ok: false; message: string };
 
-/** Decodes and checks the revision and file path of a resolve URL (`rest` matched RESOLVE_ROUTE). */
+/** Decodes and checks the revision and file path of a resolve (or raw) URL, `rest` being `/resolve/...` or `/raw/...`. */
 export function parseResolveTarget(rest: string): ParsedTarget {
   const m = RESOLVE_ROUTE.exec(rest);
-  if (!m) return { ok: false, message: 'use /{repo}/resolve/{revision}/{path}' };
+  if (!m) return { ok: false, message: `use /{repo}/${rest.startsWith('/raw') ? 'raw' : 'resolve'}/{revision}/{path}` };
   let revision: string;
   let path: string;
   try {

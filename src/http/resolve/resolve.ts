@@ -28,8 +28,11 @@ import { linkedObjectSize } from '../../services/downloads.js';
 /** Lifetime of the store URL an LFS file redirects to: the client GETs it right away. */
 const DOWNLOAD_TTL_SECONDS = 3600;
 
-/** The download, behind the route table's guard('read') (gating included: 401/403 GatedRepo, 404 RepoNotFound); the target checked by resolveTarget. */
-export function downloadHandler(ctx: AppContext, store: ObjectStore): RequestHandler {
+/**
+ * The download, behind the route table's guard('read') (gating included: 401/403 GatedRepo, 404 RepoNotFound); the target checked by resolveTarget.
+ * `raw`: the file as git stores it, a Git LFS pointer as text rather than a redirect to its object (/raw/...).
+ */
+export function downloadHandler(ctx: AppContext, store: ObjectStore, opts: { raw?: boolean } = {}): RequestHandler {
   return async (req: Request, res: Response) => {
     const target = res.locals.resolveTarget as ResolveTarget;
     // Names match case-insensitively, directories do not: from here on, the repo's stored spelling.
@@ -50,7 +53,7 @@ export function downloadHandler(ctx: AppContext, store: ObjectStore): RequestHan
       return apiError(res, 404, `Entry not found: ${printable(target.path)} ${what} at revision ${printable(target.revision)} of ${repoId}`, { code: 'EntryNotFound', headers: found });
     }
 
-    const pointer = info.size >= MIN_POINTER_SIZE && info.size <= MAX_POINTER_SIZE ? parsePointer((await readBlob(dir, env, info.oid)) ?? '') : null;
+    const pointer = !opts.raw && info.size >= MIN_POINTER_SIZE && info.size <= MAX_POINTER_SIZE ? parsePointer((await readBlob(dir, env, info.oid)) ?? '') : null;
     if (pointer) return redirectToObject(ctx, store, req, res, { repo, repoId, commit, path: target.path, pointer });
 
     const etag = `"${info.oid}"`;

@@ -2,6 +2,7 @@ import { type RequestHandler, Router } from 'express';
 import type { ObjectStore } from '../../../lfs/store/types.js';
 import { apiDenial, apiError } from '../api/respond.js';
 import { repoGuard } from '../authorize.js';
+import { redirectMoved } from '../moved.js';
 import type { AppContext } from '../context.js';
 import { parseRepoPath } from '../repo-path.js';
 import { downloadHandler } from './resolve.js';
@@ -11,22 +12,29 @@ import { parseResolveTarget } from './resolve-path.js';
 // for the three repo types (models without prefix). The revision is one path segment (a branch
 // with '/' arrives percent-encoded: refs%2Fpr%2F1), the path the rest; both are decoded and
 // checked by resolve-path.ts, not by Express, so a bad percent-encoding gets resolve's own 400.
-// Answers are API-style JSON, denials included.
+// HEAD|GET .../raw/{revision}/{path} is the file as git stores it (a Git LFS file's pointer, never
+// a redirect), as on the Hub; @huggingface/hub's fileExists asks it. Answers are API-style JSON,
+// denials included.
 
-/** `/{datasets/|spaces/}{ns}/{name}` followed by /resolve: the shapes parseRepoPath takes apart. `/api/models/resolve/...` is the Hub API's. */
-const REPO_PREFIX = /^(?!\/api\/)\/(?:(?:datasets|spaces)\/)?[^/]+\/[^/]+(?=\/resolve(?:\/|$))/;
+/** `/{datasets/|spaces/}{ns}/{name}` followed by /resolve or /raw: the shapes parseRepoPath takes apart. `/api/models/resolve/...` is the Hub API's. */
+const REPO_PREFIX = /^(?!\/api\/)\/(?:(?:datasets|spaces)\/)?[^/]+\/[^/]+(?=\/(?:resolve|raw)(?:\/|$))/;
 /** What follows the repo: /resolve/{revision}/{path}, or a malformed rest resolveTarget answers 400 for. */
 const RESOLVE = /^\/resolve(?:\/.*)?$/;
-const RESOLVE_REST = /^\/resolve(\/|$)/;
+const RESOLVE_REST = /^\/(?:resolve|raw)(\/|$)/;
+/** /raw/{revision}/{path}: the file as git stores it. */
+const RAW = /^\/raw(?:\/.*)?$/;
 
 export function resolveRoutes(ctx: AppContext, store: ObjectStore): Router {
-  const guard = repoGuard(ctx, apiDenial);
+  // A moved repo's old name: 307 to the new one, as the Hub answers.
+  const guard = repoGuard(ctx, apiDenial, redirectMoved(307));
 
   // Paths are matched as sent: no case folding.
   const router = Router({ caseSensitive: true, strict: true });
   //   method   path       checks                authorised by     handler
   router.get(   RESOLVE,   resolveTarget,        guard('read'),    downloadHandler(ctx, store));  // GET and HEAD
+  router.get(   RAW,       rawNamed, resolveTarget, guard('read'), downloadHandler(ctx, store, { raw: true }));
   router.all(   RESOLVE,                                           methodNotAllowed);
+  router.all(   RAW,                                               methodNotAllowed);
 
   const app = Router();
   app.use(REPO_PREFIX, named, router);
@@ -35,6 +43,10 @@ export function resolveRoutes(ctx: AppContext, store: ObjectStore): Router {
 
 const named: RequestHandler = (_req, res, next) => {
   res.locals.route = 'resolve';
+  next();
+};
+const rawNamed: RequestHandler = (_req, res, next) => {
+  res.locals.route = 'raw';
   next();
 };
 
