@@ -146,7 +146,7 @@ describe('listing visibility is decide(view)', () => {
   it('finds a moved repo by its new id only, and a deleted one no more (the search index follows the rows)', async () => {
     const r = repos.find((x) => x.type === 'space' && x.namespace === 'ann' && x.name.includes('pub'))!;
     const owner = await db.selectFrom('accounts').select('id').where('name', '=', 'zeta').executeTakeFirstOrThrow();
-    expect(await moveRepoRow(db, r.id, { ownerId: owner.id, name: 'Renamed-Quokka' }, async () => {})).toBe(true);
+    expect(await moveRepoRow(db, r.id, { from: { type: r.type, namespace: r.namespace, name: r.name }, to: { type: r.type, namespace: 'zeta', name: 'Renamed-Quokka', ownerId: owner.id } }, async () => {})).toBe(true);
     const find = async (term: string) => (await listRepoPage(db, { type: 'space', viewer: null, search: [term], tags: [], sort: 'id', descending: false, limit: 10 })).map((x) => `${x.namespace}/${x.name}`);
     expect(await find('zeta/renamed-quokka')).toEqual(['zeta/Renamed-Quokka']);
     expect(await find(`ann/${r.name}`)).toEqual([]);
