@@ -96,3 +96,23 @@ export async function listRefs(dir: string, env: NodeJS.ProcessEnv): Promise<Ref
   }
   return refs;
 }
+
+/** One commit with its parents (the commit page). */
+export interface CommitDetails extends CommitRecord {
+  parents: string[];
+}
+
+/** The commit `commitOid` (a commit id) names: its message, author, date and parents. */
+export async function readCommit(dir: string, env: NodeJS.ProcessEnv, commitOid: string): Promise<CommitDetails> {
+  const out = await runGit(['log', '-1', '-z', `--format=${[...LOG_FIELDS, '%P'].join('%x00')}`, '--end-of-options', commitOid], { env, cwd: dir });
+  const [id, authorName, authorEmail, seconds, title, body, parents] = out.split('\0');
+  return {
+    id,
+    title,
+    message: body.replace(/\n+$/, ''),
+    date: new Date(Number(seconds) * 1000).toISOString(),
+    authorName,
+    authorEmail,
+    parents: parents ? parents.trim().split(' ').filter(Boolean) : [],
+  };
+}

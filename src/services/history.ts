@@ -65,7 +65,7 @@ const HUBGATE_EMAIL = /^([^@\s]+)@hubgate$/i;
  * registered email (held by that user alone) the commit's author email is, else the author's
  * name as git recorded it. One query for the whole page.
  */
-async function authorsOf(db: Db, commits: CommitRecord[]): Promise<string[]> {
+export async function authorsOf(db: Db, commits: CommitRecord[]): Promise<string[]> {
   const names = new Set<string>();
   const emails = new Set<string>();
   for (const c of commits) {

@@ -7,6 +7,7 @@ import { declaredLengthAtMost } from '../request-body.js';
 import { ADMIN_USERS_PAGE, adminUsersPage } from './admin-users.js';
 import { AUDIT_PAGE, auditPage } from './admin-audit.js';
 import { askAccessFromPage } from './ask-access.js';
+import { commitPage, commitRequest, fileAccessDenied, historyPage, historyRequest } from './history-pages.js';
 import { homePage } from './home.js';
 import { loginPages } from './login.js';
 import { orgSettingsPage, pageOrg } from './org-settings.js';
@@ -32,6 +33,8 @@ const formBody = declaredLengthAtMost(64 * 1024, express.urlencoded({ extended: 
 export function pages(ctx: AppContext): Router {
   // A moved repo's old name: 302 (not 301, which browsers keep: a new repo may take the name).
   const guard = repoGuard(ctx, (req, res) => notFoundPage(req, res), redirectMoved(302));
+  // Pages of file contents (history, diffs): a gated repo's refusal says it is gated; any other is the 404 page.
+  const fileGuard = repoGuard(ctx, fileAccessDenied, redirectMoved(302));
   const login = loginPages(ctx);
   const tokens = tokensPage(ctx);
   const settings = repoSettingsPage(ctx);
@@ -79,6 +82,8 @@ export function pages(ctx: AppContext): Router {
   router.get( ...at('/settings/access-report.json'),          label('page-access-report'),     guard('write'),                  settings.accessReport);
   // JSON requests are the API's (answered before the pages); anything else that is not a form falls through to the 404.
   router.post(...at('/ask-access'),                           label('page-ask-access'),        formOnly, sameSession, guard('view'), askAccessFromPage(ctx));
+  router.get( ...under('commits'),                            label('page-history'),           historyRequest, fileGuard('read'), historyPage(ctx));
+  router.get( ...under('commit'),                             label('page-commit'),            commitRequest, fileGuard('read'), commitPage(ctx));
   router.get( ...at(''),                                      label('page-repo'),              guard('view'),                   repoPage(ctx));
 
   router.use(pageErrors);
@@ -111,6 +116,25 @@ function at(suffix: string): [RegExp[], RequestHandler] {
     if (!parsed) return next('route');
     if (!parsed.ok) return errorPage(req, res, 400, 'Invalid address', parsed.message);
     res.locals.repoRef = parsed.ref;
+    next();
+  };
+  return [paths, parse];
+}
+
+/**
+ * The route paths `/{section}/...` under every repo address, and the step that parses the repo
+ * from them (as `at`) and keeps the part after `/{section}/`, still percent-encoded, in
+ * res.locals.repoRest for the route's next step to decode and check.
+ */
+function under(section: string): [RegExp[], RequestHandler] {
+  const paths = REPO_ADDRESSES.map((address) => new RegExp(`^${address.replace(/:ns|:name/g, '[^/]+')}/${section}/.+$`));
+  const rest = new RegExp(`^/${section}/(.+)$`);
+  const parse: RequestHandler = (req, res, next) => {
+    const parsed = parseRepoPath(req.path, rest);
+    if (!parsed) return next('route');
+    if (!parsed.ok) return errorPage(req, res, 400, 'Invalid address', parsed.message);
+    res.locals.repoRef = parsed.ref;
+    res.locals.repoRest = rest.exec(parsed.rest)![1];
     next();
   };
   return [paths, parse];

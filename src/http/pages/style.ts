@@ -36,6 +36,26 @@ dl.fields dd{margin:0 0 .3rem}
 .muted{color:#59636e}
 .secret{font:14px ui-monospace,monospace;padding:.6rem;background:#fff8c5;border:1px solid #d4a72c;border-radius:.4rem;word-break:break-all}
 fieldset{border:1px solid #d0d7de;border-radius:.4rem;margin:.6rem 0}
+nav.tabs{display:flex;gap:1.2rem;border-bottom:1px solid #d0d7de;margin:.4rem 0 1rem}
+nav.tabs a{padding:.3rem 0;text-decoration:none;color:#1f2328}
+nav.tabs a.active{border-bottom:2px solid #fd8c73;font-weight:600}
+ul.commits{list-style:none;padding:0;margin:0;border:1px solid #d0d7de;border-radius:.5rem}
+li.commit{display:flex;flex-wrap:wrap;gap:.2rem 1rem;align-items:baseline;padding:.5rem .8rem;border-bottom:1px solid #d0d7de}
+li.commit:last-child{border-bottom:none}
+li.commit .commit-title{font-weight:600;flex:1 1 20rem;word-break:break-word}
+li.commit .sha{margin-left:auto}
+nav.pager{display:flex;gap:1rem;justify-content:center;margin:1rem 0}
+pre.commit-message{white-space:pre-wrap;word-wrap:break-word;font:13px/1.45 ui-monospace,SFMono-Regular,Menlo,monospace;background:#f6f8fa;border:1px solid #d0d7de;border-radius:.4rem;padding:.6rem .8rem}
+section.diff-file{border:1px solid #d0d7de;border-radius:.5rem;margin:1rem 0;overflow:hidden}
+section.diff-file h3{font:600 13px ui-monospace,SFMono-Regular,Menlo,monospace;margin:0;padding:.5rem .8rem;background:#f6f8fa;border-bottom:1px solid #d0d7de;word-break:break-all}
+.diff-note{margin:0;padding:.5rem .8rem}
+table.diff{margin:0;font:12px/1.45 ui-monospace,SFMono-Regular,Menlo,monospace;table-layout:fixed}
+table.diff td{border:none;padding:0 .5rem;white-space:pre-wrap;word-break:break-all}
+table.diff td.ln{width:3.5rem;text-align:right;color:#59636e;user-select:none;white-space:nowrap}
+table.diff tr.add td{background:#e6ffec}
+table.diff tr.del td{background:#ffebe9}
+table.diff tr.hunk td{background:#ddf4ff;color:#59636e}
+table.diff tr.nonl td{color:#59636e}
 `;
 
 /** GET /static/hubgate.css: the same for everyone, so caches may keep it a while. */
