@@ -133,7 +133,7 @@ describe('History and Commit pages', () => {
     expect(text).toContain('notes.txt');
     expect(text).toMatch(/<tr class="del"><td class="ln">2<\/td><td class="ln"><\/td><td>-line two<\/td><\/tr>/);
     expect(text).toMatch(/<tr class="add"><td class="ln"><\/td><td class="ln">2<\/td><td>\+line &lt;b&gt;2&lt;\/b&gt; &amp; more<\/td><\/tr>/);
-    expect(text).toContain('1 file changed, 1 additions, 1 deletions');
+    expect(text).toContain('1 file changed, 1 addition, 1 deletion');
     expect(text).toContain(`href="/alice/long/commit/${commits.text}.diff"`);
     expect(text).not.toContain('style=');
     // The first commit has no parent; a branch name opens its head commit.

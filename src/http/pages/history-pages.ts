@@ -177,6 +177,9 @@ function fileBody(f: FileChange): Html {
   return html`<table class="diff">${rows}</table>${f.complete ? null : html`<p class="diff-note muted">The rest of this file's diff is not shown.</p>`}`;
 }
 
+/** `1 file`, `2 files`. */
+const counted = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
 function commitBody(repo: RepoWithOwner, repoId: string, view: CommitView): Html {
   const c = view.commit;
   const raw = `/${repoId}/commit/${c.id}.diff`;
@@ -192,7 +195,7 @@ ${c.message ? html`<pre class="commit-message">${c.message}</pre>` : null}
 <dt>Commit</dt><dd><code>${c.id}</code></dd>
 <dt>${c.parents.length === 1 ? 'Parent' : 'Parents'}</dt><dd>${c.parents.length ? c.parents.map((p, i) => html`${i ? ' ' : ''}<a class="parent" href="/${repoId}/commit/${p}"><code>${p.slice(0, 7)}</code></a>`) : html`<span class="muted">none (the first commit)</span>`}</dd>
 </dl>
-<p class="muted">${view.files.length}${view.truncated ? '+' : ''} ${view.files.length === 1 ? 'file' : 'files'} changed${view.truncated ? '' : html`, ${added} additions, ${removed} deletions`}${c.parents.length > 1 ? html` (compared with the first parent)` : null} · <a class="raw-diff" href="${raw}">Raw diff</a> · <a href="/${repoId}/tree/${c.id}">Browse files</a></p>
+<p class="muted">${view.files.length}${view.truncated ? '+' : ''} ${view.files.length === 1 ? 'file' : 'files'} changed${view.truncated ? '' : `, ${counted(added, 'addition')}, ${counted(removed, 'deletion')}`}${c.parents.length > 1 ? html` (compared with the first parent)` : null} · <a class="raw-diff" href="${raw}">Raw diff</a> · <a href="/${repoId}/tree/${c.id}">Browse files</a></p>
 ${view.truncated ? notice('info', html`This diff is too large to show in full. <a href="${raw}">View the whole raw diff</a>.`) : null}
 ${files}`;
 }
