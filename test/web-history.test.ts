@@ -5,6 +5,7 @@
 // a link to the raw .diff; commit messages and file names that try XSS render inert; private repos
 // are the 404 page for outsiders, gated repos' history is refused until access is granted.
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { uploadFile } from '@huggingface/hub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser } from './helpers/browser.js';
@@ -186,6 +187,42 @@ describe('History and Commit pages', () => {
     const xss = await b.get(`/alice/long/commit/${commits.xss}.diff`);
     expect(xss.headers.get('content-type')).toBe('text/plain; charset=utf-8');
     expect(await xss.text()).toContain('+<script>alert(3)</script>');
+  });
+
+  it('a rename shows old → new path; a merge lists both parents and its diff against the first; a moved repo redirects', async () => {
+    const r = await hub.cli(['repo', 'create', 'alice/merges']);
+    expect(r.code, r.stderr).toBe(0);
+    await hub.pushFiles('alice/merges', tok.alice, { 'old-name.txt': Array.from({ length: 20 }, (_, i) => `line ${i}`).join('\n') + '\n' }, 'Base');
+    const work = tempDir('hubgate-web-merge-');
+    await must(['clone', '-q', hub.remote('alice/merges', tok.alice), '.'], work);
+    await must(['mv', 'old-name.txt', 'new-name.txt'], work);
+    await must(['commit', '-q', '-m', 'Rename'], work);
+    const renamed = await must(['rev-parse', 'HEAD'], work);
+    await must(['checkout', '-q', '-b', 'side', 'HEAD~1'], work);
+    fs.writeFileSync(`${work}/side.txt`, 'from the side\n');
+    await must(['add', 'side.txt'], work);
+    await must(['commit', '-q', '-m', 'Side'], work);
+    const side = await must(['rev-parse', 'HEAD'], work);
+    await must(['checkout', '-q', 'main'], work);
+    await must(['merge', '-q', '--no-ff', '-m', 'Merge side', 'side'], work);
+    const merge = await must(['rev-parse', 'HEAD'], work);
+    await must(['push', '-q', 'origin', 'main'], work);
+
+    const b = new Browser(hub.url);
+    const rename = await page(b, `/alice/merges/commit/${renamed}`);
+    expect(rename.text).toContain('old-name.txt → new-name.txt');
+    expect(rename.text).toContain('Renamed without changes');
+    const merged = await page(b, `/alice/merges/commit/${merge}`);
+    expect(merged.text).toContain(`href="/alice/merges/commit/${renamed}"`);
+    expect(merged.text).toContain(`href="/alice/merges/commit/${side}"`);
+    expect(merged.text).toContain('compared with the first parent');
+    expect(merged.text).toContain('+from the side');
+    expect(merged.text).not.toContain('new-name.txt');
+
+    expect((await hub.cli(['repo', 'rename', 'alice/merges', 'alice/merged'])).code).toBe(0);
+    const moved = await b.get(`/alice/merges/commits/main?p=0`);
+    expect(moved.status).toBe(302);
+    expect(moved.headers.get('location')).toBe('/alice/merged/commits/main?p=0');
   });
 
   it('private repos are the 404 page for outsiders and anonymous callers; their owner sees them', async () => {
