@@ -168,6 +168,11 @@ export async function readBlob(dir: string, env: NodeJS.ProcessEnv, spec: string
   return read?.info.type === 'blob' ? (read.content ?? null) : null;
 }
 
+/** Whether a warm reader of `dir` is running (some request has been reading the repo). */
+export function hasReader(dir: string): boolean {
+  return readers.has(dir);
+}
+
 /** Stops every warm reader (at shutdown, or after a repo is deleted). */
 export function closeReaders(dir?: string): void {
   for (const [key, reader] of readers) {

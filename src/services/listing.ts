@@ -5,7 +5,7 @@ import { cardListing } from '../domain/card-tags.js';
 import { HubgateError } from '../domain/errors.js';
 import type { RepoRef } from '../domain/names.js';
 import { readCard } from '../gating/card.js';
-import { resolveCommit } from '../git/content.js';
+import { closeReaders, hasReader, resolveCommit } from '../git/content.js';
 import { gitEnv } from '../git/env.js';
 import { repoDir } from '../git/repo-dirs.js';
 import { commitDate } from '../git/tree.js';
@@ -54,6 +54,9 @@ export function listingFields(db: Db, repoId: number): Promise<RepoListingFields
 export async function refreshListing(db: Db, dataDir: string, repo: RepoRef & { id: number }, log?: Pick<Logger, 'warn'>): Promise<void> {
   const dir = repoDir(dataDir, repo);
   const env = gitEnv(dataDir);
+  // A push or a commit refreshes its repo's listing: that alone does not keep a git reader of
+  // the repo running (one per pushed repo); a reader requests already use stays warm.
+  const warm = hasReader(dir);
   try {
     for (let attempt = 1; attempt <= REFRESH_ATTEMPTS; attempt++) {
       const sha = await resolveCommit(dir, env, 'HEAD');
@@ -73,6 +76,8 @@ export async function refreshListing(db: Db, dataDir: string, repo: RepoRef & { 
     }
   } catch (err) {
     log?.warn({ err, repo: `${repo.type}:${repo.namespace}/${repo.name}` }, 'reading the card for listings failed');
+  } finally {
+    if (!warm) closeReaders(dir);
   }
 }
 

@@ -66,9 +66,8 @@ export async function createRepo(
     await fs.rm(scratch, { recursive: true, force: true, maxRetries: 3 });
   }
   const created = (await findRepo(db, r.type, owner.name, r.name))!;
+  // Leaves no git reader running (a command-line process must not wait for one to idle out).
   await refreshListing(db, dataDir, created);
-  // The card was read through a warm reader: a command-line process must not wait for it to idle out.
-  closeReaders(repoDir(dataDir, created));
   await recordAudit(db, { actor, action: 'repo.create', repo: created, details: { visibility: visibilityName(created.private), gate: gateName(created.gated) } });
   return created;
 }
