@@ -7,6 +7,7 @@ import { declaredLengthAtMost } from '../request-body.js';
 import { ADMIN_USERS_PAGE, adminUsersPage } from './admin-users.js';
 import { AUDIT_PAGE, auditPage } from './admin-audit.js';
 import { askAccessFromPage } from './ask-access.js';
+import { filesDenial, filesPages, parseFilesTarget } from './files.js';
 import { homePage } from './home.js';
 import { loginPages } from './login.js';
 import { orgSettingsPage, pageOrg } from './org-settings.js';
@@ -35,6 +36,9 @@ export function pages(ctx: AppContext): Router {
   const login = loginPages(ctx);
   const tokens = tokensPage(ctx);
   const settings = repoSettingsPage(ctx);
+  // The Files tab: a gated repo's denial says access is needed and links to the card.
+  const filesGuard = repoGuard(ctx, filesDenial, redirectMoved(302));
+  const files = filesPages(ctx);
   const orgAdmin = orgGuard(ctx, (req, res) => notFoundPage(req, res))('admin');
   const orgSettings = orgSettingsPage(ctx);
   const profile = profilePage(ctx);
@@ -79,6 +83,8 @@ export function pages(ctx: AppContext): Router {
   router.get( ...at('/settings/access-report.json'),          label('page-access-report'),     guard('write'),                  settings.accessReport);
   // JSON requests are the API's (answered before the pages); anything else that is not a form falls through to the 404.
   router.post(...at('/ask-access'),                           label('page-ask-access'),        formOnly, sameSession, guard('view'), askAccessFromPage(ctx));
+  router.get( ...under('/tree', false),                       label('page-repo-tree'),         filesGuard('read'),              files.tree);
+  router.get( ...under('/blob', true),                        label('page-repo-blob'),         filesGuard('read'),              files.blob);
   router.get( ...at(''),                                      label('page-repo'),              guard('view'),                   repoPage(ctx));
 
   router.use(pageErrors);
@@ -111,6 +117,27 @@ function at(suffix: string): [RegExp[], RequestHandler] {
     if (!parsed) return next('route');
     if (!parsed.ok) return errorPage(req, res, 400, 'Invalid address', parsed.message);
     res.locals.repoRef = parsed.ref;
+    next();
+  };
+  return [paths, parse];
+}
+
+/**
+ * Like at(), for the Files tab's `{kind}/{rev}[/{path}]` (a revision with '/' percent-encoded,
+ * as in resolve URLs): the step also parses the revision and path into res.locals.filesTarget
+ * (a bad one is the 400 'Invalid address' page).
+ */
+function under(kind: '/tree' | '/blob', needsPath: boolean): [RegExp[], RequestHandler] {
+  const paths = REPO_ADDRESSES.map((address) => new RegExp(`^${address.replace(/:ns|:name/g, '[^/]+')}${kind}(?:/.*)?$`));
+  const rest = new RegExp(`^${kind}(?:/.*)?$`);
+  const parse: RequestHandler = (req, res, next) => {
+    const parsed = parseRepoPath(req.path, rest);
+    if (!parsed) return next('route');
+    if (!parsed.ok) return errorPage(req, res, 400, 'Invalid address', parsed.message);
+    const target = parseFilesTarget(parsed.rest.slice(kind.length), needsPath);
+    if (typeof target === 'string') return errorPage(req, res, 400, 'Invalid address', target);
+    res.locals.repoRef = parsed.ref;
+    res.locals.filesTarget = target;
     next();
   };
   return [paths, parse];
