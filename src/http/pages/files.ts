@@ -10,7 +10,7 @@ import { gitEnv } from '../../git/env.js';
 import { defaultBranchName } from '../../git/ref-updates.js';
 import { repoDir } from '../../git/repo-dirs.js';
 import { type LastCommit, lastCommitsIn, lfsDetailsOfAll, listTreePage } from '../../git/tree.js';
-import { repoRefs } from '../../services/history.js';
+import { type RepoRefs, repoRefs } from '../../services/history.js';
 import { type AuthorizedRepo, authorizedRepo } from '../authorize.js';
 import type { AppContext } from '../context.js';
 import { html, type Html, notice, shownTime } from './html.js';
@@ -108,8 +108,7 @@ function breadcrumbs(repoId: string, rev: string, filePath: string): Html {
 }
 
 /** The branch/tag switcher: links to the same place at each branch and tag (no script: a details list). */
-async function refSwitcher(ctx: AppContext, repo: AuthorizedRepo, kind: 'tree' | 'blob', revision: string, filePath: string): Promise<Html> {
-  const refs = await repoRefs(ctx.cfg.dataDir, repo.row, false);
+function refSwitcher(refs: RepoRefs, repo: AuthorizedRepo, kind: 'tree' | 'blob', revision: string, filePath: string): Html {
   const link = (name: string) =>
     html`<li><a href="/${repo.repoId}/${kind}/${revSegment(name)}${filePath ? `/${pathSegments(filePath)}` : ''}"${name === revision ? html` aria-current="true"` : null}>${name}</a></li>`;
   return html`<details class="refs"><summary>${refs.branches.some((b) => b.name === revision) ? 'Branch' : refs.tags.some((t) => t.name === revision) ? 'Tag' : 'Revision'}: <code>${revision}</code></summary>
@@ -118,6 +117,13 @@ ${refs.tags.length ? html`<p class="muted">Tags</p><ul>${refs.tags.map((t) => li
 }
 
 type Located = { commit: string; dir: string; env: NodeJS.ProcessEnv; defaultBranch: string } | null;
+
+/** The repo's branches and tags (for the switcher), asked for at once so git lists them while the page's other reads run. */
+function refsOf(ctx: AppContext, repo: AuthorizedRepo): Promise<RepoRefs> {
+  const refs = repoRefs(ctx.cfg.dataDir, repo.row, false);
+  refs.catch(() => {}); // awaited by the page; a page that ends earlier (404) leaves it
+  return refs;
+}
 
 /** The commit the revision names, else the 404 page saying so. */
 async function locate(ctx: AppContext, req: Request, res: Response, repo: AuthorizedRepo, target: FilesTarget): Promise<Located> {
@@ -141,6 +147,7 @@ export function filesPages(ctx: AppContext): { tree: RequestHandler; blob: Reque
   const tree: RequestHandler = async (req, res) => {
     const repo = authorizedRepo(res);
     const target = targetOf(res);
+    const refs = refsOf(ctx, repo);
     const found = await locate(ctx, req, res, repo, target);
     if (!found) return;
     const { commit, dir, env, defaultBranch } = found;
@@ -176,7 +183,7 @@ export function filesPages(ctx: AppContext): { tree: RequestHandler; blob: Reque
     const pager = html`<p class="pager">${pageNumber > 1 ? html`<a rel="prev" href="${here}?page=${pageNumber - 1}">Previous</a>` : null}
 ${more ? html`<a rel="next" href="${here}?page=${pageNumber + 1}">Next ${PAGE_SIZE} entries</a>` : null}</p>`;
     const body = html`${repoHeader(repo, 'files', defaultBranch)}
-${await refSwitcher(ctx, repo, 'tree', target.revision, target.path)}
+${refSwitcher(await refs, repo, 'tree', target.revision, target.path)}
 ${breadcrumbs(repo.repoId, rev, target.path)}
 ${entries.length === 0 && pageNumber === 1 ? html`<p class="muted">This folder is empty.</p>` : html`<table class="files"><thead><tr><th>Name</th><th>Size</th><th>Last commit</th></tr></thead><tbody>${rows}</tbody></table>`}
 ${withCommits ? null : html`<p class="muted">Last commits are shown for folders of up to ${LAST_COMMIT_ENTRIES} entries.</p>`}
@@ -188,6 +195,7 @@ ${pager}`;
   const blob: RequestHandler = async (req, res) => {
     const repo = authorizedRepo(res);
     const target = targetOf(res);
+    const refs = refsOf(ctx, repo);
     const found = await locate(ctx, req, res, repo, target);
     if (!found) return;
     const { commit, dir, env, defaultBranch } = found;
@@ -220,7 +228,7 @@ ${downloadButton}<p class="muted"><a href="${raw}">Pointer file</a></p>`;
 <div class="code"><table class="code"><tbody>${numbered}</tbody></table></div>`;
     }
     const body = html`${repoHeader(repo, 'files', defaultBranch)}
-${await refSwitcher(ctx, repo, 'blob', target.revision, target.path)}
+${refSwitcher(await refs, repo, 'blob', target.revision, target.path)}
 ${breadcrumbs(repo.repoId, rev, target.path)}
 ${content}`;
     renderPage(req, res, 200, `${repo.repoId}: ${target.path}`, body);
