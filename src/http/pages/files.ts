@@ -7,14 +7,13 @@ import { pathProblem } from '../../domain/paths.js';
 import { revisionProblem } from '../../domain/revisions.js';
 import { objectInfo, readBlob, resolveCommit } from '../../git/content.js';
 import { gitEnv } from '../../git/env.js';
-import { defaultBranchName } from '../../git/ref-updates.js';
 import { repoDir } from '../../git/repo-dirs.js';
 import { type LastCommit, lastCommitsIn, lfsDetailsOfAll, listTreePage } from '../../git/tree.js';
 import { type RepoRefs, repoRefs } from '../../services/history.js';
 import { type AuthorizedRepo, authorizedRepo } from '../authorize.js';
 import type { AppContext } from '../context.js';
 import { html, type Html, notice, shownTime } from './html.js';
-import { pathSegments, repoHeader, revSegment } from './repo-header.js';
+import { defaultBranchOf, pathSegments, repoHeader, revSegment } from './repo-header.js';
 import { errorPage, notFoundPage, renderPage } from './respond.js';
 
 // The Files tab: /{repo}/tree/{rev}[/{path}] lists a folder (sizes, LFS badge, last commit per
@@ -31,6 +30,8 @@ export const LAST_COMMIT_ENTRIES = 1000;
 const LAST_COMMIT_WALK = 2000;
 /** Text files up to this size are shown; larger ones are offered as a download. */
 export const MAX_SHOWN_BYTES = 1024 * 1024;
+/** Lines shown of a text file; the rest is in the download. */
+export const MAX_SHOWN_LINES = 20_000;
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.gif', '.webp', '.bmp', '.ico', '.avif']);
 
 /** The revision and path of a tree or blob URL: `/{rev}` or `/{rev}/{path}` after /tree or /blob. */
@@ -53,11 +54,6 @@ export function parseFilesTarget(rest: string, needsPath: boolean): FilesTarget 
   }
   if (needsPath && !filePath) return 'give a file path: /{repo}/blob/{revision}/{path}';
   return revisionProblem(revision) ?? (filePath ? pathProblem(filePath, { existing: true }) : null) ?? { revision, path: filePath };
-}
-
-/** The repo's default branch (HEAD's), `main` when HEAD names none. */
-export async function defaultBranchOf(ctx: AppContext, repo: AuthorizedRepo): Promise<string> {
-  return (await defaultBranchName(repoDir(ctx.cfg.dataDir, repo.ref), gitEnv(ctx.cfg.dataDir))) ?? 'main';
 }
 
 /** How the Files pages answer a denial: a gated repo says access is needed and links to its card; anything else is the 404 page. */
@@ -223,9 +219,10 @@ ${downloadButton}<p class="muted"><a href="${raw}">Pointer file</a></p>`;
     } else {
       // HTML, SVG and everything else are shown as escaped text, never rendered.
       const lines = small.toString('utf8').replace(/\n$/, '').split('\n');
-      const numbered = lines.map((line, i) => html`<tr id="L${i + 1}"><td class="ln"><a href="#L${i + 1}">${i + 1}</a></td><td class="src">${line}</td></tr>`);
+      const numbered = lines.slice(0, MAX_SHOWN_LINES).map((line, i) => html`<tr id="L${i + 1}"><td class="ln"><a href="#L${i + 1}">${i + 1}</a></td><td class="src">${line}</td></tr>`);
       content = html`<p class="muted">${shownSize(info.size)} · ${lines.length} lines · <a href="${raw}">raw</a> · <a href="${download}?download=true">download</a></p>
-<div class="code"><table class="code"><tbody>${numbered}</tbody></table></div>`;
+<div class="code"><table class="code"><tbody>${numbered}</tbody></table></div>
+${lines.length > MAX_SHOWN_LINES ? html`<p class="muted">The first ${MAX_SHOWN_LINES} lines are shown: <a href="${download}?download=true">download</a> the file for the rest.</p>` : null}`;
     }
     const body = html`${repoHeader(repo, 'files', defaultBranch)}
 ${refSwitcher(await refs, repo, 'blob', target.revision, target.path)}

@@ -1,4 +1,8 @@
+import { gitEnv } from '../../git/env.js';
+import { defaultBranchName } from '../../git/ref-updates.js';
+import { repoDir } from '../../git/repo-dirs.js';
 import type { AuthorizedRepo } from '../authorize.js';
+import type { AppContext } from '../context.js';
 import { html, type Html } from './html.js';
 
 // The header of every repo tab: the repo's id, type and badges, and the tabs (Settings only for
@@ -19,6 +23,12 @@ export function pathSegments(path: string): string {
   return path.split('/').map(encodeURIComponent).join('/');
 }
 
+/** The repo's default branch (HEAD's), `main` when HEAD names none. */
+export async function defaultBranchOf(ctx: AppContext, repo: AuthorizedRepo): Promise<string> {
+  return (await defaultBranchName(repoDir(ctx.cfg.dataDir, repo.ref), gitEnv(ctx.cfg.dataDir))) ?? 'main';
+}
+
+/** The header of a repo tab; `defaultBranch` (defaultBranchOf) is where the Files and History tabs go. */
 export function repoHeader(repo: AuthorizedRepo, active: RepoTab, defaultBranch: string): Html {
   const { row, repoId, may } = repo;
   const rev = revSegment(defaultBranch);

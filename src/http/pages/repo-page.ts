@@ -10,9 +10,8 @@ import { type Answers, gateFormHtml, gateIntro } from './gate-form.js';
 import { readCard, type RepoCard } from './gate.js';
 import { html, type Html, notice } from './html.js';
 import { renderPage } from './respond.js';
-import { defaultBranchOf } from './files.js';
 import { renderCardCached } from './markdown.js';
-import { repoHeader, revSegment } from './repo-header.js';
+import { defaultBranchOf, repoHeader, revSegment } from './repo-header.js';
 
 // The repo page: the card, the git clone URL and, for a gated repo, the request form or the
 // state of the caller's request.
