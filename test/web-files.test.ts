@@ -81,6 +81,7 @@ describe('web: model card and files', () => {
     expect((await hub.cli(['repo', 'create', 'alice/secret', '--private'])).code).toBe(0);
     expect((await hub.cli(['repo', 'create', 'alice/gated', '--gated', 'manual'])).code).toBe(0);
     expect((await hub.cli(['repo', 'create', 'alice/big'])).code).toBe(0);
+    expect((await hub.cli(['repo', 'create', 'alice/data', '--type', 'dataset'])).code).toBe(0);
 
     const dir = hub.repoDir('alice/model');
     const first = await importCommit(dir, 'refs/heads/main', { 'README.md': CARD, 'docs/guide.md': '# Guide\n' }, 'Add card');
@@ -150,6 +151,14 @@ describe('web: model card and files', () => {
     expect(sub).toContain('<strong>docs</strong>');
     await text(browser(), '/alice/model/tree/nope', 404);
     await text(browser(), '/alice/model/tree/main/missing', 404);
+  });
+
+  it('serves the Files tab of datasets under their prefix, with the Dataset card tab', async () => {
+    const page = await text(browser(), '/datasets/alice/data/tree/main');
+    expect(page).toContain('href="/datasets/alice/data/blob/main/.gitattributes"');
+    expect(page).toContain('href="/datasets/alice/data">Dataset card</a>');
+    expect(await text(browser(), '/datasets/alice/data/blob/main/.gitattributes')).toContain('<td class="ln">');
+    await text(browser(), '/datasets/alice/model/tree/main', 404);
   });
 
   it('paginates a folder of 2,500 entries by 1,000 with a next link', async () => {
