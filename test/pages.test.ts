@@ -120,7 +120,7 @@ describe('pages', () => {
     expect(res.headers.get('referrer-policy')).toBe('same-origin');
     const page = await res.text();
     expect(page).not.toMatch(/<script/i);
-    expect(page).toContain('&lt;script&gt;alert(&quot;card&quot;)&lt;/script&gt; &amp; more');
+    expect(page).toContain('&lt;script&gt;alert("card")&lt;/script&gt; &amp; more'); // the card's Markdown: its HTML shown as text
     expect(page).toContain(`git clone ${hub.url}/alice/model`);
     // Anonymous: heading and prompt, and a way to sign in, but no form to submit.
     expect(page).toContain('Acknowledge license to access the repository');

@@ -145,3 +145,76 @@ export async function lastCommitOf(dir: string, env: NodeJS.ProcessEnv, commitOi
   const [id, seconds, title] = out.replace(/\n$/, '').split('\0');
   return id ? { id, title: title ?? '', date: new Date(Number(seconds) * 1000).toISOString() } : null;
 }
+
+/**
+ * The last commit at or before `commitOid` that changed each of `names` (entries of the folder
+ * `base`, '' for the root), in one `git log --name-only` walk of the folder's history that stops
+ * as soon as every name has its commit, or after `maxCommits` commits (names not reached stay
+ * out of the map). One process however many entries a tree page shows.
+ */
+export function lastCommitsIn(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  commitOid: string,
+  base: string,
+  names: string[],
+  maxCommits: number,
+): Promise<Map<string, LastCommit>> {
+  const wanted = new Set(names);
+  const found = new Map<string, LastCommit>();
+  if (!wanted.size) return Promise.resolve(found);
+  const prefix = base ? `${base}/` : '';
+  const args = ['--literal-pathspecs', 'log', '-z', '--name-only', '--no-renames', `--max-count=${maxCommits}`, '--format=%x01%H%x00%ct%x00%s', '--end-of-options', commitOid, '--', base || '.'];
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const stderr: Buffer[] = [];
+    let rest = '';
+    let done = false;
+    // The commit whose names are being read, and how far into its header the reader is.
+    let current: LastCommit | null = null;
+    let header: string[] = [];
+    const finish = () => {
+      if (done) return;
+      done = true;
+      child.stdout.destroy();
+      if (child.exitCode === null) child.kill('SIGTERM');
+      resolve(found);
+    };
+    const take = (token: string) => {
+      if (/^\x01[0-9a-f]{40,64}$/.test(token)) {
+        header = [token.slice(1)];
+        current = null;
+        return;
+      }
+      if (header.length === 1 || header.length === 2) {
+        if (header.push(token) === 3) current = { id: header[0], date: new Date(Number(header[1]) * 1000).toISOString(), title: header[2] };
+        return;
+      }
+      if (!current) return;
+      header = [];
+      const path = token.replace(/^\n/, '');
+      if (!path.startsWith(prefix)) return;
+      const name = path.slice(prefix.length).split('/')[0];
+      if (wanted.has(name) && !found.has(name)) {
+        found.set(name, current);
+        if (found.size === wanted.size) finish();
+      }
+    };
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      const tokens = (rest + chunk).split('\0');
+      rest = tokens.pop()!;
+      for (const token of tokens) {
+        if (done) return;
+        take(token);
+      }
+    });
+    child.stderr.on('data', (b: Buffer) => stderr.push(b));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (done) return;
+      if (code === 0) finish();
+      else reject(new Error(`git log failed (${code}): ${Buffer.concat(stderr).toString('utf8').trim()}`));
+    });
+  });
+}

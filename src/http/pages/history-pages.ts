@@ -4,11 +4,11 @@ import { badRequest } from '../../domain/errors.js';
 import { filePathProblem, revisionProblem } from '../../domain/revisions.js';
 import { type CommitView, commitPatch, commitView, type FileChange } from '../../services/commit-view.js';
 import { commitHistory } from '../../services/history.js';
-import type { Answer } from '../../access/answer.js';
 import { authorizedRepo } from '../authorize.js';
 import type { AppContext } from '../context.js';
 import { html, type Html, notice, shownTime } from './html.js';
-import { errorPage, notFoundPage, renderPage, setPageHeaders } from './respond.js';
+import { defaultBranchOf, pathSegments, repoHeader, revSegment } from './repo-header.js';
+import { renderPage, setPageHeaders } from './respond.js';
 
 // The History and Commit pages of a repo: `/{repo}/commits/{rev}[/{path}]` (a page of the
 // history, newest first, optionally of one file or folder), `/{repo}/commit/{rev}` (message,
@@ -46,13 +46,6 @@ interface CommitRequest {
   raw: boolean;
 }
 
-const TYPE_LABEL = { model: 'Model', dataset: 'Dataset', space: 'Space' } as const;
-
-/** A revision as one URL segment ('/' as %2F). */
-const revSegment = (revision: string) => encodeURIComponent(revision);
-/** A file path in a URL, each segment encoded. */
-const pathSegments = (path: string) => path.split('/').map(encodeURIComponent).join('/');
-
 function decodeSegment(segment: string): string {
   try {
     return decodeURIComponent(segment);
@@ -87,28 +80,12 @@ export const commitRequest: RequestHandler = (_req, res, next) => {
   next();
 };
 
-/**
- * A refusal of these pages: a gated repo the caller may see but not read says so and points at
- * its card (where access is asked for); anything else is the one 404 page.
- */
-export function fileAccessDenied(req: Request, res: Response, answer: Answer): void {
-  if (answer.errorCode !== 'GatedRepo') return notFoundPage(req, res);
-  errorPage(req, res, answer.status, 'Gated repo', answer.message);
-}
-
-// --- Minimal repo header: replaced by repoHeader() of repo-header.ts at merge. ---
-function localRepoHeader(repo: RepoWithOwner, repoId: string, revision: string, active: 'history' | 'commit'): Html {
-  const rev = revSegment(revision);
-  return html`<p class="muted">${TYPE_LABEL[repo.type]}</p>
-<h1><a href="/${repoId}">${repo.namespace}/${repo.name}</a>${repo.private ? html`<span class="badge">private</span>` : null}${repo.gated ? html`<span class="badge">gated</span>` : null}</h1>
-<nav class="tabs"><a href="/${repoId}">${repo.type === 'model' ? 'Model card' : repo.type === 'dataset' ? 'Dataset card' : 'App'}</a><a href="/${repoId}/tree/${rev}">Files and versions</a><a href="/${repoId}/commits/${rev}"${active === 'history' ? html` class="active"` : null}>History</a></nav>`;
-}
-// --- end of the minimal repo header ---
 
 /** GET /{repo}/commits/{rev}[/{path}]: one page of the history. */
 export function historyPage(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    const { row: repo, repoId } = authorizedRepo(res);
+    const authorized = authorizedRepo(res);
+    const { row: repo, repoId } = authorized;
     const { revision, path, page } = res.locals.historyRequest!;
     const skip = page * HISTORY_PAGE_SIZE;
     const { total, commits } = await commitHistory(ctx.db, ctx.cfg.dataDir, repo, revision, { skip, limit: HISTORY_PAGE_SIZE, path });
@@ -121,7 +98,7 @@ export function historyPage(ctx: AppContext): RequestHandler {
 <span class="muted"><span class="author">${c.authors[0]?.user}</span> committed on <time datetime="${c.date}">${shownTime(c.date)}</time></span>
 <a class="sha" href="/${repoId}/commit/${c.id}"><code>${c.id.slice(0, 7)}</code></a></li>`,
     );
-    const body = html`${localRepoHeader(repo, repoId, revision, 'history')}
+    const body = html`${repoHeader(authorized, 'history', await defaultBranchOf(ctx, authorized))}
 <h2>History: ${total} ${total === 1 ? 'commit' : 'commits'}</h2>
 <p class="muted">On <code>${revision}</code>${path ? html`, of <code>${path}</code> (<a href="/${repoId}/commits/${revSegment(revision)}">whole repo</a>)` : null}</p>
 ${commits.length ? html`<ul class="commits">${list}</ul>` : html`<p class="muted">No commits ${page > 0 ? 'on this page' : 'here'}.</p>`}
@@ -180,13 +157,13 @@ function fileBody(f: FileChange): Html {
 /** `1 file`, `2 files`. */
 const counted = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
-function commitBody(repo: RepoWithOwner, repoId: string, view: CommitView): Html {
+function commitBody(header: Html, repoId: string, view: CommitView): Html {
   const c = view.commit;
   const raw = `/${repoId}/commit/${c.id}.diff`;
   const added = view.files.reduce((n, f) => n + (f.shown === 'text' ? f.hunks.reduce((k, h) => k + h.lines.filter((l) => l.kind === '+').length, 0) : 0), 0);
   const removed = view.files.reduce((n, f) => n + (f.shown === 'text' ? f.hunks.reduce((k, h) => k + h.lines.filter((l) => l.kind === '-').length, 0) : 0), 0);
   const files = view.files.map((f) => html`<section class="diff-file"><h3>${fileTitle(f)}</h3>${fileBody(f)}</section>`);
-  return html`${localRepoHeader(repo, repoId, 'main', 'commit')}
+  return html`${header}
 <h2 class="commit-title">${c.title || '(no message)'}</h2>
 ${c.message ? html`<pre class="commit-message">${c.message}</pre>` : null}
 <dl class="fields commit-fields">
@@ -203,11 +180,13 @@ ${files}`;
 /** GET /{repo}/commit/{rev}: the commit page; GET /{repo}/commit/{rev}.diff: its patch as text. */
 export function commitPage(ctx: AppContext): RequestHandler {
   return async (req, res, next: NextFunction) => {
-    const { row: repo, repoId } = authorizedRepo(res);
+    const authorized = authorizedRepo(res);
+    const { row: repo, repoId } = authorized;
     const { revision, raw } = res.locals.commitRequest!;
     if (raw) return sendPatch(ctx, req, res, repo, revision, next);
     const view = await commitView(ctx.db, ctx.cfg.dataDir, repo, revision);
-    renderPage(req, res, 200, `${view.commit.title || view.commit.id.slice(0, 7)} · ${repoId}`, commitBody(repo, repoId, view));
+    const header = repoHeader(authorized, 'history', await defaultBranchOf(ctx, authorized));
+    renderPage(req, res, 200, `${view.commit.title || view.commit.id.slice(0, 7)} · ${repoId}`, commitBody(header, repoId, view));
   };
 }
 

@@ -10,6 +10,8 @@ import { type Answers, gateFormHtml, gateIntro } from './gate-form.js';
 import { readCard, type RepoCard } from './gate.js';
 import { html, type Html, notice } from './html.js';
 import { renderPage } from './respond.js';
+import { renderCardCached } from './markdown.js';
+import { defaultBranchOf, repoHeader, revSegment } from './repo-header.js';
 
 // The repo page: the card, the git clone URL and, for a gated repo, the request form or the
 // state of the caller's request.
@@ -72,22 +74,48 @@ async function gateState(ctx: AppContext, res: Response, repo: RepoWithOwner, ma
   return { mayRead: false, ...(await accessStatusFor(ctx.db, repo, caller.user)) };
 }
 
+/** The card metadata shown above it (the front matter's keys the Hub shows as tags), each value as text. */
+const METADATA_KEYS: [string, string][] = [
+  ['license', 'License'],
+  ['pipeline_tag', 'Pipeline'],
+  ['library_name', 'Library'],
+  ['tags', 'Tags'],
+  ['datasets', 'Datasets'],
+  ['language', 'Language'],
+  ['base_model', 'Base model'],
+];
+
+function metadataValues(value: unknown): string[] {
+  const list = Array.isArray(value) ? value : [value];
+  return list.filter((v) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean').map(String).slice(0, 100);
+}
+
+function cardMetadata(metadata: Record<string, unknown> | null): Html | null {
+  if (!metadata) return null;
+  const rows = METADATA_KEYS.flatMap(([key, label]) => {
+    const values = metadataValues(metadata[key]);
+    return values.length ? [html`<dt>${label}</dt><dd>${values.map((v) => html`<span class="tag">${v}</span>`)}</dd>`] : [];
+  });
+  return rows.length ? html`<dl class="metadata">${rows}</dl>` : null;
+}
+
 /** Renders the repo page, behind guard('view'); `attempt` re-shows a refused form. */
 export async function showRepoPage(ctx: AppContext, req: Request, res: Response, attempt?: AskAttempt): Promise<void> {
   const { row: repo, may } = authorizedRepo(res);
   const [gate, card] = await Promise.all([gateState(ctx, res, repo, may.read), readCard(ctx.cfg.dataDir, repo)]);
   const canWrite = may.write;
   const id = repoIdOf(repo);
-  const body = html`<p class="muted">${TYPE_LABEL[repo.type]}</p>
-<h1>${repo.namespace}/${repo.name}${repo.private ? html`<span class="badge">private</span>` : null}${repo.gated ? html`<span class="badge">gated</span>` : null}</h1>
-${canWrite ? html`<p><a href="/${id}/settings">Settings</a></p>` : null}
+  const defaultBranch = await defaultBranchOf(ctx, authorizedRepo(res));
+  const body = html`${repoHeader(authorizedRepo(res), 'card', defaultBranch)}
 ${attempt ? notice('error', attempt.error) : null}
 ${gateBox(repo, card, gate, canWrite, res, attempt)}
+${cardMetadata(card.metadata)}
 <h2>Clone</h2>
 <code class="clone">git clone ${baseUrlOf(ctx.cfg, req)}/${id}</code>
 <p class="muted">Use an <a href="/settings/tokens">access token</a> as the password.</p>
-<h2>README.md</h2>
-${card.body.trim() ? html`<pre class="card">${card.body}</pre>` : html`<p class="muted">This repo has no model card yet.</p>`}`;
+${card.body.trim()
+  ? html`<article class="markdown">${renderCardCached(card.body, { repoId: id, rev: revSegment(defaultBranch) }, card.commit)}</article>`
+  : html`<p class="muted">This repo has no ${TYPE_LABEL[repo.type].toLowerCase()} card yet.</p>`}`;
   renderPage(req, res, attempt?.status ?? 200, id, body);
 }
 

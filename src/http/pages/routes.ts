@@ -7,7 +7,8 @@ import { declaredLengthAtMost } from '../request-body.js';
 import { ADMIN_USERS_PAGE, adminUsersPage } from './admin-users.js';
 import { AUDIT_PAGE, auditPage } from './admin-audit.js';
 import { askAccessFromPage } from './ask-access.js';
-import { commitPage, commitRequest, fileAccessDenied, historyPage, historyRequest } from './history-pages.js';
+import { filesDenial, filesPages, parseFilesTarget } from './files.js';
+import { commitPage, commitRequest, historyPage, historyRequest } from './history-pages.js';
 import { homePage } from './home.js';
 import { loginPages } from './login.js';
 import { orgSettingsPage, pageOrg } from './org-settings.js';
@@ -33,8 +34,10 @@ const formBody = declaredLengthAtMost(64 * 1024, express.urlencoded({ extended: 
 export function pages(ctx: AppContext): Router {
   // A moved repo's old name: 302 (not 301, which browsers keep: a new repo may take the name).
   const guard = repoGuard(ctx, (req, res) => notFoundPage(req, res), redirectMoved(302));
-  // Pages of file contents (history, diffs): a gated repo's refusal says it is gated; any other is the 404 page.
-  const fileGuard = repoGuard(ctx, fileAccessDenied, redirectMoved(302));
+  // Pages of file contents (files, history, diffs): a gated repo's refusal says access is needed
+  // and links to the card; any other is the 404 page.
+  const fileGuard = repoGuard(ctx, filesDenial, redirectMoved(302));
+  const files = filesPages(ctx);
   const login = loginPages(ctx);
   const tokens = tokensPage(ctx);
   const settings = repoSettingsPage(ctx);
@@ -82,6 +85,8 @@ export function pages(ctx: AppContext): Router {
   router.get( ...at('/settings/access-report.json'),          label('page-access-report'),     guard('write'),                  settings.accessReport);
   // JSON requests are the API's (answered before the pages); anything else that is not a form falls through to the 404.
   router.post(...at('/ask-access'),                           label('page-ask-access'),        formOnly, sameSession, guard('view'), askAccessFromPage(ctx));
+  router.get( ...underFiles('/tree', false),                  label('page-repo-tree'),         fileGuard('read'),               files.tree);
+  router.get( ...underFiles('/blob', true),                   label('page-repo-blob'),         fileGuard('read'),               files.blob);
   router.get( ...under('commits'),                            label('page-history'),           historyRequest, fileGuard('read'), historyPage(ctx));
   router.get( ...under('commit'),                             label('page-commit'),            commitRequest, fileGuard('read'), commitPage(ctx));
   router.get( ...at(''),                                      label('page-repo'),              guard('view'),                   repoPage(ctx));
@@ -151,4 +156,25 @@ function formOnly(req: Request, _res: Response, next: NextFunction): void {
  */
 function notForOptions(req: Request, _res: Response, next: NextFunction): void {
   next(req.method === 'OPTIONS' ? 'router' : undefined);
+}
+
+/**
+ * Like at(), for the Files tab's `{kind}/{rev}[/{path}]` (a revision with '/' percent-encoded,
+ * as in resolve URLs): the step also parses the revision and path into res.locals.filesTarget
+ * (a bad one is the 400 'Invalid address' page).
+ */
+function underFiles(kind: '/tree' | '/blob', needsPath: boolean): [RegExp[], RequestHandler] {
+  const paths = REPO_ADDRESSES.map((address) => new RegExp(`^${address.replace(/:ns|:name/g, '[^/]+')}${kind}(?:/.*)?$`));
+  const rest = new RegExp(`^${kind}(?:/.*)?$`);
+  const parse: RequestHandler = (req, res, next) => {
+    const parsed = parseRepoPath(req.path, rest);
+    if (!parsed) return next('route');
+    if (!parsed.ok) return errorPage(req, res, 400, 'Invalid address', parsed.message);
+    const target = parseFilesTarget(parsed.rest.slice(kind.length), needsPath);
+    if (typeof target === 'string') return errorPage(req, res, 400, 'Invalid address', target);
+    res.locals.repoRef = parsed.ref;
+    res.locals.filesTarget = target;
+    next();
+  };
+  return [paths, parse];
 }

@@ -36,9 +36,6 @@ dl.fields dd{margin:0 0 .3rem}
 .muted{color:#59636e}
 .secret{font:14px ui-monospace,monospace;padding:.6rem;background:#fff8c5;border:1px solid #d4a72c;border-radius:.4rem;word-break:break-all}
 fieldset{border:1px solid #d0d7de;border-radius:.4rem;margin:.6rem 0}
-nav.tabs{display:flex;gap:1.2rem;border-bottom:1px solid #d0d7de;margin:.4rem 0 1rem}
-nav.tabs a{padding:.3rem 0;text-decoration:none;color:#1f2328}
-nav.tabs a.active{border-bottom:2px solid #fd8c73;font-weight:600}
 ul.commits{list-style:none;padding:0;margin:0;border:1px solid #d0d7de;border-radius:.5rem}
 li.commit{display:flex;flex-wrap:wrap;gap:.2rem 1rem;align-items:baseline;padding:.5rem .8rem;border-bottom:1px solid #d0d7de}
 li.commit:last-child{border-bottom:none}
@@ -56,6 +53,31 @@ table.diff tr.add td{background:#e6ffec}
 table.diff tr.del td{background:#ffebe9}
 table.diff tr.hunk td{background:#ddf4ff;color:#59636e}
 table.diff tr.nonl td{color:#59636e}
+.repo-header h1 a.repo-id{color:#1f2328;text-decoration:none}
+nav.tabs{display:flex;gap:.2rem;border-bottom:1px solid #d0d7de;margin:.4rem 0 1rem}
+nav.tabs a.tab{padding:.4rem .9rem;text-decoration:none;color:#1f2328;border-bottom:2px solid transparent}
+nav.tabs a.tab.active{border-bottom-color:#fd8c73;font-weight:600}
+dl.metadata{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .8rem;margin:.6rem 0}
+dl.metadata dt{font-weight:600}
+dl.metadata dd{margin:0}
+.tag{display:inline-block;font-size:.8rem;padding:0 .5rem;margin:0 .3rem .2rem 0;background:#f6f8fa;border:1px solid #d0d7de;border-radius:.3rem}
+.markdown{border:1px solid #d0d7de;border-radius:.5rem;padding:1rem 1.4rem;margin:1rem 0;overflow-wrap:break-word}
+.markdown img{max-width:100%}
+.markdown pre{background:#f6f8fa;padding:.8rem;border-radius:.4rem;overflow-x:auto}
+details.refs{margin:.5rem 0}
+details.refs ul{margin:.2rem 0;padding-left:1.2rem}
+.crumbs{font-weight:500}
+table.files td.size{white-space:nowrap;color:#59636e}
+.badge.lfs{font-size:.7rem;border-color:#54aeff;color:#0969da}
+div.code{border:1px solid #d0d7de;border-radius:.4rem;overflow-x:auto}
+table.code{margin:0;font:12px/1.5 ui-monospace,SFMono-Regular,Menlo,monospace}
+table.code td{border:none;padding:0 .6rem}
+table.code td.ln{text-align:right;color:#59636e;user-select:none;width:1%}
+table.code td.ln a{color:inherit;text-decoration:none}
+table.code td.src{white-space:pre}
+img.shown{max-width:100%;border:1px solid #d0d7de}
+a.button{display:inline-block;padding:.3rem .9rem;border-radius:.4rem;border:1px solid #1f883d;background:#1f883d;color:#fff;text-decoration:none}
+.pager a{margin-right:1rem}
 `;
 
 /** GET /static/hubgate.css: the same for everyone, so caches may keep it a while. */

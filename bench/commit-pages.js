@@ -5,8 +5,8 @@
 //   target) and its raw .diff streamed whole; the History page of a 2,000-commit history, first
 //   and a deep page (same target).
 //
-//   node bench/pages.js [--only commit] [--runs N] [--no-build] [--keep] [--out FILE]
-// Writes bench/pages-results.json; always exits 0 (a missed target is a FAIL in the table).
+//   node bench/commit-pages.js [--only commit] [--runs N] [--no-build] [--keep] [--out FILE]
+// Writes bench/commit-pages-results.json; always exits 0 (a missed target is a FAIL in the table).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,7 +24,7 @@ const { values: opt } = parseArgs({
     runs: { type: 'string', default: '21' },
     'no-build': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
-    out: { type: 'string', default: path.join(BENCH_DIR, 'pages-results.json') },
+    out: { type: 'string', default: path.join(BENCH_DIR, 'commit-pages-results.json') },
     help: { type: 'boolean', short: 'h', default: false },
   },
   allowPositionals: false,
