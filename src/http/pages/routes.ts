@@ -55,6 +55,7 @@ export function pages(ctx: AppContext): Router {
   router.get( TOKENS_PAGE,                                    label('page-tokens'),            signedIn(TOKENS_PAGE),           tokens.show);
   router.post(TOKENS_PAGE,                                    label('page-tokens'),            sameSession,                     tokens.create);
   router.post(`${TOKENS_PAGE}/:id/revoke`,                    label('page-tokens'),            sameSession,                     tokens.revoke);
+  router.post(`${TOKENS_PAGE}/:id/refresh`,                   label('page-tokens'),            sameSession,                     tokens.refresh);
   // Before the repo pages: /organizations/x/settings is not the settings of a model organizations/x.
   router.get( '/organizations/:org/settings',                 label('page-org-settings'),      pageOrg, orgAdmin,               orgSettings.show);
   router.post('/organizations/:org/settings/members',         label('page-org-settings'),      sameSession, pageOrg, orgAdmin,  orgSettings.add);
