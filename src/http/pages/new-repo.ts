@@ -13,8 +13,9 @@ import { redirectTo, renderPage } from './respond.js';
 import { signedInUser } from './session.js';
 
 // /new: create a model, dataset or space. Owners offered: the user and the organizations where
-// they are a write or admin member; the policy decides again on the post (as the API's create
-// does: no repo exists yet for a repo guard), and a refusal is shown on the form.
+// they are a write or admin member. On the post, the route step `mayCreate` asks the policy about
+// the owner named (no repo exists yet for a repo guard: as the API's create, it decides on the
+// namespace), and a refusal is shown on the form.
 
 export const NEW_REPO_PAGE = '/new';
 
@@ -69,9 +70,23 @@ ${radio('private', 'Private: only you (or the organization\'s members) can see i
   );
 }
 
-export function newRepoPage(ctx: AppContext): Record<'show' | 'create', RequestHandler> {
+export function newRepoPage(ctx: AppContext): Record<'show' | 'mayCreate' | 'create', RequestHandler> {
   return {
     show: (req, res) => showForm(ctx, req, res, signedInUser(res)),
+
+    /** Route step: the policy's answer for creating a repo in the owner the form names; a refusal is the form again (403). */
+    mayCreate: async (req, res, next) => {
+      const values = req.body as Values;
+      const owner = typeof values.owner === 'string' ? values.owner : '';
+      const decision = await resolveCreateAccess(ctx.db, res.locals.caller, owner);
+      if (decision.allow) return next();
+      await showForm(ctx, req, res, signedInUser(res), {
+        status: 403,
+        error: `You cannot create repos in "${owner}": choose yourself or an organization where you have the write or admin role.`,
+        values,
+      });
+    },
+
     create: async (req, res) => {
       const user = signedInUser(res);
       const values = req.body as Values;
@@ -81,10 +96,6 @@ export function newRepoPage(ctx: AppContext): Record<'show' | 'create', RequestH
         return showForm(ctx, req, res, user, { status: 400, error: `${issue.path.join('.') || 'form'}: ${issue.message}`, values });
       }
       const { type, owner, name, visibility, license } = form.data;
-      const decision = await resolveCreateAccess(ctx.db, res.locals.caller, owner);
-      if (!decision.allow) {
-        return showForm(ctx, req, res, user, { status: 403, error: `You cannot create repos in "${owner}": choose yourself or an organization where you have the write or admin role.`, values });
-      }
       try {
         const repo = await createRepoFromWeb(
           { db: ctx.db, dataDir: ctx.cfg.dataDir, maxFileSize: ctx.cfg.maxFileSize },

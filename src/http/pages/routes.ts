@@ -74,7 +74,7 @@ export function pages(ctx: AppContext): Router {
   router.post(`${ADMIN_USERS_PAGE}/:name/delete`,              label('page-admin-users'),       admin, sameSession,              users.remove);
   router.get( AUDIT_PAGE,                                     label('page-admin-audit'),       admin,                           auditPage(ctx));
   router.get( NEW_REPO_PAGE,                                  label('page-new-repo'),          signedIn(NEW_REPO_PAGE),         newRepo.show);
-  router.post(NEW_REPO_PAGE,                                  label('page-new-repo'),          sameSession,                     newRepo.create); // + the policy on the owner (create), as the API's create
+  router.post(NEW_REPO_PAGE,                                  label('page-new-repo'),          sameSession, newRepo.mayCreate /* the policy: create in the owner */, newRepo.create);
   router.get( '/models',                                      label('page-search'),            /* anyone: the listing service's visibility */ searchPage(ctx, 'model'));
   router.get( '/datasets',                                    label('page-search'),            /* anyone: the listing service's visibility */ searchPage(ctx, 'dataset'));
   router.get( '/spaces',                                      label('page-search'),            /* anyone: the listing service's visibility */ searchPage(ctx, 'space'));

@@ -36,6 +36,10 @@ dl.fields dd{margin:0 0 .3rem}
 .muted{color:#59636e}
 .secret{font:14px ui-monospace,monospace;padding:.6rem;background:#fff8c5;border:1px solid #d4a72c;border-radius:.4rem;word-break:break-all}
 fieldset{border:1px solid #d0d7de;border-radius:.4rem;margin:.6rem 0}
+ul.repos,ul.orgs,ul.members{list-style:none;padding:0;margin:.5rem 0}
+ul.repos li,ul.orgs li,ul.members li{padding:.45rem 0;border-bottom:1px solid #d0d7de}
+form.search{display:flex;flex-wrap:wrap;gap:.6rem;align-items:flex-end;margin:.5rem 0 1rem}
+form.search input,form.search select{display:block;padding:.3rem .5rem;font:inherit;margin-top:.2rem}
 `;
 
 /** GET /static/hubgate.css: the same for everyone, so caches may keep it a while. */
