@@ -43,3 +43,16 @@ export async function revokeToken(db: Db, id: number): Promise<TokenInfo | undef
 export async function touchToken(db: Db, id: number, at: string): Promise<void> {
   await db.updateTable('tokens').set({ last_used_at: at }).where('id', '=', id).execute();
 }
+
+/** Gives a live token of the user a new secret hash (the old secret stops matching at once); undefined when there is no such live token. */
+export async function replaceTokenSecret(db: Db, id: number, userId: number, secretSha256: string): Promise<TokenInfo | undefined> {
+  const row = await db
+    .updateTable('tokens')
+    .set({ secret_sha256: secretSha256 })
+    .where('id', '=', id)
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .returning(columns)
+    .executeTakeFirst();
+  return row && toInfo(row);
+}

@@ -76,6 +76,11 @@ export async function requireAccount(db: Db, name: string, kind: 'user' | 'org')
   return account;
 }
 
+/** The user or organization with this name (any spelling of it), or undefined: profile pages. */
+export function accountNamed(db: Db, name: string): Promise<Account | undefined> {
+  return findAccount(db, name);
+}
+
 /** The organizations a user belongs to, with the user's role in each (whoami). */
 export function organizationsOf(db: Db, userId: number): Promise<{ name: string; fullname: string; role: MemberRole }[]> {
   return orgsOfUser(db, userId);

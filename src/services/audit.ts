@@ -12,7 +12,7 @@ export type { AuditRow };
 export const AUDIT_ACTIONS = [
   'user.create', 'user.update', 'user.password', 'user.disable', 'user.enable', 'user.delete',
   'org.create', 'org.delete', 'member.add', 'member.role', 'member.remove',
-  'token.create', 'token.revoke',
+  'token.create', 'token.revoke', 'token.rotate',
   'repo.create', 'repo.delete', 'repo.move', 'repo.visibility', 'repo.gate', 'repo.settings',
   'access.request', 'access.accept', 'access.reject', 'access.cancel', 'access.grant',
   'push', 'commit',

@@ -3,7 +3,7 @@ import type { Db } from '../db/index.js';
 import { addDownloads, type ListedRepo, type ListQuery, listingFieldsOf, listRepoPage, type RepoListingFields, reposWithoutCard, saveRepoCard, sortValueOf, type Viewer } from '../db/listing.js';
 import { cardListing } from '../domain/card-tags.js';
 import { HubgateError } from '../domain/errors.js';
-import type { RepoRef } from '../domain/names.js';
+import { REPO_TYPES, type RepoRef } from '../domain/names.js';
 import { readCard } from '../gating/card.js';
 import { closeReaders, hasReader, resolveCommit } from '../git/content.js';
 import { gitEnv } from '../git/env.js';
@@ -39,6 +39,23 @@ export async function listReposPage(db: Db, q: ListQuery): Promise<{ repos: List
   const repos = await listRepoPage(db, q);
   const last = repos.at(-1);
   return { repos, next: repos.length === q.limit && last ? { value: sortValueOf(last, q.sort), id: last.id } : null };
+}
+
+/**
+ * The most recently changed repos of every type that the viewer may see, newest first (the home
+ * page); only those of `authors` (users or organizations) when given.
+ */
+export async function recentRepos(db: Db, viewer: Viewer, opts: { authors?: string[]; limit: number }): Promise<ListedRepo[]> {
+  const authors: (string | undefined)[] = opts.authors ?? [undefined];
+  const pages = await Promise.all(
+    REPO_TYPES.flatMap((type) =>
+      authors.map((author) => listRepoPage(db, { type, viewer, search: [], tags: [], author, sort: 'lastModified', descending: true, limit: opts.limit })),
+    ),
+  );
+  return pages
+    .flat()
+    .sort((a, b) => (a.lastModified < b.lastModified ? 1 : a.lastModified > b.lastModified ? -1 : b.id - a.id))
+    .slice(0, opts.limit);
 }
 
 /** The listing fields of one repo (repo info shows the same tags and counter as listings). */

@@ -1,6 +1,6 @@
 import { findUserById } from '../db/accounts.js';
 import type { Db } from '../db/index.js';
-import { insertToken, listTokens, revokeToken } from '../db/tokens.js';
+import { insertToken, listTokens, replaceTokenSecret, revokeToken } from '../db/tokens.js';
 import { badRequest, notFound } from '../domain/errors.js';
 import { checkText } from '../domain/text.js';
 import type { TokenInfo, TokenRole } from '../domain/types.js';
@@ -38,4 +38,17 @@ export async function revoke(db: Db, id: number, actor: string | null): Promise<
   if (!token) throw notFound(`no live token with id ${id}: see \`hubgate token list USER\``);
   const owner = await findUserById(db, token.userId);
   await recordAudit(db, { actor, action: 'token.revoke', target: owner?.name, details: { id, name: token.name, role: token.role } });
+}
+
+/**
+ * Refreshes a live token of the user: a new secret for the same token (id, name and role stay),
+ * returned once; the old secret fails from now on. Not found when the user has no such live token.
+ */
+export async function rotateToken(db: Db, userName: string, tokenId: number, actor: string | null): Promise<{ secret: string; info: TokenInfo }> {
+  const user = await requireAccount(db, userName, 'user');
+  const secret = generateToken();
+  const info = await replaceTokenSecret(db, tokenId, user.id, hashToken(secret));
+  if (!info) throw notFound(`${user.name} has no live token with id ${tokenId}: it may be revoked; create a new one`);
+  await recordAudit(db, { actor, action: 'token.rotate', target: user.name, details: { id: info.id, name: info.name, role: info.role } });
+  return { secret, info };
 }

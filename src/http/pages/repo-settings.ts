@@ -5,7 +5,7 @@ import { HubgateError } from '../../domain/errors.js';
 import { repoIdOf } from '../../domain/names.js';
 import type { AccessRequest, AccessStatus } from '../../domain/types.js';
 import { allAccessRequests, grantAccess, handleAccessRequest, MAX_REJECTION_REASON } from '../../services/access-requests.js';
-import { currentRepo, NOTIFY_EMAIL, updateSettings } from '../../services/repos.js';
+import { currentRepo, deleteRepo, NOTIFY_EMAIL, setVisibility, updateSettings } from '../../services/repos.js';
 import { authorizedRepo } from '../authorize.js';
 import type { AppContext } from '../context.js';
 import { csrfField, html, type Html, notice, shownTime } from './html.js';
@@ -15,6 +15,8 @@ import { signedInUser } from './session.js';
 // The author's settings page of a repo: gate mode and notifications, the access requests in
 // their three lists with Accept / Reject / Cancel, "Add access", and the access report.
 // Everything here is behind guard('write') (src/http/pages/routes.ts); others get the 404 page.
+// Visibility and deletion are behind guard('admin') (the owner, an organization's admins): their
+// forms are shown only to those the policy allows (res.locals.repo.may.admin).
 
 const settingsForm = z.object({
   gated: z.enum(['off', 'auto', 'manual'], { message: 'choose off, automatic or manual approval' }),
@@ -27,6 +29,8 @@ const handleForm = z.object({
   reason: z.string().max(10_000).optional(),
 });
 const grantForm = z.object({ user: z.string().trim().min(1, 'enter a username').max(96) });
+const visibilityForm = z.object({ visibility: z.enum(['public', 'private'], { message: 'choose public or private' }) });
+const deleteForm = z.object({ confirm: z.string().max(300).default('') });
 
 /** After a change, the settings page says what happened: fixed messages only, nothing echoed from the URL. */
 const DONE: Record<string, string> = {
@@ -35,6 +39,8 @@ const DONE: Record<string, string> = {
   rejected: 'Request rejected.',
   pending: 'Request moved back to pending.',
   granted: 'Access granted.',
+  public: 'The repo is public now: anyone can see it.',
+  private: 'The repo is private now: only its owner (or its organization\'s members) can see it.',
 };
 
 interface Problem {
@@ -121,8 +127,29 @@ ${csrfField(csrf)}
 <button type="submit">Grant access</button>
 </form>
 <h3>Access report</h3>
-<p><a href="/${id}/settings/access-report.json" download>Download user access report</a> (JSON: user, fullname, status, email, time, fields)</p>`;
+<p><a href="/${id}/settings/access-report.json" download>Download user access report</a> (JSON: user, fullname, status, email, time, fields)</p>
+${res.locals.repo?.may.admin ? adminSections(repo, csrf) : null}`;
   renderPage(req, res, problem?.status ?? 200, `Settings · ${id}`, body);
+}
+
+/** Visibility and deletion: for the repo's admins only. */
+function adminSections(repo: RepoWithOwner, csrf: string | null): Html {
+  const id = repoIdOf(repo);
+  const fullName = `${repo.namespace}/${repo.name}`;
+  return html`<h2>Visibility</h2>
+<p>This repo is <strong>${repo.private ? 'private' : 'public'}</strong>: ${repo.private ? "only its owner (or its organization's members) can see it." : 'anyone can see it.'}</p>
+<form method="post" action="/${id}/settings/visibility" class="stack">
+${csrfField(csrf)}
+<input type="hidden" name="visibility" value="${repo.private ? 'public' : 'private'}">
+<button type="submit" class="secondary">Make ${repo.private ? 'public' : 'private'}</button>
+</form>
+<h2>Delete this repo</h2>
+<p>Deleting removes the repo, its files and its history. This cannot be undone.</p>
+<form method="post" action="/${id}/settings/delete" class="stack">
+${csrfField(csrf)}
+<label>Type <strong>${fullName}</strong> to confirm <input type="text" name="confirm" maxlength="300" autocomplete="off" required></label>
+<button type="submit" class="danger">Delete this repo</button>
+</form>`;
 }
 
 /** Runs a change; a refusal (bad input, forbidden transition) re-renders the page with its message and status. */
@@ -141,7 +168,15 @@ async function change(ctx: AppContext, req: Request, res: Response, repo: RepoWi
 const invalid = (message: string) => new HubgateError('invalid', message);
 
 /** The settings page's handlers, each behind guard('write') (and the session's CSRF check for posts). */
-export function repoSettingsPage(ctx: AppContext): { show: RequestHandler; save: RequestHandler; moveRequest: RequestHandler; grant: RequestHandler; accessReport: RequestHandler } {
+export function repoSettingsPage(ctx: AppContext): {
+  show: RequestHandler;
+  save: RequestHandler;
+  moveRequest: RequestHandler;
+  grant: RequestHandler;
+  accessReport: RequestHandler;
+  visibility: RequestHandler;
+  remove: RequestHandler;
+} {
   return {
     show: (req, res) => showSettings(ctx, req, res, authorizedRepo(res).row),
 
@@ -175,6 +210,29 @@ export function repoSettingsPage(ctx: AppContext): { show: RequestHandler; save:
         if (!form.success) throw invalid(`invalid grant: ${formProblem(form.error)}`);
         await grantAccess(ctx.db, ctx.notifier, repo, form.data.user, signedInUser(res).name);
       });
+    },
+
+    /** Behind guard('admin'). */
+    visibility: async (req, res) => {
+      const repo = authorizedRepo(res).row;
+      const form = visibilityForm.safeParse(req.body);
+      await change(ctx, req, res, repo, form.success ? form.data.visibility : 'saved', async () => {
+        if (!form.success) throw invalid(`invalid visibility: ${formProblem(form.error)}`);
+        await setVisibility(ctx.db, repo, form.data.visibility === 'private', signedInUser(res).name);
+      });
+    },
+
+    /** Behind guard('admin'): the repo's full name typed into the form confirms it; then the home page. */
+    remove: async (req, res) => {
+      const repo = authorizedRepo(res).row;
+      const fullName = `${repo.namespace}/${repo.name}`;
+      const form = deleteForm.safeParse(req.body);
+      const typed = form.success ? form.data.confirm.trim() : '';
+      if (typed !== fullName) {
+        return showSettings(ctx, req, res, repo, { status: 400, error: `Nothing was deleted: type ${fullName} exactly to confirm the deletion.` });
+      }
+      await deleteRepo(ctx.db, ctx.cfg.dataDir, repo, signedInUser(res).name);
+      redirectTo(res, '/');
     },
 
     accessReport: async (_req, res) => {

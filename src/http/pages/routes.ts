@@ -6,15 +6,18 @@ import { parseRepoPath } from '../repo-path.js';
 import { declaredLengthAtMost } from '../request-body.js';
 import { ADMIN_USERS_PAGE, adminUsersPage } from './admin-users.js';
 import { AUDIT_PAGE, auditPage } from './admin-audit.js';
+import { accountPage, membersMayView, profileName } from './account-page.js';
 import { askAccessFromPage } from './ask-access.js';
 import { filesDenial, filesPages, parseFilesTarget } from './files.js';
 import { commitPage, commitRequest, historyPage, historyRequest } from './history-pages.js';
 import { homePage } from './home.js';
 import { loginPages } from './login.js';
+import { NEW_REPO_PAGE, newRepoPage } from './new-repo.js';
 import { orgSettingsPage, pageOrg } from './org-settings.js';
 import { PROFILE_PAGE, profilePage } from './profile-page.js';
 import { repoPage } from './repo-page.js';
 import { repoSettingsPage } from './repo-settings.js';
+import { searchPage } from './search-page.js';
 import { errorPage, notFoundPage, pageErrors } from './respond.js';
 import { sameSession, sessionCaller, signedIn } from './session.js';
 import { stylesheet } from './style.js';
@@ -46,6 +49,7 @@ export function pages(ctx: AppContext): Router {
   const profile = profilePage(ctx);
   const users = adminUsersPage(ctx);
   const admin = siteAdmin((req, res) => notFoundPage(req, res));
+  const newRepo = newRepoPage(ctx);
 
   const router = Router();
   // The API's unknown routes keep the API's JSON 404; pages never answer under /api.
@@ -54,13 +58,14 @@ export function pages(ctx: AppContext): Router {
   //          method  path                                    metrics label                    authorised by                    handler
   router.get( '/static/hubgate.css',                          label('page-static'),            /* anyone */                     stylesheet);
   router.use(sessionCaller(ctx), formBody);
-  router.get( '/',                                            label('page-home'),              /* anyone */                     homePage);
+  router.get( '/',                                            label('page-home'),              /* anyone: what it lists, the listing service's visibility */ homePage(ctx));
   router.get( '/login',                                       label('page-login'),             /* anyone */                     login.form);
   router.post('/login',                                       label('page-login'),             /* anyone: its own CSRF cookie */ login.signIn);
   router.post('/logout',                                      label('page-login'),             sameSession,                     login.signOut);
   router.get( TOKENS_PAGE,                                    label('page-tokens'),            signedIn(TOKENS_PAGE),           tokens.show);
   router.post(TOKENS_PAGE,                                    label('page-tokens'),            sameSession,                     tokens.create);
   router.post(`${TOKENS_PAGE}/:id/revoke`,                    label('page-tokens'),            sameSession,                     tokens.revoke);
+  router.post(`${TOKENS_PAGE}/:id/refresh`,                   label('page-tokens'),            sameSession,                     tokens.refresh);
   // Before the repo pages: /organizations/x/settings is not the settings of a model organizations/x.
   router.get( '/organizations/:org/settings',                 label('page-org-settings'),      pageOrg, orgAdmin,               orgSettings.show);
   router.post('/organizations/:org/settings/members',         label('page-org-settings'),      sameSession, pageOrg, orgAdmin,  orgSettings.add);
@@ -74,6 +79,13 @@ export function pages(ctx: AppContext): Router {
   router.post(`${ADMIN_USERS_PAGE}/:name/enable`,              label('page-admin-users'),       admin, sameSession,              users.enable);
   router.post(`${ADMIN_USERS_PAGE}/:name/delete`,              label('page-admin-users'),       admin, sameSession,              users.remove);
   router.get( AUDIT_PAGE,                                     label('page-admin-audit'),       admin,                           auditPage(ctx));
+  router.get( NEW_REPO_PAGE,                                  label('page-new-repo'),          signedIn(NEW_REPO_PAGE),         newRepo.show);
+  router.post(NEW_REPO_PAGE,                                  label('page-new-repo'),          sameSession, newRepo.mayCreate /* the policy: create in the owner */, newRepo.create);
+  router.get( '/models',                                      label('page-search'),            /* anyone: the listing service's visibility */ searchPage(ctx, 'model'));
+  router.get( '/datasets',                                    label('page-search'),            /* anyone: the listing service's visibility */ searchPage(ctx, 'dataset'));
+  router.get( '/spaces',                                      label('page-search'),            /* anyone: the listing service's visibility */ searchPage(ctx, 'space'));
+  // After every fixed page: a user's or organization's profile (reserved names go on to the 404).
+  router.get( '/:name',                                       label('page-account'),           profileName, membersMayView(ctx) /* members only see members */, accountPage(ctx));
 
   // A repo's pages: at(suffix) is the path under each of a repo's three addresses, then the step
   // parsing the repo from it. Settings come first: /datasets/x/settings is the settings of the model datasets/x.
@@ -82,6 +94,8 @@ export function pages(ctx: AppContext): Router {
   router.post(...at('/settings'),                             label('page-repo-settings'),     sameSession, guard('write'),     settings.save);
   router.post(...at('/settings/requests'),                    label('page-repo-settings'),     sameSession, guard('write'),     settings.moveRequest);
   router.post(...at('/settings/grant'),                       label('page-repo-settings'),     sameSession, guard('write'),     settings.grant);
+  router.post(...at('/settings/visibility'),                  label('page-repo-settings'),     sameSession, guard('admin'),     settings.visibility);
+  router.post(...at('/settings/delete'),                      label('page-repo-settings'),     sameSession, guard('admin'),     settings.remove);
   router.get( ...at('/settings/access-report.json'),          label('page-access-report'),     guard('write'),                  settings.accessReport);
   // JSON requests are the API's (answered before the pages); anything else that is not a form falls through to the 404.
   router.post(...at('/ask-access'),                           label('page-ask-access'),        formOnly, sameSession, guard('view'), askAccessFromPage(ctx));

@@ -78,6 +78,10 @@ table.code td.src{white-space:pre}
 img.shown{max-width:100%;border:1px solid #d0d7de}
 a.button{display:inline-block;padding:.3rem .9rem;border-radius:.4rem;border:1px solid #1f883d;background:#1f883d;color:#fff;text-decoration:none}
 .pager a{margin-right:1rem}
+ul.repos,ul.orgs,ul.members{list-style:none;padding:0;margin:.5rem 0}
+ul.repos li,ul.orgs li,ul.members li{padding:.45rem 0;border-bottom:1px solid #d0d7de}
+form.search{display:flex;flex-wrap:wrap;gap:.6rem;align-items:flex-end;margin:.5rem 0 1rem}
+form.search input,form.search select{display:block;padding:.3rem .5rem;font:inherit;margin-top:.2rem}
 `;
 
 /** GET /static/hubgate.css: the same for everyone, so caches may keep it a while. */
