@@ -14,6 +14,10 @@ import { PROFILE_PAGE, profilePage } from './profile-page.js';
 import { repoPage } from './repo-page.js';
 import { repoSettingsPage } from './repo-settings.js';
 import { errorPage, notFoundPage, pageErrors } from './respond.js';
+import type { ServerLfs } from '../../services/commits.js';
+import { parsePlace, sessionForUpload } from './file-commit.js';
+import { fileEditPages } from './file-edit.js';
+import { fileUploadPage } from './file-upload.js';
 import { sameSession, sessionCaller, signedIn } from './session.js';
 import { stylesheet } from './style.js';
 import { TOKENS_PAGE, tokensPage } from './tokens-page.js';
@@ -29,7 +33,8 @@ import { TOKENS_PAGE, tokensPage } from './tokens-page.js';
 /** Form posts of every page; a declared length over the limit is refused before reading. */
 const formBody = declaredLengthAtMost(64 * 1024, express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 200 }), 'send the form as the page does');
 
-export function pages(ctx: AppContext): Router {
+/** `lfs`: stores the LFS files of uploads from the pages (lfs/transfers.ts, from the composition root). */
+export function pages(ctx: AppContext, lfs?: ServerLfs): Router {
   // A moved repo's old name: 302 (not 301, which browsers keep: a new repo may take the name).
   const guard = repoGuard(ctx, (req, res) => notFoundPage(req, res), redirectMoved(302));
   const login = loginPages(ctx);
@@ -40,6 +45,9 @@ export function pages(ctx: AppContext): Router {
   const profile = profilePage(ctx);
   const users = adminUsersPage(ctx);
   const admin = siteAdmin((req, res) => notFoundPage(req, res));
+  const noLfs: ServerLfs = { storeFromServer: async () => { throw new Error('no LFS store was given to the pages'); } };
+  const edit = fileEditPages(ctx, lfs ?? noLfs);
+  const uploads = fileUploadPage(ctx, lfs ?? noLfs);
 
   const router = Router();
   // The API's unknown routes keep the API's JSON 404; pages never answer under /api.
@@ -77,6 +85,13 @@ export function pages(ctx: AppContext): Router {
   router.post(...at('/settings/requests'),                    label('page-repo-settings'),     sameSession, guard('write'),     settings.moveRequest);
   router.post(...at('/settings/grant'),                       label('page-repo-settings'),     sameSession, guard('write'),     settings.grant);
   router.get( ...at('/settings/access-report.json'),          label('page-access-report'),     guard('write'),                  settings.accessReport);
+  // Adding and deleting files (straight to the branch): multipart forms prove their session by their first field, as they are read.
+  router.get( ...atFile('new'),                               label('page-file-new'),          guard('write'),                  edit.showNew);
+  router.post(...atFile('new'),                               label('page-file-new'),          sessionForUpload, guard('write'), edit.createFile);
+  router.get( ...atFile('upload'),                            label('page-file-upload'),       guard('write'),                  uploads.show);
+  router.post(...atFile('upload'),                            label('page-file-upload'),       sessionForUpload, guard('write'), uploads.upload);
+  router.get( ...atFile('delete'),                            label('page-file-delete'),       guard('write'),                  edit.showDelete);
+  router.post(...atFile('delete'),                            label('page-file-delete'),       sameSession, guard('write'),     edit.deleteFile);
   // JSON requests are the API's (answered before the pages); anything else that is not a form falls through to the 404.
   router.post(...at('/ask-access'),                           label('page-ask-access'),        formOnly, sameSession, guard('view'), askAccessFromPage(ctx));
   router.get( ...at(''),                                      label('page-repo'),              guard('view'),                   repoPage(ctx));
@@ -111,6 +126,26 @@ function at(suffix: string): [RegExp[], RequestHandler] {
     if (!parsed) return next('route');
     if (!parsed.ok) return errorPage(req, res, 400, 'Invalid address', parsed.message);
     res.locals.repoRef = parsed.ref;
+    next();
+  };
+  return [paths, parse];
+}
+
+/**
+ * The pages `/{repo}/{kind}/{branch}[/{path}]` under every repo address, and the step that parses
+ * the repo (res.locals.repoRef) and the branch and path (res.locals.filePlace); a bad one is the 400 page.
+ */
+function atFile(kind: string): [RegExp[], RequestHandler] {
+  const paths = REPO_ADDRESSES.map((address) => new RegExp(`^${address.replace(/:ns|:name/g, '[^/]+')}/${kind}/[^/]+(?:/.*)?$`));
+  const rest = new RegExp(`^/${kind}/[^/]+(?:/.*)?$`);
+  const parse: RequestHandler = (req, res, next) => {
+    const parsed = parseRepoPath(req.path, rest);
+    if (!parsed) return next('route');
+    if (!parsed.ok) return errorPage(req, res, 400, 'Invalid address', parsed.message);
+    const place = parsePlace(parsed.rest.slice(kind.length + 1));
+    if ('problem' in place) return errorPage(req, res, 400, 'Invalid address', place.problem);
+    res.locals.repoRef = parsed.ref;
+    res.locals.filePlace = place;
     next();
   };
   return [paths, parse];
