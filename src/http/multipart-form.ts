@@ -63,7 +63,11 @@ export async function receiveForm(req: Request, tmpRoot: string, limits: FormLim
   if (Number(req.get('content-length') ?? 0) > room) throw tooLarge(limits);
 
   let proven = req.query.csrf !== undefined ? csrfOk(req.query.csrf) : null;
-  if (proven === false) throw new CsrfRefused();
+  if (proven === false) {
+    // Nothing is stored; the body is read and dropped so the browser still gets the refusal page.
+    req.resume();
+    throw new CsrfRefused();
+  }
   const fields = new Map<string, string>();
   const files: FormFile[] = [];
   let dir: string | null = null;

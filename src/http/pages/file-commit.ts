@@ -113,7 +113,9 @@ export async function withForm(ctx: AppContext, req: Request, res: Response, lim
       (given) => tokensMatch(token, given),
     );
   } catch (err) {
-    if (!req.complete) res.set('Connection', 'close');
+    // A body refused before it was read (declared too large) is not drained: the connection goes.
+    // One refused while read is drained (multipart-form.ts), so the browser still gets the page.
+    if (!req.complete && !req.readableFlowing) res.set('Connection', 'close');
     if (err instanceof CsrfRefused) return csrfRefused(req, res);
     throw err;
   }

@@ -31,7 +31,9 @@ import { TOKENS_PAGE, tokensPage } from './tokens-page.js';
 // repo the path names; a denial is the 404 page, so a hidden repo and a missing one look the same).
 
 /** Form posts of every page; a declared length over the limit is refused before reading. */
-const formBody = declaredLengthAtMost(64 * 1024, express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 200 }), 'send the form as the page does');
+const urlencodedBody = declaredLengthAtMost(64 * 1024, express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 200 }), 'send the form as the page does');
+/** Multipart forms (file uploads) are read as streams by their own routes (src/http/multipart-form.ts), with their own limits. */
+const formBody: RequestHandler = (req, res, next) => (req.is('multipart/form-data') ? next() : urlencodedBody(req, res, next));
 
 /** `lfs`: stores the LFS files of uploads from the pages (lfs/transfers.ts, from the composition root). */
 export function pages(ctx: AppContext, lfs?: ServerLfs): Router {
