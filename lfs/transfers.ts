@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { badRequest } from '../src/domain/errors.js';
 import { ServiceUnavailable, storageFault } from '../src/domain/faults.js';
@@ -67,6 +68,13 @@ export interface Transfers {
    * linked to the repo. Throws ServiceUnavailable while its bytes are still being hashed.
    */
   confirmPending(repo: { id: number } & RepoAt, oid: string): Promise<boolean>;
+  /**
+   * Stores and links to the repo an object whose bytes hubgate itself holds (a file uploaded from
+   * a web page), as a client's upload would go: an upload row (so no garbage collection of the oid
+   * can begin), the bytes staged by the store, then verify (commit to the oid, link). Nothing to
+   * do when the object is linked to the repo already. `open` gives the bytes from the start.
+   */
+  storeFromServer(repo: { id: number } & RepoAt, oid: string, size: number, open: () => Readable): Promise<void>;
   /**
    * Aborts uploads past their expiry, takes up the hashing of uploads whose hasher died, and
    * removes what crashes left in the store. `atStart`: leftovers written before this process
@@ -530,6 +538,25 @@ export function createTransfers(deps: { uploads: UploadsPort; store: ObjectStore
         if (result.status === 503) throw new ServiceUnavailable(result.message, result.retryAfter);
       }
       return false;
+    },
+
+    async storeFromServer(repo, oid, size, open) {
+      if (!OID.test(oid)) throw new Error(`invalid oid ${oid}`);
+      if ((await uploads.linkedSizes(repo.id, [oid])).has(oid)) return;
+      if (size > settings.lfsMaxObjectSize) throw badRequest(`this file is too large: ${size} bytes, while this server stores objects of at most ${settings.lfsMaxObjectSize} bytes`);
+      const row = newUpload(repo.id, oid, size, false);
+      await uploads.insert([row]);
+      try {
+        await store.putStaged(staged(row, repo), open());
+      } catch (err) {
+        await store.discardStaged(staged(row, repo)).catch(() => {});
+        await uploads.delete(row.id).catch(() => {});
+        throw err;
+      }
+      const result = await this.verify(row, repo, size);
+      if (result.ok) return;
+      if (result.status === 503) throw new ServiceUnavailable(result.message, result.retryAfter);
+      throw new Error(`storing an uploaded file in the LFS store failed: ${result.message}`);
     },
 
     async sweep(opts = {}) {

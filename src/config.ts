@@ -34,6 +34,8 @@ const schema = z.object({
   multipartThreshold: bytes,
   multipartChunk: bytes.min(5 * MiB, 'S3 needs parts of at least 5 MiB (5242880 bytes)'),
   maxFileSize: bytes,
+  webUploadMaxBytes: bytes,
+  webUploadMaxFiles: z.coerce.number().int().min(1).max(10_000),
   corsOrigins: z
     .string()
     .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
@@ -85,6 +87,9 @@ export const SETTINGS: Record<keyof Parsed, { env: string; flag?: string; fallba
   multipartThreshold: { env: 'HUBGATE_LFS_MULTIPART_THRESHOLD', fallback: String(5 * GiB) },
   multipartChunk: { env: 'HUBGATE_LFS_MULTIPART_CHUNK', fallback: String(512 * MiB) },
   maxFileSize: { env: 'HUBGATE_MAX_FILE_SIZE', fallback: String(10 * 1000 * 1000) },
+  // Uploads from the web pages (/{repo}/upload/...): all the files of one form together, and how many.
+  webUploadMaxBytes: { env: 'HUBGATE_WEB_UPLOAD_MAX_BYTES', fallback: String(5 * GiB) },
+  webUploadMaxFiles: { env: 'HUBGATE_WEB_UPLOAD_MAX_FILES', fallback: '100' },
   // Origins whose browser code may call the API with credentials; every other origin gets CORS without them.
   corsOrigins: { env: 'HUBGATE_CORS_ORIGINS', fallback: '' },
   smtpUrl: { env: 'HUBGATE_SMTP_URL' },

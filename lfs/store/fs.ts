@@ -119,6 +119,9 @@ export function createFsStore(root: string, urls: HubUrls): FsStore {
         if (sha256 !== u.oid) throw new ByteMismatch(`the bytes received hash to ${sha256}, not to the oid ${u.oid}`);
       });
     },
+    async putStaged(u, body) {
+      await this.writeStaged(u, body);
+    },
     async startMultipart(u) {
       // Nothing on disk yet: the parts directory is made by the first part PUT, so a batch that
       // opens many uploads no client ever sends costs no disk.

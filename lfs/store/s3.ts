@@ -78,6 +78,8 @@ export interface S3StoreOptions {
   copyLimit?: number;
   /** Range size of a multipart copy (default 1 GiB; raised so there are at most 10,000 parts). */
   copyPartSize?: number;
+  /** Objects hubgate itself puts (putStaged) larger than this go up in parts of this size (default 16 MiB; at least 5 MiB in S3). */
+  putPartSize?: number;
 }
 
 export interface S3Store extends ObjectStore {
@@ -144,6 +146,7 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
   const prefix = cfg.s3Prefix;
   const copyLimit = opts.copyLimit ?? COPY_LIMIT;
   const copyPartSize = opts.copyPartSize ?? GiB;
+  const putPartSize = opts.putPartSize ?? 16 * 1024 ** 2;
   // Credentials come from the SDK's default chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
   // profiles, instance roles). Checksums only when an operation requires them: by default the
   // SDK would add a CRC32 of the (empty, unknown) body to presigned part URLs, which the clients
@@ -365,6 +368,51 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
       // body whose sha256 is not the oid (BadDigest). The action header makes git-lfs send them.
       const header = { 'Content-Type': OCTET_STREAM, 'x-amz-checksum-sha256': checksumOf(u.oid) };
       return { href: await presign({ method: 'PUT', key, query: { 'x-id': 'PutObject' }, headers: header, ttl }), header };
+    },
+
+    async putStaged(u, body) {
+      const Key = stagingKey(u);
+      const partSize = Math.max(putPartSize, Math.ceil(u.size / MAX_PARTS));
+      if (u.size <= partSize) {
+        // One request: S3 checks the checksum, so stagedChecksumVerified can prove the bytes.
+        await send(new PutObjectCommand({ Bucket, Key, Body: body, ContentLength: u.size, ContentType: OCTET_STREAM, ChecksumSHA256: checksumOf(u.oid) }));
+        return;
+      }
+      const created = await send(new CreateMultipartUploadCommand({ Bucket, Key, ContentType: OCTET_STREAM }));
+      const UploadId = created.UploadId;
+      if (!UploadId) throw new Error('S3 returned no UploadId');
+      try {
+        const parts: { PartNumber: number; ETag: string }[] = [];
+        const sendPart = async (bytes: Buffer) => {
+          const PartNumber = parts.length + 1;
+          const out = await send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: bytes, ContentLength: bytes.length }));
+          if (!out.ETag) throw new Error(`S3 returned no ETag for part ${PartNumber}`);
+          parts.push({ PartNumber, ETag: out.ETag });
+        };
+        // One part in memory at a time: chunks are gathered until a part is full, then sent.
+        let held: Buffer[] = [];
+        let heldBytes = 0;
+        let total = 0;
+        for await (const chunk of body) {
+          const b = chunk as Buffer;
+          held.push(b);
+          heldBytes += b.length;
+          total += b.length;
+          while (heldBytes >= partSize) {
+            const all = Buffer.concat(held);
+            await sendPart(all.subarray(0, partSize));
+            held = all.length > partSize ? [all.subarray(partSize)] : [];
+            heldBytes = all.length - partSize;
+          }
+        }
+        if (heldBytes > 0 || parts.length === 0) await sendPart(Buffer.concat(held));
+        if (total !== u.size) throw badRequest(`expected ${u.size} bytes, received ${total}`);
+        await send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }));
+      } catch (err) {
+        body.destroy();
+        await abort(Key, UploadId).catch(() => {});
+        throw err;
+      }
     },
 
     async startMultipart(u) {

@@ -88,6 +88,14 @@ export interface ObjectStore {
   /** Assembles the parts into the staged object. */
   completeMultipart(upload: StagedUpload, parts: PartEtag[]): Promise<void>;
   abortMultipart(upload: StagedUpload): Promise<void>;
+  /**
+   * Stages all the bytes of an upload that hubgate itself holds (a file uploaded from a web page),
+   * as a client's basic upload would: fs hashes them on the way and keeps nothing that does not
+   * match the oid and size; s3 PUTs them to the staging key (in parts when large, one part held in
+   * memory at a time), with their SHA-256 checksum where it is one request. verify then commits
+   * and links them as for any upload.
+   */
+  putStaged(upload: StagedUpload, body: Readable): Promise<void>;
   /** Size of the staged bytes of an upload, or null when nothing (complete) is staged. */
   stagedSize(upload: StagedUpload): Promise<number | null>;
   /**

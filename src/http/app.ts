@@ -67,7 +67,7 @@ export function createApp(ctx: AppContext, lfs: LfsMount): express.Express {
   app.use(lfs.routes);
   app.use(resolveRoutes(ctx, lfs.store));
   app.use(hubApi(ctx, lfs.transfers));
-  app.use(pages(ctx));
+  app.use(pages(ctx, lfs.transfers));
 
   app.use((req, res) => {
     // Never RepoNotFound: a client must not take a route hubgate lacks for a missing repo.

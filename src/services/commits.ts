@@ -1,4 +1,6 @@
+import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import path from 'node:path';
 import { MAX_POINTER_SIZE, MIN_POINTER_SIZE, parsePointer, pointerText } from '../../lfs/pointer.js';
 import type { Db } from '../db/index.js';
@@ -127,6 +129,18 @@ export class CommitDraft {
     }
     const file = path.join(this.tmp, `blob-${this.fileCount++}`);
     await fs.writeFile(file, content);
+    this.ops.push({ kind: 'file', path: p, blob: this.blobs!.add(file) });
+  }
+
+  /** A file stored in git itself, whose bytes are in the file `from` (copied: the caller keeps it). */
+  async addFileFrom(p: string, from: string): Promise<void> {
+    this.count();
+    const { size } = await fs.stat(from);
+    if (size > this.deps.maxFileSize) {
+      throw badRequest(`file "${printable(p)}" is ${size} bytes, over the ${this.deps.maxFileSize} bytes a file stored in git may have: it belongs in Git LFS`);
+    }
+    const file = path.join(this.tmp, `blob-${this.fileCount++}`);
+    await fs.copyFile(from, file);
     this.ops.push({ kind: 'file', path: p, blob: this.blobs!.add(file) });
   }
 
@@ -408,4 +422,61 @@ async function currentOid(dir: string, env: NodeJS.ProcessEnv, commit: string, p
     if (pointer) return pointer.oid;
   }
   return info.oid;
+}
+
+/** Stores an LFS object whose bytes hubgate holds and links it to the repo (lfs/transfers.ts storeFromServer). */
+export interface ServerLfs {
+  storeFromServer(repo: { id: number; repoId: string; baseUrl: string }, oid: string, size: number, open: () => Readable): Promise<void>;
+}
+
+/** A file received whole into a temporary file (a web upload), with what was learned while receiving it. */
+export interface HeldFile {
+  path: string;
+  /** The temporary file holding its bytes; the caller removes it after the commit. */
+  file: string;
+  size: number;
+  sha256: string;
+  /** Its first bytes (512), for the binary test. */
+  sample: Buffer;
+}
+
+/**
+ * One commit of files hubgate holds (uploaded or written in a page's editor) and of deletions,
+ * through the same draft as the commit API: each file goes where the preupload answer would send
+ * it (Git LFS when the .gitattributes says so, when it is over the size limit for git, or binary;
+ * else git), so push policy, hooks, conflicts and the audit behave as for an API commit.
+ */
+export async function commitHeldFiles(
+  deps: CommitDeps & { lfs: ServerLfs },
+  repo: RepoWithOwner,
+  opts: { branch: string; files: HeldFile[]; deletes: string[]; header: CommitHeader; author: Identity; user: string; where: { repoId: string; baseUrl: string } },
+): Promise<{ oid: string; hookOutput: string; auditError?: Error; lfsPaths: string[] }> {
+  const dir = repoDir(deps.dataDir, repo);
+  const head = await resolveCommit(dir, gitEnv(deps.dataDir), `refs/heads/${opts.branch}`);
+  if (!head) throw new HubgateError('not-found', `branch "${printable(opts.branch)}" does not exist in ${repoIdOf(repo)}: commit to an existing branch`, 'RevisionNotFound');
+  const seen = new Set<string>();
+  for (const f of [...opts.files.map((x) => x.path), ...opts.deletes]) {
+    if (seen.has(f)) throw badRequest(`"${printable(f)}" appears twice in this commit: send each file once`);
+    seen.add(f);
+  }
+  const plans = opts.files.length ? await planUploads(deps, repo, head, opts.files, {}) : [];
+  const draft = new CommitDraft(deps, repo);
+  const lfsPaths: string[] = [];
+  try {
+    await draft.open();
+    for (const [i, f] of opts.files.entries()) {
+      if (plans[i].uploadMode === 'lfs') {
+        await deps.lfs.storeFromServer({ id: repo.id, ...opts.where }, f.sha256, f.size, () => createReadStream(f.file));
+        draft.addLfsFile(f.path, f.sha256, f.size, i + 1);
+        lfsPaths.push(f.path);
+      } else {
+        await draft.addFileFrom(f.path, f.file);
+      }
+    }
+    for (const p of opts.deletes) draft.deleteFile(p);
+    const result = await draft.commit({ branch: opts.branch, header: opts.header, author: opts.author, user: opts.user, where: opts.where });
+    return { ...result, lfsPaths };
+  } finally {
+    await draft.dispose();
+  }
 }

@@ -22,6 +22,10 @@ import { errorPage, notFoundPage, pageErrors } from './respond.js';
 import { sameSession, sessionCaller, signedIn } from './session.js';
 import { stylesheet } from './style.js';
 import { TOKENS_PAGE, tokensPage } from './tokens-page.js';
+import type { ServerLfs } from '../../services/commits.js';
+import { parsePlace, sessionForUpload } from './file-commit.js';
+import { fileEditPages } from './file-edit.js';
+import { fileUploadPage } from './file-upload.js';
 
 // hubgate's server-rendered pages: sign in, repo pages with the gate form, repo settings, tokens.
 // Mounted after git, LFS and the API, so a session cookie is only ever read here.
@@ -32,9 +36,12 @@ import { TOKENS_PAGE, tokensPage } from './tokens-page.js';
 // repo the path names; a denial is the 404 page, so a hidden repo and a missing one look the same).
 
 /** Form posts of every page; a declared length over the limit is refused before reading. */
-const formBody = declaredLengthAtMost(64 * 1024, express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 200 }), 'send the form as the page does');
+const urlencodedBody = declaredLengthAtMost(64 * 1024, express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 200 }), 'send the form as the page does');
+/** Multipart forms (file uploads) are read as streams by their own routes (src/http/multipart-form.ts), with their own limits. */
+const formBody: RequestHandler = (req, res, next) => (req.is('multipart/form-data') ? next() : urlencodedBody(req, res, next));
 
-export function pages(ctx: AppContext): Router {
+/** `lfs`: stores the LFS files of uploads from the pages (lfs/transfers.ts, from the composition root). */
+export function pages(ctx: AppContext, lfs?: ServerLfs): Router {
   // A moved repo's old name: 302 (not 301, which browsers keep: a new repo may take the name).
   const guard = repoGuard(ctx, (req, res) => notFoundPage(req, res), redirectMoved(302));
   // Pages of file contents (files, history, diffs): a gated repo's refusal says access is needed
@@ -50,6 +57,9 @@ export function pages(ctx: AppContext): Router {
   const users = adminUsersPage(ctx);
   const admin = siteAdmin((req, res) => notFoundPage(req, res));
   const newRepo = newRepoPage(ctx);
+  const noLfs: ServerLfs = { storeFromServer: async () => { throw new Error('no LFS store was given to the pages'); } };
+  const edit = fileEditPages(ctx, lfs ?? noLfs);
+  const uploads = fileUploadPage(ctx, lfs ?? noLfs);
 
   const router = Router();
   // The API's unknown routes keep the API's JSON 404; pages never answer under /api.
@@ -97,6 +107,13 @@ export function pages(ctx: AppContext): Router {
   router.post(...at('/settings/visibility'),                  label('page-repo-settings'),     sameSession, guard('admin'),     settings.visibility);
   router.post(...at('/settings/delete'),                      label('page-repo-settings'),     sameSession, guard('admin'),     settings.remove);
   router.get( ...at('/settings/access-report.json'),          label('page-access-report'),     guard('write'),                  settings.accessReport);
+  // Adding and deleting files (straight to the branch): multipart forms prove their session by their first field, as they are read.
+  router.get( ...atFile('new'),                               label('page-file-new'),          guard('write'),                  edit.showNew);
+  router.post(...atFile('new'),                               label('page-file-new'),          sessionForUpload, guard('write'), edit.createFile);
+  router.get( ...atFile('upload'),                            label('page-file-upload'),       guard('write'),                  uploads.show);
+  router.post(...atFile('upload'),                            label('page-file-upload'),       sessionForUpload, guard('write'), uploads.upload);
+  router.get( ...atFile('delete'),                            label('page-file-delete'),       guard('write'),                  edit.showDelete);
+  router.post(...atFile('delete'),                            label('page-file-delete'),       sameSession, guard('write'),     edit.deleteFile);
   // JSON requests are the API's (answered before the pages); anything else that is not a form falls through to the 404.
   router.post(...at('/ask-access'),                           label('page-ask-access'),        formOnly, sameSession, guard('view'), askAccessFromPage(ctx));
   router.get( ...underFiles('/tree', false),                  label('page-repo-tree'),         fileGuard('read'),               files.tree);
@@ -188,6 +205,26 @@ function underFiles(kind: '/tree' | '/blob', needsPath: boolean): [RegExp[], Req
     if (typeof target === 'string') return errorPage(req, res, 400, 'Invalid address', target);
     res.locals.repoRef = parsed.ref;
     res.locals.filesTarget = target;
+    next();
+  };
+  return [paths, parse];
+}
+
+/**
+ * The pages `/{repo}/{kind}/{branch}[/{path}]` under every repo address, and the step that parses
+ * the repo (res.locals.repoRef) and the branch and path (res.locals.filePlace); a bad one is the 400 page.
+ */
+function atFile(kind: string): [RegExp[], RequestHandler] {
+  const paths = REPO_ADDRESSES.map((address) => new RegExp(`^${address.replace(/:ns|:name/g, '[^/]+')}/${kind}/[^/]+(?:/.*)?$`));
+  const rest = new RegExp(`^/${kind}/[^/]+(?:/.*)?$`);
+  const parse: RequestHandler = (req, res, next) => {
+    const parsed = parseRepoPath(req.path, rest);
+    if (!parsed) return next('route');
+    if (!parsed.ok) return errorPage(req, res, 400, 'Invalid address', parsed.message);
+    const place = parsePlace(parsed.rest.slice(kind.length + 1));
+    if ('problem' in place) return errorPage(req, res, 400, 'Invalid address', place.problem);
+    res.locals.repoRef = parsed.ref;
+    res.locals.filePlace = place;
     next();
   };
   return [paths, parse];
