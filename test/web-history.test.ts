@@ -244,7 +244,9 @@ describe('History and Commit pages', () => {
     const bob = await signedIn('bob');
     for (const url of ['/alice/gated/commits/main', `/alice/gated/commit/${commits.gated}`, `/alice/gated/commit/${commits.gated}.diff`]) {
       const { text } = await page(bob, url, 403);
-      expect(text).toContain('gated repository');
+      // The Files tab's refusal: access is needed, asked for on the card.
+      expect(text).toContain('This repo is gated');
+      expect(text).toContain('href="/alice/gated"');
       expect(text).not.toContain('Gated stuff');
     }
     const anonymous = await page(new Browser(hub.url), '/alice/gated/commits/main', 401);
