@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { createRepo, listDatasets, listModels, listSpaces, uploadFile } from '@huggingface/hub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Hubgate, startHubgate } from './helpers/hubgate.js';
+import { poll } from './helpers/git-client.js';
 import { lfsClient } from './helpers/lfs-client.js';
 
 const ISO_Z = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -104,7 +105,9 @@ describe('repo listings and search', () => {
         expect(res.status).toBe(200);
       }
     }
-    // A card pushed with git, another committed through the API.
+    // A card pushed with git, another committed through the API. Commit times have whole seconds:
+    // the push comes a second after the repos' first commits, so it sorts first by lastModified.
+    await new Promise((r) => setTimeout(r, 1100));
     await hub.pushFiles('alice/alpha-model', tok.alice, { 'README.md': CARD, 'config.json': '{"a": 1}\n' });
     await uploadFile({
       ...as('alice'),
@@ -152,8 +155,9 @@ describe('repo listings and search', () => {
     expect(ids).toEqual([...ids].sort((a: string, b: string) => a.toLowerCase().localeCompare(b.toLowerCase())));
     const created = (await (await get('/api/models?sort=createdAt', 'alice')).json()).map((i: any) => i.createdAt);
     expect(created).toEqual([...created].sort().reverse());
-    const modified = await (await get('/api/models?sort=lastModified')).json();
-    expect(modified[0].id).toBe('alice/alpha-model'); // the last one pushed to
+    // The last one pushed to; its listing is refreshed in the background after the push.
+    const first = async () => (await (await get('/api/models?sort=lastModified')).json())[0].id;
+    expect(await poll(async () => (await first()) === 'alice/alpha-model', 5000, 50)).toBe(true);
   });
 
   it('searches ids case-insensitively, with the author and with short terms', async () => {

@@ -178,9 +178,13 @@ export function filesPages(ctx: AppContext): { tree: RequestHandler; blob: Reque
     const here = `/${repo.repoId}/tree/${rev}${target.path ? `/${pathSegments(target.path)}` : ''}`;
     const pager = html`<p class="pager">${pageNumber > 1 ? html`<a rel="prev" href="${here}?page=${pageNumber - 1}">Previous</a>` : null}
 ${more ? html`<a rel="next" href="${here}?page=${pageNumber + 1}">Next ${PAGE_SIZE} entries</a>` : null}</p>`;
+    const folder = target.path ? `/${pathSegments(target.path)}` : '';
+    // Adding files goes straight to a branch (the pages refuse tags and commits with a message).
+    const actions = html`<p class="actions"><a href="/${repo.repoId}/commits/${rev}${folder}">History</a>${repo.may.write ? html` · <a href="/${repo.repoId}/new/${rev}${folder}">Add file</a> · <a href="/${repo.repoId}/upload/${rev}${folder}">Upload files</a>` : null}</p>`;
     const body = html`${repoHeader(repo, 'files', defaultBranch)}
 ${refSwitcher(await refs, repo, 'tree', target.revision, target.path)}
 ${breadcrumbs(repo.repoId, rev, target.path)}
+${actions}
 ${entries.length === 0 && pageNumber === 1 ? html`<p class="muted">This folder is empty.</p>` : html`<table class="files"><thead><tr><th>Name</th><th>Size</th><th>Last commit</th></tr></thead><tbody>${rows}</tbody></table>`}
 ${withCommits ? null : html`<p class="muted">Last commits are shown for folders of up to ${LAST_COMMIT_ENTRIES} entries.</p>`}
 ${pager}`;
@@ -224,9 +228,11 @@ ${downloadButton}<p class="muted"><a href="${raw}">Pointer file</a></p>`;
 <div class="code"><table class="code"><tbody>${numbered}</tbody></table></div>
 ${lines.length > MAX_SHOWN_LINES ? html`<p class="muted">The first ${MAX_SHOWN_LINES} lines are shown: <a href="${download}?download=true">download</a> the file for the rest.</p>` : null}`;
     }
+    const actions = html`<p class="actions"><a href="/${repo.repoId}/commits/${rev}/${pathSegments(target.path)}">History</a>${repo.may.write ? html` · <a href="/${repo.repoId}/delete/${rev}/${pathSegments(target.path)}">Delete</a>` : null}</p>`;
     const body = html`${repoHeader(repo, 'files', defaultBranch)}
 ${refSwitcher(await refs, repo, 'blob', target.revision, target.path)}
 ${breadcrumbs(repo.repoId, rev, target.path)}
+${actions}
 ${content}`;
     renderPage(req, res, 200, `${repo.repoId}: ${target.path}`, body);
   };
