@@ -7,6 +7,7 @@ import type { AccessRequest, AccessStatus } from '../../domain/types.js';
 import { allAccessRequests, grantAccess, handleAccessRequest, MAX_REJECTION_REASON } from '../../services/access-requests.js';
 import { currentRepo, deleteRepo, NOTIFY_EMAIL, setVisibility, updateSettings } from '../../services/repos.js';
 import { authorizedRepo } from '../authorize.js';
+import { defaultBranchOf, repoHeader } from './repo-header.js';
 import type { AppContext } from '../context.js';
 import { csrfField, html, type Html, notice, shownTime } from './html.js';
 import { redirectTo, renderPage, setPageHeaders } from './respond.js';
@@ -98,8 +99,9 @@ async function showSettings(ctx: AppContext, req: Request, res: Response, repo: 
   const done = typeof req.query.done === 'string' ? DONE[req.query.done] : undefined;
   const radio = (name: string, value: string, label: string, checked: boolean) =>
     html`<label class="check"><input type="radio" name="${name}" value="${value}"${checked ? html` checked` : null}> ${label}</label>`;
-  const body = html`<p><a href="/${id}">← ${id}</a></p>
-<h1>Settings of ${id}</h1>
+  const authorized = authorizedRepo(res);
+  const body = html`${repoHeader(authorized, 'settings', await defaultBranchOf(ctx, authorized))}
+<h2>Settings</h2>
 ${problem ? notice('error', problem.error) : done ? notice('ok', done) : null}
 <h2>Access requests (gating)</h2>
 <form method="post" action="/${id}/settings" class="stack">
