@@ -57,9 +57,7 @@ export class Quarantine {
         await this.moveTree(src, dst);
       } else if (!entry.name.startsWith('tmp_')) {
         // git's own temporary files (tmp_obj_*, tmp_pack_*) are not objects.
-        await fs.link(src, dst).catch((err: NodeJS.ErrnoException) => {
-          if (err.code !== 'EEXIST') throw err;
-        });
+        await linkInto(src, dst);
         await fs.unlink(src);
       }
     }
@@ -68,5 +66,24 @@ export class Quarantine {
   /** Removes the quarantine and whatever is still in it. */
   async dispose(): Promise<void> {
     await fs.rm(this.dir, { recursive: true, force: true, maxRetries: 3 });
+  }
+}
+
+/**
+ * Hard-links `src` to `dst`; an object the repo already has (EEXIST) stays as it is. A repack in
+ * another process (git prune-packed) may remove an empty fan-out directory between our mkdir and
+ * the link: the directory is made again and the link retried, as git does for its own objects.
+ */
+async function linkInto(src: string, dst: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fs.link(src, dst);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return;
+      const sourceThere = await fs.access(src).then(() => true, () => false);
+      if (code !== 'ENOENT' || !sourceThere || attempt === 5) throw err;
+      await fs.mkdir(path.dirname(dst), { recursive: true });
+    }
   }
 }
