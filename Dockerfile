@@ -1,5 +1,5 @@
 # hubgate: build the TypeScript, then run on a slim Node 22 image with git and git-lfs.
-# The `test` stage installs exactly what .ci/run installs (git, git-lfs, chromium) and runs the
+# The `test` stage installs exactly what .ci/run installs (git, git-lfs, chromium, openssh-client) and runs the
 # suite: `docker build --target test .`. The runtime needs only git and git-lfs.
 
 FROM node:22-bookworm-slim AS build
@@ -17,7 +17,7 @@ RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
 
 FROM build AS test
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git git-lfs chromium \
+ && apt-get install -y --no-install-recommends git git-lfs chromium openssh-client \
  && rm -rf /var/lib/apt/lists/*
 COPY vitest.config.ts ./
 COPY test ./test
@@ -43,7 +43,7 @@ ENV HUBGATE_DATA_DIR=/data \
     HUBGATE_HOST=0.0.0.0 \
     HUBGATE_PORT=8080
 VOLUME ["/data"]
-EXPOSE 8080
+EXPOSE 8080 2222
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.HUBGATE_PORT + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["hubgate", "serve"]
