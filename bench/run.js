@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ensureRepo, finishRepo, repoStats } from './gen-repos.js';
+import { ensureRepo } from './gen-repos.js';
+import { populate } from './populate.js';
 import { advertisedRefs, parsePktLines, timedUploadPack, wantAllBody } from './git-proto.js';
 import { FCGIWRAP, HTTP_BACKEND, HUBGATE_BIN, hubgateCli, LABELS, NGINX, ROOT_DIR, speaksV2, startHubgate, startNginx, startNgs } from './servers.js';
 import { installCleanup, median, nowMs, procStatusKb, resetPeakRss, rmrf, run } from './util.js';
@@ -85,31 +86,6 @@ installCleanup(() => {
 /** Names the repos get on every server (alice/NAME). */
 const REPOS = { big: 'big', medium: 'medium', refs: 'refs5k' };
 
-/** Replaces dst's objects and refs with src's (hard links where possible), keeping dst's own config. */
-async function populate(dst, src) {
-  for (const p of ['objects', 'refs', 'packed-refs']) rmrf(path.join(dst, p));
-  try {
-    await run('cp', ['-al', path.join(src, 'objects'), path.join(dst, 'objects')], { quiet: true });
-  } catch {
-    rmrf(path.join(dst, 'objects'));
-    await run('cp', ['-a', path.join(src, 'objects'), path.join(dst, 'objects')]);
-  }
-  // Alternates would point at paths relative to the source: drop them, repack below fetches nothing.
-  if (fs.existsSync(path.join(dst, 'objects', 'info', 'alternates'))) throw new Error(`${src} uses alternates: give a self-contained repo (git repack -a -d)`);
-  await run('cp', ['-a', path.join(src, 'refs'), path.join(dst, 'refs')]);
-  if (fs.existsSync(path.join(src, 'packed-refs'))) fs.copyFileSync(path.join(src, 'packed-refs'), path.join(dst, 'packed-refs'));
-  fs.copyFileSync(path.join(src, 'HEAD'), path.join(dst, 'HEAD'));
-  const st = await repoStats(dst);
-  if (!st.bitmap || st.packs !== 1 || st.looseObjects) {
-    log(`bench:   ${path.basename(dst)}: ${st.packs} packs, ${st.looseObjects} loose objects, bitmap: ${st.bitmap}; repacking with a bitmap ...`);
-    await finishRepo(dst);
-  } else if (!fs.existsSync(path.join(dst, 'objects', 'info', 'commit-graph')) && !fs.existsSync(path.join(dst, 'objects', 'info', 'commit-graphs'))) {
-    await run('git', ['-C', dst, 'commit-graph', 'write', '--reachable', '--no-progress']);
-  }
-  await run('git', ['-C', dst, 'fsck', '--connectivity-only', '--no-progress', '--no-dangling'], { env: CLIENT_ENV });
-  return repoStats(dst);
-}
-
 async function prepare() {
   for (const [tool, p] of [['nginx', NGINX], ['fcgiwrap', FCGIWRAP], ['git-http-backend', HTTP_BACKEND]]) {
     if (SERVERS.includes('nginx') && !fs.existsSync(p)) throw new Error(`${tool} not found at ${p}`);
@@ -153,7 +129,7 @@ async function prepare() {
   for (const [k, src] of Object.entries(sources)) {
     const dst = path.join(PROJECT_ROOT, 'alice', `${REPOS[k]}.git`);
     if (!fs.existsSync(path.join(dst, 'HEAD'))) throw new Error(`expected a bare repo at ${dst} (did \`hubgate repo create\` put it elsewhere?)`);
-    stats[k] = { source: src, path: dst, ...(await populate(dst, src)) };
+    stats[k] = { source: src, path: dst, ...(await populate(dst, src, CLIENT_ENV, log)) };
   }
   return { token, stats };
 }
