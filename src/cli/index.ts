@@ -18,6 +18,7 @@ import { collectLfsGarbageIn, humanBytes } from '../services/lfs-gc.js';
 import { deleteOrg, listOrgs, orgMembers, removeMember, setMember } from '../services/orgs.js';
 import { type Db, withDatabase } from '../services/database.js';
 import { createRepo, deleteRepo, listRepos, moveRepo, requireRepo, setVisibility, updateSettings } from '../services/repos.js';
+import { addSshKey, removeSshKey, sshKeysOf } from '../services/ssh-keys.js';
 import { createToken, revoke, tokensOf } from '../services/tokens.js';
 import { deleteUser, disableUser, enableUser, listUsers, setUser } from '../services/users.js';
 
@@ -39,6 +40,18 @@ async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** Standard input as text, refused past `max` bytes (a public key is one short line). */
+async function readStdinBounded(max: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    size += (chunk as Buffer).length;
+    if (size > max) throw new UsageError(`standard input is over ${max} bytes: pipe in one public key (a .pub file)`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function say(line: string): void {
@@ -250,6 +263,37 @@ export function buildProgram(): Command {
       if (!/^[1-9][0-9]{0,15}$/.test(id)) throw new UsageError(`invalid token id "${id}": use the number shown by \`hubgate token list USER\``);
       await withDb(o, (db) => revoke(db, Number(id), null));
       say(`revoked token ${id}`);
+    });
+
+  const sshKey = program.command('ssh-key').description("manage users' SSH public keys (git over SSH)");
+  sshKey
+    .command('add <user>')
+    .description('add a public key, read from standard input (one line of a .pub file); prints its id and fingerprint')
+    .addOption(dataOption())
+    .requiredOption('--title <title>', 'what the key is, e.g. the machine it is on')
+    .action(async (userName: string, o) => {
+      if (process.stdin.isTTY) throw new UsageError('ssh-key add reads the public key from standard input: `hubgate ssh-key add USER --title T < ~/.ssh/id_ed25519.pub`');
+      const text = await readStdinBounded(64 * 1024);
+      const key = await withDb(o, (db) => addSshKey(db, userName, o.title, text, null));
+      say(`${key.id}\t${key.fingerprint}`);
+    });
+  sshKey
+    .command('list <user>')
+    .description("list a user's SSH keys")
+    .addOption(dataOption())
+    .action(async (userName: string, o) => {
+      const keys = await withDb(o, (db) => sshKeysOf(db, userName));
+      say(['ID', 'FINGERPRINT', 'TYPE', 'CREATED', 'LAST USED', 'TITLE'].join('\t'));
+      for (const k of keys) say([k.id, k.fingerprint, k.algorithm, k.createdAt, k.lastUsedAt ?? 'never', k.title].join('\t'));
+    });
+  sshKey
+    .command('remove <id>')
+    .description('remove an SSH key by its id (from `ssh-key list`); its access ends at once')
+    .addOption(dataOption())
+    .action(async (id: string, o) => {
+      if (!/^[1-9][0-9]{0,15}$/.test(id)) throw new UsageError(`invalid SSH key id "${id}": use the number shown by \`hubgate ssh-key list USER\``);
+      await withDb(o, (db) => removeSshKey(db, Number(id), null));
+      say(`removed SSH key ${id}`);
     });
 
   const repo = program.command('repo').description('manage repositories');

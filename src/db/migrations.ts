@@ -264,6 +264,24 @@ const migrations: Record<string, Migration> = {
       end`.execute(db);
     },
   },
+  '0012_ssh_keys': {
+    async up(db: Kysely<any>) {
+      // Users' SSH public keys for git over SSH. A key belongs to one user: its fingerprint (of
+      // the blob) is unique across all users, and it is how a key offered at sign-in is found.
+      await db.schema
+        .createTable('ssh_keys')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('user_id', 'integer', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+        .addColumn('title', 'text', (c) => c.notNull())
+        .addColumn('algorithm', 'text', (c) => c.notNull())
+        .addColumn('public_key', 'text', (c) => c.notNull())
+        .addColumn('fingerprint', 'text', (c) => c.notNull().unique())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('last_used_at', 'text')
+        .execute();
+      await db.schema.createIndex('ssh_keys_user').on('ssh_keys').columns(['user_id', 'id']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

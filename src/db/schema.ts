@@ -177,6 +177,21 @@ export interface RepoRedirectsTable {
   created_at: string;
 }
 
+/** A user's SSH public key (git over SSH). */
+export interface SshKeysTable {
+  id: Generated<number>;
+  user_id: number;
+  title: string;
+  /** The key type as SSH names it, e.g. 'ssh-ed25519'. */
+  algorithm: string;
+  /** The key blob, base64 as in the .pub file. */
+  public_key: string;
+  /** 'SHA256:' and the unpadded base64 of the blob's SHA-256; unique across users. */
+  fingerprint: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
 export interface Database {
   accounts: AccountsTable;
   memberships: MembershipsTable;
@@ -194,4 +209,5 @@ export interface Database {
   repo_tags: RepoTagsTable;
   repo_search: RepoSearchTable;
   repo_redirects: RepoRedirectsTable;
+  ssh_keys: SshKeysTable;
 }

@@ -13,6 +13,7 @@ export const AUDIT_ACTIONS = [
   'user.create', 'user.update', 'user.password', 'user.disable', 'user.enable', 'user.delete',
   'org.create', 'org.delete', 'member.add', 'member.role', 'member.remove',
   'token.create', 'token.revoke', 'token.rotate',
+  'ssh_key.add', 'ssh_key.remove',
   'repo.create', 'repo.delete', 'repo.move', 'repo.visibility', 'repo.gate', 'repo.settings',
   'access.request', 'access.accept', 'access.reject', 'access.cancel', 'access.grant',
   'push', 'commit',
