@@ -33,6 +33,8 @@ export const MAX_SHOWN_BYTES = 1024 * 1024;
 /** Lines shown of a text file; the rest is in the download. */
 export const MAX_SHOWN_LINES = 20_000;
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.gif', '.webp', '.bmp', '.ico', '.avif']);
+/** LFS images up to this size are shown on their blob page (from the store: S3's own origin, or hubgate's); larger ones only link. */
+const MAX_SHOWN_LFS_IMAGE_BYTES = 20 * 1024 * 1024;
 
 /** The revision and path of a tree or blob URL: `/{rev}` or `/{rev}/{path}` after /tree or /blob. */
 export interface FilesTarget {
@@ -213,6 +215,7 @@ ${pager}`;
     if (pointer) {
       content = html`<p><span class="badge lfs">LFS</span> This file is stored with Git LFS.</p>
 <dl class="fields"><dt>Size</dt><dd>${shownSize(pointer.size)} (${pointer.size} bytes)</dd><dt>SHA256</dt><dd><code>${pointer.oid}</code></dd></dl>
+${IMAGE_EXTENSIONS.has(ext) && pointer.size <= MAX_SHOWN_LFS_IMAGE_BYTES ? html`<p><img class="shown" src="${download}" alt="${path.posix.basename(target.path)}"></p>` : null}
 ${downloadButton}<p class="muted"><a href="${raw}">Pointer file</a></p>`;
     } else if (IMAGE_EXTENSIONS.has(ext)) {
       content = html`<p class="muted">${shownSize(info.size)}</p><p><img class="shown" src="${download}" alt="${path.posix.basename(target.path)}"></p>${downloadButton}`;
