@@ -6,13 +6,14 @@ import { html, type Html, layout } from './html.js';
 // How pages answer: security headers on every HTML response, the layout around each body, error pages.
 
 /**
- * No scripts at all; styles only from our own stylesheet; images from hubgate and from
+ * Scripts and styles only from hubgate's own files (never inline), and requests by scripts only
+ * to hubgate (the upload page's progress); images from hubgate and from
  * `imageOrigins` (the LFS object store's, where resolve URLs redirect to: src/server.ts computes
  * it once at startup); forms only post back to hubgate; never framed.
  */
 export function contentSecurityPolicy(imageOrigins: readonly string[] = []): string {
   const images = ["'self'", ...imageOrigins].join(' ');
-  return `default-src 'none'; style-src 'self'; img-src ${images}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`;
+  return `default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src ${images}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`;
 }
 
 /** The policy of pages when the pages router has not set one (no image origin beyond hubgate's). */

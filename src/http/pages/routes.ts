@@ -20,6 +20,7 @@ import { repoSettingsPage } from './repo-settings.js';
 import { searchPage } from './search-page.js';
 import { contentSecurityPolicy, errorPage, notFoundPage, pageErrors } from './respond.js';
 import { sameSession, sessionCaller, signedIn } from './session.js';
+import { staticAssets } from './static-assets.js';
 import { stylesheet } from './style.js';
 import { TOKENS_PAGE, tokensPage } from './tokens-page.js';
 import type { ServerLfs } from '../../services/commits.js';
@@ -75,6 +76,7 @@ export function pages(ctx: AppContext, lfs?: ServerLfs, imageOrigins: readonly s
 
   //          method  path                                    metrics label                    authorised by                    handler
   router.get( '/static/hubgate.css',                          label('page-static'),            /* anyone */                     stylesheet);
+  router.get( '/static/:file',                                label('page-static'),            /* anyone */                     staticAssets);
   router.use(sessionCaller(ctx), formBody);
   router.get( '/',                                            label('page-home'),              /* anyone: what it lists, the listing service's visibility */ homePage(ctx));
   router.get( '/login',                                       label('page-login'),             /* anyone */                     login.form);
