@@ -8,7 +8,7 @@ import { revisionProblem } from '../../domain/revisions.js';
 import { objectInfo, readBlob, resolveCommit } from '../../git/content.js';
 import { gitEnv } from '../../git/env.js';
 import { repoDir } from '../../git/repo-dirs.js';
-import { type LastCommit, lastCommitsIn, lfsDetailsOfAll, listTreePage } from '../../git/tree.js';
+import { type LastCommit, lastCommitsIn, lfsDetailsOfAll, listFolderPage } from '../../git/tree.js';
 import { type RepoRefs, repoRefs } from '../../services/history.js';
 import { type AuthorizedRepo, authorizedRepo } from '../authorize.js';
 import type { AppContext } from '../context.js';
@@ -158,7 +158,7 @@ export function filesPages(ctx: AppContext): { tree: RequestHandler; blob: Reque
     }
     const pageNumber = Math.max(1, Math.min(1_000_000, Number.parseInt(String(req.query.page ?? '1'), 10) || 1));
     const offset = (pageNumber - 1) * PAGE_SIZE;
-    const { entries, more } = await listTreePage(dir, env, treeOid, { base: target.path, recursive: false, directories: true }, offset, PAGE_SIZE);
+    const { entries, more } = await listFolderPage(dir, env, treeOid, target.path, offset, PAGE_SIZE);
     // Folders first, then files, each by name (git lists them by name).
     entries.sort((a, b) => (a.type === b.type ? 0 : a.type === 'directory' ? -1 : 1));
     const names = entries.map((e) => path.posix.basename(e.path));
