@@ -60,7 +60,10 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
     web: { baseUrl: (req) => baseUrlOf(cfg, req), parseRepoPath, declaredLengthAtMost },
     downloads: { count: (repoId, n) => downloads.count(repoId, n) },
   };
-  const app = createApp(ctx, { routes: lfsRoutes({ store, signer, transfers }, lfsPorts), store, transfers });
+  // Images of cards and blob pages are resolve URLs, which redirect to the store's own URLs (s3):
+  // the pages' policy allows that origin, computed once here from the settings, never from a request.
+  const downloadOrigin = await store.downloadOrigin?.();
+  const app = createApp(ctx, { routes: lfsRoutes({ store, signer, transfers }, lfsPorts), store, transfers, downloadOrigin });
   // Cleaning up after crashes and expiries: what earlier processes left, now; then a periodic
   // sweep that one process runs for all. Hashing that a crash stopped is also taken up once its
   // claim lapses (CLAIM_SECONDS after the crash, at the latest) by this process.

@@ -140,6 +140,28 @@ interface Presign {
   ttl: number;
 }
 
+/**
+ * The origin (scheme://host[:port]) of the presigned URLs the store hands out: the endpoint's,
+ * or the bucket's virtual host on it. Made by the SDK's own endpoint rules from the settings
+ * alone, with placeholder credentials (a signature is not needed, only the URL's host), so it
+ * needs no network and works before any credential is available.
+ */
+export async function presignedOrigin(cfg: S3Settings): Promise<string> {
+  if (!cfg.s3Bucket) throw new Error('the s3 store needs HUBGATE_S3_BUCKET');
+  const client = new S3Client({
+    region: cfg.s3Region,
+    endpoint: cfg.s3Endpoint,
+    forcePathStyle: cfg.s3ForcePathStyle,
+    credentials: { accessKeyId: 'origin-probe', secretAccessKey: 'origin-probe' },
+  });
+  try {
+    const url = await getSignedUrl(client, new GetObjectCommand({ Bucket: cfg.s3Bucket, Key: `${cfg.s3Prefix}hubgate-probe` }), { expiresIn: 60 });
+    return new URL(url).origin;
+  } finally {
+    client.destroy();
+  }
+}
+
 export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Store {
   if (!cfg.s3Bucket) throw new Error('the s3 store needs HUBGATE_S3_BUCKET');
   const Bucket = cfg.s3Bucket;
@@ -350,6 +372,8 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
       const h = await head(objectKey(oid));
       return h ? (h.ContentLength ?? 0) : null;
     },
+
+    downloadOrigin: () => presignedOrigin(cfg),
 
     async downloadTarget(oid, _size, _where, ttl): Promise<Target> {
       return { href: await presign({ method: 'GET', key: objectKey(oid), query: { 'response-content-type': OCTET_STREAM, 'x-id': 'GetObject' }, ttl }) };

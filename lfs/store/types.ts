@@ -79,6 +79,11 @@ export interface ObjectStore {
    * rejected or removed user's links stop working at once; presigned S3 links live `ttlSeconds`.
    */
   downloadTarget(oid: string, size: number, where: RepoAt, ttlSeconds: number, userId: number | null): Promise<Target>;
+  /**
+   * The origin of downloadTarget's URLs when they are not on hubgate's own address (s3: the
+   * bucket's), so pages can allow images from it. Stores serving from hubgate (fs) leave it out.
+   */
+  downloadOrigin?(): Promise<string>;
   /** Where a client PUTs all the bytes of an upload at once (transfer "basic"). */
   uploadTarget(upload: StagedUpload, ttlSeconds: number, opts: UploadTargetOptions): Promise<Target>;
   /** Begins a multipart upload; returns the store's upload id. */

@@ -168,6 +168,23 @@ export async function readBlob(dir: string, env: NodeJS.ProcessEnv, spec: string
   return read?.info.type === 'blob' ? (read.content ?? null) : null;
 }
 
+/** Type, size and id of each of `specs` (object ids, or any revision expressions), asked of the warm reader in one go; null for each that does not exist. */
+export async function objectInfoAll(dir: string, env: NodeJS.ProcessEnv, specs: string[]): Promise<(ObjectInfo | null)[]> {
+  const reader = readerFor(dir, env);
+  return Promise.all(specs.map(async (spec) => (await reader.request('info', spec))?.info ?? null));
+}
+
+/**
+ * The id and raw content of the tree `spec` names (a tree id, or `{commit}^{tree}`) when it is a
+ * tree of at most `maxBytes` bytes; null otherwise.
+ */
+export async function readTreeObject(dir: string, env: NodeJS.ProcessEnv, spec: string, maxBytes = MAX_READ_BYTES): Promise<{ oid: string; content: Buffer } | null> {
+  const info = await objectInfo(dir, env, spec);
+  if (!info || info.type !== 'tree' || info.size > Math.min(maxBytes, MAX_READ_BYTES)) return null;
+  const read = await readerFor(dir, env).request('contents', info.oid);
+  return read?.info.type === 'tree' && read.content ? { oid: info.oid, content: read.content } : null;
+}
+
 /** Whether a warm reader of `dir` is running (some request has been reading the repo). */
 export function hasReader(dir: string): boolean {
   return readers.has(dir);

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { MAX_POINTER_SIZE, MIN_POINTER_SIZE, parsePointer } from '../../lfs/pointer.js';
-import { readBlob } from './content.js';
+import { objectInfoAll, readBlob, readTreeObject } from './content.js';
 import { runGit } from './run.js';
 import { concurrencyLimit } from '../util/concurrency.js';
 
@@ -107,6 +107,59 @@ export function listTreePage(
       else reject(new Error(`git ls-tree failed (${code}): ${Buffer.concat(stderr).toString('utf8').trim()}`));
     });
   });
+}
+
+/** One entry of a raw tree object: "<mode> SP <name> NUL <binary oid>", in git's order. */
+interface RawTreeEntry {
+  mode: string;
+  name: string;
+  oid: string;
+}
+
+/** The entries of a raw tree object (as `cat-file` gives it), whose object ids are `oidBytes` long (20: SHA-1, 32: SHA-256). */
+export function parseTreeObject(raw: Buffer, oidBytes: number): RawTreeEntry[] {
+  const entries: RawTreeEntry[] = [];
+  let at = 0;
+  while (at < raw.length) {
+    const space = raw.indexOf(0x20, at);
+    const nul = raw.indexOf(0, space + 1);
+    if (space < 0 || nul < 0 || nul + 1 + oidBytes > raw.length) throw new Error('malformed tree object');
+    entries.push({ mode: raw.toString('latin1', at, space), name: raw.toString('utf8', space + 1, nul), oid: raw.toString('hex', nul + 1, nul + 1 + oidBytes) });
+    at = nul + 1 + oidBytes;
+  }
+  return entries;
+}
+
+/**
+ * Entries `offset` to `offset + count - 1` of one folder, `treeOid` a tree or a commit (its subfolders included, submodules
+ * left out, in git's order), and whether more follow; the same as listTreePage of the folder,
+ * without starting a process: the tree object is read through the repo's warm `cat-file` and
+ * parsed here, and only the page's files are sized (`info` of each, on the same reader). A tree
+ * too large to read whole goes to listTreePage.
+ */
+export async function listFolderPage(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  treeOid: string,
+  base: string,
+  offset: number,
+  count: number,
+): Promise<{ entries: TreeEntry[]; more: boolean }> {
+  const tree = await readTreeObject(dir, env, `${treeOid}^{tree}`);
+  if (!tree) return listTreePage(dir, env, treeOid, { base, recursive: false, directories: true }, offset, count);
+  // Submodules (mode 160000) are not listed, as ls-tree's reader leaves them out.
+  const listed = parseTreeObject(tree.content, tree.oid.length / 2).filter((e) => e.mode !== '160000');
+  const page = listed.slice(offset, offset + count);
+  const files = page.filter((e) => e.mode !== '40000');
+  const infos = await objectInfoAll(dir, env, files.map((e) => e.oid));
+  const sizes = new Map(files.map((e, i) => [e.oid, infos[i]?.size ?? 0]));
+  const prefix = base ? `${base}/` : '';
+  const entries = page.map((e): TreeEntry =>
+    e.mode === '40000'
+      ? { type: 'directory', oid: e.oid, path: prefix + e.name, blobSize: 0, symlink: false }
+      : { type: 'file', oid: e.oid, path: prefix + e.name, blobSize: sizes.get(e.oid)!, symlink: e.mode === '120000' },
+  );
+  return { entries, more: listed.length > offset + count };
 }
 
 /** The LFS object a file's blob points to, or null when the blob is not a pointer file. */

@@ -19,6 +19,8 @@ export interface LfsMount {
   routes: Router;
   store: ObjectStore;
   transfers: Transfers;
+  /** The origin of the store's download URLs when it is not hubgate's (s3), for the pages' images. */
+  downloadOrigin?: string;
 }
 
 /** Builds the Express app from its dependencies; no module state, so tests can build many. */
@@ -67,7 +69,7 @@ export function createApp(ctx: AppContext, lfs: LfsMount): express.Express {
   app.use(lfs.routes);
   app.use(resolveRoutes(ctx, lfs.store));
   app.use(hubApi(ctx, lfs.transfers));
-  app.use(pages(ctx, lfs.transfers));
+  app.use(pages(ctx, lfs.transfers, lfs.downloadOrigin ? [lfs.downloadOrigin] : []));
 
   app.use((req, res) => {
     // Never RepoNotFound: a client must not take a route hubgate lacks for a missing repo.

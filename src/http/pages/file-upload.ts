@@ -8,12 +8,14 @@ import type { AppContext } from '../context.js';
 import { commitFields, commitFromPage, commitHeader, commitRefused, multipartFormStart, pageUrl, pathIn, placeOf, withForm } from './file-commit.js';
 import { html } from './html.js';
 import { errorPage, notFoundPage, redirectTo, renderPage } from './respond.js';
+import { UPLOAD_SCRIPT_ASSET } from './static-assets.js';
 
 // Uploading files from the browser (/{repo}/upload/{branch}/{folder}): one or many files and a
 // commit message, one commit straight to the branch. The body is streamed (src/http/multipart-form.ts):
 // each file to a temporary file, hashed on the way; then each goes to Git LFS or to git as the
 // commit API's preupload would decide (.gitattributes, HUBGATE_MAX_FILE_SIZE, binary), and the
-// commit service makes the commit. Behind guard('write'). No script: a plain form.
+// commit service makes the commit. Behind guard('write'). A plain form, which works without
+// JavaScript; with it, upload-script.ts sends it and shows the upload's progress.
 
 function uploadForm(req: Request, res: Response): void {
   const repo = authorizedRepo(res);
@@ -24,7 +26,8 @@ ${multipartFormStart(pageUrl(repo.repoId, 'upload', rev, dir), res.locals.sessio
 <label>Files <input type="file" name="files" multiple required></label>
 ${commitFields('Upload files')}
 <button type="submit">Commit changes to ${rev}</button>
-</form>`;
+</form>
+<script src="${UPLOAD_SCRIPT_ASSET.url}" defer></script>`;
   renderPage(req, res, 200, `Upload files · ${repo.repoId}`, body);
 }
 

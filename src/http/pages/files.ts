@@ -8,7 +8,7 @@ import { revisionProblem } from '../../domain/revisions.js';
 import { objectInfo, readBlob, resolveCommit } from '../../git/content.js';
 import { gitEnv } from '../../git/env.js';
 import { repoDir } from '../../git/repo-dirs.js';
-import { type LastCommit, lastCommitsIn, lfsDetailsOfAll, listTreePage } from '../../git/tree.js';
+import { type LastCommit, lastCommitsIn, lfsDetailsOfAll, listFolderPage } from '../../git/tree.js';
 import { type RepoRefs, repoRefs } from '../../services/history.js';
 import { type AuthorizedRepo, authorizedRepo } from '../authorize.js';
 import type { AppContext } from '../context.js';
@@ -33,6 +33,8 @@ export const MAX_SHOWN_BYTES = 1024 * 1024;
 /** Lines shown of a text file; the rest is in the download. */
 export const MAX_SHOWN_LINES = 20_000;
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.gif', '.webp', '.bmp', '.ico', '.avif']);
+/** LFS images up to this size are shown on their blob page (from the store: S3's own origin, or hubgate's); larger ones only link. */
+const MAX_SHOWN_LFS_IMAGE_BYTES = 20 * 1024 * 1024;
 
 /** The revision and path of a tree or blob URL: `/{rev}` or `/{rev}/{path}` after /tree or /blob. */
 export interface FilesTarget {
@@ -156,7 +158,7 @@ export function filesPages(ctx: AppContext): { tree: RequestHandler; blob: Reque
     }
     const pageNumber = Math.max(1, Math.min(1_000_000, Number.parseInt(String(req.query.page ?? '1'), 10) || 1));
     const offset = (pageNumber - 1) * PAGE_SIZE;
-    const { entries, more } = await listTreePage(dir, env, treeOid, { base: target.path, recursive: false, directories: true }, offset, PAGE_SIZE);
+    const { entries, more } = await listFolderPage(dir, env, treeOid, target.path, offset, PAGE_SIZE);
     // Folders first, then files, each by name (git lists them by name).
     entries.sort((a, b) => (a.type === b.type ? 0 : a.type === 'directory' ? -1 : 1));
     const names = entries.map((e) => path.posix.basename(e.path));
@@ -213,6 +215,7 @@ ${pager}`;
     if (pointer) {
       content = html`<p><span class="badge lfs">LFS</span> This file is stored with Git LFS.</p>
 <dl class="fields"><dt>Size</dt><dd>${shownSize(pointer.size)} (${pointer.size} bytes)</dd><dt>SHA256</dt><dd><code>${pointer.oid}</code></dd></dl>
+${IMAGE_EXTENSIONS.has(ext) && pointer.size <= MAX_SHOWN_LFS_IMAGE_BYTES ? html`<p><img class="shown" src="${download}" alt="${path.posix.basename(target.path)}"></p>` : null}
 ${downloadButton}<p class="muted"><a href="${raw}">Pointer file</a></p>`;
     } else if (IMAGE_EXTENSIONS.has(ext)) {
       content = html`<p class="muted">${shownSize(info.size)}</p><p><img class="shown" src="${download}" alt="${path.posix.basename(target.path)}"></p>${downloadButton}`;

@@ -1,3 +1,5 @@
+import { STYLESHEET_ASSET } from './static-assets.js';
+
 // HTML building for hubgate's pages: every interpolated value is escaped unless it is already Html.
 
 /** Markup that is safe to send as is: made only by `html` (which escapes what it interpolates). */
@@ -40,7 +42,7 @@ export interface Chrome {
   here: string;
 }
 
-/** The whole document around a page's body: header with sign-in state, one stylesheet, no scripts. */
+/** The whole document around a page's body: header with sign-in state, one stylesheet, no scripts (a page may add its own external one). */
 export function layout(c: Chrome, body: Html): Html {
   const account = c.userName
     ? html`<span class="who">Signed in as <strong>${c.userName}</strong></span>
@@ -55,7 +57,7 @@ export function layout(c: Chrome, body: Html): Html {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${c.title} · hubgate</title>
-<link rel="stylesheet" href="/static/hubgate.css">
+<link rel="stylesheet" href="${STYLESHEET_ASSET.url}">
 </head>
 <body>
 <header><a class="brand" href="/">hubgate</a><nav>${account}</nav></header>

@@ -5,13 +5,33 @@ import { html, type Html, layout } from './html.js';
 
 // How pages answer: security headers on every HTML response, the layout around each body, error pages.
 
-/** No scripts at all; styles only from our own stylesheet; forms only post back to hubgate; never framed. */
-export const CONTENT_SECURITY_POLICY =
-  "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/**
+ * Scripts and styles only from hubgate's own files (never inline), and requests by scripts only
+ * to hubgate (the upload page's progress); images from hubgate and from
+ * `imageOrigins` (the LFS object store's, where resolve URLs redirect to: src/server.ts computes
+ * it once at startup); forms only post back to hubgate; never framed.
+ */
+export function contentSecurityPolicy(imageOrigins: readonly string[] = []): string {
+  const images = ["'self'", ...imageOrigins].join(' ');
+  return `default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src ${images}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`;
+}
+
+/** The policy of pages when the pages router has not set one (no image origin beyond hubgate's). */
+export const CONTENT_SECURITY_POLICY = contentSecurityPolicy();
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Locals {
+      /** The pages' Content-Security-Policy, set by the pages router for every request it sees. */
+      contentSecurityPolicy?: string;
+    }
+  }
+}
 
 export function setPageHeaders(res: Response): void {
   res.set({
-    'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+    'Content-Security-Policy': res.locals.contentSecurityPolicy ?? CONTENT_SECURITY_POLICY,
     'X-Frame-Options': 'DENY',
     'Referrer-Policy': 'same-origin',
     'X-Content-Type-Options': 'nosniff',

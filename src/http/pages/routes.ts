@@ -18,8 +18,9 @@ import { PROFILE_PAGE, profilePage } from './profile-page.js';
 import { repoPage } from './repo-page.js';
 import { repoSettingsPage } from './repo-settings.js';
 import { searchPage } from './search-page.js';
-import { errorPage, notFoundPage, pageErrors } from './respond.js';
+import { contentSecurityPolicy, errorPage, notFoundPage, pageErrors } from './respond.js';
 import { sameSession, sessionCaller, signedIn } from './session.js';
+import { staticAssets } from './static-assets.js';
 import { stylesheet } from './style.js';
 import { SSH_KEYS_PAGE, sshKeysPage } from './ssh-keys-page.js';
 import { TOKENS_PAGE, tokensPage } from './tokens-page.js';
@@ -41,8 +42,11 @@ const urlencodedBody = declaredLengthAtMost(64 * 1024, express.urlencoded({ exte
 /** Multipart forms (file uploads) are read as streams by their own routes (src/http/multipart-form.ts), with their own limits. */
 const formBody: RequestHandler = (req, res, next) => (req.is('multipart/form-data') ? next() : urlencodedBody(req, res, next));
 
-/** `lfs`: stores the LFS files of uploads from the pages (lfs/transfers.ts, from the composition root). */
-export function pages(ctx: AppContext, lfs?: ServerLfs): Router {
+/**
+ * `lfs`: stores the LFS files of uploads from the pages (lfs/transfers.ts, from the composition root).
+ * `imageOrigins`: origins besides hubgate's that pages may show images from (the LFS object store's).
+ */
+export function pages(ctx: AppContext, lfs?: ServerLfs, imageOrigins: readonly string[] = []): Router {
   // A moved repo's old name: 302 (not 301, which browsers keep: a new repo may take the name).
   const guard = repoGuard(ctx, (req, res) => notFoundPage(req, res), redirectMoved(302));
   // Pages of file contents (files, history, diffs): a gated repo's refusal says access is needed
@@ -66,9 +70,15 @@ export function pages(ctx: AppContext, lfs?: ServerLfs): Router {
   const router = Router();
   // The API's unknown routes keep the API's JSON 404; pages never answer under /api.
   router.use((req, _res, next) => next(req.path.startsWith('/api/') ? 'router' : undefined));
+  const csp = contentSecurityPolicy(imageOrigins);
+  router.use((_req, res, next) => {
+    res.locals.contentSecurityPolicy = csp;
+    next();
+  });
 
   //          method  path                                    metrics label                    authorised by                    handler
   router.get( '/static/hubgate.css',                          label('page-static'),            /* anyone */                     stylesheet);
+  router.get( '/static/:file',                                label('page-static'),            /* anyone */                     staticAssets);
   router.use(sessionCaller(ctx), formBody);
   router.get( '/',                                            label('page-home'),              /* anyone: what it lists, the listing service's visibility */ homePage(ctx));
   router.get( '/login',                                       label('page-login'),             /* anyone */                     login.form);

@@ -76,6 +76,7 @@ table.code td.ln{text-align:right;color:#59636e;user-select:none;width:1%}
 table.code td.ln a{color:inherit;text-decoration:none}
 table.code td.src{white-space:pre}
 img.shown{max-width:100%;border:1px solid #d0d7de}
+.upload-status progress{width:20rem;max-width:100%;vertical-align:middle}
 a.button{display:inline-block;padding:.3rem .9rem;border-radius:.4rem;border:1px solid #1f883d;background:#1f883d;color:#fff;text-decoration:none}
 .pager a{margin-right:1rem}
 ul.repos,ul.orgs,ul.members{list-style:none;padding:0;margin:.5rem 0}
@@ -84,7 +85,7 @@ form.search{display:flex;flex-wrap:wrap;gap:.6rem;align-items:flex-end;margin:.5
 form.search input,form.search select{display:block;padding:.3rem .5rem;font:inherit;margin-top:.2rem}
 `;
 
-/** GET /static/hubgate.css: the same for everyone, so caches may keep it a while. */
+/** GET /static/hubgate.css, the stylesheet's address before pages linked its hashed one (static-assets.ts): kept for pages cached before. */
 export function stylesheet(_req: Request, res: Response): void {
   res.set('Cache-Control', 'public, max-age=3600').type('css').send(STYLESHEET);
 }
