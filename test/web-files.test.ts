@@ -236,4 +236,30 @@ describe('web: model card and files', () => {
     await text(browser(), '/alice/gated/tree/main', 401);
     expect(await text(await signedIn('alice'), '/alice/gated/tree/main')).toContain('w.txt');
   });
+
+  it("resolve reads the web session (GET and HEAD), so a private or gated repo's images and downloads load on its pages for who may read them", async () => {
+    const alice = await signedIn('alice');
+    const bob = await signedIn('bob');
+    const file = '/alice/secret/resolve/main/w.txt';
+    const got = await alice.get(file);
+    expect(got.status).toBe(200);
+    expect(await got.text()).toBe('secret\n');
+    expect((await alice.request('HEAD', file)).status).toBe(200);
+    // Outsiders get the answer for a missing repo: 404 signed in, 401 anonymous (as the Hub answers both).
+    expect((await bob.get(file)).status).toBe(404);
+    expect((await bob.get('/alice/nothing/resolve/main/w.txt')).status).toBe(404);
+    expect((await browser().get(file)).status).toBe(401);
+    // Gated: the owner reads; a signed-in user without access is refused as with a token.
+    expect((await alice.get('/alice/gated/resolve/main/w.txt')).status).toBe(200);
+    expect((await bob.get('/alice/gated/resolve/main/w.txt')).status).toBe(403);
+    // A session is for reading only: it never makes a write through the API.
+    expect((await alice.request('POST', '/api/models/alice/secret/commit/main')).status).toBe(401);
+    // A forged or ended session is anonymous.
+    const forged = browser();
+    forged.cookies.set('hubgate_session', 'x'.repeat(43));
+    expect((await forged.get(file)).status).toBe(401);
+    const csrf = await alice.csrf('/');
+    await alice.post('/logout', { csrf });
+    expect((await alice.get(file)).status).toBe(401);
+  });
 });

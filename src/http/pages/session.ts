@@ -3,20 +3,18 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { User } from '../../domain/types.js';
 import type { AppContext } from '../context.js';
 import { ANONYMOUS } from '../../identity/identify.js';
-import { closeSession, liveSession, openSession } from '../../services/sessions.js';
+import { closeSession, openSession } from '../../services/sessions.js';
+import { cookieValue, SECRET_SHAPE, SESSION_COOKIE, sessionOf, sha256 } from '../session-cookie.js';
 import { csrfRefused, redirectTo } from './respond.js';
 
-// Web sessions for hubgate's pages only. The cookie holds a random secret (the database keeps
-// its SHA-256); every POST carries the session's CSRF token in a hidden `csrf` field. The
-// session never reaches /api, git or LFS: those routers answer before the pages router and
-// identify callers by token alone.
-
-export const SESSION_COOKIE = 'hubgate_session';
+// Web sessions for hubgate's pages. The cookie holds a random secret (the database keeps its
+// SHA-256); every POST carries the session's CSRF token in a hidden `csrf` field. Besides the
+// pages, only resolve reads the session (for GET and HEAD: http/session-cookie.ts); /api, git
+// and LFS identify callers by token alone.
 /** Before sign-in there is no session: the login form's token is paired with this cookie instead. */
 export const LOGIN_CSRF_COOKIE = 'hubgate_login_csrf';
 const SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 const LOGIN_CSRF_TTL_MS = 60 * 60 * 1000;
-const SECRET_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 
 export interface PageSession {
   idSha256: string;
@@ -34,16 +32,6 @@ declare global {
 }
 
 const randomSecret = (): string => crypto.randomBytes(32).toString('base64url');
-const sha256 = (s: string): Buffer => crypto.createHash('sha256').update(s, 'utf8').digest();
-
-/** The value of one cookie from the Cookie header, or undefined. */
-export function cookieValue(req: Request, name: string): string | undefined {
-  for (const pair of (req.get('cookie') ?? '').split(';')) {
-    const eq = pair.indexOf('=');
-    if (eq > 0 && pair.slice(0, eq).trim() === name) return pair.slice(eq + 1).trim();
-  }
-  return undefined;
-}
 
 /** Cookies are Secure when users reach hubgate over https (its public URL says so). */
 function cookieOptions(ctx: AppContext, maxAge: number, sameSite: 'lax' | 'strict', path = '/') {
@@ -88,14 +76,11 @@ export function sessionCaller(ctx: AppContext) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     res.locals.caller = ANONYMOUS;
     res.locals.session = undefined;
-    const secret = cookieValue(req, SESSION_COOKIE);
-    if (secret && SECRET_SHAPE.test(secret)) {
-      const found = await liveSession(ctx.db, sha256(secret).toString('hex'));
-      if (found) {
-        const { session, user } = found;
-        res.locals.caller = { kind: 'user', user, tokenRole: 'write', token: null };
-        res.locals.session = { idSha256: session.idSha256, csrfToken: session.csrfToken };
-      }
+    const found = await sessionOf(ctx, req);
+    if (found) {
+      const { session, user } = found;
+      res.locals.caller = { kind: 'user', user, tokenRole: 'write', token: null };
+      res.locals.session = { idSha256: session.idSha256, csrfToken: session.csrfToken };
     }
     next();
   };

@@ -5,6 +5,7 @@ import { repoGuard } from '../authorize.js';
 import { redirectMoved } from '../moved.js';
 import type { AppContext } from '../context.js';
 import { parseRepoPath } from '../repo-path.js';
+import { sessionOf } from '../session-cookie.js';
 import { downloadHandler } from './resolve.js';
 import { parseResolveTarget } from './resolve-path.js';
 
@@ -27,18 +28,33 @@ const RAW = /^\/raw(?:\/.*)?$/;
 export function resolveRoutes(ctx: AppContext, store: ObjectStore): Router {
   // A moved repo's old name: 307 to the new one, as the Hub answers.
   const guard = repoGuard(ctx, apiDenial, redirectMoved(307));
+  const page = pageSession(ctx);
 
   // Paths are matched as sent: no case folding.
   const router = Router({ caseSensitive: true, strict: true });
   //   method   path       checks                authorised by     handler
-  router.get(   RESOLVE,   resolveTarget,        guard('read'),    downloadHandler(ctx, store));  // GET and HEAD
-  router.get(   RAW,       rawNamed, resolveTarget, guard('read'), downloadHandler(ctx, store, { raw: true }));
+  router.get(   RESOLVE,   resolveTarget, page,  guard('read'),    downloadHandler(ctx, store));  // GET and HEAD
+  router.get(   RAW,       rawNamed, resolveTarget, page, guard('read'), downloadHandler(ctx, store, { raw: true }));
   router.all(   RESOLVE,                                           methodNotAllowed);
   router.all(   RAW,                                               methodNotAllowed);
 
   const app = Router();
   app.use(REPO_PREFIX, named, router);
   return app;
+}
+
+/**
+ * A request with no token but the web session's cookie reads as the session's user (read rights
+ * only): the images and download links on a private or gated repo's pages load in the browser
+ * that shows them. A request with a token is the token's, cookie or not.
+ */
+function pageSession(ctx: AppContext): RequestHandler {
+  return async (req, res, next) => {
+    if (res.locals.caller.kind !== 'anonymous') return next();
+    const found = await sessionOf(ctx, req);
+    if (found) res.locals.caller = { kind: 'user', user: found.user, tokenRole: 'read', token: null };
+    next();
+  };
 }
 
 const named: RequestHandler = (_req, res, next) => {
