@@ -354,6 +354,10 @@ describe.skipIf(!haveChromium)('the repository on the web, end to end', () => {
     await alice.waitForURL(/\/models\?q=e2e-model/);
     expect(await alice.locator('ul.repos li').evaluateAll((li) => li.map((l) => (l as any).dataset.repo))).toEqual(['/alice/e2e-model']);
     expect(await activeContent(alice)).toEqual([]);
+    // The clone was a download: its count, in words that agree with it.
+    const downloads = /· (\d+) (downloads?)\b/.exec(await alice.locator('ul.repos li').innerText());
+    expect(downloads, 'the search result shows its downloads').not.toBeNull();
+    expect(downloads![2]).toBe(Number(downloads![1]) === 1 ? 'download' : 'downloads');
     await shot(alice, 'search');
     for (const outsider of [bob, anon]) {
       await visit(outsider, '/models?q=e2e-model');
