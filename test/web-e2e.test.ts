@@ -55,7 +55,8 @@ ${XSS_IMG}
 
 const GATED_CARD = `---
 license: mit
-extra_gated_prompt: "Tell us who you are."
+extra_gated_prompt: "Tell us who you are. <img src=x onerror=alert(7)>"
+extra_gated_button_content: "Request access"
 extra_gated_fields:
   Company: text
 ---
@@ -354,9 +355,15 @@ describe.skipIf(!haveChromium)('the repository on the web, end to end', () => {
     await alice.waitForURL(/\/models\?q=e2e-model/);
     expect(await alice.locator('ul.repos li').evaluateAll((li) => li.map((l) => (l as any).dataset.repo))).toEqual(['/alice/e2e-model']);
     expect(await activeContent(alice)).toEqual([]);
-    // The clone was a download: its count, in words that agree with it.
-    const downloads = /· (\d+) (downloads?)\b/.exec(await alice.locator('ul.repos li').innerText());
-    expect(downloads, 'the search result shows its downloads').not.toBeNull();
+    // The clone's LFS download is counted (written every 2 s): the count, in words that agree with it.
+    let downloads: RegExpExecArray | null = null;
+    await expect
+      .poll(async () => {
+        await alice.reload();
+        downloads = /· (\d+) (downloads?)\b/.exec(await alice.locator('ul.repos li').innerText());
+        return downloads !== null;
+      }, { timeout: 15_000, interval: 500 })
+      .toBe(true);
     expect(downloads![2]).toBe(Number(downloads![1]) === 1 ? 'download' : 'downloads');
     await shot(alice, 'search');
     for (const outsider of [bob, anon]) {
@@ -374,6 +381,7 @@ describe.skipIf(!haveChromium)('the repository on the web, end to end', () => {
       `/${repo}/blob/main/model.safetensors`,
       `/${repo}/commits/main`,
       `/${repo}/commit/${s.readmeCommit}`,
+      `/${repo}/commit/${s.readmeCommit}.diff`,
       `/${repo}/settings`,
       `/${repo}/new/main`,
       `/${repo}/upload/main`,
@@ -423,7 +431,7 @@ describe.skipIf(!haveChromium)('the repository on the web, end to end', () => {
       expect(await outsider.locator('article.markdown h1').innerText()).toBe('A gated model');
       expect(await outsider.locator('section.gate').count()).toBe(1);
       for (const secret of ['hidden-weights', 'notes.txt', 'hidden commit title']) expect(await outsider.locator('main').innerHTML()).not.toContain(secret);
-      for (const url of ['/alice/gated-model/tree/main', '/alice/gated-model/tree/main/hidden', '/alice/gated-model/blob/main/hidden-weights.bin', '/alice/gated-model/commits/main', `/alice/gated-model/commit/${s.gatedCommit}`]) {
+      for (const url of ['/alice/gated-model/tree/main', '/alice/gated-model/tree/main/hidden', '/alice/gated-model/blob/main/hidden-weights.bin', '/alice/gated-model/commits/main', `/alice/gated-model/commit/${s.gatedCommit}`, `/alice/gated-model/commit/${s.gatedCommit}.diff`]) {
         const res = await outsider.goto(`${hub.url}${url}`);
         expect([401, 403], url).toContain(res?.status());
         expect(await outsider.locator('main h1').innerText(), url).toBe('Access needed');
@@ -435,6 +443,20 @@ describe.skipIf(!haveChromium)('the repository on the web, end to end', () => {
         expect(await activeContent(outsider)).toEqual([]);
       }
     }
+    // The gate's prompt (card text) and the answers to its form (the requester's text) stay text on the author's review.
+    const { bob, alice } = s;
+    await visit(bob, '/alice/gated-model');
+    expect(await bob.locator('section.gate').innerText()).toContain('Tell us who you are. <img src=x onerror=alert(7)>');
+    await bob.locator('input[name="f:Company"]').fill(XSS_SCRIPT);
+    await bob.getByRole('button', { name: 'Request access' }).click();
+    await bob.waitForURL(`${hub.url}/alice/gated-model`);
+    expect(await bob.locator('section.gate').innerText()).toContain('pending');
+    expect(await activeContent(bob)).toEqual([]);
+    await visit(bob, '/alice/gated-model/tree/main', 403);
+    await visit(alice, '/alice/gated-model/settings');
+    const request = alice.locator('table.requests.pending tr[data-user="bob"]');
+    expect(await request.innerText()).toContain(XSS_USER_FULLNAME);
+    expect(await request.innerText()).toContain(XSS_SCRIPT);
     // Its author sees the files.
     await visit(s.alice, '/alice/gated-model/tree/main');
     expect(await s.alice.locator('table.files td.name a').allInnerTexts()).toEqual(['hidden/', '.gitattributes', 'README.md', 'hidden-weights.bin']);
@@ -468,6 +490,9 @@ describe.skipIf(!haveChromium)('the repository on the web, end to end', () => {
     await visit(bob, '/');
     expect(await bob.locator('ul.orgs').innerText()).toContain(XSS_ORG_FULLNAME);
     expect(await bob.locator('main h1').innerText()).toBe(`Welcome, ${XSS_USER_FULLNAME}`);
+    await visit(bob, '/settings/profile');
+    await visit(bob, '/bob');
+    expect(await bob.locator('main h1').innerText()).toContain(XSS_USER_FULLNAME);
     await visit(bob, '/acme');
     expect(await bob.locator('li[data-member="bob"]').innerText()).toContain(XSS_USER_FULLNAME);
     expect(await bob.locator('ul.repos li').evaluateAll((li) => li.map((l) => (l as any).dataset.repo))).toEqual(['/acme/secret-plans']);
