@@ -500,6 +500,25 @@ describe.skipIf(!haveChromium)('the repository on the web, end to end', () => {
 
   it('markup in file names, commit messages and branch names stays text', async () => {
     const { alice } = s;
+    // Files whose names hold markup, quotes and non-ASCII letters, uploaded from the upload page into a folder:
+    // each keeps its name (browsers send '"' as %22 and the rest of the name as UTF-8).
+    const uploads = tempDir('hubgate-e2e-names-');
+    const oddNames = [`say "hi" <svg onload=alert(8)>.txt`, 'modèle-日本語.txt'];
+    for (const name of oddNames) fs.writeFileSync(path.join(uploads, name), `${name}\n`);
+    await visit(alice, '/alice/e2e-model/upload/main/docs');
+    await alice.getByLabel('Files').setInputFiles(oddNames.map((name) => path.join(uploads, name)));
+    await alice.getByRole('button', { name: 'Commit changes to main' }).click();
+    await alice.waitForURL(`${hub.url}/alice/e2e-model/tree/main/docs`);
+    expect(await activeContent(alice)).toEqual([]);
+    expect((await alice.locator('table.files td.name a').allInnerTexts()).sort()).toEqual([...oddNames].sort());
+    for (const name of oddNames) {
+      await alice.getByRole('link', { name, exact: true }).click();
+      await alice.waitForURL(`${hub.url}/alice/e2e-model/blob/main/docs/${encodeURIComponent(name)}`);
+      expect(await alice.locator('table.code td.src').allInnerTexts()).toEqual([name]);
+      expect(await activeContent(alice)).toEqual([]);
+      await alice.goBack();
+    }
+
     // A file whose name is markup, committed from the web editor with markup in its message.
     await visit(alice, '/alice/e2e-model/new/main');
     await alice.getByLabel('File name').fill(XSS_FILE);
