@@ -394,8 +394,10 @@ describe.skipIf(!haveChromium)('the repository on the web, end to end', () => {
         expect(await outsider.locator('main h1').innerText(), url).toBe('Not found');
         const hidden = await outsider.locator('main').innerHTML();
         for (const secret of ['safetensors', 'Add the model card', 'Upload the weights', 'e2e']) expect(hidden, url).not.toContain(secret);
+        const title = await outsider.title();
         await visit(outsider, missing[i], 404);
         expect(await outsider.locator('main').innerHTML(), `${url} looks like ${missing[i]}`).toBe(hidden);
+        expect(await outsider.title(), url).toBe(title);
       }
     }
   });
@@ -484,8 +486,9 @@ describe.skipIf(!haveChromium)('the repository on the web, end to end', () => {
     expect(await bob.locator('.repo-header h1').innerText()).toMatch(/acme\/secret-plans\s*private/);
     await visit(bob, '/acme/secret-plans/tree/main');
     expect(await bob.locator('table.files td.name a').allInnerTexts()).toContain('plans.txt');
-    // No writer's pages for a read member.
+    // No writer's pages for a read member, nor the org's settings.
     await visit(bob, '/acme/secret-plans/upload/main', 404);
+    await visit(bob, '/organizations/acme/settings', 404);
     // Bob's home lists the org by its full name, as text; the org page lists him as a member.
     await visit(bob, '/');
     expect(await bob.locator('ul.orgs').innerText()).toContain(XSS_ORG_FULLNAME);
@@ -558,6 +561,13 @@ describe.skipIf(!haveChromium)('the repository on the web, end to end', () => {
     expect(await alice.locator('details.refs summary code').innerText()).toBe(XSS_BRANCH);
     expect(await alice.locator('table.files td.name a').allInnerTexts()).toContain('branch.txt');
     expect(await activeContent(alice)).toEqual([]);
+    // The branch's Add file and Upload files pages, reached from its Files tab.
+    await alice.getByRole('link', { name: 'Add file' }).click();
+    await alice.waitForURL(`${hub.url}/alice/e2e-model/new/${encodeURIComponent(XSS_BRANCH)}`);
+    expect(await activeContent(alice)).toEqual([]);
+    expect(await alice.getByRole('button', { name: `Commit new file to ${XSS_BRANCH}` }).count()).toBe(1);
+    await visit(alice, `/alice/e2e-model/upload/${encodeURIComponent(XSS_BRANCH)}`);
+    expect(await alice.getByRole('button', { name: `Commit changes to ${XSS_BRANCH}` }).count()).toBe(1);
     await visit(alice, `/alice/e2e-model/blob/${encodeURIComponent(XSS_BRANCH)}/branch.txt`);
     expect(await alice.locator('details.refs summary code').innerText()).toBe(XSS_BRANCH);
 
