@@ -107,8 +107,9 @@ describe.skipIf(!haveChromium)('the repository on the web, end to end', () => {
   }
 
   /**
-   * Elements that could run script: any on* attribute, a javascript: URL, a script element that
-   * is not one of hubgate's own (/static/ or carrying a nonce), frames and plugin objects.
+   * Elements that could run script or take the page elsewhere: any on* attribute, a javascript: or
+   * data: URL, a script element that is not one of hubgate's own (/static/ or carrying a nonce),
+   * frames, plugin objects, <base> and <meta http-equiv> (refresh, CSP).
    */
   async function activeContent(page: Page): Promise<string[]> {
     return page.evaluate(() => {
@@ -118,14 +119,15 @@ describe.skipIf(!haveChromium)('the repository on the web, end to end', () => {
         const tag = String(el.tagName).toLowerCase();
         for (const attr of Array.from(el.attributes) as any[]) {
           if (/^on/i.test(attr.name)) found.push(`${tag}[${attr.name}]`);
-          if (/^(href|src|action|formaction|xlink:href|data)$/i.test(attr.name) && /^\s*(javascript|data|vbscript):/i.test(attr.value)) found.push(`${tag}[${attr.name}=${attr.value}]`);
+          if (/^(href|src|action|formaction|xlink:href|data)$/i.test(attr.name) && /^\s*(javascript|vbscript):/i.test(attr.value)) found.push(`${tag}[${attr.name}=${attr.value}]`);
+          if (/^(href|action|formaction|xlink:href|data)$/i.test(attr.name) && /^\s*data:/i.test(attr.value)) found.push(`${tag}[${attr.name}=${attr.value}]`);
         }
         if (tag === 'script') {
           const src = el.getAttribute('src');
           const own = src !== null && new URL(src, doc.baseURI).origin === (globalThis as any).location.origin && new URL(src, doc.baseURI).pathname.startsWith('/static/');
           if (!own && !el.hasAttribute('nonce')) found.push(`script ${String(el.outerHTML).slice(0, 80)}`);
         }
-        if (['iframe', 'frame', 'object', 'embed', 'svg', 'math', 'base', 'meta'].includes(tag) && !(tag === 'meta' && (el.hasAttribute('charset') || el.getAttribute('name') === 'viewport'))) {
+        if (['iframe', 'frame', 'object', 'embed', 'base'].includes(tag) || (tag === 'meta' && el.hasAttribute('http-equiv') && !/^content-type$/i.test(el.getAttribute('http-equiv')))) {
           found.push(`${tag} ${String(el.outerHTML).slice(0, 80)}`);
         }
       }
