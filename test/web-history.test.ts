@@ -147,10 +147,10 @@ describe('History and Commit pages', () => {
     const b = new Browser(hub.url);
     const binary = await page(b, `/alice/long/commit/${commits.binary}`);
     expect(binary.text).toContain('blob.bin');
-    expect(binary.text).toContain('Binary file, size — → 8 B');
+    expect(binary.text).toContain('Binary file, size — → 8 Bytes');
     const lfs = await page(b, `/alice/long/commit/${commits.lfs}`);
     expect(lfs.text).toContain('model.safetensors');
-    expect(lfs.text).toContain(`LFS file, size 2.9 kB → 4.9 kB (sha256 <code>${commits.lfsSha}</code>)`);
+    expect(lfs.text).toContain(`LFS file, size 3 kB → 5 kB (sha256 <code>${commits.lfsSha}</code>)`);
     expect(lfs.text).not.toContain('git-lfs.github.com/spec');
   });
 

@@ -79,6 +79,8 @@ export async function receiveForm(req: Request, tmpRoot: string, limits: FormLim
   try {
     bb = busboy({
       headers: req.headers,
+      // Browsers send file names as UTF-8 bytes (busboy's default reads them as latin1: 'é' became two characters, one a control).
+      defParamCharset: 'utf8',
       limits: { files: limits.maxFiles, fields: MAX_FIELDS, fieldSize: limits.maxFieldBytes, parts: limits.maxFiles + MAX_FIELDS, fileSize: limits.maxBytes, fieldNameSize: 100 },
     });
   } catch {
@@ -113,7 +115,8 @@ export async function receiveForm(req: Request, tmpRoot: string, limits: FormLim
     bb.on('file', (name, stream, info) => {
       if (!firstPart(name, null) || failed) return stream.resume();
       // A file input left empty still sends a part, with no name and no bytes.
-      const filename = info.filename;
+      // Browsers send a '"' in a file name as %22 (the HTML standard's form encoding): the file keeps its own name.
+      const filename = info.filename?.replace(/%22/g, '"');
       if (!filename) return stream.resume();
       const n = count++;
       const hash = crypto.createHash('sha256');

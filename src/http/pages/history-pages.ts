@@ -6,6 +6,7 @@ import { type CommitView, commitPatch, commitView, type FileChange } from '../..
 import { commitHistory } from '../../services/history.js';
 import { authorizedRepo } from '../authorize.js';
 import type { AppContext } from '../context.js';
+import { shownSize as filesShownSize } from './files.js';
 import { html, type Html, notice, shownTime } from './html.js';
 import { defaultBranchOf, pathSegments, repoHeader, revSegment } from './repo-header.js';
 import { renderPage, setPageHeaders } from './respond.js';
@@ -107,18 +108,9 @@ ${newer || older ? html`<nav class="pager">${newer}${older}</nav>` : null}`;
   };
 }
 
-/** `1,234 bytes` style sizes with their unit. */
-export function shownSize(bytes: number | null): string {
-  if (bytes === null) return '—';
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+/** Sizes as the Files tab shows them (decimal units, as the Hub), or a dash for a side without the file. */
+function shownSize(bytes: number | null): string {
+  return bytes === null ? '—' : filesShownSize(bytes);
 }
 
 const STATUS_WORD: Record<string, string> = { A: 'added', D: 'deleted', M: 'modified', R: 'renamed', C: 'copied', T: 'type changed' };

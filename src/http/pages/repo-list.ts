@@ -14,6 +14,6 @@ export function repoList(repos: ListedRepo[], empty: string): Html {
   if (repos.length === 0) return html`<p class="muted">${empty}</p>`;
   return html`<ul class="repos">${repos.map(
     (r) => html`<li data-repo="${repoLink(r)}"><a href="${repoLink(r)}">${r.namespace}/${r.name}</a><span class="badge">${TYPE_LABEL[r.type]}</span>${r.private ? html`<span class="badge">private</span>` : null}${r.gated ? html`<span class="badge">gated</span>` : null}
-<span class="muted">· updated ${shownTime(r.lastModified)}${r.downloads ? ` · ${r.downloads} downloads` : ''}</span></li>`,
+<span class="muted">· updated ${shownTime(r.lastModified)}${r.downloads ? ` · ${r.downloads} ${r.downloads === 1 ? 'download' : 'downloads'}` : ''}</span></li>`,
   )}</ul>`;
 }
