@@ -55,6 +55,7 @@ async function show(ctx: AppContext, req: Request, res: Response, problem?: { st
 <td><form method="post" action="${base}/members/remove" class="inline">${csrfField(csrf)}<input type="hidden" name="user" value="${m.name}"><button type="submit" class="danger">Remove</button></form></td></tr>`,
   );
   const body = html`<h1>Settings of ${org.name}</h1>
+<p><a href="/${org.name}">← ${org.name}'s page and repos</a></p>
 ${problem ? notice('error', problem.error) : done ? notice('ok', done) : null}
 <h2>Members (${members.length})</h2>
 <p class="muted">read: clone and download the organization's repos; write: also push and create repos; admin: also manage repos and members. An organization keeps at least one admin.</p>

@@ -101,7 +101,6 @@ async function showSettings(ctx: AppContext, req: Request, res: Response, repo: 
     html`<label class="check"><input type="radio" name="${name}" value="${value}"${checked ? html` checked` : null}> ${label}</label>`;
   const authorized = authorizedRepo(res);
   const body = html`${repoHeader(authorized, 'settings', await defaultBranchOf(ctx, authorized))}
-<h2>Settings</h2>
 ${problem ? notice('error', problem.error) : done ? notice('ok', done) : null}
 <h2>Access requests (gating)</h2>
 <form method="post" action="/${id}/settings" class="stack">
