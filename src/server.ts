@@ -218,13 +218,15 @@ async function runPrimary(cfg: Config): Promise<void> {
   const metricsServer = cfg.metricsListen ? http.createServer(metricsApp({ cfg, metrics: primary })) : undefined;
   const close = async () => {
     metricsServer?.close();
-    await startUp;
+    // The start-up work gets a few seconds to end; what it has not done is done at the next start.
+    await Promise.race([startUp, new Promise((r) => setTimeout(r, 5000).unref())]);
     await db.destroy();
   };
   try {
     const port = await primary.ready;
-    if (metricsServer && cfg.metricsListen) await listenForMetrics(metricsServer, cfg.metricsListen, log);
-    log.info({ url: `http://${cfg.host}:${port}`, dataDir: cfg.dataDir, workers: cfg.workers }, `hubgate listening on http://${cfg.host}:${port} with ${cfg.workers} workers`);
+    // null: stopped (SIGTERM) before the workers served.
+    if (port !== null && metricsServer && cfg.metricsListen) await listenForMetrics(metricsServer, cfg.metricsListen, log);
+    if (port !== null) log.info({ url: `http://${cfg.host}:${port}`, dataDir: cfg.dataDir, workers: cfg.workers }, `hubgate listening on http://${cfg.host}:${port} with ${cfg.workers} workers`);
     await primary.finished;
   } catch (err) {
     primary.stop();

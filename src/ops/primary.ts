@@ -42,8 +42,8 @@ export interface PrimaryOptions {
 }
 
 export interface Primary {
-  /** The port, once every worker first forked serves; rejects with the first start-up failure (its one-line message). */
-  ready: Promise<number>;
+  /** The port, once every worker first forked serves (null: stopped before that); rejects with the first start-up failure (its one-line message). */
+  ready: Promise<number | null>;
   /** Resolves once every worker has exited after stop(); rejects when the workers keep failing, with the reason. */
   finished: Promise<void>;
   /** Tells every worker to stop (requests in flight finish, up to the timeout), forks no more. */
@@ -68,11 +68,11 @@ export function startWorkers(o: PrimaryOptions): Primary {
   let failure: Error | undefined;
   let fastFailures = 0;
   let killTimer: NodeJS.Timeout | undefined;
-  let resolveReady!: (port: number) => void;
+  let resolveReady!: (port: number | null) => void;
   let rejectReady!: (err: Error) => void;
   let resolveFinished!: () => void;
   let rejectFinished!: (err: Error) => void;
-  const ready = new Promise<number>((res, rej) => ((resolveReady = res), (rejectReady = rej)));
+  const ready = new Promise<number | null>((res, rej) => ((resolveReady = res), (rejectReady = rej)));
   const finished = new Promise<void>((res, rej) => ((resolveFinished = res), (rejectFinished = rej)));
   // Whoever awaits only one of them must not see the other as unhandled.
   ready.catch(() => {});
@@ -95,7 +95,10 @@ export function startWorkers(o: PrimaryOptions): Primary {
     if (stopping) return;
     stopping = true;
     failure = because;
-    if (because && !up) rejectReady(because);
+    if (!up) {
+      if (because) rejectReady(because);
+      else resolveReady(null);
+    }
     for (const s of workers.values()) tellToStop(s);
     killTimer = setTimeout(() => {
       for (const { worker } of workers.values()) {
