@@ -4,12 +4,13 @@
 // replaced while clones go on; a push in flight when the primary gets SIGTERM completes and the
 // whole tree exits 0; workers that keep dying make the primary give up with exit 1; a port in
 // use is reported once, as with one process.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git, installCustomHook, newWorkRepo, ok, poll, sleep } from './helpers/git-client.js';
-import { BIN, type Hubgate, logEntries, run, startHubgate, tempDir } from './helpers/hubgate.js';
+import { BIN, freePort, type Hubgate, logEntries, ownProcess, run, startHubgate, tempDir } from './helpers/hubgate.js';
 
 const WORKERS_ENV = { HUBGATE_WORKERS: '2', HUBGATE_SWEEP_INTERVAL_MS: '1000', HUBGATE_SHUTDOWN_TIMEOUT_MS: '20000' };
 
@@ -154,8 +155,19 @@ describe('hubgate serve --workers 2', () => {
 
 describe('a primary whose workers cannot serve', () => {
   it('gives up with exit 1 and the reason when its workers keep dying, instead of forking them forever', async () => {
-    const hub = await startHubgate({ env: WORKERS_ENV });
+    const metricsPort = await freePort();
+    const hub = await startHubgate({ env: { ...WORKERS_ENV, HUBGATE_METRICS_LISTEN: `127.0.0.1:${metricsPort}` } });
     const primary = hub.process.pid!;
+    // Meanwhile: the primary serves HUBGATE_METRICS_LISTEN, with both workers' counts (the start's /healthz polls).
+    // (It listens there once every worker serves; startHubgate returned when the first one did.)
+    const counted = async () => {
+      const text = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text(), () => '');
+      return Number(/^hubgate_http_requests_total\{route="healthz",method="GET",status="200"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    };
+    const logged = () => logEntries(hub).filter((e) => e.req?.path === '/healthz' && e.res?.statusCode === 200).length;
+    expect(await poll(async () => (await counted()) > 0 && (await counted()) === logged(), 20_000, 100)).toBe(true);
+    expect((await fetch(`${hub.url}/metrics`)).status).toBe(404);
+
     const exited = new Promise<number | null>((r) => hub.process.once('exit', (code) => r(code)));
     let killed = 0;
     while (hub.process.exitCode === null && killed < 20) {
@@ -168,6 +180,17 @@ describe('a primary whose workers cannot serve', () => {
     expect(await exited).toBe(1);
     expect(killed).toBeLessThan(10);
     expect(hub.log()).toMatch(/^hubgate: workers keep failing \(5 in a row, each within 10 s of its start\): a worker was killed by SIGKILL$/m);
+  });
+
+  it('stops cleanly (exit 0) on a SIGTERM that comes while its workers are starting', async () => {
+    const child = ownProcess(spawn(process.execPath, [BIN, 'serve', '--data', path.join(tempDir(), 'data'), '--host', '127.0.0.1', '--port', String(await freePort()), '--workers', '2'], { env: { ...process.env, HUBGATE_LOG_LEVEL: 'silent' }, stdio: 'ignore' }));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    // The primary is up once it has forked its workers (which take a while longer to serve).
+    expect(await poll(() => childrenOf(child.pid!).length === 2, 20_000, 20)).toBe(true);
+    const workers = childrenOf(child.pid!);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(workers.filter(alive)).toEqual([]);
   });
 
   it('reports a port in use once, with exit 1, as one process does', async () => {
