@@ -1,15 +1,15 @@
 // `hubgate serve --workers 2`: a primary and two worker processes sharing the port. Requests are
 // answered by both (the pid on each request's log line); /metrics adds both up; a periodic job
 // runs once per interval for all of them; a worker killed with -9, or stopped with SIGTERM, is
-// replaced while clones go on; a push in flight when the primary gets SIGTERM completes and the
-// whole tree exits 0; workers that keep dying make the primary give up with exit 1; a port in
+// replaced while clones go on, and the replacement leaves a sibling's push quarantine alone; a
+// push in flight when the primary gets SIGTERM completes and the whole tree exits 0; workers that keep dying make the primary give up with exit 1; a port in
 // use is reported once, as with one process.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { git, installCustomHook, newWorkRepo, ok, poll, sleep } from './helpers/git-client.js';
+import { git, installCustomHook, newWorkRepo, ok, poll, processesIn, sleep } from './helpers/git-client.js';
 import { BIN, freePort, type Hubgate, logEntries, ownProcess, run, startHubgate, tempDir } from './helpers/hubgate.js';
 
 const WORKERS_ENV = { HUBGATE_WORKERS: '2', HUBGATE_SWEEP_INTERVAL_MS: '1000', HUBGATE_SHUTDOWN_TIMEOUT_MS: '20000' };
@@ -124,30 +124,63 @@ describe('hubgate serve --workers 2', () => {
     expect((await info()).status).toBe(200);
   });
 
-  it('lets a push in flight finish when the primary gets SIGTERM, then the primary and its workers exit 0', async () => {
-    // A hook that holds the push for 2 s after the pack has arrived, and says when it begins.
-    const marker = path.join(tempDir('hubgate-marker-'), 'in-hook');
-    installCustomHook(hub.repoDir('alice/m'), 'slow', `#!/bin/sh\ncat >/dev/null\ntouch '${marker}'\nsleep 2\n`);
+  /**
+   * Starts a push of a new commit to alice/m that a hook holds, once its pack is in git's
+   * quarantine, until release() (or 30 s); `held` resolves when it is there.
+   */
+  async function heldPush(file: string) {
+    const dir = tempDir('hubgate-hold-');
+    const [marker, go] = [path.join(dir, 'in-hook'), path.join(dir, 'release')];
+    installCustomHook(hub.repoDir('alice/m'), 'hold', `#!/bin/sh\ncat >/dev/null\ntouch '${marker}'\ni=0\nwhile [ ! -e '${go}' ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done\n`);
     const work = await newWorkRepo(hub.remote('alice/m', token));
     ok(await git(['pull', '-q', 'origin', 'main'], work));
-    fs.writeFileSync(path.join(work, 'late.txt'), 'pushed while stopping\n');
-    ok(await git(['add', 'late.txt'], work));
-    ok(await git(['commit', '-qm', 'late'], work));
+    fs.writeFileSync(path.join(work, file), `${file}\n`);
+    ok(await git(['add', file], work));
+    ok(await git(['commit', '-qm', file], work));
     const tip = ok(await git(['rev-parse', 'HEAD'], work)).trim();
-    const push = git(['push', '-q', 'origin', 'main'], work);
-    expect(await poll(() => fs.existsSync(marker), 20_000, 20)).toBe(true);
+    const result = git(['push', '-q', 'origin', 'main'], work);
+    const held = await poll(() => fs.existsSync(marker), 20_000, 20);
+    return { tip, result, held, release: () => fs.writeFileSync(go, '') };
+  }
+  const quarantines = () => fs.readdirSync(path.join(hub.repoDir('alice/m'), 'objects')).filter((n) => n.startsWith('tmp_objdir-'));
+  const mainOf = async () => (await run('git', ['--git-dir', hub.repoDir('alice/m'), 'rev-parse', 'main'])).stdout.trim();
 
+  it("a worker started while a sibling receives a push leaves the push's quarantine alone (start-up cleanup is the primary's)", async () => {
+    const push = await heldPush('during-restart.txt');
+    expect(push.held).toBe(true);
+    expect(quarantines()).toHaveLength(1);
+    // The worker serving the push is the parent of its receive-pack; the other one is replaced.
+    const receivePack = processesIn(hub.dataDir).find((p) => /receive-pack/.test(p.cmd));
+    const serving = childrenOf(primary).find((w) => childrenOf(w).includes(receivePack!.pid));
+    const other = childrenOf(primary).find((w) => w !== serving)!;
+    expect(serving).toBeDefined();
+    process.kill(other, 'SIGKILL');
+    const fresh = await poll(() => childrenOf(primary).find((w) => w !== serving && w !== other), 20_000, 50);
+    expect(await poll(() => logEntries(hub).some((e) => e.msg === 'a worker serves' && e.worker === fresh), 20_000, 50)).toBe(true);
+    await sleep(1000); // what a start-up cleanup would do, it does at once
+    expect(quarantines()).toHaveLength(1);
+    push.release();
+    const pushed = await push.result;
+    expect(pushed.code, pushed.stderr).toBe(0);
+    expect(await mainOf()).toBe(push.tip);
+  });
+
+  it('lets a push in flight finish when the primary gets SIGTERM, then the primary and its workers exit 0', async () => {
+    const push = await heldPush('while-stopping.txt');
+    expect(push.held).toBe(true);
     const workers = childrenOf(primary);
     const exited = new Promise<number | null>((r) => hub.process.once('exit', (code) => r(code)));
     const t0 = Date.now();
     hub.process.kill('SIGTERM');
-    const pushed = await push;
+    await sleep(1000); // the push goes on while the workers are stopping
+    push.release();
+    const pushed = await push.result;
     expect(pushed.code, pushed.stderr).toBe(0);
     expect(await exited).toBe(0);
     // Well within the workers' drain (20 s); the log's last lines say why if not.
     expect(Date.now() - t0, hub.log().split('\n').filter((l) => !l.includes('"req"')).slice(-20).join('\n')).toBeLessThan(15_000);
     expect(workers.filter(alive)).toEqual([]);
-    expect((await run('git', ['--git-dir', hub.repoDir('alice/m'), 'rev-parse', 'main'])).stdout.trim()).toBe(tip);
+    expect(await mainOf()).toBe(push.tip);
     const fsck = await run('git', ['--git-dir', hub.repoDir('alice/m'), 'fsck', '--no-progress']);
     expect(fsck.code, fsck.stderr).toBe(0);
   });
