@@ -127,14 +127,15 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
 
   // The network front ends every serving process runs, on ports the workers share (the primary
   // hands out connections in turn): HTTP here. The SSH server (HUBGATE_SSH_PORT) belongs next to
-  // it, created, listened and added to `frontEnds` the same way, so each worker serves SSH too.
+  // it: created, listened in the try below and added to `frontEnds` the same way, so each worker
+  // serves SSH too and a stop drains its sessions with the HTTP requests.
   // Clones and pushes of large repos may take as long as they take (no request timeout); a body
   // that stops moving is cut by the app (HUBGATE_BODY_IDLE_TIMEOUT_MS), headers that never end here.
   const server = http.createServer({ requestTimeout: 0, headersTimeout: cfg.headersTimeoutMs, connectionsCheckingInterval: 1000 }, app);
   server.timeout = 0;
   // Per process: with workers, each counts the connections it was handed.
   capConnectionsPerIp(server, cfg.maxConnectionsPerIp);
-  const frontEnds: Server[] = [server];
+  const frontEnds: FrontEnd[] = [server];
   // A port in use or a bad host stops the start with one line naming the setting (ListenError).
   // With workers, the primary serves the metrics listener (every worker's metrics together).
   const metricsServer = single && cfg.metricsListen ? http.createServer(metricsApp(ctx)) : undefined;
@@ -244,14 +245,20 @@ async function listenForMetrics(server: Server, at: { host: string; port: number
   log.info({ url: `http://${at.host}:${at.port}/metrics` }, 'metrics are served on HUBGATE_METRICS_LISTEN only');
 }
 
+/** A listening server a stop drains: net.Server's close() (the callback once every connection has ended), and HTTP's idle keep-alive connections. */
+interface FrontEnd {
+  close(done: () => void): unknown;
+  closeIdleConnections?(): void;
+}
+
 /**
  * Stops accepting connections and lets those open finish their request: idle ones are closed at
  * once, busy ones when their response has been sent. True when all ended within `timeoutMs`.
  */
-function drain(servers: Server[], timeoutMs: number): Promise<boolean> {
-  const closed = Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  const idle = setInterval(() => servers.forEach((s) => s.closeIdleConnections()), 100);
-  servers.forEach((s) => s.closeIdleConnections());
+function drain(servers: FrontEnd[], timeoutMs: number): Promise<boolean> {
+  const closed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  const idle = setInterval(() => servers.forEach((s) => s.closeIdleConnections?.()), 100);
+  servers.forEach((s) => s.closeIdleConnections?.());
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
   return Promise.race([closed.then(() => true), timedOut]).finally(() => {

@@ -55,7 +55,7 @@ export interface Primary {
 
 interface Started {
   worker: Worker;
-  forkedAt: number;
+  /** When it said it serves. */
   readyAt?: number;
   /** Why it could not start, as it said. */
   startFailure?: string;
@@ -81,7 +81,7 @@ export function startWorkers(o: PrimaryOptions): Primary {
   const fork = () => {
     if (stopping) return;
     const worker = cluster.fork();
-    workers.set(worker.id, { worker, forkedAt: Date.now() });
+    workers.set(worker.id, { worker });
   };
 
   // A worker still starting may not listen for messages yet: SIGTERM stops it (it serves nothing
@@ -106,7 +106,6 @@ export function startWorkers(o: PrimaryOptions): Primary {
         worker.process.kill('SIGKILL');
       }
     }, o.shutdownTimeoutMs + EXIT_GRACE_MS);
-    killTimer.unref();
     if (workers.size === 0) end();
   };
 
