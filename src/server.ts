@@ -2,13 +2,6 @@ import fs from 'node:fs';
 import http, { type Server } from 'node:http';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { createApp } from './http/app.js';
-import { repoGuard } from './http/authorize.js';
-import { redirectMoved } from './http/moved.js';
-import { parseRepoPath } from './http/repo-path.js';
-import { declaredLengthAtMost } from './http/request-body.js';
-import { baseUrlOf } from './http/urls.js';
-import { metricsApp } from './http/metrics.js';
 import type { Config } from './config.js';
 import { gitEnv } from './git/env.js';
 import { createMaintenance } from './git/maintenance.js';
@@ -21,9 +14,7 @@ import { cleanUpAtStart, startHousekeeping } from './ops/housekeeping.js';
 import { startPeriodicJob } from './ops/jobs.js';
 import { collectLfsGarbage } from './services/lfs-gc.js';
 import { createLogger } from './ops/logger.js';
-import { deny as lfsDeny } from '../lfs/http.js';
 import type { LfsPorts } from '../lfs/ports.js';
-import { lfsRoutes } from '../lfs/routes.js';
 import { loadSigner } from '../lfs/signing.js';
 import { createObjectStore } from '../lfs/store/index.js';
 import { CLAIM_SECONDS, createTransfers, type Transfers } from '../lfs/transfers.js';
@@ -37,6 +28,21 @@ import { lfsLinks } from './services/lfs-links.js';
 import { lfsLocks } from './services/lfs-locks.js';
 import { createDownloadCounter, fillMissingListings } from './services/listing.js';
 import { lfsUploads } from './services/lfs-uploads.js';
+
+/**
+ * What only a process that serves requests needs (the app, its routes, the metrics listener's
+ * app): loaded when it starts serving, so the primary, which serves none, does without them.
+ */
+async function loadFrontEnd() {
+  const [app, authorize, moved, repoPath, requestBody, urls, metrics, lfsHttp, lfsRouter] = await Promise.all([
+    import('./http/app.js'), import('./http/authorize.js'), import('./http/moved.js'), import('./http/repo-path.js'),
+    import('./http/request-body.js'), import('./http/urls.js'), import('./http/metrics.js'), import('../lfs/http.js'), import('../lfs/routes.js'),
+  ]);
+  return {
+    createApp: app.createApp, repoGuard: authorize.repoGuard, redirectMoved: moved.redirectMoved, parseRepoPath: repoPath.parseRepoPath,
+    declaredLengthAtMost: requestBody.declaredLengthAtMost, baseUrlOf: urls.baseUrlOf, metricsApp: metrics.metricsApp, lfsDeny: lfsHttp.deny, lfsRoutes: lfsRouter.lfsRoutes,
+  };
+}
 
 /** How one `hubgate serve` runs: a single process, or a primary (src/ops/primary.ts) and its workers. */
 export async function serve(cfg: Config): Promise<void> {
@@ -82,6 +88,7 @@ function startUpWork(cfg: Config, db: Db, log: Logger, transfers: Transfers): Pr
 async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ stop: () => void; port: number }> {
   const single = role === 'single';
   const log = createLogger(cfg.logLevel);
+  const { createApp, repoGuard, redirectMoved, parseRepoPath, declaredLengthAtMost, baseUrlOf, metricsApp, lfsDeny, lfsRoutes } = await loadFrontEnd();
   if (single) prepareDataDir(cfg, log);
   const db = await openDatabase(cfg.dataDir);
   // Links in notification emails: the public URL, else the address we listen on (known after listen).
@@ -216,7 +223,7 @@ async function runPrimary(cfg: Config): Promise<void> {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  const metricsServer = cfg.metricsListen ? http.createServer(metricsApp({ cfg, metrics: primary })) : undefined;
+  const metricsServer = cfg.metricsListen ? http.createServer((await import('./http/metrics.js')).metricsApp({ cfg, metrics: primary })) : undefined;
   const close = async () => {
     metricsServer?.close();
     // The start-up work gets a few seconds to end; what it has not done is done at the next start.
