@@ -8,7 +8,7 @@
 //   (4) HEAD /resolve latency of the LFS file (what hf_hub_download sends before every download)
 //
 //   node bench/resolve.js [--quick] [--runs N] [--seq N] [--heads N] [--concurrency N]
-//                         [--file-mib N] [--lfs-mib N] [--no-build] [--keep] [--out FILE]
+//                         [--file-mib N] [--lfs-mib N] [--workers N] [--no-build] [--keep] [--out FILE]
 // Writes bench/resolve-results.json; always exits 0 (a missed target is a FAIL in the table).
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -39,6 +39,7 @@ const { values: opt } = parseArgs({
     'lfs-mib': { type: 'string' },
     'no-build': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    workers: { type: 'string' },
     out: { type: 'string', default: path.join(BENCH_DIR, 'resolve-results.json') },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -58,6 +59,9 @@ const CFG = {
   lfsSize: Math.round(Number(opt['lfs-mib'] ?? (QUICK ? 64 : 256)) * MiB),
 };
 for (const [k, v] of Object.entries(CFG)) if (!(v >= 1)) throw new Error(`--${k} must be a positive number`);
+if (opt.workers !== undefined && !(Number(opt.workers) >= 1)) throw new Error('--workers must be a positive number');
+// hubgate's worker processes (HUBGATE_WORKERS; its default, one per CPU, unless given); its RSS is then the primary's and the workers' together.
+const HUBGATE_ENV = opt.workers ? { HUBGATE_WORKERS: opt.workers } : {};
 // The regular file has to fit git's push policy: raise the limit well above it for the bench.
 const MAX_FILE_SIZE = Math.max(CFG.fileSize * 2, 16 * MiB);
 
@@ -155,7 +159,7 @@ async function setupHubgate(regular, lfs) {
   const token = await hubgateCli(DATA_DIR, ['token', 'create', 'alice', '--role', 'write']);
   if (!token || /\s/.test(token)) throw new Error(`hubgate token create printed ${JSON.stringify(token)}, expected the token alone`);
   await hubgateCli(DATA_DIR, ['repo', 'create', REPO]);
-  const hub = await startHubgate({ dataDir: DATA_DIR, logDir: LOG_DIR, token });
+  const hub = await startHubgate({ dataDir: DATA_DIR, logDir: LOG_DIR, token, env: HUBGATE_ENV });
 
   log(`pushing ${REGULAR_PATH} (${regular.size / MiB} MiB, git) and ${LFS_PATH} (${lfs.size / MiB} MiB, git-lfs) with git + git-lfs ...`);
   const git = (args) => run('git', args, { cwd: CLONE_DIR, env: CLIENT_ENV });
@@ -416,7 +420,7 @@ async function main() {
     quick: QUICK,
     loadAverage: { start: loadStart, end: loadEnd },
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: os.totalmem() / 2 ** 30, node: process.version, git: gitVersion, gitLfs: lfsVersion, nginx: nginxVersion, curl: curlVersion },
-    config: { ...CFG, maxFileSize: MAX_FILE_SIZE },
+    config: { ...CFG, maxFileSize: MAX_FILE_SIZE, hubgateWorkers: opt.workers ?? 'default (one per CPU)' },
     build,
     results,
     targets: checked,

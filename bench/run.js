@@ -3,7 +3,7 @@
 // `git http-backend`, and node-git-server 1.0.0, on loopback. See bench/README.md.
 //
 //   node bench/run.js [--quick] [--runs N] [--repo /path/to/bare.git] [--servers hubgate,nginx,ngs]
-//                     [--only a,b,c] [--concurrency N] [--protocol 0|2] [--keep] [--out FILE]
+//                     [--only a,b,c] [--concurrency N] [--protocol 0|2] [--workers N] [--keep] [--out FILE]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +31,7 @@ const { values: opt } = parseArgs({
     concurrency: { type: 'string', default: '16' },
     protocol: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    workers: { type: 'string' },
     out: { type: 'string', default: path.join(BENCH_DIR, 'results.json') },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -51,6 +52,9 @@ const USER_REPO = opt.repo ?? process.env.BENCH_REPO;
 for (const s of SERVERS) if (!SERVER_KEYS.includes(s)) throw new Error(`unknown server ${s} (use ${SERVER_KEYS.join(', ')})`);
 if (!(RUNS >= 1 && CONC >= 1)) throw new Error('--runs and --concurrency must be positive numbers');
 if (opt.protocol && !['0', '1', '2'].includes(opt.protocol)) throw new Error('--protocol must be 0, 1 or 2');
+if (opt.workers !== undefined && !(Number(opt.workers) >= 1)) throw new Error('--workers must be a positive number');
+// hubgate's worker processes (HUBGATE_WORKERS; its default, one per CPU, unless given); its RSS is then the primary's and the workers' together.
+const HUBGATE_ENV = opt.workers ? { HUBGATE_WORKERS: opt.workers } : {};
 
 const log = (...a) => process.stderr.write(`${a.join(' ')}\n`);
 
@@ -416,7 +420,7 @@ async function main() {
   const servers = [];
   log('bench: starting servers ...');
   for (const key of SERVERS) {
-    if (key === 'hubgate') servers.push(await startHubgate({ dataDir: DATA_DIR, logDir: LOG_DIR, token }));
+    if (key === 'hubgate') servers.push(await startHubgate({ dataDir: DATA_DIR, logDir: LOG_DIR, token, env: HUBGATE_ENV }));
     if (key === 'nginx') servers.push(await startNginx({ runDir: RUN_DIR, logDir: LOG_DIR, projectRoot: PROJECT_ROOT, workers: Math.max(24, CONC + 8), probeRepo: REPOS.refs }));
     if (key === 'ngs') servers.push(await startNgs({ logDir: LOG_DIR, projectRoot: PROJECT_ROOT, probeRepo: REPOS.refs }));
   }
@@ -480,7 +484,7 @@ async function main() {
     quick: QUICK,
     loadAverage: { start: loadBefore, end: loadAfter },
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: os.totalmem() / 2 ** 30, node: process.version, git: gitVersion, nginx: nginxVersion },
-    options: { runs: RUNS, cloneRuns: CLONE_RUNS, lsRemoteRuns: LSR_RUNS, concurrency: CONC, clientProtocol: opt.protocol ?? null, servers: SERVERS },
+    options: { runs: RUNS, cloneRuns: CLONE_RUNS, lsRemoteRuns: LSR_RUNS, concurrency: CONC, clientProtocol: opt.protocol ?? null, servers: SERVERS, hubgateWorkers: opt.workers ?? 'default (one per CPU)' },
     servers: Object.fromEntries(servers.map((s) => [s.key, { label: LABELS[s.key], url: s.base, protocolV2: v2[s.key] }])),
     repos: Object.fromEntries(Object.entries(stats).map(([k, st]) => [k, { name: `alice/${REPOS[k]}`, source: st.source, objects: st.objects, packBytes: st.packBytes, refs: st.refs }])),
     results,

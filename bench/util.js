@@ -174,6 +174,29 @@ export function dirSize(dir) {
 
 /** Reads a field (kB) from /proc/PID/status; null if the process is gone. */
 export function procStatusKb(pid, field) {
+  // hubgate with workers: the primary and its workers together (their git children aside).
+  const workers = nodeChildren(pid);
+  if (workers.length > 0) return [pid, ...workers].reduce((sum, p) => sum + (ownStatusKb(p, field) ?? 0), 0);
+  return ownStatusKb(pid, field);
+}
+
+/** The node processes `pid` started (hubgate's workers), from /proc/PID/task/PID/children. */
+function nodeChildren(pid) {
+  try {
+    const kids = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    return kids.filter((k) => {
+      try {
+        return fs.readFileSync(`/proc/${k}/comm`, 'utf8').trim() === 'node';
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return [];
+  }
+}
+
+function ownStatusKb(pid, field) {
   try {
     const txt = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(txt);
@@ -183,10 +206,10 @@ export function procStatusKb(pid, field) {
   }
 }
 
-/** Resets VmHWM (peak RSS) of a process we own; returns false if the kernel refused. */
+/** Resets VmHWM (peak RSS) of a process we own (and of its workers); returns false if the kernel refused. */
 export function resetPeakRss(pid) {
   try {
-    fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    for (const p of [pid, ...nodeChildren(pid)]) fs.writeFileSync(`/proc/${p}/clear_refs`, '5');
     return true;
   } catch {
     return false;

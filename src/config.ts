@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from './util/duration.js';
@@ -67,6 +68,8 @@ const schema = z.object({
     .regex(/^[\x21-\x7e]+$/, 'use printable ASCII characters without spaces')
     .optional(),
   metricsListen: hostPort.optional(),
+  workers: z.coerce.number().int().min(1, 'use at least 1 (1: one process, no primary)').max(256, 'use at most 256'),
+  shutdownTimeoutMs: millis,
 });
 
 type Parsed = z.infer<typeof schema>;
@@ -118,6 +121,10 @@ export const SETTINGS: Record<keyof Parsed, { env: string; flag?: string; fallba
   // Who may read /metrics: a bearer token, and/or only a separate address (then not the main one).
   metricsToken: { env: 'HUBGATE_METRICS_TOKEN' },
   metricsListen: { env: 'HUBGATE_METRICS_LISTEN' },
+  // Worker processes serving requests (src/ops/primary.ts): one per CPU by default; 1 is a single
+  // process. On SIGTERM requests in flight get shutdownTimeoutMs to finish.
+  workers: { env: 'HUBGATE_WORKERS', flag: '--workers', fallback: String(os.availableParallelism()) },
+  shutdownTimeoutMs: { env: 'HUBGATE_SHUTDOWN_TIMEOUT_MS', fallback: '30000' },
 };
 
 export class ConfigError extends Error {}

@@ -1,13 +1,7 @@
 import fs from 'node:fs';
 import http, { type Server } from 'node:http';
 import path from 'node:path';
-import { createApp } from './http/app.js';
-import { repoGuard } from './http/authorize.js';
-import { redirectMoved } from './http/moved.js';
-import { parseRepoPath } from './http/repo-path.js';
-import { declaredLengthAtMost } from './http/request-body.js';
-import { baseUrlOf } from './http/urls.js';
-import { metricsApp } from './http/metrics.js';
+import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { gitEnv } from './git/env.js';
 import { createMaintenance } from './git/maintenance.js';
@@ -15,43 +9,99 @@ import { startDigest } from './gating/digest.js';
 import { createMailer } from './gating/mailer.js';
 import { createNotifier, listeningUrl } from './gating/notify.js';
 import type { AppContext } from './http/context.js';
-import { startHousekeeping } from './ops/housekeeping.js';
+import { storageFault } from './domain/faults.js';
+import { cleanUpAtStart, startHousekeeping } from './ops/housekeeping.js';
 import { startPeriodicJob } from './ops/jobs.js';
 import { collectLfsGarbage } from './services/lfs-gc.js';
 import { createLogger } from './ops/logger.js';
-import { deny as lfsDeny } from '../lfs/http.js';
 import type { LfsPorts } from '../lfs/ports.js';
-import { lfsRoutes } from '../lfs/routes.js';
 import { loadSigner } from '../lfs/signing.js';
 import { createObjectStore } from '../lfs/store/index.js';
-import { CLAIM_SECONDS, createTransfers } from '../lfs/transfers.js';
+import { CLAIM_SECONDS, createTransfers, type Transfers } from '../lfs/transfers.js';
 import { createHubUrls } from '../lfs/urls.js';
 import { listen } from './ops/listen.js';
 import { createMetrics } from './ops/metrics.js';
-import { openDatabase } from './services/database.js';
+import { startWorkers } from './ops/primary.js';
+import { clusterExposition, isWorker, onStopRequest, reportReady, reportStartFailure } from './ops/worker.js';
+import { type Db, openDatabase } from './services/database.js';
 import { lfsLinks } from './services/lfs-links.js';
 import { lfsLocks } from './services/lfs-locks.js';
 import { createDownloadCounter, fillMissingListings } from './services/listing.js';
 import { lfsUploads } from './services/lfs-uploads.js';
 
-/** The composition root: opens what the app needs, starts listening, and stops cleanly on a signal. */
-export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppContext }> {
-  const log = createLogger(cfg.logLevel);
+/**
+ * What only a process that serves requests needs (the app, its routes, the metrics listener's
+ * app): loaded when it starts serving, so the primary, which serves none, does without them.
+ */
+async function loadFrontEnd() {
+  const [app, authorize, moved, repoPath, requestBody, urls, metrics, lfsHttp, lfsRouter] = await Promise.all([
+    import('./http/app.js'), import('./http/authorize.js'), import('./http/moved.js'), import('./http/repo-path.js'),
+    import('./http/request-body.js'), import('./http/urls.js'), import('./http/metrics.js'), import('../lfs/http.js'), import('../lfs/routes.js'),
+  ]);
+  return {
+    createApp: app.createApp, repoGuard: authorize.repoGuard, redirectMoved: moved.redirectMoved, parseRepoPath: repoPath.parseRepoPath,
+    declaredLengthAtMost: requestBody.declaredLengthAtMost, baseUrlOf: urls.baseUrlOf, metricsApp: metrics.metricsApp, lfsDeny: lfsHttp.deny, lfsRoutes: lfsRouter.lfsRoutes,
+  };
+}
+
+/** How one `hubgate serve` runs: a single process, or a primary (src/ops/primary.ts) and its workers. */
+export async function serve(cfg: Config): Promise<void> {
+  if (isWorker()) return serveAsWorker(cfg);
+  if (cfg.workers > 1) return runPrimary(cfg);
+  await serveRequests(cfg, 'single');
+}
+
+/** The data directory's layout, and what deleting repos left when a previous run was stopped halfway (src/services/repos.ts deleteRepo). */
+function prepareDataDir(cfg: Config, log: Logger): void {
   fs.mkdirSync(path.join(cfg.dataDir, 'repos'), { recursive: true });
   fs.mkdirSync(path.join(cfg.dataDir, 'git-home'), { recursive: true });
-  // Repos deleted while a previous run was stopped halfway (src/services/repos.ts deleteRepo).
   void fs.promises.rm(path.join(cfg.dataDir, 'trash'), { recursive: true, force: true }).catch((err) => log.warn({ err }, 'emptying the trash failed'));
+}
+
+/** The LFS store and its uploads, as every process that serves or sweeps them opens them. */
+async function openLfs(cfg: Config, db: Db, log: Logger) {
+  const signer = loadSigner(cfg.dataDir);
+  const urls = createHubUrls(signer);
+  const store = await createObjectStore(cfg, urls);
+  const transfers = createTransfers({ uploads: lfsUploads(db), store, urls, log, settings: cfg });
+  return { signer, store, transfers };
+}
+
+/**
+ * What one `hubgate serve` does once, at its start: remove what earlier processes left (older
+ * than this one), and read the cards of repos listings lack (a data directory from before
+ * listings), in the background. The single process, or the primary before it forks its workers.
+ */
+function startUpWork(cfg: Config, db: Db, log: Logger, transfers: Transfers): Promise<unknown> {
+  const cleanUp = cleanUpAtStart({ db, dataDir: cfg.dataDir, log, startedAt: performance.timeOrigin, sweepUploads: (opts) => transfers.sweep(opts) });
+  const listings = fillMissingListings(db, cfg.dataDir, log)
+    .then((n) => n > 0 && log.info({ repos: n }, 'cards read for listings'))
+    .catch((err) => log.warn({ err }, 'reading cards for listings failed'));
+  return Promise.all([cleanUp, listings]);
+}
+
+/**
+ * The composition root of a process that serves requests (the single process, or a worker):
+ * opens what the app needs, starts the background jobs (each claimed in the database, so one
+ * process of all runs it), listens, and stops cleanly on a signal; returns its stop.
+ */
+async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ stop: () => void; port: number }> {
+  const single = role === 'single';
+  const log = createLogger(cfg.logLevel);
+  const { createApp, repoGuard, redirectMoved, parseRepoPath, declaredLengthAtMost, baseUrlOf, metricsApp, lfsDeny, lfsRoutes } = await loadFrontEnd();
+  if (single) prepareDataDir(cfg, log);
   const db = await openDatabase(cfg.dataDir);
   // Links in notification emails: the public URL, else the address we listen on (known after listen).
   let baseUrl = cfg.publicUrl ?? '';
   const mailer = createMailer(cfg);
   const notifier = createNotifier({ db, log, mailer, baseUrl: () => baseUrl });
+  // Counted in each process and added to the database in batches (and at stop): increments add up across workers.
   const downloads = createDownloadCounter(db, log);
-  const ctx: AppContext = { cfg, db, log, metrics: createMetrics(), maintenance: createMaintenance(gitEnv(cfg.dataDir), log), notifier, downloads };
-  const signer = loadSigner(cfg.dataDir);
-  const urls = createHubUrls(signer);
-  const store = await createObjectStore(cfg, urls);
-  const transfers = createTransfers({ uploads: lfsUploads(db), store, urls, log, settings: cfg });
+  // A worker's /metrics tells every worker's counts, gathered by the primary.
+  const metrics = createMetrics(single ? undefined : clusterExposition);
+  // After a push, in the process that served it; one job per repo at a time across processes (a lock file).
+  const ctx: AppContext = { cfg, db, log, metrics, maintenance: createMaintenance(gitEnv(cfg.dataDir), log), notifier, downloads };
+  const { signer, store, transfers } = await openLfs(cfg, db, log);
   // LFS's ports: the pipeline's guard bound to LFS's denial renderer (and to a moved repo's redirect, which git-lfs follows), its rows, and the HTTP helpers it shares.
   const lfsPorts: LfsPorts = {
     guard: repoGuard(ctx, lfsDeny, redirectMoved(307)),
@@ -64,17 +114,15 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
   // the pages' policy allows that origin, computed once here from the settings, never from a request.
   const downloadOrigin = await store.downloadOrigin?.();
   const app = createApp(ctx, { routes: lfsRoutes({ store, signer, transfers }, lfsPorts), store, transfers, downloadOrigin });
-  // Cleaning up after crashes and expiries: what earlier processes left, now; then a periodic
-  // sweep that one process runs for all. Hashing that a crash stopped is also taken up once its
-  // claim lapses (CLAIM_SECONDS after the crash, at the latest) by this process.
+  // Cleaning up after crashes and expiries: what earlier processes left, now (never in a worker:
+  // the primary did it before forking); then a periodic sweep that one process runs for all.
+  // Hashing that a crash stopped is also taken up once its claim lapses (CLAIM_SECONDS after the
+  // crash, at the latest) by this process.
+  if (single) void startUpWork(cfg, db, log, transfers);
   const housekeeping = startHousekeeping({
     db, dataDir: cfg.dataDir, log, startedAt: performance.timeOrigin, intervalMs: cfg.sweepIntervalMs,
     sweepUploads: (opts) => transfers.sweep(opts),
   });
-  // Listings show repos whose card was never read (a data directory from before listings) once it is, in the background.
-  void fillMissingListings(db, cfg.dataDir, log)
-    .then((n) => n > 0 && log.info({ repos: n }, 'cards read for listings'))
-    .catch((err) => log.warn({ err }, 'reading cards for listings failed'));
   // LFS garbage collection by the server itself, when asked for (HUBGATE_LFS_GC_INTERVAL_MS): one process for all.
   const lfsGc = cfg.lfsGcIntervalMs > 0
     ? startPeriodicJob({
@@ -87,20 +135,23 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
     : undefined;
   setTimeout(() => void transfers.sweep().catch((err) => log.warn({ err }, 'sweeping LFS uploads failed')), (CLAIM_SECONDS + 1) * 1000).unref();
 
+  // The network front ends every serving process runs, on ports the workers share (the primary
+  // hands out connections in turn): HTTP here. The SSH server (HUBGATE_SSH_PORT) belongs next to
+  // it: created, listened in the try below and added to `frontEnds` the same way, so each worker
+  // serves SSH too and a stop drains its sessions with the HTTP requests.
   // Clones and pushes of large repos may take as long as they take (no request timeout); a body
   // that stops moving is cut by the app (HUBGATE_BODY_IDLE_TIMEOUT_MS), headers that never end here.
   const server = http.createServer({ requestTimeout: 0, headersTimeout: cfg.headersTimeoutMs, connectionsCheckingInterval: 1000 }, app);
   server.timeout = 0;
+  // Per process: with workers, each counts the connections it was handed.
   capConnectionsPerIp(server, cfg.maxConnectionsPerIp);
+  const frontEnds: FrontEnd[] = [server];
   // A port in use or a bad host stops the start with one line naming the setting (ListenError).
-  const metricsServer = cfg.metricsListen && http.createServer(metricsApp(ctx));
+  // With workers, the primary serves the metrics listener (every worker's metrics together).
+  const metricsServer = single && cfg.metricsListen ? http.createServer(metricsApp(ctx)) : undefined;
   try {
     await listen(server, cfg.host, cfg.port, { host: 'HUBGATE_HOST', port: 'HUBGATE_PORT', hostFix: 'HUBGATE_HOST or --host', portFix: 'HUBGATE_PORT or --port' });
-    if (metricsServer && cfg.metricsListen) {
-      const at = { host: 'HUBGATE_METRICS_LISTEN host', port: 'HUBGATE_METRICS_LISTEN port', hostFix: 'HUBGATE_METRICS_LISTEN', portFix: 'HUBGATE_METRICS_LISTEN' };
-      await listen(metricsServer, cfg.metricsListen.host, cfg.metricsListen.port, at);
-      log.info({ url: `http://${cfg.metricsListen.host}:${cfg.metricsListen.port}/metrics` }, 'metrics are served on HUBGATE_METRICS_LISTEN only');
-    }
+    if (metricsServer && cfg.metricsListen) await listenForMetrics(metricsServer, cfg.metricsListen, log);
   } catch (err) {
     server.close();
     await housekeeping.stop();
@@ -111,26 +162,119 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
   }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : cfg.port;
-  log.info({ url: `http://${cfg.host}:${port}`, dataDir: cfg.dataDir }, `hubgate listening on http://${cfg.host}:${port}`);
+  if (single) log.info({ url: `http://${cfg.host}:${port}`, dataDir: cfg.dataDir }, `hubgate listening on http://${cfg.host}:${port}`);
   baseUrl = cfg.publicUrl ?? listeningUrl(cfg.host, port);
   const digest = startDigest({ db, log, mailer, baseUrl: () => baseUrl, dataDir: cfg.dataDir, intervalMs: cfg.digestIntervalMs });
-  log.info({ via: mailer.describe, links: baseUrl }, cfg.smtpUrl ? 'notifications are sent by SMTP' : 'notifications are written to the outbox file (set HUBGATE_SMTP_URL to send them)');
+  if (single) log.info({ via: mailer.describe, links: baseUrl }, cfg.smtpUrl ? 'notifications are sent by SMTP' : 'notifications are written to the outbox file (set HUBGATE_SMTP_URL to send them)');
 
+  let stopping = false;
   const stop = () => {
+    if (stopping) return;
+    stopping = true;
     log.info('shutting down');
-    server.close();
-    server.closeIdleConnections();
     if (metricsServer) metricsServer.close();
-    // Sends in progress get a few seconds to finish; a mail server that hangs does not hold up the exit.
-    const notified = Promise.all([digest.stop(), housekeeping.stop(), lfsGc?.stop(), notifier.idle(), downloads.stop()]);
-    Promise.all([ctx.maintenance.idle(), Promise.race([notified, new Promise((r) => setTimeout(r, 5000).unref())])])
+    // No new connections; requests in flight (a push, a clone) finish, up to HUBGATE_SHUTDOWN_TIMEOUT_MS.
+    void drain(frontEnds, cfg.shutdownTimeoutMs).then((all) => {
+      if (!all) log.warn({ timeoutMs: cfg.shutdownTimeoutMs }, 'requests still in flight at the shutdown timeout were cut');
+      // Sends in progress get a few seconds to finish; a mail server that hangs does not hold up the exit.
+      const notified = Promise.all([digest.stop(), housekeeping.stop(), lfsGc?.stop(), notifier.idle(), downloads.stop()]);
+      return Promise.all([ctx.maintenance.idle(), Promise.race([notified, new Promise((r) => setTimeout(r, 5000).unref())])]);
+    })
       .then(() => mailer.close())
       .then(() => db.destroy())
       .finally(() => process.exit(0));
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  return { server, ctx };
+  return { stop, port };
+}
+
+/** A worker: serves until the primary tells it to stop (or it gets SIGTERM); a failed start is told to the primary, which reports it. */
+async function serveAsWorker(cfg: Config): Promise<void> {
+  let stop: (() => void) | undefined;
+  // Told to stop while still starting: nothing is served yet.
+  onStopRequest(() => (stop ? stop() : process.exit(0)));
+  let port: number;
+  try {
+    ({ stop, port } = await serveRequests(cfg, 'worker'));
+  } catch (err) {
+    const message = (storageFault(err) ?? (err as Error))?.message ?? String(err);
+    await reportStartFailure(message.split('\n')[0]);
+    process.exit(1);
+  }
+  await reportReady(port);
+}
+
+/**
+ * `hubgate serve --workers N`: migrations and the start-up cleanup once, here, before any worker
+ * serves; then N workers (src/ops/primary.ts) and, with HUBGATE_METRICS_LISTEN, the metrics
+ * listener with every worker's metrics. Resolves when all have stopped (SIGTERM, SIGINT);
+ * rejects with one line when they cannot start (the same reason in every worker, told once) or
+ * keep failing.
+ */
+async function runPrimary(cfg: Config): Promise<void> {
+  const log = createLogger(cfg.logLevel);
+  prepareDataDir(cfg, log);
+  const db = await openDatabase(cfg.dataDir);
+  const { transfers } = await openLfs(cfg, db, log);
+  // Everything it removes was written before this process started, so before any worker existed.
+  const startUp = startUpWork(cfg, db, log, transfers);
+  const primary = startWorkers({ workers: cfg.workers, log, shutdownTimeoutMs: cfg.shutdownTimeoutMs });
+  const stop = () => {
+    log.info('shutting down: telling the workers to stop');
+    primary.stop();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  const metricsServer = cfg.metricsListen ? http.createServer((await import('./http/metrics.js')).metricsApp({ cfg, metrics: primary })) : undefined;
+  const close = async () => {
+    metricsServer?.close();
+    // The start-up work gets a few seconds to end; what it has not done is done at the next start.
+    await Promise.race([startUp, new Promise((r) => setTimeout(r, 5000).unref())]);
+    await db.destroy();
+  };
+  try {
+    const port = await primary.ready;
+    // null: stopped (SIGTERM) before the workers served.
+    if (port !== null && metricsServer && cfg.metricsListen) await listenForMetrics(metricsServer, cfg.metricsListen, log);
+    if (port !== null) log.info({ url: `http://${cfg.host}:${port}`, dataDir: cfg.dataDir, workers: cfg.workers }, `hubgate listening on http://${cfg.host}:${port} with ${cfg.workers} workers`);
+    await primary.finished;
+  } catch (err) {
+    primary.stop();
+    await primary.finished.catch(() => {});
+    await close();
+    throw err;
+  }
+  await close();
+  process.exit(0);
+}
+
+async function listenForMetrics(server: Server, at: { host: string; port: number }, log: Logger): Promise<void> {
+  const settings = { host: 'HUBGATE_METRICS_LISTEN host', port: 'HUBGATE_METRICS_LISTEN port', hostFix: 'HUBGATE_METRICS_LISTEN', portFix: 'HUBGATE_METRICS_LISTEN' };
+  await listen(server, at.host, at.port, settings);
+  log.info({ url: `http://${at.host}:${at.port}/metrics` }, 'metrics are served on HUBGATE_METRICS_LISTEN only');
+}
+
+/** A listening server a stop drains: net.Server's close() (the callback once every connection has ended), and HTTP's idle keep-alive connections. */
+interface FrontEnd {
+  close(done: () => void): unknown;
+  closeIdleConnections?(): void;
+}
+
+/**
+ * Stops accepting connections and lets those open finish their request: idle ones are closed at
+ * once, busy ones when their response has been sent. True when all ended within `timeoutMs`.
+ */
+function drain(servers: FrontEnd[], timeoutMs: number): Promise<boolean> {
+  const closed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  const idle = setInterval(() => servers.forEach((s) => s.closeIdleConnections?.()), 100);
+  servers.forEach((s) => s.closeIdleConnections?.());
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
+  return Promise.race([closed.then(() => true), timedOut]).finally(() => {
+    clearInterval(idle);
+    clearTimeout(timer);
+  });
 }
 
 /** Closes new connections from an address that already has `max` open (0: no cap), so one client cannot hold every socket. */

@@ -96,10 +96,11 @@ export function buildProgram(): Command {
     .option('--host <host>', 'address to listen on (default $HUBGATE_HOST or 127.0.0.1)')
     .option('--port <port>', 'port to listen on (default $HUBGATE_PORT or 8080)')
     .option('--public-url <url>', 'the URL users reach hubgate at (default $HUBGATE_PUBLIC_URL)')
+    .option('--workers <n>', 'worker processes serving requests; 1: a single process (default $HUBGATE_WORKERS or the number of CPUs)')
     .action(async (o) => {
       // Loaded only to serve: admin commands stay quick.
       const { serve } = await import('../server.js');
-      await serve(loadConfig({ dataDir: o.data, host: o.host, port: o.port, publicUrl: o.publicUrl }));
+      await serve(loadConfig({ dataDir: o.data, host: o.host, port: o.port, publicUrl: o.publicUrl, workers: o.workers }));
     });
 
   const user = program.command('user').description('manage users');

@@ -6,9 +6,11 @@ import { LEFTOVER_MAX_IDLE_MS, removeLeftovers } from './leftovers.js';
 
 // Cleaning up after crashes and expiries: LFS uploads (expired ones aborted, lapsed hashes taken
 // up, orphan staging files), temporary files and push quarantines, repos whose creation was cut
-// short. At start each process removes what earlier processes left (older than itself); after
-// that the sweep is one job that exactly one of the processes sharing the database runs each
-// interval (src/ops/jobs.ts), not one per process.
+// short. At start each `hubgate serve` removes what earlier processes left (older than itself):
+// the single process, or with workers the primary before it forks them, never a worker (git's
+// push quarantines carry no pid: a worker started later must not take a sibling's live push for
+// a leftover). After that the sweep is one job that exactly one of the processes sharing the
+// database runs each interval (src/ops/jobs.ts), not one per process or worker.
 
 export interface HousekeepingDeps {
   db: Db;
@@ -21,8 +23,7 @@ export interface HousekeepingDeps {
   intervalMs: number;
 }
 
-/** Runs the start-up cleanup now and the periodic sweep from then on; stop() ends the latter. */
-export function startHousekeeping(d: HousekeepingDeps): PeriodicJob {
+function cleaner(d: Omit<HousekeepingDeps, 'intervalMs'>) {
   const step = (what: string, work: () => Promise<unknown>) =>
     work()
       .then((n) => typeof n === 'number' && n > 0 && d.log.info({ removed: n }, `housekeeping: ${what}`))
@@ -33,8 +34,17 @@ export function startHousekeeping(d: HousekeepingDeps): PeriodicJob {
       step('leftovers of interrupted work removed (temporary files, push quarantines)', () => removeLeftovers(d.dataDir, { before, startedAt: d.startedAt })),
       step('repos whose creation was interrupted removed', () => releaseUnfinishedRepos(d.db, d.dataDir, new Date(before))),
     ]);
+  return cleanUp;
+}
 
-  void cleanUp(d.startedAt, true);
+/** The start-up cleanup: what processes before this one left (written before it started); once per `hubgate serve`. */
+export function cleanUpAtStart(d: Omit<HousekeepingDeps, 'intervalMs'>): Promise<unknown> {
+  return cleaner(d)(d.startedAt, true);
+}
+
+/** The periodic sweep, from now on; stop() ends it. */
+export function startHousekeeping(d: HousekeepingDeps): PeriodicJob {
+  const cleanUp = cleaner(d);
   return startPeriodicJob({
     db: d.db,
     log: d.log,

@@ -1,18 +1,29 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export interface Metrics {
+/** What /metrics answers with: this process's registry, or with workers every worker's together (src/ops/worker.ts). */
+export interface MetricsExposition {
+  contentType: string;
+  exposition(): Promise<string>;
+}
+
+export interface Metrics extends MetricsExposition {
   registry: Registry;
   requests: Counter<'route' | 'method' | 'status'>;
   gitDuration: Histogram<'service' | 'outcome'>;
   gitBytesServed: Counter<'service'>;
 }
 
-/** One registry per app, so several apps (tests) never share counters. */
-export function createMetrics(): Metrics {
+/**
+ * One registry per app, so several apps (tests) never share counters. `exposition`: how /metrics
+ * is rendered when it is not this registry alone (a worker answers with every worker's counts).
+ */
+export function createMetrics(exposition?: (registry: Registry) => () => Promise<string>): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'hubgate_' });
   return {
     registry,
+    contentType: registry.contentType,
+    exposition: exposition ? exposition(registry) : () => registry.metrics(),
     requests: new Counter({
       name: 'hubgate_http_requests_total',
       help: 'HTTP requests by route, method and status',

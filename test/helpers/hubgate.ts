@@ -122,12 +122,17 @@ export interface Hubgate {
   process: ChildProcess;
 }
 
-/** `port`: listen there (a restart on the same data dir keeps the links it handed out valid). */
+/**
+ * `port`: listen there (a restart on the same data dir keeps the links it handed out valid).
+ * One process unless `env` sets HUBGATE_WORKERS (a primary and workers per test server would
+ * multiply the processes of a run by the cores); a stop lets requests in flight finish for at
+ * most 5 s unless `env` sets HUBGATE_SHUTDOWN_TIMEOUT_MS.
+ */
 export async function startHubgate(opts: { env?: NodeJS.ProcessEnv; dataDir?: string; port?: number } = {}): Promise<Hubgate> {
   const dataDir = opts.dataDir ?? path.join(tempDir(), 'data');
   const home = tempDir('hubgate-home-');
   const port = opts.port ?? (await freePort());
-  const env = { ...process.env, HUBGATE_LOG_LEVEL: 'debug', ...opts.env };
+  const env = { ...process.env, HUBGATE_LOG_LEVEL: 'debug', HUBGATE_WORKERS: '1', HUBGATE_SHUTDOWN_TIMEOUT_MS: '5000', ...opts.env };
   const child = ownProcess(spawn(process.execPath, [BIN, 'serve', '--data', dataDir, '--host', '127.0.0.1', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
   let output = '';
   child.stdout.on('data', (b) => (output += b));
