@@ -123,7 +123,7 @@ describe.skipIf(!haveChromium)('LFS images on the pages in a real browser', () =
     await s3?.stop();
   });
 
-  it('s3 store: the pages' policy allows images from the bucket's origin, nothing else from it', async () => {
+  it("s3 store: the pages' policy allows images from the bucket's origin, nothing else from it", async () => {
     const res = await fetch(`${s3Hub.url}/alice/pics`);
     const csp = res.headers.get('content-security-policy') ?? '';
     expect(csp).toMatch(new RegExp(`img-src 'self' ${s3.endpoint.replace(/[.]/g, '\\.')};`));
