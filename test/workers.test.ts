@@ -96,6 +96,9 @@ describe('hubgate serve --workers 2', () => {
   it('replaces a worker killed with -9 (clones meanwhile succeed) and one stopped with SIGTERM', async () => {
     const [victim, survivor] = childrenOf(primary);
     process.kill(victim, 'SIGKILL');
+    // A connection the primary hands to a worker in the instant it dies is lost with it (node's
+    // cluster round-robin; operations.md says so): clone once the primary has seen the death.
+    await poll(() => logEntries(hub).some((e) => e.msg === 'a worker exited: starting another' && e.worker === victim), 20_000, 50);
     for (let i = 0; i < 3; i++) {
       const clone = await hub.git(['clone', '-q', hub.remote('alice/m', token), 'c']);
       expect(clone.code, clone.stderr).toBe(0);
