@@ -67,6 +67,11 @@ const schema = z.object({
     .regex(/^[\x21-\x7e]+$/, 'use printable ASCII characters without spaces')
     .optional(),
   metricsListen: hostPort.optional(),
+  blobCacheSize: count,
+  accelRedirect: z
+    .string()
+    .regex(/^\/(?:[A-Za-z0-9._~-]+\/)*$/, 'use a path of the proxy\'s internal location that starts and ends with "/", such as /internal/')
+    .optional(),
 });
 
 type Parsed = z.infer<typeof schema>;
@@ -118,6 +123,10 @@ export const SETTINGS: Record<keyof Parsed, { env: string; flag?: string; fallba
   // Who may read /metrics: a bearer token, and/or only a separate address (then not the main one).
   metricsToken: { env: 'HUBGATE_METRICS_TOKEN' },
   metricsListen: { env: 'HUBGATE_METRICS_LISTEN' },
+  // Git files over 64 KiB are served from a copy per blob under DATA/cache/blobs (src/git/blob-cache.ts), at most this many bytes in all; 0: off.
+  blobCacheSize: { env: 'HUBGATE_BLOB_CACHE_SIZE', fallback: String(GiB) },
+  // Behind nginx: file bodies are sent by the proxy (X-Accel-Redirect to this internal location), hubgate only authorises.
+  accelRedirect: { env: 'HUBGATE_ACCEL_REDIRECT' },
 };
 
 export class ConfigError extends Error {}

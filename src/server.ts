@@ -60,7 +60,7 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
     web: { baseUrl: (req) => baseUrlOf(cfg, req), parseRepoPath, declaredLengthAtMost },
     downloads: { count: (repoId, n) => downloads.count(repoId, n) },
   };
-  const app = createApp(ctx, { routes: lfsRoutes({ store, signer, transfers }, lfsPorts), store, transfers });
+  const app = createApp(ctx, { routes: lfsRoutes({ store, signer, transfers, accelRedirect: cfg.accelRedirect && `${cfg.accelRedirect}lfs/` }, lfsPorts), store, transfers });
   // Cleaning up after crashes and expiries: what earlier processes left, now; then a periodic
   // sweep that one process runs for all. Hashing that a crash stopped is also taken up once its
   // claim lapses (CLAIM_SECONDS after the crash, at the latest) by this process.
