@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, type Hubgate, ownProcess, startHubgate, tempDir } from './helpers/hubgate.js';
+import { BIN, freePort, type Hubgate, ownProcess, run, startHubgate, tempDir } from './helpers/hubgate.js';
 
 const NGINX = process.env.HUBGATE_TEST_NGINX ?? ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => fs.existsSync(p));
 if (!NGINX) console.warn('accel-redirect.test.ts: nginx is not installed, so the X-Accel-Redirect tests are skipped (apt-get install nginx)');
@@ -193,5 +193,23 @@ describe.skipIf(!NGINX)('downloads sent by nginx (HUBGATE_ACCEL_REDIRECT)', () =
     const internal = await get(`${nginx.url}/internal/cache/blobs/${oid.slice(0, 2)}/${oid.slice(2, 4)}/${oid}`);
     expect(internal.status).toBe(404);
     expect(internal.body.includes(secret.subarray(0, 64))).toBe(false);
+  });
+});
+
+describe('the settings of file serving', () => {
+  it('refuses an accel location that is not a path ending in "/", and a negative cache size (exit 2)', async () => {
+    const cases: [NodeJS.ProcessEnv, string][] = [
+      [{ HUBGATE_ACCEL_REDIRECT: 'internal/' }, 'hubgate: invalid setting HUBGATE_ACCEL_REDIRECT: use a path of the proxy\'s internal location that starts and ends with "/", such as /internal/'],
+      [{ HUBGATE_ACCEL_REDIRECT: '/internal' }, 'hubgate: invalid setting HUBGATE_ACCEL_REDIRECT: use a path of the proxy\'s internal location that starts and ends with "/", such as /internal/'],
+      [{ HUBGATE_ACCEL_REDIRECT: '/a b/' }, 'hubgate: invalid setting HUBGATE_ACCEL_REDIRECT: use a path of the proxy\'s internal location that starts and ends with "/", such as /internal/'],
+    ];
+    for (const [env, message] of cases) {
+      const r = await run(process.execPath, [BIN, 'serve', '--data', path.join(tempDir(), 'data')], { env: { ...process.env, HUBGATE_HOST: '127.0.0.1', ...env } });
+      expect(r.code, JSON.stringify(env)).toBe(2);
+      expect(r.stderr.trim()).toBe(message);
+    }
+    const negative = await run(process.execPath, [BIN, 'serve', '--data', path.join(tempDir(), 'data')], { env: { ...process.env, HUBGATE_HOST: '127.0.0.1', HUBGATE_BLOB_CACHE_SIZE: '-1' } });
+    expect(negative.code).toBe(2);
+    expect(negative.stderr).toContain('invalid setting HUBGATE_BLOB_CACHE_SIZE');
   });
 });
