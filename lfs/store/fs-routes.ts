@@ -24,7 +24,7 @@ export interface FsTransferStore {
 }
 
 /** Bytes per read of a download (see the download handler). */
-const READ_CHUNK = 512 * 1024;
+const READ_CHUNK = 256 * 1024;
 
 export function fsTransferHandlers({ signer, links, accelRedirect }: TransferDeps, store: FsTransferStore): TransferHandlers {
   /** Checks a transfer PUT against its signed token and the declared length before reading any byte. */
@@ -58,7 +58,7 @@ export function fsTransferHandlers({ signer, links, accelRedirect }: TransferDep
     }
     // sendFile streams the file straight into the response (no transform) and answers Range
     // requests with 206, reading only the range. The ETag is the oid, as the resolve redirect's:
-    // @huggingface/hub reads it from the response it was redirected to. Reads of 512 KiB rather
+    // @huggingface/hub reads it from the response it was redirected to. Reads of 256 KiB rather
     // than the default 64 KiB: fewer thread-pool round trips and socket writes per byte, while 16
     // downloads at once still fit the CPU caches (bench/README.md, "Serving files"); send hands
     // its options to fs.createReadStream, though express's types omit highWaterMark.

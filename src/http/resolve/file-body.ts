@@ -9,8 +9,8 @@ import type { ByteRange } from './range.js';
 // handed to the socket as it is; the response's backpressure pauses the reads. Node has no
 // sendfile, so large reads are what keeps the per-chunk cost (a thread-pool round trip and a
 // socket write per chunk) small. For an 8 MiB file read again and again, 64 KiB reads took
-// about twice as long as 256 KiB-2 MiB reads, 4 MiB reads were slower again; the same 512 KiB
-// as the LFS store's downloads (bench/README.md, "Serving files").
+// about twice as long as 256 KiB-2 MiB reads, and 4 MiB reads were slower again
+// (bench/README.md, "Serving files").
 
 /** Bytes per read. */
 export const READ_CHUNK = 512 * 1024;
