@@ -7,13 +7,14 @@ import type { ByteRange } from './range.js';
 // Sends a byte range of an open file as a response body: the file is read straight at the
 // range (nothing before it is read, nothing is cut or copied in between) in large reads, each
 // handed to the socket as it is; the response's backpressure pauses the reads. Node has no
-// sendfile, so large reads are what keeps the per-chunk cost (a thread-pool round trip and a
-// socket write per chunk) small. For an 8 MiB file read again and again, 64 KiB reads took
-// about twice as long as 256 KiB-2 MiB reads, and 4 MiB reads were slower again
-// (bench/README.md, "Serving files").
+// sendfile, so large reads are what keeps the per-chunk cost small: each chunk is a thread-pool
+// round trip and a socket write, and on a busy machine every wake-up of a thread waits for a CPU.
+// For an 8 MiB file read again and again by one client, 2 MiB reads gave the shortest and
+// steadiest times (64 KiB took about twice as long, 512 KiB and 8 MiB varied most; bench/README.md,
+// "Serving files"). A response holds about two reads in memory while its client takes them.
 
 /** Bytes per read. */
-export const READ_CHUNK = 512 * 1024;
+export const READ_CHUNK = 2 * 1024 * 1024;
 
 /** Sends bytes [range.start, range.end] of `handle`; the handle is closed when the body is sent or the client goes away. */
 export function sendFileBody(handle: FileHandle, res: ServerResponse, range: ByteRange): void {
