@@ -1,5 +1,5 @@
 # hubgate: build the TypeScript, then run on a slim Node 22 image with git and git-lfs.
-# The `test` stage installs exactly what .ci/run installs (git, git-lfs, chromium, openssh-client) and runs the
+# The `test` stage installs exactly what .ci/run installs (git, git-lfs, chromium, openssh-client, nginx) and runs the
 # suite: `docker build --target test .`. The runtime needs only git and git-lfs.
 
 FROM node:22-bookworm-slim AS build
@@ -17,7 +17,7 @@ RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
 
 FROM build AS test
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git git-lfs chromium openssh-client \
+ && apt-get install -y --no-install-recommends git git-lfs chromium openssh-client nginx \
  && rm -rf /var/lib/apt/lists/*
 COPY vitest.config.ts ./
 COPY test ./test

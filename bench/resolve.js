@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Resolve-download bench: hubgate's `GET /{ns}/{name}/resolve/{rev}/{path}` against nginx serving
 // the same bytes as static files, both on loopback. See bench/README.md ("Resolve downloads").
-//   (1) sequential GETs of a regular ~8 MiB file kept in git (streamed from `git cat-file blob`)
+//   (1) sequential GETs of a regular ~8 MiB file kept in git (from the blob cache after the first GET)
 //   (2) a 256 MiB Git LFS file (fs store): resolve 302 + the GET it redirects to (curl -L)
 //   (3) 16 concurrent downloads of that LFS file (16 curl -L), wall time for all
 //       and hubgate's peak RSS during (2) and (3)
@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { NGINX, ROOT_DIR, hubgateCli, startFileNginx, startHubgate } from './servers.js';
+import { NGINX, ROOT_DIR, hubgateCli, startAccelNginx, startFileNginx, startHubgate } from './servers.js';
 import { freePort, installCleanup, median, nowMs, procStatusKb, rmrf, rssSampler, run, stopChild, track, waitFor } from './util.js';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -40,6 +40,7 @@ const { values: opt } = parseArgs({
     'no-build': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     workers: { type: 'string' },
+    'no-accel': { type: 'boolean', default: false },
     out: { type: 'string', default: path.join(BENCH_DIR, 'resolve-results.json') },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -110,7 +111,7 @@ function newestSourceMtime(dir) {
 }
 
 async function ensureBuilt() {
-  const marker = path.join(ROOT_DIR, 'dist', 'src', 'files', 'resolve.js');
+  const marker = path.join(ROOT_DIR, 'dist', 'src', 'http', 'resolve', 'resolve.js');
   const built = fs.existsSync(marker) ? fs.statSync(marker).mtimeMs : 0;
   const newest = Math.max(...['src', 'lfs', 'hooks'].map((d) => newestSourceMtime(path.join(ROOT_DIR, d))));
   if (opt['no-build'] || (built && built >= newest)) return built ? 'dist up to date' : 'not built';
@@ -290,9 +291,16 @@ function evaluate(res) {
       result: limit == null ? '' : check(id, `${name} ≤ ${limit}× nginx`, x, limit),
     });
   };
+  const accelRow = (name, m, bytes) => {
+    if (m.accel == null) return;
+    rows.push({ name, hubgate: `${fmtMs(m.accel)}${bytes ? ` (${mibps(bytes, m.accel)})` : ''}`, nginx: `${fmtMs(m.nginx)}`, ratio: fmtX(m.accel / m.nginx), target: 'report only', result: '' });
+  };
   if (res.seq) ratioRow('1-seq-git-file', `(1) ${CFG.fileSize / MiB} MiB git file, per GET (${CFG.seqGets} sequential GETs, keep-alive)`, res.seq.perGet, 2.0, CFG.fileSize);
   if (res.lfs) ratioRow('2-lfs-download', `(2) ${CFG.lfsSize / MiB} MiB LFS file: resolve 302 + GET (curl -L) vs static GET`, res.lfs.median, 1.3, CFG.lfsSize);
   if (res.concurrent) ratioRow('3-lfs-concurrent', `(3) ${CFG.concurrency} concurrent LFS downloads (wall, all done)`, res.concurrent.median, 1.3, CFG.lfsSize * CFG.concurrency);
+  if (res.seq) accelRow('(1, accel) the same, hubgate behind nginx with HUBGATE_ACCEL_REDIRECT', res.seq.perGet, CFG.fileSize);
+  if (res.lfs) accelRow('(2, accel) the same, hubgate behind nginx with HUBGATE_ACCEL_REDIRECT', res.lfs.median, CFG.lfsSize);
+  if (res.concurrent) accelRow('(3, accel) the same, hubgate behind nginx with HUBGATE_ACCEL_REDIRECT', res.concurrent.median, CFG.lfsSize * CFG.concurrency);
   if (res.rss) {
     rows.push({ name: '(2)+(3) hubgate peak RSS', hubgate: `${res.rss.peakMb.toFixed(1)} MB`, nginx: '', ratio: '', target: '< 200 MB', result: check('rss', 'hubgate peak RSS during (2)+(3) < 200 MB', res.rss.peakMb, 200) });
   }
@@ -319,6 +327,13 @@ async function main() {
   const { hub } = await setupHubgate(regular, lfs);
   await writeStaticFiles(regular, lfs);
   const ng = await startStaticNginx();
+  // A second hubgate on the same data, behind nginx with HUBGATE_ACCEL_REDIRECT (docs/operations.md): nginx sends the files.
+  let accel = null;
+  if (!opt['no-accel']) {
+    const accelHub = await startHubgate({ dataDir: DATA_DIR, logDir: LOG_DIR, token: '', env: { HUBGATE_ACCEL_REDIRECT: '/internal/' } });
+    const proxy = await startAccelNginx({ prefix: path.join(WORK, 'nginx-accel'), logDir: LOG_DIR, upstream: accelHub.base.replace('http://', ''), dataDir: DATA_DIR });
+    accel = { hub: accelHub, proxy };
+  }
   const hubStartRssMb = procStatusKb(hub.pid, 'VmRSS') / 1024;
 
   const resolveUrl = (p) => `${hub.base}/${REPO}/resolve/main/${p}`;
@@ -326,6 +341,10 @@ async function main() {
     regular: [{ key: 'hubgate', url: resolveUrl(REGULAR_PATH) }, { key: 'nginx', url: `${ng.base}/${REGULAR_PATH}` }],
     lfs: [{ key: 'hubgate', url: resolveUrl(LFS_PATH), redirects: 1 }, { key: 'nginx', url: `${ng.base}/${LFS_PATH}`, redirects: 0 }],
   };
+  if (accel) {
+    targets.regular.push({ key: 'accel', url: `${accel.proxy.base}/${REPO}/resolve/main/${REGULAR_PATH}` });
+    targets.lfs.push({ key: 'accel', url: `${accel.proxy.base}/${REPO}/resolve/main/${LFS_PATH}`, redirects: 1 });
+  }
 
   // Correctness first: the bytes each server sends are the files' bytes.
   log('checking what both servers send ...');
@@ -338,7 +357,14 @@ async function main() {
     throw new Error(`hubgate HEAD ${LFS_PATH}: X-Linked-Size ${head.headers['x-linked-size']}, X-Linked-Etag ${head.headers['x-linked-etag']}`);
   }
   const objectUrl = new URL(head.headers.location, hub.base).href;
-  for (const [key, url] of [['hubgate (redirect target)', objectUrl], ['nginx', targets.lfs[1].url]]) {
+  const checks = [['hubgate (redirect target)', objectUrl], ['nginx', targets.lfs[1].url]];
+  if (accel) {
+    const r = expectStatus(await request(targets.regular[2].url, { hash: true }), 200, `hubgate behind nginx (accel) GET ${REGULAR_PATH}`);
+    if (r.sha256 !== regular.sha256) throw new Error(`accel GET ${REGULAR_PATH}: wrong bytes (${r.bytes} bytes)`);
+    const h = expectStatus(await request(targets.lfs[2].url, { method: 'HEAD' }), 302, `accel HEAD ${LFS_PATH}`);
+    checks.push(['hubgate behind nginx (accel, redirect target)', new URL(h.headers.location, accel.proxy.base).href]);
+  }
+  for (const [key, url] of checks) {
     const r = expectStatus(await request(url, { hash: true }), 200, `${key} GET ${LFS_PATH}`);
     if (r.sha256 !== lfs.sha256) throw new Error(`${key} GET ${LFS_PATH}: wrong bytes (${r.bytes} bytes, sha256 ${r.sha256})`);
   }
@@ -382,12 +408,16 @@ async function main() {
     }
     return median(ms);
   };
-  results.headLfs = await measure('(4) LFS', targets.lfs, headRun(302));
-  results.headRegular = await measure('(4) git', targets.regular, headRun(200));
+  results.headLfs = await measure('(4) LFS', targets.lfs.slice(0, 2), headRun(302));
+  results.headRegular = await measure('(4) git', targets.regular.slice(0, 2), headRun(200));
   const loadEnd = os.loadavg();
 
   await hub.stop();
   await ng.stop();
+  if (accel) {
+    await accel.proxy.stop();
+    await accel.hub.stop();
+  }
 
   const { rows, targets: checked } = evaluate(results);
   const [gitVersion, lfsVersion, nginxVersion, curlVersion] = await Promise.all([

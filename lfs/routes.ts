@@ -18,6 +18,8 @@ export interface LfsDeps {
   store: ObjectStore;
   signer: Signer;
   transfers: Transfers;
+  /** The internal location of the store's root behind nginx (X-Accel-Redirect), if downloads are offloaded. */
+  accelRedirect?: string;
 }
 
 /** `/{datasets/|spaces/}{ns}/{name}[.git]/info/lfs`, followed by an endpoint: the shapes parseRepoPath takes apart. */
@@ -36,7 +38,7 @@ export function lfsRoutes(lfs: LfsDeps, ports: LfsPorts): Router {
   const objects = objectHandlers(lfs.signer, lfs.transfers, ports.links, readJson, ports.downloads);
   const locks = lockHandlers(ports.locks, readJson);
   // Stores whose transfer URLs point at hubgate itself (fs) bring their handlers; decided here, once.
-  const transfers = lfs.store.transferHandlers?.({ signer: lfs.signer, links: ports.links });
+  const transfers = lfs.store.transferHandlers?.({ signer: lfs.signer, links: ports.links, accelRedirect: lfs.accelRedirect });
 
   // Paths are matched exactly, as git-lfs sends them: no case folding, no trailing slash.
   const router = Router({ caseSensitive: true, strict: true });

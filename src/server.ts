@@ -113,7 +113,7 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
   // Images of cards and blob pages are resolve URLs, which redirect to the store's own URLs (s3):
   // the pages' policy allows that origin, computed once here from the settings, never from a request.
   const downloadOrigin = await store.downloadOrigin?.();
-  const app = createApp(ctx, { routes: lfsRoutes({ store, signer, transfers }, lfsPorts), store, transfers, downloadOrigin });
+  const app = createApp(ctx, { routes: lfsRoutes({ store, signer, transfers, accelRedirect: cfg.accelRedirect && `${cfg.accelRedirect}lfs/` }, lfsPorts), store, transfers, downloadOrigin });
   // Cleaning up after crashes and expiries: what earlier processes left, now (never in a worker:
   // the primary did it before forking); then a periodic sweep that one process runs for all.
   // Hashing that a crash stopped is also taken up once its claim lapses (CLAIM_SECONDS after the

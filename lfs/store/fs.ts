@@ -57,10 +57,11 @@ export function createFsStore(root: string, urls: HubUrls): FsStore {
   const tmp = path.join(root, 'tmp');
   for (const dir of [objects, staging, tmp]) fs.mkdirSync(dir, { recursive: true });
 
-  const objectPath = (oid: string) => {
+  const relativeObjectPath = (oid: string) => {
     if (!OID.test(oid)) throw new Error(`invalid oid ${oid}`);
-    return path.join(objects, oid.slice(0, 2), oid.slice(2, 4), oid);
+    return path.posix.join('objects', oid.slice(0, 2), oid.slice(2, 4), oid);
   };
+  const objectPath = (oid: string) => path.join(root, relativeObjectPath(oid));
   const stagedPath = (u: StagedUpload) => {
     if (!UPLOAD_ID.test(u.id)) throw new Error('invalid upload id');
     return path.join(staging, u.id);
@@ -98,6 +99,7 @@ export function createFsStore(root: string, urls: HubUrls): FsStore {
   return {
     kind: 'fs',
     objectPath,
+    relativeObjectPath,
     transferHandlers(deps) {
       return fsTransferHandlers(deps, this);
     },

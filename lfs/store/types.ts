@@ -52,6 +52,11 @@ export interface PartEtag {
 export interface TransferDeps {
   signer: Signer;
   links: LinksPort;
+  /**
+   * Behind nginx (HUBGATE_ACCEL_REDIRECT): the internal location the store's root is served at,
+   * ending in '/'. Downloads are then answered with X-Accel-Redirect and the proxy sends the bytes.
+   */
+  accelRedirect?: string;
 }
 
 /** Handlers for transfer URLs served by hubgate itself; the LFS router gives them their routes. */

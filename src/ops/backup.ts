@@ -24,8 +24,8 @@ import { abandonStaging, checkApart, checkEmptyTarget, finishStaging, startStagi
 // A repo created between 1 and 2 has its refs read and the database copied again. A repo
 // deleted or moved after 2 is missing from the backup and listed in the manifest.
 
-/** What is not copied from the top of the data directory: handled apart, or scratch space. */
-const HANDLED_APART = new Set(['repos', 'lfs', 'tmp', 'trash']);
+/** What is not copied from the top of the data directory: handled apart, scratch space, or copies made again on demand (cache/). */
+const HANDLED_APART = new Set(['repos', 'lfs', 'tmp', 'trash', 'cache']);
 
 type BackupSettings = Pick<Config, 'dataDir' | 'lfsStore' | 's3Bucket' | 's3Prefix'>;
 

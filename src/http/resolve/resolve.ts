@@ -13,7 +13,9 @@ import { repoDir } from '../../git/repo-dirs.js';
 import type { AppContext } from '../context.js';
 import { streamBlob } from './blob-stream.js';
 import { contentDisposition, contentTypeOf, safetyHeaders } from './content-type.js';
-import { etagMatches, rangeOf } from './range.js';
+import { type ByteRange, etagMatches, rangeOf } from './range.js';
+import { sendFileBody } from './file-body.js';
+import type { BlobCache, CachedBlob } from '../../git/blob-cache.js';
 import type { ResolveTarget } from './resolve-path.js';
 import { callerUserId } from '../../identity/identify.js';
 import { linkedObjectSize } from '../../services/downloads.js';
@@ -32,7 +34,7 @@ const DOWNLOAD_TTL_SECONDS = 3600;
  * The download, behind the route table's guard('read') (gating included: 401/403 GatedRepo, 404 RepoNotFound); the target checked by resolveTarget.
  * `raw`: the file as git stores it, a Git LFS pointer as text rather than a redirect to its object (/raw/...).
  */
-export function downloadHandler(ctx: AppContext, store: ObjectStore, opts: { raw?: boolean } = {}): RequestHandler {
+export function downloadHandler(ctx: AppContext, store: ObjectStore, blobs: BlobCache, opts: { raw?: boolean } = {}): RequestHandler {
   return async (req: Request, res: Response) => {
     const target = res.locals.resolveTarget as ResolveTarget;
     // Names match case-insensitively, directories do not: from here on, the repo's stored spelling.
@@ -75,17 +77,51 @@ export function downloadHandler(ctx: AppContext, store: ObjectStore, opts: { raw
       'Content-Disposition': contentDisposition(target.path, download),
       ...safetyHeaders,
     });
-    if (range.kind === 'partial') {
-      const { start, end } = range.range;
-      res.status(206).set({ 'Content-Range': `bytes ${start}-${end}/${info.size}`, 'Content-Length': String(end - start + 1) });
-    } else {
-      res.status(200).set('Content-Length', String(info.size));
-    }
-    if (req.method === 'HEAD') return void res.end();
+    const piece = range.kind === 'partial' ? range.range : { start: 0, end: info.size - 1 };
+    if (req.method === 'HEAD') return void setLength(res, piece, info.size, range.kind === 'partial').end();
     if (isDownload(req)) ctx.downloads.count(repo.id);
-    ctx.metrics.gitBytesServed.labels('resolve').inc(range.kind === 'partial' ? range.range.end - range.range.start + 1 : info.size);
+    const body = await blobBody(ctx, blobs, { dir, env, oid: info.oid, size: info.size });
+    if (body.kind === 'file' && ctx.cfg.accelRedirect) {
+      // The proxy sends the bytes (and answers the Range itself) from the cached copy.
+      void body.cached.handle.close().catch(() => {});
+      return void res.status(200).set({ 'X-Accel-Redirect': ctx.cfg.accelRedirect + body.cached.relativePath, 'Content-Length': '0' }).end();
+    }
+    setLength(res, piece, info.size, range.kind === 'partial');
+    ctx.metrics.gitBytesServed.labels('resolve').inc(piece.end - piece.start + 1);
+    if (body.kind === 'memory') return void res.end(body.bytes.subarray(piece.start, piece.end + 1));
+    if (body.kind === 'file') return sendFileBody(body.cached.handle, res, piece);
     streamBlob({ dir, env, oid: info.oid, size: info.size, range: range.kind === 'partial' ? range.range : undefined, res, log: ctx.log });
   };
+}
+
+/** Status 200 or 206 with the length (and range) of what is sent. */
+function setLength(res: Response, piece: ByteRange, size: number, partial: boolean): Response {
+  if (partial) return res.status(206).set({ 'Content-Range': `bytes ${piece.start}-${piece.end}/${size}`, 'Content-Length': String(piece.end - piece.start + 1) });
+  return res.status(200).set('Content-Length', String(size));
+}
+
+/** Blobs up to this size are read whole from the repo's warm `cat-file` into memory; larger ones from the blob cache. */
+const IN_MEMORY_BLOB = 64 * 1024;
+
+type BlobBody = { kind: 'memory'; bytes: Buffer } | { kind: 'file'; cached: CachedBlob } | { kind: 'git' };
+
+/**
+ * Where a blob's bytes come from: small ones from the warm reader, others from their cached copy
+ * (written on the first request), those too large for the cache (or with a cache that cannot be
+ * written) straight from a `git cat-file blob` of their own.
+ */
+async function blobBody(ctx: AppContext, blobs: BlobCache, blob: { dir: string; env: NodeJS.ProcessEnv; oid: string; size: number }): Promise<BlobBody> {
+  if (blob.size <= IN_MEMORY_BLOB) {
+    const bytes = await readBlob(blob.dir, blob.env, blob.oid);
+    if (bytes && bytes.length === blob.size) return { kind: 'memory', bytes };
+  }
+  try {
+    const cached = await blobs.open(blob.dir, blob.env, blob.oid, blob.size);
+    if (cached) return { kind: 'file', cached };
+  } catch (err) {
+    ctx.log.warn({ err, oid: blob.oid }, 'could not use the cached copy of a git blob: streaming it from git');
+  }
+  return { kind: 'git' };
 }
 
 /**

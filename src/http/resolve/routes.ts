@@ -5,6 +5,7 @@ import { repoGuard } from '../authorize.js';
 import { redirectMoved } from '../moved.js';
 import type { AppContext } from '../context.js';
 import { parseRepoPath } from '../repo-path.js';
+import { createBlobCache } from '../../git/blob-cache.js';
 import { sessionOf } from '../session-cookie.js';
 import { downloadHandler } from './resolve.js';
 import { parseResolveTarget } from './resolve-path.js';
@@ -29,12 +30,13 @@ export function resolveRoutes(ctx: AppContext, store: ObjectStore): Router {
   // A moved repo's old name: 307 to the new one, as the Hub answers.
   const guard = repoGuard(ctx, apiDenial, redirectMoved(307));
   const page = pageSession(ctx);
+  const blobs = createBlobCache({ dataDir: ctx.cfg.dataDir, maxBytes: ctx.cfg.blobCacheSize, log: ctx.log });
 
   // Paths are matched as sent: no case folding.
   const router = Router({ caseSensitive: true, strict: true });
   //   method   path       checks                authorised by     handler
-  router.get(   RESOLVE,   resolveTarget, page,  guard('read'),    downloadHandler(ctx, store));  // GET and HEAD
-  router.get(   RAW,       rawNamed, resolveTarget, page, guard('read'), downloadHandler(ctx, store, { raw: true }));
+  router.get(   RESOLVE,   resolveTarget, page,  guard('read'),    downloadHandler(ctx, store, blobs));  // GET and HEAD
+  router.get(   RAW,       rawNamed, resolveTarget, page, guard('read'), downloadHandler(ctx, store, blobs, { raw: true }));
   router.all(   RESOLVE,                                           methodNotAllowed);
   router.all(   RAW,                                               methodNotAllowed);
 
