@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import http, { type Server } from 'node:http';
 import path from 'node:path';
 import { createApp } from './http/app.js';
+import { createLimits } from './http/limits.js';
 import { repoGuard } from './http/authorize.js';
 import { redirectMoved } from './http/moved.js';
 import { parseRepoPath } from './http/repo-path.js';
@@ -33,6 +34,8 @@ import { lfsLinks } from './services/lfs-links.js';
 import { lfsLocks } from './services/lfs-locks.js';
 import { createDownloadCounter, fillMissingListings } from './services/listing.js';
 import { lfsUploads } from './services/lfs-uploads.js';
+import { userOfSshKey, userOfSshKeyId } from './services/ssh-keys.js';
+import { createSshServer, type SshServer } from './ssh/server.js';
 
 /** The composition root: opens what the app needs, starts listening, and stops cleanly on a signal. */
 export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppContext }> {
@@ -60,7 +63,16 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
     web: { baseUrl: (req) => baseUrlOf(cfg, req), parseRepoPath, declaredLengthAtMost },
     downloads: { count: (repoId, n) => downloads.count(repoId, n) },
   };
-  const app = createApp(ctx, { routes: lfsRoutes({ store, signer, transfers }, lfsPorts), store, transfers });
+  // One set of per-caller limits for the process: a caller's git processes count alike over HTTP and SSH.
+  const limits = createLimits(cfg);
+  const app = createApp(ctx, { routes: lfsRoutes({ store, signer, transfers }, lfsPorts), store, transfers, signer }, limits);
+  // git over SSH (HUBGATE_SSH_PORT; 0: off), the same pipeline with a key's user as the caller.
+  const ssh: SshServer | undefined = cfg.sshPort > 0
+    ? createSshServer({
+      cfg, db, log, metrics: ctx.metrics, maintenance: ctx.maintenance, limits, signer, baseUrl: () => baseUrl,
+      keys: { userOfKey: (blob) => userOfSshKey(db, blob), userOfKeyId: (id) => userOfSshKeyId(db, id) },
+    })
+    : undefined;
   // Cleaning up after crashes and expiries: what earlier processes left, now; then a periodic
   // sweep that one process runs for all. Hashing that a crash stopped is also taken up once its
   // claim lapses (CLAIM_SECONDS after the crash, at the latest) by this process.
@@ -98,8 +110,13 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
       await listen(metricsServer, cfg.metricsListen.host, cfg.metricsListen.port, at);
       log.info({ url: `http://${cfg.metricsListen.host}:${cfg.metricsListen.port}/metrics` }, 'metrics are served on HUBGATE_METRICS_LISTEN only');
     }
+    if (ssh) {
+      await listen(ssh.tcp, cfg.sshHost, cfg.sshPort, { host: 'HUBGATE_SSH_HOST', port: 'HUBGATE_SSH_PORT', hostFix: 'HUBGATE_SSH_HOST', portFix: 'HUBGATE_SSH_PORT (0 turns SSH off)' });
+      log.info({ host: cfg.sshHost, port: cfg.sshPort }, `git over SSH on ${cfg.sshHost}:${cfg.sshPort}`);
+    }
   } catch (err) {
     server.close();
+    ssh?.close();
     await housekeeping.stop();
     await downloads.stop();
     await lfsGc?.stop();
@@ -118,6 +135,7 @@ export async function serve(cfg: Config): Promise<{ server: Server; ctx: AppCont
     server.close();
     server.closeIdleConnections();
     if (metricsServer) metricsServer.close();
+    ssh?.close();
     // Sends in progress get a few seconds to finish; a mail server that hangs does not hold up the exit.
     const notified = Promise.all([digest.stop(), housekeeping.stop(), lfsGc?.stop(), notifier.idle(), downloads.stop()]);
     Promise.all([ctx.maintenance.idle(), Promise.race([notified, new Promise((r) => setTimeout(r, 5000).unref())])])
