@@ -106,3 +106,11 @@ describe('git over SSH: fetch, push, shallow and partial clones', () => {
     }
   });
 });
+
+describe('the SSH clone URL on the pages', () => {
+  it('shows the SSH clone command next to the HTTP one', async () => {
+    const page = await (await fetch(`${hub.url}/alice/m`)).text();
+    expect(page).toContain(`git clone ${hub.url}/alice/m`);
+    expect(page).toContain(`git clone ssh://git@127.0.0.1:${hub.sshPort}/alice/m`);
+  });
+});
