@@ -93,6 +93,8 @@ describe('refused keys', () => {
   it('two keys, on one line or on two', () => {
     expect(refusal(`${ed.pub.trim()} ${ecdsa.pub.trim()}`)).toMatch(/more than one key/);
     expect(refusal(`${ed.pub}${ecdsa.pub}`)).toMatch(/2 lines: add one key at a time/);
+    const line = ecdsa.pub.trim();
+    expect(refusal(`${line.slice(0, 60)}\n${line.slice(60)}\n`)).toMatch(/the key is broken over 2 lines: paste it as the one line/);
   });
 
   it('garbage, empty text, other key types, options before the key, and the SSH2 format', () => {

@@ -133,7 +133,15 @@ export function parsePublicKey(text: string): ParsedKey {
   if (why) throw badRequest(why);
   if (text.length > MAX_KEY_TEXT) throw badRequest(`the key is too long (${text.length} characters): paste one public key line of at most ${MAX_KEY_TEXT} characters`);
   const lines = text.trim().split(/\r?\n/).filter((l) => l.trim() !== '');
-  if (lines.length > 1) throw badRequest(`the text holds ${lines.length} lines: add one key at a time, pasting one line of a .pub file`);
+  if (lines.length > 1) {
+    // Several keys, or one key broken over lines by a terminal or an editor.
+    const keyLines = lines.filter((l) => /^\S+ AAAA/.test(l.trim())).length;
+    throw badRequest(
+      keyLines > 1
+        ? `the text holds ${lines.length} lines: add one key at a time, pasting one line of a .pub file`
+        : `the key is broken over ${lines.length} lines: paste it as the one line of the .pub file (\`cat ~/.ssh/id_ed25519.pub\` prints it)`,
+    );
+  }
   const m = /^(\S+)\s+(\S+)(?:[ \t]+(.*))?$/.exec(lines[0].trim());
   if (!m) throw badRequest('this is not an OpenSSH public key: paste the whole line of the .pub file, "ssh-ed25519 AAAA... comment"');
   const [, algorithm, data, rest] = m;

@@ -25,6 +25,8 @@ export interface SshKeyInfo {
   title: string;
   algorithm: string;
   fingerprint: string;
+  /** The key as one line without its comment, `ssh-ed25519 AAAA...`. */
+  publicKey: string;
   createdAt: string;
   lastUsedAt: string | null;
 }
@@ -36,7 +38,8 @@ export const MAX_KEYS_PER_USER = 100;
 const TOUCH_EVERY_MS = 60_000;
 
 const toInfo = (r: SshKeyRow): SshKeyInfo => ({
-  id: r.id, userName: r.userName, title: r.title, algorithm: r.algorithm, fingerprint: r.fingerprint, createdAt: r.createdAt, lastUsedAt: r.lastUsedAt,
+  id: r.id, userName: r.userName, title: r.title, algorithm: r.algorithm, fingerprint: r.fingerprint, publicKey: `${r.algorithm} ${r.publicKey}`,
+  createdAt: r.createdAt, lastUsedAt: r.lastUsedAt,
 });
 
 /**

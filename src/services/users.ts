@@ -123,7 +123,7 @@ const LISTED = 20;
 const listOf = (ids: string[]): string => (ids.length > LISTED ? `${ids.slice(0, LISTED).join(', ')} and ${ids.length - LISTED} more` : ids.join(', '));
 
 /**
- * Deletes a user: their tokens, sessions, memberships, access requests and locks go with them.
+ * Deletes a user: their tokens, SSH keys, sessions, memberships, access requests and locks go with them.
  * Refused while they own repos, unless `transferTo` (their repos move to that user or org, names
  * kept) or `deleteRepos`; refused while they are the only admin of an org.
  */

@@ -17,6 +17,7 @@ import { repoHandlers } from './repos.js';
 import { refsHandler } from './refs.js';
 import { apiDenial, apiRepoRef } from './respond.js';
 import { settingsHandler } from './settings.js';
+import { signedIn, sshKeyHandlers } from './ssh-keys.js';
 import { validateYaml, validateYamlFormBody, validateYamlJsonBody } from './validate-yaml.js';
 import { whoamiHandler } from './whoami.js';
 import { xetTokenHandler } from './xet.js';
@@ -45,6 +46,7 @@ export function hubApi(ctx: AppContext, uploads: PendingUploads): Router {
   const admin = siteAdmin(adminDenial);
   const users = adminUserHandlers(ctx);
   const refs = branchTagHandlers(ctx);
+  const sshKeys = sshKeyHandlers(ctx);
 
   const router = Router();
   //   method    path                                   before the guard                                                                             authorised by               handler
@@ -62,6 +64,9 @@ export function hubApi(ctx: AppContext, uploads: PendingUploads): Router {
   router.post(   ASK_ACCESS,                            askAccessRepo, signedInToAsk,                                                                guard('view'), jsonBody,    askAccessHandler(ctx));
   router.post(   '/api/validate-yaml',                  validateYamlFormBody, validateYamlJsonBody, named('api-validate-yaml'),                      /* anyone */                validateYaml);
   router.get(    '/api/whoami-v2',                      named('api-whoami'),                                                                         /* signed in, else 401 */   whoamiHandler(ctx));
+  router.get(    '/api/settings/ssh-keys',              named('api-ssh-keys'),                                                                       signedIn('read'),           sshKeys.list);
+  router.post(   '/api/settings/ssh-keys',              jsonBody, named('api-ssh-keys'),                                                             signedIn('write'),          sshKeys.add);
+  router.delete( '/api/settings/ssh-keys/:id',          named('api-ssh-keys'),                                                                       signedIn('write'),          sshKeys.remove);
   router.post(   '/api/repos/create',                   jsonBody, named('api-repos-create'),                                                         /* policy: create in ns */  repos.create);
   router.delete( '/api/repos/delete',                   jsonBody, named('api-repos-delete'), repos.deleteTarget,                                     bodyGuard('admin'),         repos.delete);
   // The policy also decides about the target namespace (create there), in the handler as for create.

@@ -45,6 +45,7 @@ export function layout(c: Chrome, body: Html): Html {
   const account = c.userName
     ? html`<span class="who">Signed in as <strong>${c.userName}</strong></span>
         <a href="/settings/tokens">Access tokens</a>
+        <a href="/settings/keys">SSH keys</a>
         <a href="/settings/profile">Profile</a>
         <form method="post" action="/logout" class="inline"><input type="hidden" name="csrf" value="${c.csrf}"><button type="submit" class="link">Sign out</button></form>`
     : html`<a href="/login?next=${encodeURIComponent(c.here)}">Sign in</a>`;

@@ -21,6 +21,7 @@ import { searchPage } from './search-page.js';
 import { errorPage, notFoundPage, pageErrors } from './respond.js';
 import { sameSession, sessionCaller, signedIn } from './session.js';
 import { stylesheet } from './style.js';
+import { SSH_KEYS_PAGE, sshKeysPage } from './ssh-keys-page.js';
 import { TOKENS_PAGE, tokensPage } from './tokens-page.js';
 import type { ServerLfs } from '../../services/commits.js';
 import { parsePlace, sessionForUpload } from './file-commit.js';
@@ -50,6 +51,7 @@ export function pages(ctx: AppContext, lfs?: ServerLfs): Router {
   const files = filesPages(ctx);
   const login = loginPages(ctx);
   const tokens = tokensPage(ctx);
+  const sshKeys = sshKeysPage(ctx);
   const settings = repoSettingsPage(ctx);
   const orgAdmin = orgGuard(ctx, (req, res) => notFoundPage(req, res))('admin');
   const orgSettings = orgSettingsPage(ctx);
@@ -76,6 +78,9 @@ export function pages(ctx: AppContext, lfs?: ServerLfs): Router {
   router.post(TOKENS_PAGE,                                    label('page-tokens'),            sameSession,                     tokens.create);
   router.post(`${TOKENS_PAGE}/:id/revoke`,                    label('page-tokens'),            sameSession,                     tokens.revoke);
   router.post(`${TOKENS_PAGE}/:id/refresh`,                   label('page-tokens'),            sameSession,                     tokens.refresh);
+  router.get( SSH_KEYS_PAGE,                                  label('page-ssh-keys'),          signedIn(SSH_KEYS_PAGE),         sshKeys.show);
+  router.post(SSH_KEYS_PAGE,                                  label('page-ssh-keys'),          sameSession,                     sshKeys.add);
+  router.post(`${SSH_KEYS_PAGE}/:id/remove`,                  label('page-ssh-keys'),          sameSession,                     sshKeys.remove);
   // Before the repo pages: /organizations/x/settings is not the settings of a model organizations/x.
   router.get( '/organizations/:org/settings',                 label('page-org-settings'),      pageOrg, orgAdmin,               orgSettings.show);
   router.post('/organizations/:org/settings/members',         label('page-org-settings'),      sameSession, pageOrg, orgAdmin,  orgSettings.add);
