@@ -114,3 +114,16 @@ describe('the SSH clone URL on the pages', () => {
     expect(page).toContain(`git clone ssh://git@127.0.0.1:${hub.sshPort}/alice/m`);
   });
 });
+
+describe('metrics of git over SSH', () => {
+  it('counts SSH git processes in the git service metrics', async () => {
+    const count = async () => {
+      const text = await (await fetch(`${hub.url}/metrics`)).text();
+      return Number(/^hubgate_git_service_duration_seconds_count\{service="upload-pack",outcome="ok"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    };
+    const before = await count();
+    const r = await hub.git(['clone', '-q', hub.sshRemote('alice/m'), 'c'], { env: sshEnv() });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await count()).toBe(before + 1);
+  });
+});

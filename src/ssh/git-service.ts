@@ -47,7 +47,7 @@ export function runGitService(ctx: SshContext, channel: ServerChannel, run: GitR
     // git's progress and errors ("remote: ..." on the client) go to the channel's stderr as they come.
     child.stderr.on('data', (chunk: Buffer) => {
       if (stderr.length < 64) stderr.push(chunk);
-      channel.stderr.write(chunk);
+      if (channel.writable) channel.stderr.write(chunk);
     });
     channel.on('data', (chunk: Buffer) => { bytesIn += chunk.length; });
     channel.pipe(child.stdin);
@@ -77,7 +77,7 @@ export function runGitService(ctx: SshContext, channel: ServerChannel, run: GitR
         const message = Buffer.concat(stderr).toString('utf8').split(run.dir).join(run.repoId).trim();
         ctx.log.warn({ repo: run.repoId, service: run.service, code, signal, stderr: message.slice(0, 2000) }, 'git service failed');
         const fault = storageFault({ code: faultCodeInText(message) });
-        if (fault) channel.stderr.write(`${fault.message}\n`);
+        if (fault && channel.writable) channel.stderr.write(`${fault.message}\n`);
       }
       resolve(exitWhenFlushed(channel, code ?? 128));
     });
@@ -86,10 +86,7 @@ export function runGitService(ctx: SshContext, channel: ServerChannel, run: GitR
 
 /** The exit status once everything written has left (exit-status must not overtake buffered data). */
 function exitWhenFlushed(channel: ServerChannel, status: number): number {
-  const done = () => {
-    channel.exit(status);
-    channel.end();
-  };
+  const done = () => endChannel(channel, status);
   if (channel.writableLength === 0) done();
   else channel.once('drain', done);
   return status;
@@ -97,8 +94,18 @@ function exitWhenFlushed(channel: ServerChannel, status: number): number {
 
 /** Ends a command with a message on stderr and an exit status. */
 export function finish(channel: ServerChannel, message: string, status: number): number {
-  if (message) channel.stderr.write(`${message}\n`);
-  channel.exit(status);
-  channel.end();
+  if (message && channel.writable) channel.stderr.write(`${message}\n`);
+  endChannel(channel, status);
   return status;
+}
+
+/** Sends the exit status and closes the channel, unless the client closed it already. */
+function endChannel(channel: ServerChannel, status: number): void {
+  if (!channel.writable) return;
+  try {
+    channel.exit(status);
+    channel.end();
+  } catch {
+    /* the connection went away meanwhile */
+  }
 }

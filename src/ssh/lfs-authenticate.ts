@@ -2,6 +2,7 @@ import type { ServerChannel } from 'ssh2';
 import { type RepoRef, repoIdOf } from '../domain/names.js';
 import { issueLfsSshToken, LFS_SSH_TOKEN_SECONDS, type LfsOperation } from '../identity/lfs-ssh-token.js';
 import type { SshContext } from './context.js';
+import { finish } from './git-service.js';
 
 /**
  * `git-lfs-authenticate REPO upload|download`, once access is decided: where the repo's LFS API
@@ -17,7 +18,5 @@ export function lfsAuthenticate(ctx: SshContext, channel: ServerChannel, userId:
     expires_in: LFS_SSH_TOKEN_SECONDS - 60,
   };
   channel.write(`${JSON.stringify(answer)}\n`);
-  channel.exit(0);
-  channel.end();
-  return 0;
+  return finish(channel, '', 0);
 }

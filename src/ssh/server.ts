@@ -105,6 +105,9 @@ function onClient(ctx: SshContext, client: Connection, ip: string): void {
       });
       session.once('exec', (acceptExec, _reject, info) => {
         const channel = acceptExec();
+        // A client gone mid-write is not the server's error: the command sees the channel close.
+        channel.on('error', () => {});
+        channel.stderr.on('error', () => {});
         void runExec(ctx, channel, id, info.command, gitProtocol).then(
           (status) => ctx.log.info({ ip, keyId: id, command: info.command.slice(0, 200), status }, 'ssh command'),
           (err) => {
