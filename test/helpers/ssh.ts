@@ -21,9 +21,9 @@ export interface SshHubgate extends Hubgate {
   sshRemote(repoPath: string): string;
 }
 
-export async function startSshHubgate(opts: { env?: NodeJS.ProcessEnv } = {}): Promise<SshHubgate> {
+export async function startSshHubgate(opts: { env?: NodeJS.ProcessEnv; dataDir?: string } = {}): Promise<SshHubgate> {
   const sshPort = await freePort();
-  const hub = await startHubgate({ env: { HUBGATE_SSH_PORT: String(sshPort), ...opts.env } });
+  const hub = await startHubgate({ dataDir: opts.dataDir, env: { HUBGATE_SSH_PORT: String(sshPort), ...opts.env } });
   // The HTTP port answers first; SSH listens right after.
   for (let i = 0; ; i++) {
     const open = await new Promise<boolean>((resolve) => {
