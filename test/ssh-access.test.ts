@@ -121,7 +121,7 @@ describe('access over SSH: the policy of HTTP', () => {
     expect(renamed.code, renamed.stderr).toBe(0);
     const r = await clone('bob', 'alice/old-name');
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toContain('alice/old-name has moved to alice/new-name');
+    expect(r.stderr).toContain(`alice/old-name has moved to alice/new-name: use the new name in your remote: git remote set-url origin ssh://git@127.0.0.1:${hub.sshPort}/alice/new-name`);
   });
 });
 

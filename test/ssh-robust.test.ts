@@ -111,4 +111,19 @@ describe('SSH under bad conditions', () => {
     expect(greetings.filter((g) => g === '').length).toBe(5);
     for (const { socket } of sockets) socket.destroy();
   });
+
+  it('keeps its host keys across a restart, and refuses the key of a user disabled since', async () => {
+    const files = ['ed25519', 'rsa'].flatMap((kind) => [`ssh_host_${kind}_key`, `ssh_host_${kind}_key.pub`]);
+    const read = () => files.map((f) => fs.readFileSync(path.join(hub.dataDir, 'ssh', f), 'utf8'));
+    const before = read();
+    await hub.stop();
+    hub = await startSshHubgate({ dataDir: hub.dataDir });
+    expect(read()).toEqual(before);
+    const env = { GIT_SSH_COMMAND: hub.sshCommand(key.file) };
+    expect((await hub.git(['clone', '-q', hub.sshRemote('alice/m'), 'c'], { env })).code).toBe(0);
+    expect((await hub.cli(['user', 'disable', 'alice'])).code).toBe(0);
+    const refused = await hub.ssh(key.file, "git-upload-pack 'alice/m'");
+    expect(refused.code).toBe(255);
+    expect(refused.stderr).toContain('Permission denied (publickey)');
+  });
 });

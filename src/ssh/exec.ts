@@ -70,6 +70,11 @@ export async function runExec(ctx: SshContext, channel: ServerChannel, keyId: nu
   return runGitService(ctx, channel, { service: parsed.service, dir, env, repoId, release, afterPush });
 }
 
+/** The SSH address prefix users clone from (as the pages show it). */
+function sshBaseUrl(ctx: SshContext): string {
+  return ctx.cfg.sshPublicUrl ?? `ssh://git@${new URL(ctx.baseUrl()).hostname}:${ctx.cfg.sshPort}`;
+}
+
 /**
  * The one access decision of a command. A moved repo's old name leads to its new one when the
  * caller may see it there (git over HTTP follows a redirect; here the command is served from the
@@ -81,7 +86,7 @@ async function decide(ctx: SshContext, channel: ServerChannel, caller: Caller, r
     const target = await resolveMovedRepo(ctx.db, caller, requested);
     if (target) {
       const moved: RepoRef = { type: requested.type, namespace: target.namespace, name: target.name };
-      channel.stderr.write(`${repoIdOf(requested)} has moved to ${repoIdOf(moved)}: update your remote (git remote set-url origin ...${repoIdOf(moved)})\n`);
+      channel.stderr.write(`${repoIdOf(requested)} has moved to ${repoIdOf(moved)}: use the new name in your remote: git remote set-url origin ${sshBaseUrl(ctx)}/${repoIdOf(moved)}\n`);
       ({ decision, repo } = await resolveAccess(ctx.db, caller, moved, action));
     }
   }
