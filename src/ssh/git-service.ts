@@ -84,11 +84,14 @@ export function runGitService(ctx: SshContext, channel: ServerChannel, run: GitR
   });
 }
 
-/** The exit status once everything written has left (exit-status must not overtake buffered data). */
+/**
+ * The exit status once everything written has left: exit-status must not overtake data still
+ * waiting for the client's window (the client would stop reading). An empty write's callback
+ * runs after every earlier write has gone out ('drain' alone is not emitted for a buffer that
+ * never filled).
+ */
 function exitWhenFlushed(channel: ServerChannel, status: number): number {
-  const done = () => endChannel(channel, status);
-  if (channel.writableLength === 0) done();
-  else channel.once('drain', done);
+  if (channel.writable) channel.write(Buffer.alloc(0), () => endChannel(channel, status));
   return status;
 }
 
