@@ -17,7 +17,7 @@ let key: { file: string; id: number };
 let token: string;
 
 beforeAll(async () => {
-  hub = await startSshHubgate({ env: { HUBGATE_SSH_MAX_CONNECTIONS_PER_IP: '50', HUBGATE_SSH_IDLE_TIMEOUT_MS: '4000' } });
+  hub = await startSshHubgate({ env: { HUBGATE_SSH_MAX_CONNECTIONS_PER_IP: '50' } });
   token = await hub.userWithToken('alice');
   key = await hub.addKey('alice');
   expect((await hub.cli(['repo', 'create', 'alice/m'])).code).toBe(0);
@@ -77,20 +77,30 @@ describe('SSH under bad conditions', () => {
     expect(fs.readFileSync(path.join(dir, 'README.md'), 'utf8')).toBe('# m\n');
   }, 240_000);
 
-  it('closes a session that stops moving after HUBGATE_SSH_IDLE_TIMEOUT_MS', async () => {
-    // upload-pack sends its advertisement, then waits for wants that never come.
-    const started = Date.now();
-    const args = hub.sshCommand(key.file).split(' ').slice(1);
-    const client = ownProcess(spawn('ssh', [...args, 'git@127.0.0.1', "git-upload-pack 'alice/m'"], { stdio: ['pipe', 'pipe', 'pipe'] }));
-    let out = '';
-    client.stdout.on('data', (b) => (out += b));
-    const code = await new Promise<number | null>((resolve) => client.once('exit', resolve));
-    const elapsed = Date.now() - started;
-    expect(out).toContain('refs/heads/main');
-    expect(code).toBe(255);
-    expect(elapsed).toBeGreaterThanOrEqual(3500);
-    expect(elapsed).toBeLessThan(15_000);
-    client.stdin.destroy();
+  it('closes a session that stops moving after HUBGATE_SSH_IDLE_TIMEOUT_MS, keepalives or not', async () => {
+    // A server of its own: a short idle timeout would cut the other tests' pushes while git packs.
+    const idle = await startSshHubgate({ env: { HUBGATE_SSH_IDLE_TIMEOUT_MS: '3000' } });
+    try {
+      await idle.userWithToken('alice');
+      const own = await idle.addKey('alice');
+      expect((await idle.cli(['repo', 'create', 'alice/m'])).code).toBe(0);
+      // upload-pack sends its advertisement, then waits for wants that never come; the client
+      // answers keepalives all along (ServerAlive as well), which must not count as activity.
+      const started = Date.now();
+      const args = idle.sshCommand(own.file, ['-o', 'ServerAliveInterval=1']).split(' ').slice(1);
+      const client = ownProcess(spawn('ssh', [...args, 'git@127.0.0.1', "git-upload-pack 'alice/m'"], { stdio: ['pipe', 'pipe', 'pipe'] }));
+      let out = '';
+      client.stdout.on('data', (b) => (out += b));
+      const code = await new Promise<number | null>((resolve) => client.once('exit', resolve));
+      const elapsed = Date.now() - started;
+      expect(out).toContain('refs/heads/main');
+      expect(code).toBe(255);
+      expect(elapsed).toBeGreaterThanOrEqual(2500);
+      expect(elapsed).toBeLessThan(15_000);
+      client.stdin.destroy();
+    } finally {
+      await idle.stop();
+    }
   });
 
   it('caps the connections of one address', async () => {

@@ -22,7 +22,8 @@ import { lfsAuthenticate } from './lfs-authenticate.js';
 /** Exit status of a refused command (git shows the stderr lines and "Could not read from remote repository"). */
 const REFUSED = 1;
 
-export async function runExec(ctx: SshContext, channel: ServerChannel, keyId: number, command: string, gitProtocolEnv: string | undefined): Promise<number> {
+/** `touch`: called whenever data moves, for the idle timeout (server.ts). */
+export async function runExec(ctx: SshContext, channel: ServerChannel, keyId: number, command: string, gitProtocolEnv: string | undefined, touch: () => void): Promise<number> {
   const user = await ctx.keys.userOfKeyId(keyId);
   if (!user) return finish(channel, 'this SSH key is no longer valid: it was removed or its user disabled; add a key to your account in the settings', REFUSED);
   // An SSH key acts as its user with a write token: the user's own rights, capped as a write token caps them.
@@ -67,7 +68,7 @@ export async function runExec(ctx: SshContext, channel: ServerChannel, keyId: nu
   const env = gitServiceEnv(ctx.cfg.dataDir, { repoId, repoType: ref.type, userName: user.name, gitProtocol: safeGitProtocol(gitProtocolEnv), maxFileSize: ctx.cfg.maxFileSize });
   // After a push, listings read the card of the default branch again (it may have moved).
   const afterPush = () => void refreshListing(ctx.db, ctx.cfg.dataDir, { ...ref, id: row.id }, ctx.log);
-  return runGitService(ctx, channel, { service: parsed.service, dir, env, repoId, release, afterPush });
+  return runGitService(ctx, channel, { service: parsed.service, dir, env, repoId, release, afterPush, touch });
 }
 
 /** The SSH address prefix users clone from (as the pages show it). */

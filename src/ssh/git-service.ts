@@ -18,6 +18,8 @@ export interface GitRun {
   release: () => void;
   /** Run once a push has succeeded. */
   afterPush: () => void;
+  /** Called whenever data moves either way (the idle timeout counts from the last call). */
+  touch: () => void;
 }
 
 /** Resolves with the exit status sent to the client. */
@@ -42,14 +44,21 @@ export function runGitService(ctx: SshContext, channel: ServerChannel, run: GitR
     const stderr: Buffer[] = [];
     const stop = serviceStopper(child, run.service);
 
-    child.stdout.on('data', (chunk: Buffer) => { bytesOut += chunk.length; });
+    child.stdout.on('data', (chunk: Buffer) => {
+      bytesOut += chunk.length;
+      run.touch();
+    });
     child.stdout.pipe(channel, { end: false });
     // git's progress and errors ("remote: ..." on the client) go to the channel's stderr as they come.
     child.stderr.on('data', (chunk: Buffer) => {
       if (stderr.length < 64) stderr.push(chunk);
+      run.touch();
       if (channel.writable) channel.stderr.write(chunk);
     });
-    channel.on('data', (chunk: Buffer) => { bytesIn += chunk.length; });
+    channel.on('data', (chunk: Buffer) => {
+      bytesIn += chunk.length;
+      run.touch();
+    });
     channel.pipe(child.stdin);
     child.stdin.on('error', () => {}); // git may exit before reading everything (a refused push): not our error
 

@@ -15,6 +15,8 @@ const { Server, utils } = ssh2;
 
 /** How long a connection may take to authenticate. */
 const AUTH_TIMEOUT_MS = 20_000;
+/** A socket with no byte either way for this long is closed (longer than ssh2's 15 s keepalive interval). */
+const SILENT_SOCKET_MS = 30_000;
 /** Failed authentication attempts before the connection is closed. */
 const MAX_AUTH_FAILURES = 6;
 
@@ -56,8 +58,9 @@ export function createSshServer(ctx: SshContext): SshServer {
       if (left > 0) perIp.set(ip, left);
       else perIp.delete(ip);
     });
-    // A connection that stops moving (no byte either way) is cut, whatever it is waiting for.
-    socket.setTimeout(ctx.cfg.sshIdleTimeoutMs, () => socket.destroy());
+    // A socket silent for this long is gone or was never a client: before the handshake nothing
+    // else times it out, and after it ssh2's keepalives (every 15 s) keep a live one talking.
+    socket.setTimeout(SILENT_SOCKET_MS, () => socket.destroy());
     socket.on('error', () => {});
     ssh.injectSocket(socket);
   });
@@ -74,8 +77,23 @@ function onClient(ctx: SshContext, client: Connection, ip: string): void {
   let keyId: number | undefined;
   let failures = 0;
   const authTimer = setTimeout(() => client.end(), AUTH_TIMEOUT_MS);
+  // A connection whose sessions move no data for HUBGATE_SSH_IDLE_TIMEOUT_MS is closed, whatever
+  // it waits for. Counted from git's data and new sessions, not from bytes on the socket: ssh2's
+  // keepalives (every 15 s, which find dead clients) are answered by idle clients too.
+  let lastActivity = Date.now();
+  const touch = () => { lastActivity = Date.now(); };
+  const idleMs = ctx.cfg.sshIdleTimeoutMs;
+  const idleTimer = setInterval(() => {
+    if (Date.now() - lastActivity >= idleMs) {
+      ctx.log.info({ ip, idleMs }, 'ssh connection closed: idle');
+      client.end();
+    }
+  }, Math.min(Math.max(Math.floor(idleMs / 4), 250), 30_000));
   client.on('error', (err) => ctx.log.debug({ ip, err: err.message }, 'ssh connection error'));
-  client.on('close', () => clearTimeout(authTimer));
+  client.on('close', () => {
+    clearTimeout(authTimer);
+    clearInterval(idleTimer);
+  });
   client.on('authentication', (auth) => {
     void authenticate(ctx, auth).then(
       (id) => {
@@ -95,6 +113,7 @@ function onClient(ctx: SshContext, client: Connection, ip: string): void {
     if (keyId === undefined) return client.end();
     const id = keyId;
     client.on('session', (accept) => {
+      touch();
       const session = accept();
       let gitProtocol: string | undefined;
       // Only GIT_PROTOCOL, and only a safe value; every other variable is refused.
@@ -108,7 +127,7 @@ function onClient(ctx: SshContext, client: Connection, ip: string): void {
         // A client gone mid-write is not the server's error: the command sees the channel close.
         channel.on('error', () => {});
         channel.stderr.on('error', () => {});
-        void runExec(ctx, channel, id, info.command, gitProtocol).then(
+        void runExec(ctx, channel, id, info.command, gitProtocol, touch).then(
           (status) => ctx.log.info({ ip, keyId: id, command: info.command.slice(0, 200), status }, 'ssh command'),
           (err) => {
             ctx.log.error({ err, ip, command: info.command.slice(0, 200) }, 'ssh command failed');
