@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from './helpers/hubgate.js';
+import { run, tempDir } from './helpers/hubgate.js';
 import { type SshHubgate, startSshHubgate } from './helpers/ssh.js';
 
 // git over SSH with the real OpenSSH client and git: clone, fetch, push, shallow and partial
@@ -99,11 +99,17 @@ describe('git over SSH: fetch, push, shallow and partial clones', () => {
     expect(fs.readFileSync(path.join(dir, 'rows.csv'), 'utf8')).toBe('a,b\n');
   });
 
-  it('made its host keys in the data directory (0600 private keys, OpenSSH .pub files)', () => {
+  it('made its host keys in the data directory (0600 private keys OpenSSH reads, matching .pub files)', async () => {
     for (const kind of ['ed25519', 'rsa']) {
       const file = path.join(hub.dataDir, 'ssh', `ssh_host_${kind}_key`);
       expect(fs.statSync(file).mode & 0o777).toBe(0o600);
-      expect(fs.readFileSync(`${file}.pub`, 'utf8')).toMatch(kind === 'ed25519' ? /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5/ : /^ssh-rsa AAAAB3NzaC1yc2E/);
+      const pub = fs.readFileSync(`${file}.pub`, 'utf8');
+      expect(pub).toMatch(kind === 'ed25519' ? /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5/ : /^ssh-rsa AAAAB3NzaC1yc2E/);
+      // ssh-keygen reads the private key and derives the same public key.
+      const derived = await run('ssh-keygen', ['-y', '-f', file]);
+      expect(derived.code, derived.stderr).toBe(0);
+      expect(derived.stdout.trim().split(' ').slice(0, 2)).toEqual(pub.trim().split(' ').slice(0, 2));
+      if (kind === 'rsa') expect((await run('ssh-keygen', ['-lf', `${file}.pub`])).stdout).toMatch(/^3072 SHA256:/);
     }
   });
 });

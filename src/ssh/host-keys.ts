@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import ssh2 from 'ssh2';
 
 // The SSH server's host keys: ed25519, and RSA (3072 bits) for older clients. Made on first start
 // in DATA/ssh/ (the private keys mode 0600, with OpenSSH .pub files beside them, which operators
@@ -17,26 +18,43 @@ export interface HostKey {
 
 const KINDS = ['ed25519', 'rsa'] as const;
 
-/** The host keys in `dataDir`/ssh, made when missing. */
+/**
+ * The host keys in `dataDir`/ssh, made when missing. Several processes on one data directory may
+ * start at once: a new key is linked into place only if none is there yet (the first wins), and
+ * the .pub file is written from the key that won, so the two always match.
+ */
 export function loadHostKeys(dataDir: string): HostKey[] {
   const dir = path.join(dataDir, 'ssh');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   return KINDS.map((kind) => {
     const file = path.join(dir, `ssh_host_${kind}_key`);
     if (!fs.existsSync(file)) writeKey(file, kind);
-    return { privateKey: fs.readFileSync(file, 'utf8'), publicLine: fs.readFileSync(`${file}.pub`, 'utf8').trim(), file };
+    const privateKey = fs.readFileSync(file, 'utf8');
+    const parsed = ssh2.utils.parseKey(privateKey);
+    if (parsed instanceof Error || Array.isArray(parsed)) throw new Error(`${file} is not a host key hubgate can read: ${parsed instanceof Error ? parsed.message : 'several keys'}; move it away to have a new one made`);
+    const publicLine = `${parsed.type} ${parsed.getPublicSSH().toString('base64')} hubgate`;
+    const pubFile = `${file}.pub`;
+    if (!fs.existsSync(pubFile) || fs.readFileSync(pubFile, 'utf8').trim() !== publicLine) writeAtomically(pubFile, `${publicLine}\n`, 0o644);
+    return { privateKey, publicLine, file };
   });
 }
 
 function writeKey(file: string, kind: (typeof KINDS)[number]): void {
   const { publicBlob, privateFields, type } = kind === 'ed25519' ? ed25519() : rsa();
-  const comment = 'hubgate';
-  const pem = openSshPrivateKey(type, publicBlob, privateFields, comment);
-  // The .pub first, then the key under a temporary name renamed into place: a start interrupted
-  // halfway leaves no private key without its .pub.
-  fs.writeFileSync(`${file}.pub`, `${type} ${publicBlob.toString('base64')} ${comment}\n`, { mode: 0o644 });
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, pem, { mode: 0o600 });
+  const tmp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  fs.writeFileSync(tmp, openSshPrivateKey(type, publicBlob, privateFields, 'hubgate'), { mode: 0o600, flag: 'wx' });
+  try {
+    fs.linkSync(tmp, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // another process made it first
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+function writeAtomically(file: string, text: string, mode: number): void {
+  const tmp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  fs.writeFileSync(tmp, text, { mode });
   fs.renameSync(tmp, file);
 }
 
