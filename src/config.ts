@@ -75,10 +75,19 @@ const schema = z.object({
     .string()
     .regex(/^\/(?:[A-Za-z0-9._~-]+\/)*$/, 'use a path of the proxy\'s internal location that starts and ends with "/", such as /internal/')
     .optional(),
+  sshPort: z.coerce.number().int().min(0).max(65535),
+  sshHost: z.string().min(1).optional(),
+  sshPublicUrl: z
+    .string()
+    .regex(/^ssh:\/\/([A-Za-z0-9._~-]+@)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?\/?$/, 'use an ssh:// URL with a host and an optional user and port, such as ssh://git@hub.example.com:2222')
+    .optional(),
+  sshIdleTimeoutMs: millis.min(1000, 'give SSH sessions at least 1000 ms'),
+  sshMaxConnectionsPerIp: count,
+  sshMaxConnections: count,
 });
 
 type Parsed = z.infer<typeof schema>;
-export type Config = Readonly<Parsed>;
+export type Config = Readonly<Omit<Parsed, 'sshHost'> & { sshHost: string }>;
 
 export const SETTINGS: Record<keyof Parsed, { env: string; flag?: string; fallback?: string }> = {
   dataDir: { env: 'HUBGATE_DATA_DIR', flag: '--data', fallback: './data' },
@@ -134,6 +143,14 @@ export const SETTINGS: Record<keyof Parsed, { env: string; flag?: string; fallba
   blobCacheSize: { env: 'HUBGATE_BLOB_CACHE_SIZE', fallback: String(GiB) },
   // Behind nginx: file bodies are sent by the proxy (X-Accel-Redirect to this internal location), hubgate only authorises.
   accelRedirect: { env: 'HUBGATE_ACCEL_REDIRECT' },
+  // git over SSH (src/ssh/): the port (0: off), the address (default HUBGATE_HOST), the clone URL
+  // prefix the pages show (default ssh://git@HOST:PORT from the public URL's host), and its limits.
+  sshPort: { env: 'HUBGATE_SSH_PORT', fallback: '2222' },
+  sshHost: { env: 'HUBGATE_SSH_HOST' },
+  sshPublicUrl: { env: 'HUBGATE_SSH_PUBLIC_URL' },
+  sshIdleTimeoutMs: { env: 'HUBGATE_SSH_IDLE_TIMEOUT_MS', fallback: '600000' },
+  sshMaxConnectionsPerIp: { env: 'HUBGATE_SSH_MAX_CONNECTIONS_PER_IP', fallback: '20' },
+  sshMaxConnections: { env: 'HUBGATE_SSH_MAX_CONNECTIONS', fallback: '500' },
 };
 
 export class ConfigError extends Error {}
@@ -152,7 +169,14 @@ export function loadConfig(flags: Partial<Record<keyof Parsed, string | undefine
   const cfg = parsed.data;
   if (cfg.lfsStore === 's3' && !cfg.s3Bucket) throw new ConfigError('HUBGATE_LFS_STORE=s3 needs HUBGATE_S3_BUCKET');
   if (cfg.metricsListen?.port === cfg.port) throw new ConfigError(`HUBGATE_METRICS_LISTEN needs a port of its own: ${cfg.port} is HUBGATE_PORT's`);
-  return Object.freeze({ ...cfg, dataDir: path.resolve(cfg.dataDir), publicUrl: cfg.publicUrl?.replace(/\/+$/, '') });
+  if (cfg.sshPort !== 0 && cfg.sshPort === cfg.port) throw new ConfigError(`HUBGATE_SSH_PORT needs a port of its own: ${cfg.port} is HUBGATE_PORT's (0 turns SSH off)`);
+  return Object.freeze({
+    ...cfg,
+    dataDir: path.resolve(cfg.dataDir),
+    publicUrl: cfg.publicUrl?.replace(/\/+$/, ''),
+    sshHost: cfg.sshHost ?? cfg.host,
+    sshPublicUrl: cfg.sshPublicUrl?.replace(/\/+$/, ''),
+  });
 }
 
 /** Only the data directory, for admin commands that do not serve. */

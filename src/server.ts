@@ -28,18 +28,21 @@ import { lfsLinks } from './services/lfs-links.js';
 import { lfsLocks } from './services/lfs-locks.js';
 import { createDownloadCounter, fillMissingListings } from './services/listing.js';
 import { lfsUploads } from './services/lfs-uploads.js';
+import { userOfSshKey, userOfSshKeyId } from './services/ssh-keys.js';
+import { createSshServer, type SshServer } from './ssh/server.js';
 
 /**
  * What only a process that serves requests needs (the app, its routes, the metrics listener's
  * app): loaded when it starts serving, so the primary, which serves none, does without them.
  */
 async function loadFrontEnd() {
-  const [app, authorize, moved, repoPath, requestBody, urls, metrics, lfsHttp, lfsRouter] = await Promise.all([
+  const [app, authorize, moved, repoPath, requestBody, urls, metrics, lfsHttp, lfsRouter, limits] = await Promise.all([
     import('./http/app.js'), import('./http/authorize.js'), import('./http/moved.js'), import('./http/repo-path.js'),
     import('./http/request-body.js'), import('./http/urls.js'), import('./http/metrics.js'), import('../lfs/http.js'), import('../lfs/routes.js'),
+    import('./http/limits.js'),
   ]);
   return {
-    createApp: app.createApp, repoGuard: authorize.repoGuard, redirectMoved: moved.redirectMoved, parseRepoPath: repoPath.parseRepoPath,
+    createApp: app.createApp, createLimits: limits.createLimits, repoGuard: authorize.repoGuard, redirectMoved: moved.redirectMoved, parseRepoPath: repoPath.parseRepoPath,
     declaredLengthAtMost: requestBody.declaredLengthAtMost, baseUrlOf: urls.baseUrlOf, metricsApp: metrics.metricsApp, lfsDeny: lfsHttp.deny, lfsRoutes: lfsRouter.lfsRoutes,
   };
 }
@@ -88,7 +91,7 @@ function startUpWork(cfg: Config, db: Db, log: Logger, transfers: Transfers): Pr
 async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ stop: () => void; port: number }> {
   const single = role === 'single';
   const log = createLogger(cfg.logLevel);
-  const { createApp, repoGuard, redirectMoved, parseRepoPath, declaredLengthAtMost, baseUrlOf, metricsApp, lfsDeny, lfsRoutes } = await loadFrontEnd();
+  const { createApp, createLimits, repoGuard, redirectMoved, parseRepoPath, declaredLengthAtMost, baseUrlOf, metricsApp, lfsDeny, lfsRoutes } = await loadFrontEnd();
   if (single) prepareDataDir(cfg, log);
   const db = await openDatabase(cfg.dataDir);
   // Links in notification emails: the public URL, else the address we listen on (known after listen).
@@ -113,7 +116,16 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
   // Images of cards and blob pages are resolve URLs, which redirect to the store's own URLs (s3):
   // the pages' policy allows that origin, computed once here from the settings, never from a request.
   const downloadOrigin = await store.downloadOrigin?.();
-  const app = createApp(ctx, { routes: lfsRoutes({ store, signer, transfers, accelRedirect: cfg.accelRedirect && `${cfg.accelRedirect}lfs/` }, lfsPorts), store, transfers, downloadOrigin });
+  // One set of per-caller limits for the process: a caller's git processes count alike over HTTP and SSH.
+  const limits = createLimits(cfg);
+  const app = createApp(ctx, { routes: lfsRoutes({ store, signer, transfers, accelRedirect: cfg.accelRedirect && `${cfg.accelRedirect}lfs/` }, lfsPorts), store, transfers, downloadOrigin, signer }, limits);
+  // git over SSH (HUBGATE_SSH_PORT; 0: off), the same pipeline with a key's user as the caller.
+  const ssh: SshServer | undefined = cfg.sshPort > 0
+    ? createSshServer({
+      cfg, db, log, metrics: ctx.metrics, maintenance: ctx.maintenance, limits, signer, baseUrl: () => baseUrl,
+      keys: { userOfKey: (blob) => userOfSshKey(db, blob), userOfKeyId: (id) => userOfSshKeyId(db, id) },
+    })
+    : undefined;
   // Cleaning up after crashes and expiries: what earlier processes left, now (never in a worker:
   // the primary did it before forking); then a periodic sweep that one process runs for all.
   // Hashing that a crash stopped is also taken up once its claim lapses (CLAIM_SECONDS after the
@@ -152,8 +164,14 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
   try {
     await listen(server, cfg.host, cfg.port, { host: 'HUBGATE_HOST', port: 'HUBGATE_PORT', hostFix: 'HUBGATE_HOST or --host', portFix: 'HUBGATE_PORT or --port' });
     if (metricsServer && cfg.metricsListen) await listenForMetrics(metricsServer, cfg.metricsListen, log);
+    if (ssh) {
+      await listen(ssh.tcp, cfg.sshHost, cfg.sshPort, { host: 'HUBGATE_SSH_HOST', port: 'HUBGATE_SSH_PORT', hostFix: 'HUBGATE_SSH_HOST', portFix: 'HUBGATE_SSH_PORT (0 turns SSH off)' });
+      frontEnds.push(ssh.tcp);
+      if (single) log.info({ host: cfg.sshHost, port: cfg.sshPort }, `git over SSH on ${cfg.sshHost}:${cfg.sshPort}`);
+    }
   } catch (err) {
     server.close();
+    ssh?.close();
     await housekeeping.stop();
     await downloads.stop();
     await lfsGc?.stop();
@@ -173,9 +191,11 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
     stopping = true;
     log.info('shutting down');
     if (metricsServer) metricsServer.close();
-    // No new connections; requests in flight (a push, a clone) finish, up to HUBGATE_SHUTDOWN_TIMEOUT_MS.
+    // No new connections; requests and SSH sessions in flight (a push, a clone) finish, up to
+    // HUBGATE_SHUTDOWN_TIMEOUT_MS; SSH connections still open then are ended.
     void drain(frontEnds, cfg.shutdownTimeoutMs).then((all) => {
       if (!all) log.warn({ timeoutMs: cfg.shutdownTimeoutMs }, 'requests still in flight at the shutdown timeout were cut');
+      ssh?.close();
       // Sends in progress get a few seconds to finish; a mail server that hangs does not hold up the exit.
       const notified = Promise.all([digest.stop(), housekeeping.stop(), lfsGc?.stop(), notifier.idle(), downloads.stop()]);
       return Promise.all([ctx.maintenance.idle(), Promise.race([notified, new Promise((r) => setTimeout(r, 5000).unref())])]);

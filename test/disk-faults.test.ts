@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git, newWorkRepo, ok } from './helpers/git-client.js';
 import { type Hubgate, run, startHubgate, tempDir } from './helpers/hubgate.js';
+import { type SshHubgate, startSshHubgate } from './helpers/ssh.js';
 
 const DISK_FULL = /the server's disk is full: nothing was changed; ask the administrator to free space, then try again/;
 const READ_ONLY = /the server's storage is read-only or cannot be written: nothing was changed/;
@@ -111,8 +112,9 @@ async function expectApiFault(res: Response, status: number, message: RegExp): P
 }
 
 describe.skipIf(!canMount)('the repos on a full, then read-only, disk', () => {
-  let hub: Hubgate;
+  let hub: SshHubgate;
   let token: string;
+  let sshKey: string;
   let reposMount: string;
   let work: string;
   let filler: string;
@@ -122,8 +124,9 @@ describe.skipIf(!canMount)('the repos on a full, then read-only, disk', () => {
     const dataDir = path.join(tempDir(), 'data');
     reposMount = path.join(dataDir, 'repos');
     mount(reposMount, '16m');
-    hub = await startHubgate({ dataDir });
+    hub = await startSshHubgate({ dataDir });
     token = await hub.userWithToken('alice');
+    sshKey = (await hub.addKey('alice')).file;
     const created = await hub.cli(['repo', 'create', 'alice/m']);
     if (created.code !== 0) throw new Error(created.stderr);
     // A commit ready to push, made while there was room.
@@ -160,6 +163,10 @@ describe.skipIf(!canMount)('the repos on a full, then read-only, disk', () => {
     const push = await git(['push', 'origin', 'main'], work);
     expect(push.code).not.toBe(0);
     expect(push.stderr).toMatch(/remote: the server's disk is full/);
+    // Over SSH, refused before receive-pack starts, in the same words.
+    const sshPush = await git(['push', hub.sshRemote('alice/m'), 'main'], work, { env: { GIT_SSH_COMMAND: hub.sshCommand(sshKey) } });
+    expect(sshPush.code).not.toBe(0);
+    expect(sshPush.stderr).toMatch(/the server's disk is full: nothing was changed/);
 
     // Nothing moved or stayed behind; reads go on.
     expect(await head(hub, 'alice/m')).toBe(before);

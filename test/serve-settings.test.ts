@@ -82,6 +82,9 @@ describe('settings and addresses hubgate serve cannot use', () => {
       [{ HUBGATE_METRICS_LISTEN: '9100' }, 'hubgate: invalid setting HUBGATE_METRICS_LISTEN: "9100" is not host:port: use an address and a port such as 127.0.0.1:9100 (or [::1]:9100)'],
       [{ HUBGATE_METRICS_LISTEN: '127.0.0.1:70000' }, 'hubgate: invalid setting HUBGATE_METRICS_LISTEN: "127.0.0.1:70000" is not host:port: use an address and a port such as 127.0.0.1:9100 (or [::1]:9100)'],
       [{ HUBGATE_METRICS_LISTEN: '0.0.0.0:8123', HUBGATE_PORT: '8123' }, "hubgate: HUBGATE_METRICS_LISTEN needs a port of its own: 8123 is HUBGATE_PORT's"],
+      [{ HUBGATE_SSH_PORT: '8124', HUBGATE_PORT: '8124' }, "hubgate: HUBGATE_SSH_PORT needs a port of its own: 8124 is HUBGATE_PORT's (0 turns SSH off)"],
+      [{ HUBGATE_SSH_PORT: '70000' }, 'hubgate: invalid setting HUBGATE_SSH_PORT: Too big: expected number to be <=65535'],
+      [{ HUBGATE_SSH_PUBLIC_URL: 'https://hub.example.com' }, 'hubgate: invalid setting HUBGATE_SSH_PUBLIC_URL: use an ssh:// URL with a host and an optional user and port, such as ssh://git@hub.example.com:2222'],
     ];
     for (const [env, message] of cases) {
       const r = await serveFails(env);
@@ -90,7 +93,7 @@ describe('settings and addresses hubgate serve cannot use', () => {
     }
   });
 
-  it('exits 1 naming HUBGATE_PORT when the port is in use, HUBGATE_METRICS_LISTEN when its port is', async () => {
+  it('exits 1 naming HUBGATE_PORT when the port is in use, HUBGATE_METRICS_LISTEN or HUBGATE_SSH_PORT when theirs is', async () => {
     const busy = net.createServer();
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
     const port = (busy.address() as net.AddressInfo).port;
@@ -104,6 +107,9 @@ describe('settings and addresses hubgate serve cannot use', () => {
       const metrics = await serveFails({ HUBGATE_PORT: String(await freePort()), HUBGATE_METRICS_LISTEN: `127.0.0.1:${port}` });
       expect(metrics.code).toBe(1);
       expect(oneLine(metrics.stderr)).toBe(`hubgate: HUBGATE_METRICS_LISTEN port ${port} is in use by another process: stop it or choose another port with HUBGATE_METRICS_LISTEN`);
+      const ssh = await serveFails({ HUBGATE_PORT: String(await freePort()), HUBGATE_SSH_PORT: String(port) });
+      expect(ssh.code).toBe(1);
+      expect(oneLine(ssh.stderr)).toBe(`hubgate: HUBGATE_SSH_PORT ${port} is in use by another process: stop it or choose another port with HUBGATE_SSH_PORT (0 turns SSH off)`);
     } finally {
       await new Promise((r) => busy.close(r));
     }

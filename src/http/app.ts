@@ -6,9 +6,10 @@ import { resolveRoutes } from './resolve/routes.js';
 import { cors } from './cors.js';
 import type { AppContext } from './context.js';
 import { gitRoutes } from './git/routes.js';
-import { createLimits, requestRates } from './limits.js';
+import { createLimits, type Limits, requestRates } from './limits.js';
 import { bodyIdleTimeout } from './request-body.js';
 import { identify } from '../identity/identify.js';
+import type { ClaimSigner } from '../identity/lfs-ssh-token.js';
 import { metricsHandler } from './metrics.js';
 import { pages } from './pages/routes.js';
 import type { ObjectStore } from '../../lfs/store/types.js';
@@ -21,14 +22,16 @@ export interface LfsMount {
   transfers: Transfers;
   /** The origin of the store's download URLs when it is not hubgate's (s3), for the pages' images. */
   downloadOrigin?: string;
+  /** The server's signer: checks the LFS tokens handed out over SSH (src/identity/lfs-ssh-token.ts). */
+  signer?: ClaimSigner;
 }
 
 /** Builds the Express app from its dependencies; no module state, so tests can build many. */
-export function createApp(ctx: AppContext, lfs: LfsMount): express.Express {
+/** `limits`: the process's per-caller limits (shared with the SSH server); new ones when not given. */
+export function createApp(ctx: AppContext, lfs: LfsMount, limits: Limits = createLimits(ctx.cfg)): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  const limits = createLimits(ctx.cfg);
   // First of all, so a stalled body is cut whichever route it is waiting in.
   app.use(bodyIdleTimeout(ctx.cfg.bodyIdleTimeoutMs, ctx.log));
 
@@ -61,7 +64,7 @@ export function createApp(ctx: AppContext, lfs: LfsMount): express.Express {
   // Before identify and every router: preflights are answered here, and errors carry the CORS headers too.
   app.use(cors(ctx.cfg.corsOrigins));
   app.use(async (req, res, next) => {
-    res.locals.caller = await identify(ctx.db, req.get('authorization'));
+    res.locals.caller = await identify(ctx.db, req.get('authorization'), lfs.signer && { path: req.path, signer: lfs.signer });
     next();
   });
   app.use(requestRates(limits));

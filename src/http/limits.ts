@@ -1,4 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { ConcurrencyLimit, RateLimit } from '../util/rate-limits.js';
+
+export { ConcurrencyLimit, RateLimit };
 
 // Per-caller limits, so that one caller cannot starve the rest: concurrent git processes, and
 // requests per minute. The counts live in this server process only (several hubgate processes
@@ -11,118 +14,7 @@ export function callerKey(req: Request, res: Response): string {
   return caller?.kind === 'user' ? `user:${caller.user.id}` : `ip:${req.socket.remoteAddress ?? 'unknown'}`;
 }
 
-/**
- * At most `max` at a time per key (0: unlimited). A caller at its limit may wait a bounded time
- * for a slot, first come first served, so a burst (a CI farm behind one address cloning at once)
- * queues for a moment instead of failing, while a caller holding its slots for long still gets 429.
- */
-export class ConcurrencyLimit {
-  private readonly inUse = new Map<string, number>();
-  private readonly waiting = new Map<string, ((release: () => void) => void)[]>();
-
-  constructor(readonly max: number) {}
-
-  /** A release function (call it once the work is done; later calls do nothing), or null when the key is at its limit. */
-  acquire(key: string): (() => void) | null {
-    if (this.max <= 0) return () => {};
-    const n = this.inUse.get(key) ?? 0;
-    if (n >= this.max) return null;
-    this.inUse.set(key, n + 1);
-    return this.releaser(key);
-  }
-
-  /** As acquire, but waits up to `waitMs` for a slot (null if none came); `signal` gives up the wait. */
-  acquireWithin(key: string, waitMs: number, signal?: AbortSignal): Promise<(() => void) | null> {
-    const now = this.acquire(key);
-    if (now || waitMs <= 0) return Promise.resolve(now);
-    return new Promise((resolve) => {
-      const queue = this.waiting.get(key) ?? [];
-      this.waiting.set(key, queue);
-      const giveUp = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', giveUp);
-        const i = queue.indexOf(handOver);
-        if (i >= 0) queue.splice(i, 1);
-        if (queue.length === 0 && this.waiting.get(key) === queue) this.waiting.delete(key);
-        resolve(null);
-      };
-      const handOver = (release: () => void) => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', giveUp);
-        resolve(release);
-      };
-      const timer = setTimeout(giveUp, waitMs);
-      signal?.addEventListener('abort', giveUp, { once: true });
-      queue.push(handOver);
-    });
-  }
-
-  private releaser(key: string): () => void {
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      // The slot goes straight to the first caller waiting for it, if any.
-      const queue = this.waiting.get(key);
-      const next = queue?.shift();
-      if (queue && queue.length === 0) this.waiting.delete(key);
-      if (next) return next(this.releaser(key));
-      const left = (this.inUse.get(key) ?? 1) - 1;
-      if (left > 0) this.inUse.set(key, left);
-      else this.inUse.delete(key);
-    };
-  }
-}
-
-interface Bucket {
-  tokens: number;
-  at: number;
-}
-
-/**
- * At most `perMinute` requests per key per minute, as a token bucket: a caller may send a minute's
- * worth at once, then gets one more every 60/perMinute seconds (0: unlimited).
- */
-export class RateLimit {
-  private readonly buckets = new Map<string, Bucket>();
-  private readonly perMs: number;
-  private lastSweep: number;
-
-  constructor(
-    readonly perMinute: number,
-    private readonly now: () => number = Date.now,
-  ) {
-    this.perMs = perMinute / 60_000;
-    this.lastSweep = now();
-  }
-
-  /** 0 when the request may go ahead (and is counted), else the seconds to wait before the next one would. */
-  take(key: string): number {
-    if (this.perMinute <= 0) return 0;
-    const now = this.now();
-    this.sweep(now);
-    const bucket = this.buckets.get(key) ?? { tokens: this.perMinute, at: now };
-    bucket.tokens = Math.min(this.perMinute, bucket.tokens + (now - bucket.at) * this.perMs);
-    bucket.at = now;
-    this.buckets.set(key, bucket);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return 0;
-    }
-    return Math.max(1, Math.ceil((1 - bucket.tokens) / this.perMs / 1000));
-  }
-
-  /** Forgets full buckets once a minute, so memory follows the callers of the last minute. */
-  private sweep(now: number): void {
-    if (now - this.lastSweep < 60_000) return;
-    this.lastSweep = now;
-    for (const [key, bucket] of this.buckets) {
-      if (bucket.tokens + (now - bucket.at) * this.perMs >= this.perMinute) this.buckets.delete(key);
-    }
-  }
-}
-
-/** The limits of one app (built by createApp from the settings). */
+/** The limits of one server process (built by the composition root from the settings), shared by HTTP and SSH. */
 export interface Limits {
   /** git upload-pack / receive-pack processes running for one caller. */
   gitProcesses: ConcurrencyLimit;

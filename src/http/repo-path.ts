@@ -1,8 +1,7 @@
-import { nameProblem, type RepoRef } from '../domain/names.js';
+import type { RepoRef } from '../domain/names.js';
+import { repoOfParts, TYPE_OF_PREFIX } from '../domain/repo-path.js';
 
 export type ParsedRepoPath = { ok: true; ref: RepoRef; rest: string } | { ok: false; message: string };
-
-const TYPE_OF_PREFIX = { datasets: 'dataset', spaces: 'space' } as const;
 
 /**
  * Splits a request path `/{datasets/|spaces/}{ns}/{name}[.git]/{rest}` (rest given by the
@@ -14,16 +13,15 @@ export function parseRepoPath(pathname: string, rest: RegExp): ParsedRepoPath | 
     .map((re) => re.exec(pathname))
     .find((match) => match && rest.test(match[4]));
   if (!m) return null;
-  const type = m[1] ? TYPE_OF_PREFIX[m[1] as keyof typeof TYPE_OF_PREFIX] : 'model';
+  const type = m[1] ? TYPE_OF_PREFIX[m[1]] : 'model';
   let namespace: string;
   let name: string;
   try {
     namespace = decodeURIComponent(m[2]);
-    name = decodeURIComponent(m[3]).replace(/\.git$/, '');
+    name = decodeURIComponent(m[3]);
   } catch {
     return { ok: false, message: 'invalid repository path: bad percent-encoding' };
   }
-  const problem = nameProblem('namespace', namespace) ?? nameProblem('repo name', name);
-  if (problem) return { ok: false, message: problem };
-  return { ok: true, ref: { type, namespace, name }, rest: m[4] };
+  const parsed = repoOfParts(type, namespace, name);
+  return parsed.ok ? { ok: true, ref: parsed.ref, rest: m[4] } : parsed;
 }

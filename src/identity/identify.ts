@@ -4,6 +4,7 @@ import type { Db } from '../db/index.js';
 import { findLiveTokenByHash, touchToken } from '../db/tokens.js';
 import type { TokenInfo, TokenRole, User } from '../domain/types.js';
 import { storageFault } from '../domain/faults.js';
+import { callerOfLfsSshToken, type ClaimSigner, isLfsSshToken } from './lfs-ssh-token.js';
 import { hashToken, looksLikeToken, sameDigest } from './tokens.js';
 
 /** Who is calling. Bad credentials are kept apart from none, so they get a 401 rather than anonymous access. */
@@ -51,9 +52,14 @@ export async function callerOfLink(db: Db, userId: unknown): Promise<Caller> {
 
 const TOUCH_EVERY_MS = 60_000;
 
-export async function identify(db: Db, authorization: string | undefined): Promise<Caller> {
+/**
+ * The caller behind an Authorization header. `where`: the request's path, and the signer of the
+ * tokens git-lfs gets over SSH, which count only on their own repo's LFS routes (lfs-ssh-token.ts).
+ */
+export async function identify(db: Db, authorization: string | undefined, where?: { path: string; signer: ClaimSigner }): Promise<Caller> {
   const secret = secretFromAuthorization(authorization);
   if (secret === null) return ANONYMOUS;
+  if (isLfsSshToken(secret)) return callerOfLfsSshToken(db, where?.signer, secret, where?.path ?? '');
   if (!looksLikeToken(secret)) return { kind: 'invalid' };
   const digest = hashToken(secret);
   const token = await findLiveTokenByHash(db, digest);

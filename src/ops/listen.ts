@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { Server } from 'node:net';
 
 // Listening, with the reasons it fails told in terms of the settings that chose the address.
 

@@ -15,6 +15,8 @@ export default function setup(): () => void {
   removeRootsOfDeadRuns(os.tmpdir());
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `hubgate-tests-${process.pid}-`));
   process.env.TMPDIR = tmp;
+  // Servers the tests start themselves run without SSH unless a test gives it a port: none fights over 2222.
+  process.env.HUBGATE_SSH_PORT ??= '0';
   return () => {
     const left = fs.readdirSync(tmp).map((name) => `${name} (${sizeOf(path.join(tmp, name))} bytes)`);
     fs.rmSync(tmp, { recursive: true, force: true });

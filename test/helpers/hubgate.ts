@@ -132,7 +132,8 @@ export async function startHubgate(opts: { env?: NodeJS.ProcessEnv; dataDir?: st
   const dataDir = opts.dataDir ?? path.join(tempDir(), 'data');
   const home = tempDir('hubgate-home-');
   const port = opts.port ?? (await freePort());
-  const env = { ...process.env, HUBGATE_LOG_LEVEL: 'debug', HUBGATE_WORKERS: '1', HUBGATE_SHUTDOWN_TIMEOUT_MS: '5000', ...opts.env };
+  // SSH is off unless a test asks for it (HUBGATE_SSH_PORT with a free port): servers never fight over 2222.
+  const env = { ...process.env, HUBGATE_LOG_LEVEL: 'debug', HUBGATE_WORKERS: '1', HUBGATE_SHUTDOWN_TIMEOUT_MS: '5000', HUBGATE_SSH_PORT: '0', ...opts.env };
   const child = ownProcess(spawn(process.execPath, [BIN, 'serve', '--data', dataDir, '--host', '127.0.0.1', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
   let output = '';
   child.stdout.on('data', (b) => (output += b));

@@ -23,7 +23,7 @@ const inAny = (file: string, dirs: string[]) => dirs.some((dir) => under(file, d
 /** One rule: the message for an edge that breaks it, else null. */
 type Rule = (edge: Edge) => string | null;
 
-const FRONT_ENDS = ['src/http', 'src/cli', 'hooks'];
+const FRONT_ENDS = ['src/http', 'src/ssh', 'src/cli', 'hooks'];
 const CORE = ['src/services', 'src/access', 'src/git', 'src/gating', 'src/identity', 'src/ops'];
 
 /** `from` may import (types included) only from `allowed`. */
@@ -36,9 +36,12 @@ const RULES: Rule[] = [
   onlyFrom('src/db', ['src/db', 'src/domain', 'src/util']),
   onlyFrom('lfs', ['lfs', 'src/domain', 'src/util']),
   (e) => under(e.to, 'src/http') && !inAny(e.from, ['src/http', 'src/server.ts', 'src/cli']) ? 'only src/http, src/server.ts and src/cli import src/http' : null,
-  (e) => inAny(e.from, FRONT_ENDS) && under(e.to, 'src/db') && !e.typeOnly ? 'front ends (src/http, src/cli, hooks) reach the database through src/services, not src/db (type-only imports aside)' : null,
+  (e) => under(e.to, 'src/ssh') && !inAny(e.from, ['src/ssh', 'src/server.ts']) ? 'only src/ssh and src/server.ts import src/ssh' : null,
+  // The SSH front end, like HTTP's, reaches the rest through services, access, identity, git, domain and util (db: types only).
+  (e) => under(e.from, 'src/ssh') && !inAny(e.to, ['src/ssh', 'src/services', 'src/access', 'src/identity', 'src/git', 'src/domain', 'src/util', 'src/ops', 'src/config.ts']) && !(under(e.to, 'src/db') && e.typeOnly) ? 'src/ssh imports only src/services, src/access, src/identity, src/git, src/domain, src/util, src/ops (types), src/config.ts (types) and src/db types' : null,
+  (e) => inAny(e.from, FRONT_ENDS) && under(e.to, 'src/db') && !e.typeOnly ? 'front ends (src/http, src/ssh, src/cli, hooks) reach the database through src/services, not src/db (type-only imports aside)' : null,
   (e) => inAny(e.from, FRONT_ENDS) && under(e.to, 'src/cli') && !under(e.from, 'src/cli') ? 'front ends do not import the CLI' : null,
-  (e) => inAny(e.from, CORE) && inAny(e.to, ['src/http', 'src/cli']) ? `${CORE.join(', ')} never import src/http or src/cli` : null,
+  (e) => inAny(e.from, CORE) && inAny(e.to, ['src/http', 'src/ssh', 'src/cli']) ? `${CORE.join(', ')} never import src/http, src/ssh or src/cli` : null,
   (e) => e.to === 'src/server.ts' && !inAny(e.from, ['src/server.ts', 'src/cli']) ? 'only the CLI imports the composition root (src/server.ts)' : null,
 ];
 

@@ -1,12 +1,10 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import { type NextFunction, type Request, type RequestHandler, type Response, Router } from 'express';
 import type { Answer } from '../../access/answer.js';
 import type { Action } from '../../access/policy.js';
 import { authorizedRepo, repoGuard } from '../authorize.js';
 import { redirectMoved } from '../moved.js';
-import { DISK_FULL, InsufficientStorage, ServiceUnavailable, storageFault } from '../../domain/faults.js';
-import { gitEnv } from '../../git/env.js';
+import { cannotWrite, gitServiceEnv, isV2, safeGitProtocol } from '../../git/service-env.js';
 import { repoDir } from '../../git/repo-dirs.js';
 import { refreshListing } from '../../services/listing.js';
 import { NO_CACHE, plain, runService, type Service } from './service.js';
@@ -23,8 +21,6 @@ type GitLimits = Pick<Limits, 'gitProcesses' | 'gitRequests'>;
 /** `/{datasets/|spaces/}{ns}/{name}[.git]`, followed by exactly one git endpoint: the shapes parseRepoPath takes apart. */
 const REPO_PREFIX = /^\/(?:(?:datasets|spaces)\/)?[^/]+\/[^/]+(?=\/(?:info\/refs|git-upload-pack|git-receive-pack)$)/;
 const GIT_REST = /^\/(info\/refs|git-upload-pack|git-receive-pack)$/;
-// Only well-formed key=value pairs reach GIT_PROTOCOL (the same guard as Gitea's).
-const SAFE_GIT_PROTOCOL = /^[0-9a-zA-Z]+=[0-9a-zA-Z]+(:[0-9a-zA-Z]+=[0-9a-zA-Z]+)*$/;
 /** Seconds a caller at its git process limit is told to wait (when one of its processes ends is not known). */
 const GIT_RETRY_AFTER_S = 10;
 const DUMB_HTTP = 'hubgate serves git over smart HTTP only: use git 1.6.6 or later (dumb HTTP is not supported)';
@@ -138,17 +134,8 @@ function serviceHandler(ctx: AppContext, limits: GitLimits): (endpoint: Endpoint
       }
     }
 
-    const protocolHeader = req.get('git-protocol');
-    const gitProtocol = protocolHeader && SAFE_GIT_PROTOCOL.test(protocolHeader) ? protocolHeader : undefined;
-    const env = gitEnv(ctx.cfg.dataDir, {
-      ...(gitProtocol ? { GIT_PROTOCOL: gitProtocol } : {}),
-      HUBGATE_REPO: repoId,
-      HUBGATE_REPO_TYPE: ref.type,
-      HUBGATE_USER: caller.kind === 'user' ? caller.user.name : '',
-      // For the push policy (hooks/policy.ts).
-      HUBGATE_MAX_FILE_SIZE: String(ctx.cfg.maxFileSize),
-      ...(caller.kind === 'user' ? { GIT_COMMITTER_NAME: caller.user.name, GIT_COMMITTER_EMAIL: `${caller.user.name}@hubgate` } : {}),
-    });
+    const gitProtocol = safeGitProtocol(req.get('git-protocol'));
+    const env = gitServiceEnv(ctx.cfg.dataDir, { repoId, repoType: ref.type, userName: caller.kind === 'user' ? caller.user.name : null, gitProtocol, maxFileSize: ctx.cfg.maxFileSize });
     // One caller's clones and pushes cannot take every process slot of the machine.
     // A burst waits a little for a slot (given up if the client leaves); a caller holding its slots gets 429.
     const gone = new AbortController();
@@ -163,24 +150,8 @@ function serviceHandler(ctx: AppContext, limits: GitLimits): (endpoint: Endpoint
     }
     // After a push, listings read the card of the default branch again (it may have moved).
     const afterPush = () => void refreshListing(ctx.db, ctx.cfg.dataDir, { ...ref, id: row.id }, ctx.log);
-    runService(ctx, req, res, { service, advertise, dir, env, repoId, v2: gitProtocol?.split(':').includes('version=2') ?? false, release, afterPush });
+    runService(ctx, req, res, { service, advertise, dir, env, repoId, v2: isV2(gitProtocol), release, afterPush });
   };
-}
-
-/** Free bytes below which a push is refused at once: git needs room for the pack and its index. */
-const MIN_FREE_BYTES = 1024 * 1024;
-
-/** The fault a push into `dir` would meet: its objects/ cannot be written, or the disk is (nearly) full. */
-async function cannotWrite(dir: string): Promise<InsufficientStorage | ServiceUnavailable | undefined> {
-  const objects = path.join(dir, 'objects');
-  try {
-    await fs.promises.access(objects, fs.constants.W_OK);
-    const space = await fs.promises.statfs(objects);
-    if (space.bavail * space.bsize < MIN_FREE_BYTES) return new InsufficientStorage(DISK_FULL);
-  } catch (err) {
-    return storageFault(err);
-  }
-  return undefined;
 }
 
 /**

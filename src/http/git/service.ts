@@ -4,6 +4,7 @@ import zlib from 'node:zlib';
 import type { Request, Response } from 'express';
 import type { AppContext } from '../context.js';
 import { faultCodeInText, storageFault } from '../../domain/faults.js';
+import { serviceStopper } from '../../git/stop-service.js';
 
 // Git smart HTTP (protocol v0 and v2) by spawning git's own upload-pack / receive-pack
 // with --stateless-rpc and streaming both ways. Dumb HTTP is not served. The routes, access
@@ -80,29 +81,7 @@ export function runService(ctx: AppContext, req: Request, res: Response, run: Ru
     stderrBytes += b.length;
   });
 
-  // Stopping a child early. SIGKILL would leave receive-pack's temporary files in the repo: its
-  // quarantine objects/tmp_objdir-incoming-* with the partial push in it (git removes it on a
-  // normal exit only, on no signal) and, mid-update, ref lock files that block later pushes.
-  // So receive-pack gets EOF on its input and exits by itself ("early EOF"; a push whose pack
-  // had fully arrived still completes); upload-pack, which writes nothing, gets SIGTERM.
-  // A child still there after a grace period is killed.
-  const alive = () => child.exitCode === null && child.signalCode === null;
-  const later = (ms: number, signal: NodeJS.Signals) =>
-    setTimeout(() => {
-      if (alive()) child.kill(signal);
-    }, ms).unref();
-  const stop = () => {
-    if (!alive()) return;
-    if (run.service === 'receive-pack') {
-      child.stdin.destroy();
-      later(60_000, 'SIGTERM');
-      later(65_000, 'SIGKILL');
-    } else {
-      child.kill('SIGTERM');
-      later(5_000, 'SIGKILL');
-    }
-    child.stdout.resume(); // never leave it blocked on a full pipe nobody reads
-  };
+  const stop = serviceStopper(child, run.service);
 
   // The child lives as long as the request: a client that goes away takes it with it.
   res.on('close', () => {

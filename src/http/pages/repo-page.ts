@@ -1,5 +1,5 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { baseUrlOf } from '../urls.js';
+import { baseUrlOf, sshBaseUrlOf } from '../urls.js';
 import type { RepoWithOwner } from '../../db/repos.js';
 import { repoIdOf } from '../../domain/names.js';
 import type { AccessStatus } from '../../domain/types.js';
@@ -106,6 +106,7 @@ export async function showRepoPage(ctx: AppContext, req: Request, res: Response,
   const canWrite = may.write;
   const id = repoIdOf(repo);
   const defaultBranch = await defaultBranchOf(ctx, authorizedRepo(res));
+  const sshBase = sshBaseUrlOf(ctx.cfg, req);
   const body = html`${repoHeader(authorizedRepo(res), 'card', defaultBranch)}
 ${attempt ? notice('error', attempt.error) : null}
 ${gateBox(repo, card, gate, canWrite, res, attempt)}
@@ -113,6 +114,8 @@ ${cardMetadata(card.metadata)}
 <h2>Clone</h2>
 <code class="clone">git clone ${baseUrlOf(ctx.cfg, req)}/${id}</code>
 <p class="muted">Use an <a href="/settings/tokens">access token</a> as the password.</p>
+${sshBase ? html`<code class="clone ssh">git clone ${sshBase}/${id}</code>
+<p class="muted">Over SSH, with a key added to your account.</p>` : null}
 ${card.body.trim()
   ? html`<article class="markdown">${renderCardCached(card.body, { repoId: id, rev: revSegment(defaultBranch) }, card.commit)}</article>`
   : html`<p class="muted">This repo has no ${TYPE_LABEL[repo.type].toLowerCase()} card yet.</p>`}`;
