@@ -7,7 +7,9 @@
 //       peak RSS meanwhile.
 // Targets: both ≤ 1.2× sshd; hubgate peak RSS < 250 MB during (c).
 //
-//   node bench/ssh.js [--quick] [--runs N] [--concurrency N] [--only a,c] [--out FILE]
+//   node bench/ssh.js [--quick] [--runs N] [--concurrency N] [--only a,c] [--workers N] [--out FILE]
+// hubgate runs with its default worker processes (one per CPU) unless --workers is given; its RSS
+// is then the primary's and the workers' together.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -36,6 +38,7 @@ const { values: opt } = parseArgs({
     runs: { type: 'string' },
     concurrency: { type: 'string', default: '16' },
     only: { type: 'string', default: 'a,c' },
+    workers: { type: 'string' },
     out: { type: 'string', default: path.join(BENCH_DIR, 'ssh-results.json') },
   },
 });
@@ -135,7 +138,7 @@ async function main() {
   }
 
   const sshPort = await freePort();
-  const hub = await startHubgate({ dataDir: DATA_DIR, logDir: LOG_DIR, token: '', env: { HUBGATE_SSH_PORT: String(sshPort) } });
+  const hub = await startHubgate({ dataDir: DATA_DIR, logDir: LOG_DIR, token: '', env: { HUBGATE_SSH_PORT: String(sshPort), ...(opt.workers ? { HUBGATE_WORKERS: opt.workers } : {}) } });
   await waitFor(() => portAccepts(sshPort), { what: `hubgate's SSH server on port ${sshPort}` });
   const sshd = await startSshd(pubKey);
   const knownHosts = path.join(RUN_DIR, 'known_hosts');
@@ -160,7 +163,7 @@ async function main() {
     return nowMs() - t0;
   };
 
-  const results = { runs: RUNS, concurrency: CONC };
+  const results = { runs: RUNS, concurrency: CONC, workers: opt.workers ?? null };
   if (ONLY.has('a')) {
     log(`(a) git clone --bare of the big repo over SSH, ${RUNS} runs (+1 warm-up)`);
     const samples = { hubgate: [], sshd: [] };
@@ -231,6 +234,7 @@ async function main() {
       '|---|---:|---:|---:|---:|---|',
       ...rows,
       '',
+      `- hubgate worker processes: ${opt.workers ?? `default (${os.availableParallelism()})`}; RSS counts the primary and its workers together.`,
       `- medians of ${RUNS} runs after one untimed warm-up each; order alternated every run; load average ${loadBefore.toFixed(1)} → ${loadAfter.toFixed(1)} on ${os.cpus().length} CPUs.`,
       '',
     ].join('\n'),
