@@ -5,7 +5,7 @@ import { badRequest } from '../src/domain/errors.js';
 import { ServiceUnavailable, storageFault } from '../src/domain/faults.js';
 import type { UploadRow, UploadsPort } from './ports.js';
 import { type BatchRequest, type BatchResponse, OID, type ObjectResult } from './protocol.js';
-import type { HubUrls, ObjectStore, PartEtag, RepoAt, StagedUpload } from './store/types.js';
+import type { HubUrls, ObjectStore, PartEtag, RepoAt, StagedUpload, Target } from './store/types.js';
 import { keyedQueue } from '../src/util/keyed-queue.js';
 
 // What the batch, verify and completion endpoints do, apart from HTTP.
@@ -114,6 +114,16 @@ export function clientSendsActionHeaders(client: BatchClient): boolean {
   return /^git-lfs\//i.test(client.userAgent ?? '');
 }
 
+/** Random upload ids (18 bytes, base64url) for a batch, from one read of the random source rather than one per object. */
+function uploadIds(count: number): () => string {
+  const bytes = crypto.randomBytes(18 * count);
+  let next = 0;
+  return () => {
+    if (next >= count) return crypto.randomBytes(18).toString('base64url');
+    return bytes.toString('base64url', 18 * next, 18 * ++next);
+  };
+}
+
 /** What a store needs to know of an upload, from its row and the repo it was opened for. */
 export function staged(u: UploadRow, where: RepoAt): StagedUpload {
   return { ...where, id: u.id, oid: u.oid, size: u.size, storeUploadId: u.storeUploadId, chunkSize: u.chunkSize };
@@ -124,10 +134,10 @@ export function createTransfers(deps: { uploads: UploadsPort; store: ObjectStore
   const startedAt = Date.now();
 
   /** The row of a new upload; it is recorded (all of a batch's in one statement) before the store holds anything for it. */
-  function newUpload(repoId: number, oid: string, size: number, multipart: boolean): UploadRow {
+  function newUpload(id: string, repoId: number, oid: string, size: number, multipart: boolean): UploadRow {
     const ttl = multipart ? MULTIPART_TTL : BASIC_TTL;
     return {
-      id: crypto.randomBytes(18).toString('base64url'),
+      id,
       repoId, oid, size,
       kind: multipart ? 'multipart' : 'basic',
       storeUploadId: null,
@@ -283,6 +293,23 @@ export function createTransfers(deps: { uploads: UploadsPort; store: ObjectStore
       if (Date.now() >= deadline) throw new ServiceUnavailable('the object is being removed by a garbage collection: try again in a few seconds', 5);
       await new Promise((r) => setTimeout(r, VERIFY_POLL_MS));
     }
+  }
+
+  function downloadTargets(objects: { oid: string; size: number }[], where: RepoAt, userId: number | null): Promise<Target[]> {
+    if (store.downloadTargets) return store.downloadTargets(objects, where, BASIC_TTL, userId);
+    return Promise.all(objects.map((o) => store.downloadTarget(o.oid, o.size, where, BASIC_TTL, userId)));
+  }
+
+  function uploadTargets(staged: StagedUpload[], client: BatchClient): Promise<Target[]> {
+    const opts = { clientSendsHeaders: clientSendsActionHeaders(client) };
+    if (store.uploadTargets) return store.uploadTargets(staged, BASIC_TTL, opts);
+    return Promise.all(staged.map((u) => store.uploadTarget(u, BASIC_TTL, opts)));
+  }
+
+  /** The actions of a new basic upload, its upload URL given: the upload and verify. */
+  function basicUploadActions(repo: RepoAt, row: UploadRow, target: Target): ObjectResult {
+    const verify = { href: urls.signed(repo, 'objects/verify', { p: 'verify', u: row.id }, BASIC_TTL), expires_in: BASIC_TTL };
+    return { oid: row.oid, size: row.size, authenticated: true, actions: { upload: { ...target, expires_in: BASIC_TTL }, verify } };
   }
 
   /** The actions of a new upload: the upload URL (basic) or the part and completion URLs (multipart), and verify. */
@@ -454,6 +481,8 @@ export function createTransfers(deps: { uploads: UploadsPort; store: ObjectStore
       // First every object's answer, or the upload it needs; nothing is recorded or stored yet.
       const objects: ObjectResult[] = [];
       const opening: { at: number; row: UploadRow }[] = [];
+      const downloading: { at: number; oid: string; size: number }[] = [];
+      const nextId = uploadIds(req.operation === 'upload' ? req.objects.length : 0);
       let partsLeft = MAX_BATCH_PARTS;
       for (const o of req.objects) {
         const oid = typeof o.oid === 'string' ? o.oid : String(o.oid);
@@ -466,8 +495,8 @@ export function createTransfers(deps: { uploads: UploadsPort; store: ObjectStore
 
         if (req.operation === 'download') {
           if (have === undefined) { fail(404, 'Object does not exist'); continue; }
-          const target = await store.downloadTarget(oid, have, repo, BASIC_TTL, client.userId);
-          objects.push({ oid, size: have, authenticated: true, actions: { download: { ...target, expires_in: BASIC_TTL } } });
+          downloading.push({ at: objects.length, oid, size: have });
+          objects.push({ oid, size: have });
           continue;
         }
         if (have !== undefined) {
@@ -477,7 +506,7 @@ export function createTransfers(deps: { uploads: UploadsPort; store: ObjectStore
         }
         if (!storable(size)) { fail(422, `this object is too large: ${size} bytes, while this server stores objects of at most ${settings.lfsMaxObjectSize} bytes`); continue; }
         if (size > settings.multipartThreshold && !offersMultipart) { fail(422, ENABLE_LARGEFILES_ADVICE); continue; }
-        const row = newUpload(repo.id, oid, size, transfer === 'multipart');
+        const row = newUpload(nextId(), repo.id, oid, size, transfer === 'multipart');
         if (row.chunkSize) {
           const parts = partCount(size, row.chunkSize);
           if (parts > partsLeft) {
@@ -492,10 +521,20 @@ export function createTransfers(deps: { uploads: UploadsPort; store: ObjectStore
 
       // Rows first, then the store: a crash in between leaves rows the sweep removes, never
       // store-side uploads that no row owns. A database that cannot write fails the batch here.
+      if (downloading.length > 0) {
+        // All the links of a batch at once: a store that presigns prepares its signing once.
+        const targets = await downloadTargets(downloading, repo, client.userId);
+        downloading.forEach(({ at, oid, size }, i) => (objects[at] = { oid, size, authenticated: true, actions: { download: { ...targets[i], expires_in: BASIC_TTL } } }));
+      }
       const rows = opening.map((o) => o.row);
       await uploads.insert(rows);
       await startMultiparts(rows.filter((r) => r.kind === 'multipart'), repo);
-      for (const { at, row } of opening) objects[at] = await uploadActions(repo, row, client, transfer);
+      if (transfer === 'basic') {
+        const targets = await uploadTargets(rows.map((r) => staged(r, repo)), client);
+        opening.forEach(({ at, row }, i) => (objects[at] = basicUploadActions(repo, row, targets[i])));
+      } else {
+        for (const { at, row } of opening) objects[at] = await uploadActions(repo, row, client, transfer);
+      }
       return { transfer, objects, hash_algo: 'sha256' };
     },
 
@@ -544,7 +583,7 @@ export function createTransfers(deps: { uploads: UploadsPort; store: ObjectStore
       if (!OID.test(oid)) throw new Error(`invalid oid ${oid}`);
       if ((await uploads.linkedSizes(repo.id, [oid])).has(oid)) return;
       if (size > settings.lfsMaxObjectSize) throw badRequest(`this file is too large: ${size} bytes, while this server stores objects of at most ${settings.lfsMaxObjectSize} bytes`);
-      const row = newUpload(repo.id, oid, size, false);
+      const row = newUpload(crypto.randomBytes(18).toString('base64url'), repo.id, oid, size, false);
       await uploads.insert([row]);
       try {
         await store.putStaged(staged(row, repo), open());

@@ -20,7 +20,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { badRequest } from '../../src/domain/errors.js';
 import { OBJECT_STORE_DOWN, ServiceUnavailable } from '../../src/domain/faults.js';
 import { OID } from '../protocol.js';
-import { urlSigner } from './sigv4.js';
+import { requestSigner } from './sigv4.js';
 import type { ObjectStore, PartEtag, StagedUpload, StoredObject, Target } from './types.js';
 
 // The S3 store: any S3-compatible endpoint. Clients PUT and GET the bucket directly through
@@ -38,6 +38,8 @@ export const COPY_LIMIT = 5 * GiB;
 /** SigV4 presigned URLs live at most 7 days. */
 const MAX_PRESIGN_TTL = 7 * 24 * 3600;
 const OCTET_STREAM = 'application/octet-stream';
+const DOWNLOAD_QUERY = { 'response-content-type': OCTET_STREAM, 'x-id': 'GetObject' };
+const UPLOAD_QUERY = { 'x-id': 'PutObject' };
 
 /** The store's settings (HUBGATE_S3_*). */
 export interface S3Settings {
@@ -240,17 +242,27 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
    * the signature itself.
    */
   async function presigner(p: Presign): Promise<(extra?: Record<string, string>) => string | Promise<string>> {
+    const sign = await keySigner(p);
+    return (extra) => sign(p.key, extra);
+  }
+
+  /**
+   * As presigner, for requests that differ in their key as well: the objects of one batch, all
+   * signed with one date and the signing key derived for it (sigv4.ts keeps it for the day).
+   */
+  async function keySigner(p: Omit<Presign, 'key'>): Promise<(key: string, extra?: Record<string, string>) => string | Promise<string>> {
     if (!addressing) {
       // A failed probe (no credentials yet, endpoint down) is tried again by the next URL.
       addressing = resolveAddressing();
       addressing.catch(() => (addressing = undefined));
     }
     const a = await addressing;
-    if (!a) return (extra) => slowPresign({ ...p, query: { ...p.query, ...extra } });
-    return urlSigner({
-      method: p.method, protocol: a.protocol, host: a.host, path: `${a.base}${p.key}`, query: p.query, headers: p.headers,
+    if (!a) return (key, extra) => slowPresign({ ...p, key, query: { ...p.query, ...extra } });
+    const sign = requestSigner({
+      method: p.method, protocol: a.protocol, host: a.host, query: p.query, headers: p.headers,
       region: a.region, service: a.service, expiresIn: Math.min(p.ttl, MAX_PRESIGN_TTL), credentials: await client.config.credentials(),
     });
+    return (key, extra) => sign(`${a.base}${key}`, extra);
   }
 
   async function presign(p: Presign): Promise<string> {
@@ -376,7 +388,23 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
     downloadOrigin: () => presignedOrigin(cfg),
 
     async downloadTarget(oid, _size, _where, ttl): Promise<Target> {
-      return { href: await presign({ method: 'GET', key: objectKey(oid), query: { 'response-content-type': OCTET_STREAM, 'x-id': 'GetObject' }, ttl }) };
+      return { href: await presign({ method: 'GET', key: objectKey(oid), query: DOWNLOAD_QUERY, ttl }) };
+    },
+
+    async downloadTargets(objects, _where, ttl): Promise<Target[]> {
+      const sign = await keySigner({ method: 'GET', query: DOWNLOAD_QUERY, ttl });
+      const targets: Target[] = [];
+      for (const o of objects) targets.push({ href: await sign(objectKey(o.oid)) });
+      return targets;
+    },
+
+    async uploadTargets(uploads, ttl, opts): Promise<Target[]> {
+      // Signed headers hold each object's checksum, so only header-less URLs share their signing.
+      if (opts.clientSendsHeaders) return Promise.all(uploads.map((u) => this.uploadTarget(u, ttl, opts)));
+      const sign = await keySigner({ method: 'PUT', query: UPLOAD_QUERY, ttl });
+      const targets: Target[] = [];
+      for (const u of uploads) targets.push({ href: await sign(stagingKey(u)) });
+      return targets;
     },
 
     async uploadTarget(u, ttl, { clientSendsHeaders }): Promise<Target> {
@@ -386,7 +414,7 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
         // header the URL signs but the client leaves out is a 403 from S3, and S3 refuses x-amz-*
         // headers that are not signed). S3 then checks no checksum: stagedChecksumVerified answers
         // false and verify hashes the staged bytes before linking them.
-        return { href: await presign({ method: 'PUT', key, query: { 'x-id': 'PutObject' }, ttl }) };
+        return { href: await presign({ method: 'PUT', key, query: UPLOAD_QUERY, ttl }) };
       }
       // Both headers are signed, so the client must send them as they are, and S3 refuses a
       // body whose sha256 is not the oid (BadDigest). The action header makes git-lfs send them.

@@ -67,10 +67,21 @@ function encodedPairs(query: Record<string, string>): [string, string][] {
  * presigned URL, its query in SigV4's order with the signature among the parameters, as the SDK's.
  */
 export function urlSigner(r: SignedRequest): (extra?: Record<string, string>) => string {
+  const sign = requestSigner(r);
+  return (extra) => sign(r.path, extra);
+}
+
+/**
+ * Signs URLs of requests that share everything but their path (and extra query parameters): the
+ * objects of one batch. The date, the scope, the signing key and the canonical headers and query
+ * are prepared once, so each URL costs one SHA-256 and one HMAC.
+ */
+export function requestSigner(r: Omit<SignedRequest, 'path'>): (path: string, extra?: Record<string, string>) => string {
   const date = amzDate(r.now ?? new Date());
   const day = date.slice(0, 8);
   const scope = `${day}/${r.region}/${r.service}/aws4_request`;
-  const key = signingKey(r.credentials.secretAccessKey, day, r.region, r.service);
+  // A key object: each URL's HMAC then skips importing the key bytes.
+  const key = crypto.createSecretKey(signingKey(r.credentials.secretAccessKey, day, r.region, r.service));
   const headers = new Map<string, string>([['host', r.host]]);
   for (const [name, value] of Object.entries(r.headers ?? {})) headers.set(name.toLowerCase(), value.trim().replace(/\s+/g, ' '));
   const names = [...headers.keys()].sort();
@@ -88,20 +99,27 @@ export function urlSigner(r: SignedRequest): (extra?: Record<string, string>) =>
   });
   const join = (pairs: [string, string][]) => pairs.map(([k, v]) => `${k}=${v}`).join('&');
   const fixedQuery = join(fixed);
-  const head = `${r.method}\n${r.path}\n`;
+  // The signature goes where its name sorts, as in the SDK's URLs.
+  const shownFixed = join(withSignature(fixed, '\0'));
   const tail = `\n${canonicalHeaders}\n${signedHeaders}\nUNSIGNED-PAYLOAD`;
   const prefix = `AWS4-HMAC-SHA256\n${date}\n${scope}\n`;
+  const origin = `${r.protocol}//${r.host}`;
 
-  return (extra) => {
+  return (path, extra) => {
     const pairs = extra ? merge(fixed, encodedPairs(extra)) : fixed;
     const query = extra ? join(pairs) : fixedQuery;
-    const digest = crypto.createHash('sha256').update(`${head}${query}${tail}`).digest('hex');
+    const digest = crypto.createHash('sha256').update(`${r.method}\n${path}\n${query}${tail}`).digest('hex');
     const signature = crypto.createHmac('sha256', key).update(`${prefix}${digest}`).digest('hex');
-    // The signature goes where its name sorts, as in the SDK's URLs.
-    const at = pairs.findIndex(([k]) => k > 'X-Amz-Signature');
-    const shown = at < 0 ? [...pairs, ['X-Amz-Signature', signature] as [string, string]] : [...pairs.slice(0, at), ['X-Amz-Signature', signature] as [string, string], ...pairs.slice(at)];
-    return `${r.protocol}//${r.host}${r.path}?${join(shown)}`;
+    const shown = extra ? join(withSignature(pairs, signature)) : shownFixed.replace('X-Amz-Signature=\0', `X-Amz-Signature=${signature}`);
+    return `${origin}${path}?${shown}`;
   };
+}
+
+/** The pairs with X-Amz-Signature where its name sorts. */
+function withSignature(pairs: [string, string][], signature: string): [string, string][] {
+  const at = pairs.findIndex(([k]) => k > 'X-Amz-Signature');
+  const sig: [string, string] = ['X-Amz-Signature', signature];
+  return at < 0 ? [...pairs, sig] : [...pairs.slice(0, at), sig, ...pairs.slice(at)];
 }
 
 /** Two lists in SigV4's order, merged. */

@@ -91,6 +91,13 @@ export interface ObjectStore {
   downloadOrigin?(): Promise<string>;
   /** Where a client PUTs all the bytes of an upload at once (transfer "basic"). */
   uploadTarget(upload: StagedUpload, ttlSeconds: number, opts: UploadTargetOptions): Promise<Target>;
+  /**
+   * downloadTarget and uploadTarget for all the objects of a batch, in order. Stores that presign
+   * (s3) prepare the signing once for the batch (credentials, date, signing key); the others
+   * leave them out and are asked once per object.
+   */
+  downloadTargets?(objects: { oid: string; size: number }[], where: RepoAt, ttlSeconds: number, userId: number | null): Promise<Target[]>;
+  uploadTargets?(uploads: StagedUpload[], ttlSeconds: number, opts: UploadTargetOptions): Promise<Target[]>;
   /** Begins a multipart upload; returns the store's upload id. */
   startMultipart(upload: StagedUpload): Promise<string>;
   /** One URL per part, in order, for parts of `upload.chunkSize` bytes. */

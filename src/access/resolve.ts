@@ -1,7 +1,6 @@
-import { accessStatusOf } from '../db/access-requests.js';
 import { type Account, findAccount, membershipRole } from '../db/accounts.js';
 import type { Db } from '../db/index.js';
-import { findRedirectTarget, findRepo, type RepoWithOwner } from '../db/repos.js';
+import { findRedirectTarget, findRepoWithFacts, type RepoWithFacts, type RepoWithOwner } from '../db/repos.js';
 import type { RepoRef } from '../domain/names.js';
 import type { Caller } from '../identity/identify.js';
 import { type AccessFacts, type Action, type Decision, decide, decideCreate, decideOrg, mayAll, mayOrg, type OrgAction, type OrgFacts } from './policy.js';
@@ -17,9 +16,11 @@ export async function resolveAccess(
   ref: RepoRef,
   action: Action,
 ): Promise<{ decision: Decision; repo: RepoWithOwner | undefined; may: Record<Action, boolean> }> {
-  const repo = await findRepo(db, ref.type, ref.namespace, ref.name);
-  const facts = await factsOf(db, caller, repo);
-  return { decision: decide(facts, action), repo, may: mayAll(facts) };
+  // One query for the repo and the caller's membership and access request, on every request:
+  // decisions are never cached, so a revoked membership or a rejected request counts at once.
+  const found = await findRepoWithFacts(db, ref, callerId(caller));
+  const facts = factsOf(caller, found);
+  return { decision: decide(facts, action), repo: found?.repo, may: mayAll(facts) };
 }
 
 /**
@@ -30,10 +31,18 @@ export async function resolveAccess(
 export async function resolveMovedRepo(db: Db, caller: Caller, ref: RepoRef): Promise<RepoWithOwner | undefined> {
   const target = await findRedirectTarget(db, ref);
   if (!target) return undefined;
-  return decide(await factsOf(db, caller, target), 'view').allow ? target : undefined;
+  const found = await findRepoWithFacts(db, target, callerId(caller));
+  return found && decide(factsOf(caller, found), 'view').allow ? found.repo : undefined;
 }
 
-async function factsOf(db: Db, caller: Caller, repo: RepoWithOwner | undefined): Promise<AccessFacts> {
+function callerId(caller: Caller): number | null {
+  return caller.kind === 'user' ? caller.user.id : null;
+}
+
+/** The policy's facts from the loaded row: a membership counts in an organization's repos only, an access request in gated ones only. */
+function factsOf(caller: Caller, found: RepoWithFacts | undefined): AccessFacts {
+  const user = caller.kind === 'user' ? caller.user : null;
+  const repo = found?.repo;
   return {
     caller: caller.kind,
     tokenRole: caller.kind === 'user' ? caller.tokenRole : null,
@@ -41,9 +50,9 @@ async function factsOf(db: Db, caller: Caller, repo: RepoWithOwner | undefined):
       ? {
           private: repo.private,
           gated: repo.gated,
-          isOwner: caller.kind === 'user' && repo.ownerKind === 'user' && repo.ownerId === caller.user.id,
-          orgRole: caller.kind === 'user' && repo.ownerKind === 'org' ? ((await membershipRole(db, repo.ownerId, caller.user.id)) ?? null) : null,
-          gate: repo.gated && caller.kind === 'user' ? ((await accessStatusOf(db, repo.id, caller.user.id)) ?? { status: 'none' }) : { status: 'none' },
+          isOwner: user !== null && repo.ownerKind === 'user' && repo.ownerId === user.id,
+          orgRole: user !== null && repo.ownerKind === 'org' ? found.orgRole : null,
+          gate: repo.gated && user !== null && found.gate ? found.gate : { status: 'none' },
         }
       : null,
   };

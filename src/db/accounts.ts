@@ -11,7 +11,7 @@ export interface Account {
   isAdmin: boolean;
 }
 
-function toAccount(row: { id: number; name: string; kind: 'user' | 'org'; fullname: string; email: string | null; is_admin: number }): Account {
+export function toAccount(row: { id: number; name: string; kind: 'user' | 'org'; fullname: string; email: string | null; is_admin: number }): Account {
   return { id: row.id, name: row.name, kind: row.kind, fullname: row.fullname, email: row.email, isAdmin: row.is_admin === 1 };
 }
 

@@ -17,7 +17,7 @@ export async function openDb(dataDir: string, opts: { readonly?: boolean } = {})
   if (opts.readonly) {
     const sqlite = new SQLite(file, { readonly: true, fileMustExist: true });
     sqlite.pragma('busy_timeout = 5000');
-    return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   }
   fs.mkdirSync(dataDir, { recursive: true });
   const sqlite = new SQLite(file);
@@ -62,7 +62,7 @@ class LockingSqliteAdapter extends SqliteAdapter {
  */
 class LockingSqliteDialect extends SqliteDialect {
   constructor(private readonly sqlite: SQLite.Database) {
-    super({ database: sqlite });
+    super({ database: withStatementCache(sqlite) });
   }
 
   override createAdapter(): SqliteAdapter {
@@ -77,6 +77,44 @@ class LockingSqliteDialect extends SqliteDialect {
     };
     return driver;
   }
+}
+
+/** How many prepared statements are kept: the queries of the hot paths, with room for the rarer ones. */
+const STATEMENT_CACHE_SIZE = 256;
+/** Longer SQL (a long `IN (?, ?, ...)` list, a many-row insert) is prepared each time: it is rare, and large to keep. */
+const CACHED_SQL_MAX_LENGTH = 4096;
+
+/**
+ * The database as Kysely's SQLite driver sees it, with each statement prepared once: the driver
+ * prepares the SQL of every query it runs, which costs more than running the small queries of a
+ * request (the caller, the repo and the access facts). Statements are kept by their SQL text,
+ * least recently used out first. Sharing one is safe: Kysely runs one query at a time on SQLite's
+ * single connection (its mutex), and better-sqlite3 re-prepares a statement itself when the
+ * schema changed under it.
+ */
+export function withStatementCache(sqlite: SQLite.Database): { prepare(sql: string): SQLite.Statement; close(): void } {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    prepare(text: string) {
+      const kept = cache.get(text);
+      if (kept) {
+        // Most recently used last: Map keeps insertion order.
+        cache.delete(text);
+        cache.set(text, kept);
+        return kept;
+      }
+      const stmt = sqlite.prepare(text);
+      if (text.length <= CACHED_SQL_MAX_LENGTH) {
+        cache.set(text, stmt);
+        if (cache.size > STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+      }
+      return stmt;
+    },
+    close() {
+      cache.clear();
+      sqlite.close();
+    },
+  };
 }
 
 export function now(): string {

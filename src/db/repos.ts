@@ -1,5 +1,6 @@
+import { CompiledQuery } from 'kysely';
 import type { RepoType } from '../domain/names.js';
-import type { GatedMode, NotifyFrequency, Repo } from '../domain/types.js';
+import type { AccessStatus, GatedMode, MemberRole, NotifyFrequency, Repo } from '../domain/types.js';
 import { type Db, now } from './index.js';
 
 export interface RepoWithOwner extends Repo {
@@ -34,6 +35,44 @@ export async function findRepo(db: Db, type: RepoType, namespace: string, name: 
     .where('repos.name', '=', name)
     .executeTakeFirst();
   return row && toRepo(row);
+}
+
+/** A repo with what the access policy needs to know of one user's relation to it. */
+export interface RepoWithFacts {
+  repo: RepoWithOwner;
+  /** The user's role in the organization owning the repo; null when none (or the owner is a user). */
+  orgRole: MemberRole | null;
+  /** The user's access request to the repo; null when none. */
+  gate: { status: AccessStatus; rejectionReason: string | null } | null;
+}
+
+// One statement, prepared once (the SQL never changes): the repo, its owner, and the caller's
+// membership and access request, the facts of every access decision. Written out rather than
+// built with Kysely because it runs on every request to a repo.
+const REPO_WITH_FACTS = `SELECT repos.id, repos.type, repos.name, repos.private, repos.gated, repos.notify_email, repos.notify_frequency, repos.created_at,
+    repos.owner_id, accounts.name AS namespace, accounts.kind AS owner_kind,
+    memberships.role AS member_role, access_requests.status AS gate_status, access_requests.rejection_reason AS gate_reason
+  FROM repos
+  JOIN accounts ON accounts.id = repos.owner_id
+  LEFT JOIN memberships ON memberships.org_id = repos.owner_id AND memberships.user_id = ?
+  LEFT JOIN access_requests ON access_requests.repo_id = repos.id AND access_requests.user_id = ?
+  WHERE repos.ready = 1 AND repos.type = ? AND accounts.name = ? AND repos.name = ?`;
+
+type FactsRow = Row & { member_role: MemberRole | null; gate_status: AccessStatus | null; gate_reason: string | null };
+
+/**
+ * The repo a name points to (as findRepo), with `userId`'s membership in its owner and access
+ * request to it (none for null: anonymous), in one query.
+ */
+export async function findRepoWithFacts(db: Db, at: RepoName, userId: number | null): Promise<RepoWithFacts | undefined> {
+  const { rows } = await db.executeQuery<FactsRow>(CompiledQuery.raw(REPO_WITH_FACTS, [userId, userId, at.type, at.namespace, at.name]));
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    repo: toRepo(row),
+    orgRole: row.member_role,
+    gate: row.gate_status ? { status: row.gate_status, rejectionReason: row.gate_reason } : null,
+  };
 }
 
 /** Claims the name with a row that stays invisible until markRepoReady (its directory is put in place in between). */

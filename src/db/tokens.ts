@@ -1,4 +1,6 @@
-import type { TokenInfo, TokenRole } from '../domain/types.js';
+import { CompiledQuery } from 'kysely';
+import type { TokenInfo, TokenRole, User } from '../domain/types.js';
+import { toAccount } from './accounts.js';
 import { type Db, now } from './index.js';
 
 function toInfo(row: {
@@ -18,15 +20,28 @@ export async function insertToken(db: Db, t: { userId: number; name: string; rol
   return toInfo(row);
 }
 
-/** The live (not revoked) token whose secret hashes to `secretSha256`, with the stored hash for a constant-time check. */
-export async function findLiveTokenByHash(db: Db, secretSha256: string): Promise<(TokenInfo & { secretSha256: string }) | undefined> {
-  const row = await db
-    .selectFrom('tokens')
-    .select([...columns, 'secret_sha256'])
-    .where('secret_sha256', '=', secretSha256)
-    .where('revoked_at', 'is', null)
-    .executeTakeFirst();
-  return row && { ...toInfo(row), secretSha256: row.secret_sha256 };
+// One statement, prepared once, for every request with a token: the live token and its user, when
+// the user is active (a disabled user is nobody, as in findActiveUserById).
+const LIVE_TOKEN_WITH_USER = `SELECT tokens.id, tokens.user_id, tokens.name, tokens.role, tokens.created_at, tokens.last_used_at, tokens.revoked_at, tokens.secret_sha256,
+    accounts.name AS user_name, accounts.kind AS user_kind, accounts.fullname, accounts.email, accounts.is_admin
+  FROM tokens
+  JOIN accounts ON accounts.id = tokens.user_id AND accounts.kind = 'user' AND accounts.disabled_at IS NULL
+  WHERE tokens.secret_sha256 = ? AND tokens.revoked_at IS NULL`;
+
+type TokenUserRow = {
+  id: number; user_id: number; name: string; role: TokenRole; created_at: string; last_used_at: string | null; revoked_at: string | null; secret_sha256: string;
+  user_name: string; user_kind: 'user'; fullname: string; email: string | null; is_admin: number;
+};
+
+/** The live token whose secret hashes to `secretSha256` with its active user, in one query; undefined when there is none or its user is disabled. */
+export async function findLiveTokenWithUser(db: Db, secretSha256: string): Promise<{ token: TokenInfo & { secretSha256: string }; user: User } | undefined> {
+  const { rows } = await db.executeQuery<TokenUserRow>(CompiledQuery.raw(LIVE_TOKEN_WITH_USER, [secretSha256]));
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    token: { ...toInfo(row), secretSha256: row.secret_sha256 },
+    user: toAccount({ id: row.user_id, name: row.user_name, kind: row.user_kind, fullname: row.fullname, email: row.email, is_admin: row.is_admin }),
+  };
 }
 
 export async function listTokens(db: Db, userId: number): Promise<TokenInfo[]> {

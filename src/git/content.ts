@@ -163,7 +163,12 @@ export async function resolveCommit(dir: string, env: NodeJS.ProcessEnv, revisio
  */
 export async function readBlob(dir: string, env: NodeJS.ProcessEnv, spec: string, maxBytes = MAX_READ_BYTES): Promise<Buffer | null> {
   const info = await objectInfo(dir, env, spec);
-  if (!info || info.type !== 'blob' || info.size > Math.min(maxBytes, MAX_READ_BYTES)) return null;
+  return info ? readBlobOf(dir, env, info, maxBytes) : null;
+}
+
+/** As readBlob, for an object whose info the caller has just read (objectInfo): one request to the reader, not two. */
+export async function readBlobOf(dir: string, env: NodeJS.ProcessEnv, info: ObjectInfo, maxBytes = MAX_READ_BYTES): Promise<Buffer | null> {
+  if (info.type !== 'blob' || info.size > Math.min(maxBytes, MAX_READ_BYTES)) return null;
   const read = await readerFor(dir, env).request('contents', info.oid);
   return read?.info.type === 'blob' ? (read.content ?? null) : null;
 }

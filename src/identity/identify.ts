@@ -1,7 +1,7 @@
 import { parse as parseBasic } from 'basic-auth';
 import { findActiveUserById } from '../db/accounts.js';
 import type { Db } from '../db/index.js';
-import { findLiveTokenByHash, touchToken } from '../db/tokens.js';
+import { findLiveTokenWithUser, touchToken } from '../db/tokens.js';
 import type { TokenInfo, TokenRole, User } from '../domain/types.js';
 import { storageFault } from '../domain/faults.js';
 import { callerOfLfsSshToken, type ClaimSigner, isLfsSshToken } from './lfs-ssh-token.js';
@@ -62,14 +62,14 @@ export async function identify(db: Db, authorization: string | undefined, where?
   if (isLfsSshToken(secret)) return callerOfLfsSshToken(db, where?.signer, secret, where?.path ?? '');
   if (!looksLikeToken(secret)) return { kind: 'invalid' };
   const digest = hashToken(secret);
-  const token = await findLiveTokenByHash(db, digest);
-  if (!token || !sameDigest(token.secretSha256, digest)) return { kind: 'invalid' };
-  const user = await findActiveUserById(db, token.userId);
-  if (!user) return { kind: 'invalid' };
-  const at = new Date();
-  if (!token.lastUsedAt || at.getTime() - Date.parse(token.lastUsedAt) > TOUCH_EVERY_MS) {
+  // Looked up afresh on every request (never cached): a revoked token or a disabled user stops the next request.
+  const found = await findLiveTokenWithUser(db, digest);
+  if (!found || !sameDigest(found.token.secretSha256, digest)) return { kind: 'invalid' };
+  const { token, user } = found;
+  const at = Date.now();
+  if (!token.lastUsedAt || at - Date.parse(token.lastUsedAt) > TOUCH_EVERY_MS) {
     // Bookkeeping only: a full or read-only disk must not turn reads (clones, downloads) away.
-    await touchToken(db, token.id, at.toISOString()).catch((err) => {
+    await touchToken(db, token.id, new Date(at).toISOString()).catch((err) => {
       if (!storageFault(err)) throw err;
     });
   }

@@ -4,7 +4,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import { describe, expect, it } from 'vitest';
-import { presignUrl, rfc3986, type SigningCredentials, urlSigner } from '../../lfs/store/sigv4.js';
+import { presignUrl, requestSigner, rfc3986, type SigningCredentials, urlSigner } from '../../lfs/store/sigv4.js';
 
 const now = new Date('2026-11-30T05:43:07.123Z');
 
@@ -45,6 +45,17 @@ describe('presignUrl', () => {
     for (const n of ['1', '2', '9999', '10000']) {
       expect(signPart({ partNumber: n })).toBe(await sdkUrl(keys, 'us-east-1', { ...request, query: { ...request.query, partNumber: n } }, 86400));
     }
+  });
+
+  it('signs the objects of one batch, prepared once, exactly as the AWS SDK signs each', async () => {
+    const query = { 'response-content-type': 'application/octet-stream', 'x-id': 'GetObject' };
+    const sign = requestSigner({ method: 'GET', protocol: 'https:', host: 'bucket.s3.eu-west-3.amazonaws.com', query, region: 'eu-west-3', service: 's3', expiresIn: 3600, credentials: keys, now });
+    const paths = ['/lfs/objects/ab/cd/abcd', '/lfs/objects/01/23/0123', '/lfs/objects/ff/ee/ffee'];
+    const urls = paths.map((p) => sign(p));
+    for (const [i, p] of paths.entries()) {
+      expect(urls[i]).toBe(await sdkUrl(keys, 'eu-west-3', { method: 'GET', protocol: 'https:', hostname: 'bucket.s3.eu-west-3.amazonaws.com', path: p, query }, 3600));
+    }
+    expect(new Set(urls.map((u) => new URL(u).searchParams.get('X-Amz-Signature'))).size).toBe(paths.length);
   });
 
   it('a different secret, time or part number gives a different signature', () => {

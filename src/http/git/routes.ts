@@ -7,6 +7,7 @@ import { redirectMoved } from '../moved.js';
 import { cannotWrite, gitServiceEnv, isV2, safeGitProtocol } from '../../git/service-env.js';
 import { repoDir } from '../../git/repo-dirs.js';
 import { refreshListing } from '../../services/listing.js';
+import { type AdvertisementCache, advertisementCache } from './advertisement.js';
 import { NO_CACHE, plain, runService, type Service } from './service.js';
 import type { AppContext } from '../context.js';
 import { callerKey, type Limits } from '../limits.js';
@@ -29,7 +30,7 @@ export function gitRoutes(ctx: AppContext, limits: GitLimits): Router {
   // A moved repo's old name: 307 to the new one; git follows it on info/refs and uses the new address from there on.
   const guard = repoGuard(ctx, denyAsText, redirectMoved(307));
   const rate = requestRate(limits);
-  const serve = serviceHandler(ctx, limits);
+  const serve = serviceHandler(ctx, limits, advertisementCache());
 
   // Paths are matched exactly, as git sends them: no case folding, no trailing slash.
   // The caller's request rate is checked before the access decision, so a caller over its rate costs no look-up.
@@ -109,7 +110,7 @@ function callerName(res: Response): string {
   return caller.kind === 'user' ? `user ${caller.user.name}` : 'your address';
 }
 
-function serviceHandler(ctx: AppContext, limits: GitLimits): (endpoint: Endpoint) => RequestHandler {
+function serviceHandler(ctx: AppContext, limits: GitLimits, advertisements: AdvertisementCache): (endpoint: Endpoint) => RequestHandler {
   return (endpoint) => async (req, res) => {
     const service = endpoint.service(req);
     const advertise = endpoint.advertise;
@@ -148,9 +149,19 @@ function serviceHandler(ctx: AppContext, limits: GitLimits): (endpoint: Endpoint
       const message = `too many git requests at once: at most ${limits.gitProcesses.max} git processes run at a time for ${callerName(res)} and none came free within ${+(ctx.cfg.gitSlotWaitMs / 1000).toFixed(1)} s; wait for your other clones and pushes to finish, then try again`;
       return tooManyGit(res, service, advertise, message, GIT_RETRY_AFTER_S);
     }
+    const v2 = isV2(gitProtocol);
+    // A v2 fetch's first request lists capabilities only: answered from what git said before, no process.
+    if (advertise && v2 && service === 'upload-pack') {
+      const body = await advertisements.uploadPackV2(dir, env).catch(() => null);
+      if (body) {
+        release();
+        res.writeHead(200, { ...NO_CACHE, 'Content-Type': 'application/x-git-upload-pack-advertisement', 'Content-Length': String(body.length) });
+        return void res.end(body);
+      }
+    }
     // After a push, listings read the card of the default branch again (it may have moved).
     const afterPush = () => void refreshListing(ctx.db, ctx.cfg.dataDir, { ...ref, id: row.id }, ctx.log);
-    runService(ctx, req, res, { service, advertise, dir, env, repoId, v2: isV2(gitProtocol), release, afterPush });
+    runService(ctx, req, res, { service, advertise, dir, env, repoId, v2, release, afterPush });
   };
 }
 

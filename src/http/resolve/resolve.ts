@@ -7,7 +7,7 @@ import { authorizedRepo } from '../authorize.js';
 import { baseUrlOf } from '../urls.js';
 import type { RepoWithOwner } from '../../db/repos.js';
 import { printable, repoIdOf } from '../../domain/names.js';
-import { objectInfo, readBlob, resolveCommit } from '../../git/content.js';
+import { objectInfo, readBlob, readBlobOf, resolveCommit } from '../../git/content.js';
 import { gitEnv } from '../../git/env.js';
 import { repoDir } from '../../git/repo-dirs.js';
 import type { AppContext } from '../context.js';
@@ -55,7 +55,7 @@ export function downloadHandler(ctx: AppContext, store: ObjectStore, blobs: Blob
       return apiError(res, 404, `Entry not found: ${printable(target.path)} ${what} at revision ${printable(target.revision)} of ${repoId}`, { code: 'EntryNotFound', headers: found });
     }
 
-    const pointer = !opts.raw && info.size >= MIN_POINTER_SIZE && info.size <= MAX_POINTER_SIZE ? parsePointer((await readBlob(dir, env, info.oid)) ?? '') : null;
+    const pointer = !opts.raw && info.size >= MIN_POINTER_SIZE && info.size <= MAX_POINTER_SIZE ? parsePointer((await readBlobOf(dir, env, info)) ?? '') : null;
     if (pointer) return redirectToObject(ctx, store, req, res, { repo, repoId, commit, path: target.path, pointer });
 
     const etag = `"${info.oid}"`;
