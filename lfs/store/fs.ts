@@ -2,12 +2,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OID } from '../protocol.js';
 import { ByteMismatch } from './byte-mismatch.js';
 import { type FsTransferStore, fsTransferHandlers } from './fs-routes.js';
-import { writeHashed } from './hashed-write.js';
 import type { HubUrls, ObjectStore, PartEtag, StagedUpload, Target } from './types.js';
 
 // The default store: files under DATA/lfs. Clients PUT and GET through hubgate's own
@@ -19,6 +18,32 @@ export { ByteMismatch };
 
 export interface FsStore extends ObjectStore, FsTransferStore {
   readonly kind: 'fs';
+}
+
+/**
+ * Pipes a request body through `counter` into `file`. Unlike pipeline(body, ...), a failure on
+ * the disk side does not destroy the body (that would drop the client's connection before it
+ * is answered): the rest of the body is read and discarded instead, so the route can still tell
+ * the client that the disk is full. A client that goes away fails the write.
+ */
+async function receive(body: Readable, counter: Transform, file: fs.WriteStream): Promise<void> {
+  const onBodyError = (err: Error) => counter.destroy(err);
+  const onBodyClose = () => {
+    if (!body.readableEnded) counter.destroy(new Error('the client closed the connection before the end of the body'));
+  };
+  body.once('error', onBodyError);
+  body.once('close', onBodyClose);
+  body.pipe(counter);
+  try {
+    await pipeline(counter, file);
+  } catch (err) {
+    body.unpipe(counter);
+    if (!body.destroyed) body.resume();
+    throw err;
+  } finally {
+    body.off('error', onBodyError);
+    body.off('close', onBodyClose);
+  }
 }
 
 /** Removes a scratch file; a disk that cannot even do that (read-only) must not hide the first error. */
@@ -51,10 +76,18 @@ export function createFsStore(root: string, urls: HubUrls): FsStore {
    */
   async function writeChecked(body: Readable, dest: string, check: (sha256: string, size: number) => void): Promise<void> {
     const temp = path.join(tmp, crypto.randomUUID());
+    const hash = crypto.createHash('sha256');
+    let size = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        hash.update(chunk);
+        size += chunk.length;
+        cb(null, chunk);
+      },
+    });
     try {
-      // Hashed while written, so nothing reads the bytes again: verify only renames them.
-      const { sha256, size } = await writeHashed(body, temp);
-      check(sha256, size);
+      await receive(body, counter, fs.createWriteStream(temp, { flags: 'wx' }));
+      check(hash.digest('hex'), size);
       await fsp.mkdir(path.dirname(dest), { recursive: true });
       await fsp.rename(temp, dest);
     } finally {
@@ -127,14 +160,6 @@ export function createFsStore(root: string, urls: HubUrls): FsStore {
           await pipeline(fs.createReadStream(file), out, { end: false });
         }
         await new Promise<void>((resolve, reject) => out!.end((err?: Error | null) => (err ? reject(err) : resolve())));
-        // On disk before it takes the staged name, once for the whole object (the stream closed
-        // its own handle; fsync through another flushes the same file).
-        const written = await fsp.open(temp, 'r+');
-        try {
-          await written.sync();
-        } finally {
-          await written.close();
-        }
         await fsp.rename(temp, stagedPath(u));
       } catch (err) {
         // The parts stay: the client may complete again once there is room.
