@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Git LFS benchmark for hubgate.
 //   (a) batch API latency: 1,000 objects per request (upload op; download op for missing objects;
-//       download op for objects that exist), fs and s3 (s3rver) stores.       target < 50 ms
+//       download op for objects that exist), fs and s3 (s3rver) stores.       target < 30 ms
 //   (b) fs store: upload (PUT + verify) and download (GET) of a 1 GiB object vs nginx (dav PUT /
-//       static GET) on loopback; ratio = nginx time / hubgate time.            target >= 0.8
+//       static GET) on loopback; ratio = nginx time / hubgate time.   target: upload >= 0.8, download >= 0.9
 //   (c) hubgate peak RSS while a 2 GiB object goes through the fs store (basic PUT) and through
 //       multipart to s3rver (threshold 1 GiB, chunk 64 MiB).                   target < 150 MB
 //   (d) --big: a 6 GiB object through multipart on fs with the default 5 GiB threshold.
@@ -163,7 +163,7 @@ async function startHub(name, env = {}) {
   const fd = fs.openSync(path.join(LOGS, `${name}.log`), 'a');
   const child = spawn(process.execPath, [HUBGATE_BIN, 'serve', '--data', dataDir, '--host', '127.0.0.1', '--port', String(port)], {
     cwd: ROOT_DIR,
-    env: { ...process.env, ...env },
+    env: { ...process.env, HUBGATE_SSH_PORT: '0', ...env }, // SSH off: another hubgate on the machine may hold 2222
     stdio: ['ignore', fd, fd],
     detached: true,
   });
@@ -288,6 +288,8 @@ function fmtSize(n) {
 const f1 = (x) => (x == null || Number.isNaN(x) ? '–' : x.toFixed(1));
 const f2 = (x) => (x == null || Number.isNaN(x) ? '–' : x.toFixed(2));
 const mbps = (size, ms) => size / MiB / (ms / 1000);
+// nginx time / hubgate time for the 1 GiB object in (b): the downloads must come closer to nginx than the uploads.
+const XFER_TARGET = { upload: 0.8, download: 0.9 };
 const pass = (ok) => (ok == null ? '–' : ok ? 'yes' : 'NO');
 
 const results = { startedAt: new Date().toISOString(), quick: QUICK, config: CFG, a: null, b: null, c: null, d: null, e: null, errors: [] };
@@ -492,22 +494,22 @@ function report() {
   const lines = [];
   lines.push(`# hubgate LFS benchmark${QUICK ? ' (--quick)' : ''}`, '');
   if (results.a) {
-    lines.push(`## (a) batch API latency, median of ${CFG.batchRuns} (target < 50 ms)`, '', '| store | request | median ms | runs (ms) | < 50 ms |', '|---|---|---:|---|---|');
+    lines.push(`## (a) batch API latency, median of ${CFG.batchRuns} (target < 30 ms)`, '', '| store | request | median ms | runs (ms) | < 30 ms |', '|---|---|---:|---|---|');
     for (const [store, r] of Object.entries(results.a)) {
       if (r.error) lines.push(`| ${store} | error: ${r.error} | | | |`);
-      for (const [name, v] of Object.entries(r)) if (name !== 'error') lines.push(`| ${store} | ${name} | ${f1(v.medianMs)} | ${v.runsMs.join(', ')} | ${pass(v.medianMs < 50)} |`);
+      for (const [name, v] of Object.entries(r)) if (name !== 'error') lines.push(`| ${store} | ${name} | ${f1(v.medianMs)} | ${v.runsMs.join(', ')} | ${pass(v.medianMs < 30)} |`);
     }
     lines.push('');
   }
   if (results.b) {
     const b = results.b;
-    lines.push(`## (b) fs store vs nginx, ${fmtSize(b.size ?? CFG.xferSize)} object, median of ${CFG.xferRuns} (ratio = nginx time / hubgate time, target ≥ 0.8)`, '');
+    lines.push(`## (b) fs store vs nginx, ${fmtSize(b.size ?? CFG.xferSize)} object, median of ${CFG.xferRuns} (ratio = nginx time / hubgate time, targets: upload ≥ 0.8, download ≥ 0.9)`, '');
     if (b.error) lines.push(`error: ${b.error}`, '');
     else {
-      lines.push('| operation | hubgate ms | hubgate MiB/s | nginx ms | nginx MiB/s | ratio | ≥ 0.8 |', '|---|---:|---:|---:|---:|---:|---|');
+      lines.push('| operation | hubgate ms | hubgate MiB/s | nginx ms | nginx MiB/s | ratio | target |', '|---|---:|---:|---:|---:|---:|---|');
       for (const [k, name] of [['upload', 'upload (hubgate: PUT + verify; nginx: dav PUT)'], ['download', 'download (GET)']]) {
         const v = b[k];
-        lines.push(`| ${name} | ${f1(v.hubgateMs)} | ${f1(v.hubgateMBps)} | ${f1(v.nginxMs)} | ${f1(v.nginxMBps)} | ${f2(v.ratio)} | ${pass(v.ratio == null ? null : v.ratio >= 0.8)} |`);
+        lines.push(`| ${name} | ${f1(v.hubgateMs)} | ${f1(v.hubgateMBps)} | ${f1(v.nginxMs)} | ${f1(v.nginxMBps)} | ${f2(v.ratio)} | ${pass(v.ratio == null ? null : v.ratio >= XFER_TARGET[k])} (≥ ${XFER_TARGET[k]}) |`);
       }
       if (b.nginxNote) lines.push('', b.nginxNote);
       lines.push('');

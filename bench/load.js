@@ -112,7 +112,7 @@ async function main() {
   const fd = fs.openSync(logFile, 'a');
   const server = spawn(process.execPath, [bin, 'serve', '--data', dataDir, '--host', '127.0.0.1', '--port', String(port)], {
     cwd: ROOT,
-    env: { ...process.env, HUBGATE_LOG_LEVEL: 'warn' },
+    env: { ...process.env, HUBGATE_LOG_LEVEL: 'warn', HUBGATE_SSH_PORT: '0' }, // SSH off: another hubgate may hold 2222
     stdio: ['ignore', fd, fd],
     detached: true,
   });

@@ -32,7 +32,7 @@ const { values: opt } = parseArgs({
     protocol: { type: 'string' },
     keep: { type: 'boolean', default: false },
     workers: { type: 'string' },
-    out: { type: 'string', default: path.join(BENCH_DIR, 'results.json') },
+    out: { type: 'string', default: path.join(BENCH_DIR, 'git-results.json') },
     help: { type: 'boolean', short: 'h', default: false },
   },
   allowPositionals: false,

@@ -73,8 +73,9 @@ export async function startHubgate({ dataDir, logDir, token, env = {} }) {
   const child = spawn(process.execPath, [HUBGATE_BIN, 'serve', '--data', dataDir, '--host', '127.0.0.1', '--port', String(port)], {
     cwd: ROOT_DIR,
     // This bench measures serving speed against servers with no per-caller limits: every request
-    // comes from one address, so hubgate's (bench/load.js measures them) are off here.
-    env: { ...process.env, HUBGATE_GIT_PROCESSES_PER_CALLER: '0', HUBGATE_GIT_REQUESTS_PER_MINUTE: '0', HUBGATE_API_REQUESTS_PER_MINUTE: '0', ...env },
+    // comes from one address, so hubgate's (bench/load.js measures them) are off here. SSH is off unless
+    // asked for (bench/ssh.js): two hubgates at once (resolve.js's accel pair) would both want port 2222.
+    env: { ...process.env, HUBGATE_SSH_PORT: '0', HUBGATE_GIT_PROCESSES_PER_CALLER: '0', HUBGATE_GIT_REQUESTS_PER_MINUTE: '0', HUBGATE_API_REQUESTS_PER_MINUTE: '0', ...env },
     stdio: ['ignore', fd, fd],
     detached: true,
   });
