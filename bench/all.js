@@ -86,7 +86,7 @@ const num = (x) => (typeof x === 'number' && Number.isFinite(x) ? x : null);
 /** A row hubgate time vs reference time, pass when hubgate/reference ≤ limit. */
 function timeRatioRow(section, measurement, hub, ref, refLabel, limit) {
   const x = num(hub) != null && num(ref) ? hub / ref : null;
-  return { section, measurement, hubgate: fmtMs(hub), reference: ref == null ? '—' : `${fmtMs(ref)} ${refLabel}`, ratio: fmtX(x), target: limit == null ? 'report only' : `≤ ${limit}×`, value: x, limit, result: limit == null ? '' : verdict(x == null ? null : x <= limit) };
+  return { section, measurement, hubgate: fmtMs(hub), reference: ref == null ? '—' : `${fmtMs(ref)} ${refLabel}`, ratio: fmtX(x), target: limit == null ? 'report only' : `≤ ${limit.toFixed(1)}×`, value: x, limit, result: limit == null ? '' : verdict(x == null ? null : x <= limit) };
 }
 
 /** Rows for each section's JSON; `covered` = ids of the script's own targets already shown as the issue's. */
@@ -118,6 +118,15 @@ const SUMMARIZE = {
     if (key === 'resolve' && r.headLfs) rows.push(timeRatioRow('resolve', 'HEAD resolve of the LFS file (302), per request', r.headLfs.median.hubgate, r.headLfs.median.nginx, 'nginx static HEAD', 3));
     if (key === 'resolve' && r.concurrent?.median?.accel != null) rows.push(timeRatioRow('resolve', `${c.concurrency} concurrent LFS downloads behind nginx with HUBGATE_ACCEL_REDIRECT`, r.concurrent.median.accel, r.concurrent.median.nginx, 'nginx static', null));
     return { rows, covered: ['1-seq-git-file', '2-lfs-download', '3-lfs-concurrent', '4-head-lfs', 'rss'] };
+  },
+  // ssh.js writes no targets array: its own targets (≤ 1.2× sshd, RSS < 250 MB) are applied here.
+  ssh(j) {
+    const rows = [];
+    if (j.big?.median) rows.push(timeRatioRow('ssh', 'git clone over SSH, big repo', j.big.median.hubgate, j.big.median.sshd, 'OpenSSH sshd', 1.2));
+    if (j.concurrent?.median) rows.push(timeRatioRow('ssh', `${j.concurrency} concurrent clones over SSH, wall`, j.concurrent.median.hubgate, j.concurrent.median.sshd, 'OpenSSH sshd', 1.2));
+    const mb = num(j.concurrent?.rss?.peakMb);
+    if (mb != null) rows.push({ section: 'ssh', measurement: 'peak RSS of all hubgate processes during the concurrent SSH clones', hubgate: fmtMb(mb), reference: '', ratio: '', target: '< 250 MB', value: mb, limit: 250, result: verdict(mb < 250) });
+    return { rows, covered: [] };
   },
   lfs(j) {
     const rows = [];
