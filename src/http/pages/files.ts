@@ -140,19 +140,33 @@ function targetOf(res: Response): FilesTarget {
   return res.locals.filesTarget as FilesTarget;
 }
 
+/**
+ * What both file pages start from: the guarded repo, the URL's target, the commit it names
+ * (answered already, and undefined, when the revision is unknown), and the repo's refs for the
+ * switcher, read meanwhile.
+ */
+async function openTarget(ctx: AppContext, req: Request, res: Response) {
+  const repo = authorizedRepo(res);
+  const target = targetOf(res);
+  const refs = refsOf(ctx, repo);
+  const found = await locate(ctx, req, res, repo, target);
+  return found && { repo, target, refs, ...found };
+}
+
+function notAtRevision(req: Request, res: Response, target: FilesTarget): void {
+  errorPage(req, res, 404, 'Not found', `${printable(target.path)} does not exist at ${printable(target.revision)}.`);
+}
+
 export function filesPages(ctx: AppContext): { tree: RequestHandler; blob: RequestHandler } {
   /** GET /{repo}/tree/{rev}[/{path}] */
   const tree: RequestHandler = async (req, res) => {
-    const repo = authorizedRepo(res);
-    const target = targetOf(res);
-    const refs = refsOf(ctx, repo);
-    const found = await locate(ctx, req, res, repo, target);
-    if (!found) return;
-    const { commit, dir, env, defaultBranch } = found;
+    const opened = await openTarget(ctx, req, res);
+    if (!opened) return;
+    const { repo, target, refs, commit, dir, env, defaultBranch } = opened;
     let treeOid = commit;
     if (target.path) {
       const object = await objectInfo(dir, env, `${commit}:${target.path}`);
-      if (!object) return errorPage(req, res, 404, 'Not found', `${printable(target.path)} does not exist at ${printable(target.revision)}.`);
+      if (!object) return notAtRevision(req, res, target);
       if (object.type === 'blob') return void res.redirect(302, `/${repo.repoId}/blob/${revSegment(target.revision)}/${pathSegments(target.path)}`);
       treeOid = object.oid;
     }
@@ -195,15 +209,12 @@ ${pager}`;
 
   /** GET /{repo}/blob/{rev}/{path} */
   const blob: RequestHandler = async (req, res) => {
-    const repo = authorizedRepo(res);
-    const target = targetOf(res);
-    const refs = refsOf(ctx, repo);
-    const found = await locate(ctx, req, res, repo, target);
-    if (!found) return;
-    const { commit, dir, env, defaultBranch } = found;
+    const opened = await openTarget(ctx, req, res);
+    if (!opened) return;
+    const { repo, target, refs, commit, dir, env, defaultBranch } = opened;
     const info = await objectInfo(dir, env, `${commit}:${target.path}`);
     const rev = revSegment(target.revision);
-    if (!info) return errorPage(req, res, 404, 'Not found', `${printable(target.path)} does not exist at ${printable(target.revision)}.`);
+    if (!info) return notAtRevision(req, res, target);
     if (info.type === 'tree') return void res.redirect(302, `/${repo.repoId}/tree/${rev}/${pathSegments(target.path)}`);
     const download = `/${repo.repoId}/resolve/${rev}/${pathSegments(target.path)}`;
     const raw = `/${repo.repoId}/raw/${rev}/${pathSegments(target.path)}`;
