@@ -13,6 +13,7 @@ import { parseCommand } from './commands.js';
 import type { SshContext } from './context.js';
 import { finish, runGitService } from './git-service.js';
 import { lfsAuthenticate } from './lfs-authenticate.js';
+import { gitRateMessage, gitSlotsMessage } from '../util/rate-limits.js';
 
 // One exec request: the SSH front end's pipeline, as HTTP's for one request. The key's user is
 // loaded again (a key removed or a user disabled since the connection opened is refused here),
@@ -53,7 +54,7 @@ export async function runExec(ctx: SshContext, channel: ServerChannel, keyId: nu
   }
   const key = `user:${user.id}`;
   const wait = ctx.limits.gitRequests.take(key);
-  if (wait) return finish(channel, `too many git requests: at most ${ctx.limits.gitRequests.perMinute} a minute for user ${user.name}; try again in ${wait} s`, REFUSED);
+  if (wait) return finish(channel, gitRateMessage(ctx.limits.gitRequests, `user ${user.name}`, wait), REFUSED);
   const gone = new AbortController();
   channel.once('close', () => gone.abort());
   const release = await ctx.limits.gitProcesses.acquireWithin(key, ctx.cfg.gitSlotWaitMs, gone.signal);
@@ -63,7 +64,7 @@ export async function runExec(ctx: SshContext, channel: ServerChannel, keyId: nu
   }
   if (!release) {
     if (gone.signal.aborted) return REFUSED;
-    return finish(channel, `too many git requests at once: at most ${ctx.limits.gitProcesses.max} git processes run at a time for user ${user.name} and none came free within ${+(ctx.cfg.gitSlotWaitMs / 1000).toFixed(1)} s; wait for your other clones and pushes to finish, then try again`, REFUSED);
+    return finish(channel, gitSlotsMessage(ctx.limits.gitProcesses, `user ${user.name}`, ctx.cfg.gitSlotWaitMs), REFUSED);
   }
   const env = gitServiceEnv(ctx.cfg.dataDir, { repoId, repoType: ref.type, userName: user.name, gitProtocol: safeGitProtocol(gitProtocolEnv), maxFileSize: ctx.cfg.maxFileSize });
   // After a push, listings read the card of the default branch again (it may have moved).

@@ -113,3 +113,13 @@ export class RateLimit {
   }
 }
 
+
+/** The refusal when `who` (e.g. "user alice", "your address") started too many git requests this minute: HTTP and SSH say it alike. */
+export function gitRateMessage(limit: RateLimit, who: string, waitSeconds: number): string {
+  return `too many git requests: at most ${limit.perMinute} a minute for ${who}; try again in ${waitSeconds} s`;
+}
+
+/** The refusal when `who` holds all its git process slots and none came free within `waitMs`. */
+export function gitSlotsMessage(limit: ConcurrencyLimit, who: string, waitMs: number): string {
+  return `too many git requests at once: at most ${limit.max} git processes run at a time for ${who} and none came free within ${+(waitMs / 1000).toFixed(1)} s; wait for your other clones and pushes to finish, then try again`;
+}

@@ -11,6 +11,7 @@ import { type AdvertisementCache, advertisementCache } from './advertisement.js'
 import { NO_CACHE, plain, runService, type Service } from './service.js';
 import type { AppContext } from '../context.js';
 import { callerKey, type Limits } from '../limits.js';
+import { gitRateMessage, gitSlotsMessage } from '../../util/rate-limits.js';
 import { parseRepoPath } from '../repo-path.js';
 
 // Git smart HTTP, under {repo}[.git]/ for the three repo types (models without prefix, datasets/,
@@ -101,7 +102,7 @@ function requestRate(limits: GitLimits): (endpoint: Endpoint) => RequestHandler 
   return (endpoint) => (req, res, next) => {
     const wait = limits.gitRequests.take(callerKey(req, res));
     if (!wait) return next();
-    tooManyGit(res, endpoint.service(req), endpoint.advertise, `too many git requests: at most ${limits.gitRequests.perMinute} a minute for ${callerName(res)}; try again in ${wait} s`, wait);
+    tooManyGit(res, endpoint.service(req), endpoint.advertise, gitRateMessage(limits.gitRequests, callerName(res), wait), wait);
   };
 }
 
@@ -146,7 +147,7 @@ function serviceHandler(ctx: AppContext, limits: GitLimits, advertisements: Adve
     const release = await limits.gitProcesses.acquireWithin(callerKey(req, res), ctx.cfg.gitSlotWaitMs, gone.signal);
     if (release && gone.signal.aborted) return release();
     if (!release) {
-      const message = `too many git requests at once: at most ${limits.gitProcesses.max} git processes run at a time for ${callerName(res)} and none came free within ${+(ctx.cfg.gitSlotWaitMs / 1000).toFixed(1)} s; wait for your other clones and pushes to finish, then try again`;
+      const message = gitSlotsMessage(limits.gitProcesses, callerName(res), ctx.cfg.gitSlotWaitMs);
       return tooManyGit(res, service, advertise, message, GIT_RETRY_AFTER_S);
     }
     const v2 = isV2(gitProtocol);
