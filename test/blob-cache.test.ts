@@ -16,13 +16,14 @@ async function get(hub: Hubgate, urlPath: string, headers: Record<string, string
   return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
 }
 
-/** Every file under the cache's blobs folder with its size. */
+/** Every file under the cache's blobs folder with its size. Eviction runs in the background after a
+ * download, so a file listed may be gone by the time it is looked at: it is then not counted. */
 function copies(hub: Hubgate): { name: string; size: number }[] {
   const root = path.join(hub.dataDir, 'cache', 'blobs');
   if (!fs.existsSync(root)) return [];
   return (fs.readdirSync(root, { recursive: true }) as string[])
-    .map((rel) => ({ name: path.basename(rel), st: fs.statSync(path.join(root, rel)) }))
-    .filter((e) => e.st.isFile())
+    .map((rel) => ({ name: path.basename(rel), st: fs.statSync(path.join(root, rel), { throwIfNoEntry: false }) }))
+    .filter((e): e is { name: string; st: fs.Stats } => e.st?.isFile() === true)
     .map((e) => ({ name: e.name, size: e.st.size }));
 }
 
