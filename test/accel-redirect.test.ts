@@ -3,48 +3,23 @@
 // X-Accel-Redirect, nginx sends the bytes. Checked: the bytes (sha256) and the headers clients
 // read, Range, refusals of private repos, the internal location unreachable from outside, and
 // from nginx's access log that hubgate sent no body byte of the downloads.
-import { type ChildProcess, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, freePort, type Hubgate, ownProcess, run, startHubgate, tempDir } from './helpers/hubgate.js';
+import { BIN, type Hubgate, run, startHubgate, tempDir } from './helpers/hubgate.js';
+import { NGINX, type Nginx, startNginx } from './helpers/nginx.js';
 
-const NGINX = process.env.HUBGATE_TEST_NGINX ?? ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => fs.existsSync(p));
 if (!NGINX) console.warn('accel-redirect.test.ts: nginx is not installed, so the X-Accel-Redirect tests are skipped (apt-get install nginx)');
 
 const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 const sha1Blob = (b: Buffer) => crypto.createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
 
 /** nginx in front of hubgate, with the internal location of docs/operations.md and an access log of what each side sent. */
-async function startNginx(hubPort: number, dataDir: string): Promise<{ url: string; accessLog: string; child: ChildProcess }> {
-  const prefix = tempDir('hubgate-nginx-');
-  for (const d of ['tmp/body', 'tmp/proxy', 'tmp/fastcgi', 'tmp/uwsgi', 'tmp/scgi']) fs.mkdirSync(path.join(prefix, d), { recursive: true });
-  const port = await freePort();
-  const accessLog = path.join(prefix, 'access.log');
-  const conf = path.join(prefix, 'nginx.conf');
-  fs.writeFileSync(
-    conf,
-    `${process.getuid?.() === 0 ? 'user root;\n' : ''}daemon off;
-master_process off;
-worker_processes 1;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/error.log warn;
-events { worker_connections 64; }
-http {
-  sendfile on;
-  types { }
-  default_type application/octet-stream;
-  log_format sent '$request_method $request_uri $status $body_bytes_sent upstream=$upstream_response_length';
-  access_log ${accessLog} sent;
-  client_body_temp_path ${prefix}/tmp/body;
-  proxy_temp_path ${prefix}/tmp/proxy;
-  fastcgi_temp_path ${prefix}/tmp/fastcgi;
-  uwsgi_temp_path ${prefix}/tmp/uwsgi;
-  scgi_temp_path ${prefix}/tmp/scgi;
-  server {
-    listen 127.0.0.1:${port};
-    client_max_body_size 0;
+function startAccelNginx(hubPort: number, dataDir: string): Promise<Nginx> {
+  return startNginx({
+    logFormat: '$request_method $request_uri $status $body_bytes_sent upstream=$upstream_response_length',
+    server: `    client_max_body_size 0;
     proxy_request_buffering off;
     proxy_buffering off;
     location / {
@@ -62,23 +37,8 @@ http {
       add_header X-Repo-Commit $upstream_http_x_repo_commit always;
       add_header X-Content-Type-Options $upstream_http_x_content_type_options always;
       add_header Content-Security-Policy $upstream_http_content_security_policy always;
-    }
-  }
-}
-`,
-  );
-  const child = ownProcess(spawn(NGINX!, ['-p', prefix, '-c', conf, '-e', path.join(prefix, 'error.log')], { stdio: ['ignore', 'pipe', 'pipe'] }));
-  let output = '';
-  child.stderr!.on('data', (b) => (output += b));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}: ${output}`);
-    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) break;
-    if (Date.now() > deadline) throw new Error(`nginx did not start: ${output}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { url, accessLog, child };
+    }`,
+  });
 }
 
 async function get(url: string, headers: Record<string, string> = {}, method = 'GET') {
@@ -88,7 +48,7 @@ async function get(url: string, headers: Record<string, string> = {}, method = '
 
 describe.skipIf(!NGINX)('downloads sent by nginx (HUBGATE_ACCEL_REDIRECT)', () => {
   let hub: Hubgate;
-  let nginx: { url: string; accessLog: string; child: ChildProcess };
+  let nginx: Nginx;
   let alice: string;
   let main: string;
   const blob = crypto.randomBytes(400_000);
@@ -103,14 +63,10 @@ describe.skipIf(!NGINX)('downloads sent by nginx (HUBGATE_ACCEL_REDIRECT)', () =
     expect((await hub.cli(['repo', 'create', 'alice/secret', '--private'])).code).toBe(0);
     main = await hub.pushFiles('alice/m', alice, { 'blob.dat': blob, 'model.safetensors': weights });
     await hub.pushFiles('alice/secret', alice, { 'secret.dat': secret });
-    nginx = await startNginx(hub.port, hub.dataDir);
+    nginx = await startAccelNginx(hub.port, hub.dataDir);
   });
   afterAll(async () => {
-    if (nginx?.child.exitCode === null) {
-      const exited = new Promise((r) => nginx.child.once('exit', r));
-      nginx.child.kill('SIGQUIT');
-      await exited;
-    }
+    await nginx?.stop();
     await hub?.stop();
   });
 
