@@ -4,6 +4,7 @@
 // (hubgate vs its reference, ratio, target, PASS/FAIL), with the load average at the start and end of every
 // section so a noisy run shows. Everything goes to bench/results.json.
 //   node bench/all.js [--sections git,resolve,lfs] [--quick] [--runs N] [--no-build] [--out FILE]
+// Other sections: ssh, load, list, commit-pages, files-pages, cluster (several nodes behind nginx; SQLite vs PostgreSQL).
 // Each script stays runnable on its own; its own detailed table goes to stderr here, the summary to stdout.
 // Exit code 0 whatever the results (a section that crashes is reported in the table and the JSON).
 import { spawn } from 'node:child_process';
@@ -47,6 +48,8 @@ const SECTIONS = {
   list: [{ key: 'list', script: 'list.js', out: 'list-results.json' }],
   'commit-pages': [{ key: 'commit-pages', script: 'commit-pages.js', out: 'commit-pages-results.json' }],
   'files-pages': [{ key: 'files-pages', script: 'files-pages.js', out: 'files-pages-results.json' }],
+  // Not in the default set: two nodes behind nginx, and SQLite vs PostgreSQL when PostgreSQL is installed.
+  cluster: [{ key: 'cluster', script: 'cluster.js', out: 'cluster-results.json', quick: true, args: ['--no-build'] }],
 };
 const chosen = opt.sections.split(',').map((s) => s.trim()).filter(Boolean);
 const unknown = chosen.filter((s) => !SECTIONS[s]);
@@ -126,6 +129,32 @@ const SUMMARIZE = {
     if (j.concurrent?.median) rows.push(timeRatioRow('ssh', `${j.concurrency} concurrent clones over SSH, wall`, j.concurrent.median.hubgate, j.concurrent.median.sshd, 'OpenSSH sshd', 1.2));
     const mb = num(j.concurrent?.rss?.peakMb);
     if (mb != null) rows.push({ section: 'ssh', measurement: 'peak RSS of all hubgate processes during the concurrent SSH clones', hubgate: fmtMb(mb), reference: '', ratio: '', target: '< 250 MB', value: mb, limit: 250, result: verdict(mb < 250) });
+    return { rows, covered: [] };
+  },
+  // Report only: on one machine two nodes share its cores (bench/cluster.js says why they cannot double).
+  cluster(j) {
+    const rows = [];
+    const c = j.config ?? {};
+    const a = j.a ?? {};
+    const nodes = (label, key) => {
+      const one = num(a[1]?.[key]);
+      const two = num(a[2]?.[key]);
+      if (one == null && two == null) return;
+      rows.push({ section: 'cluster', measurement: `${label}: 2 nodes behind nginx (reference: 1 node)`, hubgate: fmtMs(two), reference: `${fmtMs(one)} 1 node`, ratio: fmtX(one != null && two ? two / one : null), target: 'report only', value: null, limit: null, result: '' });
+    };
+    nodes(`${c.clones} concurrent clones, wall`, 'clonesMs');
+    nodes(`LFS batch of ${c.batchObjects} existing objects, download`, 'singleDownloadMs');
+    nodes(`${c.concurrentBatches} concurrent upload batches of ${c.batchObjects}, wall`, 'concurrentUploadMs');
+    const b = j.b ?? {};
+    const db = (label, key, fmt) => {
+      if (b.sqlite?.[key] == null) return;
+      const pg = num(b.postgres?.[key]);
+      rows.push({ section: 'cluster', measurement: `${label}: PostgreSQL (reference: SQLite)${b.postgresSkipped ? `; PostgreSQL skipped: ${b.postgresSkipped}` : ''}`, hubgate: fmt(pg), reference: `${fmt(b.sqlite[key])} SQLite`, ratio: fmtX(pg != null && b.sqlite[key] ? pg / b.sqlite[key] : null), target: 'report only', value: null, limit: null, result: '' });
+    };
+    const perSec = (x) => (x == null ? '—' : `${x.toFixed(0)}/s`);
+    db('token lookup + access decision (batch of 1, private repo), 16 at once', 'privateBatchPerSec', perSec);
+    db(`LFS batch of ${c.batchObjects} existing objects, download`, 'singleDownloadMs', fmtMs);
+    db(`LFS batch of ${c.batchObjects} new objects, upload`, 'singleUploadMs', fmtMs);
     return { rows, covered: [] };
   },
   lfs(j) {

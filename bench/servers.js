@@ -67,9 +67,10 @@ export async function hubgateCli(dataDir, args) {
 
 // ---------------------------------------------------------------- hubgate
 
-export async function startHubgate({ dataDir, logDir, token, env = {} }) {
-  const port = await freePort();
-  const fd = logFd(logDir, 'hubgate');
+/** `port` and `name` (its log file's) for several hubgates at once, as bench/cluster.js's nodes. */
+export async function startHubgate({ dataDir, logDir, token, env = {}, port: wanted, name = 'hubgate' }) {
+  const port = wanted ?? (await freePort());
+  const fd = logFd(logDir, name);
   const child = spawn(process.execPath, [HUBGATE_BIN, 'serve', '--data', dataDir, '--host', '127.0.0.1', '--port', String(port)], {
     cwd: ROOT_DIR,
     // This bench measures serving speed against servers with no per-caller limits: every request
@@ -79,10 +80,10 @@ export async function startHubgate({ dataDir, logDir, token, env = {} }) {
     stdio: ['ignore', fd, fd],
     detached: true,
   });
-  track(child, 'hubgate', { group: true });
-  const alive = exitWatch(child, 'hubgate');
+  track(child, name, { group: true });
+  const alive = exitWatch(child, name);
   const base = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (alive(), (await httpStatus(`${base}/healthz`)) === 200), { what: `hubgate on ${base}/healthz (log: ${logDir}/hubgate.log)`, timeoutMs: 30000 });
+  await waitFor(async () => (alive(), (await httpStatus(`${base}/healthz`)) === 200), { what: `hubgate on ${base}/healthz (log: ${logDir}/${name}.log)`, timeoutMs: 30000 });
   return {
     key: 'hubgate',
     pid: child.pid,
@@ -217,6 +218,30 @@ export async function startAccelNginx({ prefix, logDir, upstream, dataDir, worke
       add_header X-Repo-Commit $upstream_http_x_repo_commit always;
       add_header X-Content-Type-Options $upstream_http_x_content_type_options always;
       add_header Content-Security-Policy $upstream_http_content_security_policy always;
+    }`,
+  });
+}
+
+/**
+ * nginx balancing round-robin over several hubgate nodes (`upstreams`: "127.0.0.1:PORT" each),
+ * streaming both ways, as docs/deploy.md configures it (test/helpers/cluster.ts starts the same).
+ */
+export async function startBalancerNginx({ prefix, logDir, upstreams, workers = 'auto' }) {
+  return runNginx({
+    prefix, logDir, workers, name: 'nginx-balancer', label: `nginx (balancer over ${upstreams.length})`, probePath: '/healthz', probe: (status) => status === 200,
+    http: `  upstream hubgate {\n${upstreams.map((u) => `    server ${u} max_fails=1 fail_timeout=5s;\n`).join('')}    keepalive 32;\n  }\n`,
+    server: `    client_max_body_size 0;
+    proxy_request_buffering off;
+    proxy_buffering off;
+    proxy_read_timeout 3600s;
+    proxy_send_timeout 3600s;
+    location / {
+      proxy_pass http://hubgate;
+      proxy_http_version 1.1;
+      proxy_set_header Host $http_host;
+      proxy_set_header Connection "";
+      proxy_next_upstream error timeout;
+      proxy_next_upstream_tries 2;
     }`,
   });
 }
