@@ -366,11 +366,12 @@ describe.skipIf(!NGINX)('two nodes behind a balancer', () => {
   it('SIGTERM during a clone: the node finishes the clone before it exits, the other node takes new requests', async () => {
     const repo = 'alice/big';
     const { work, head } = await cloneWork(repo);
-    await fastImport(work, { ref: 'refs/heads/main', count: 1, time: T0, from: head, file: () => crypto.randomBytes(16 * MiB) });
+    await fastImport(work, { ref: 'refs/heads/main', count: 1, time: T0, from: head, file: () => crypto.randomBytes(24 * MiB) });
     ok(await git(['push', '-q', 'origin', 'main'], work), 'push');
     const tip = ok(await git(['rev-parse', 'main'], work)).trim();
 
-    // The clone in its own process group, so the test can hold it (SIGSTOP) with the node mid-send.
+    // The clone in its own process group, so the test can hold it (SIGSTOP) with the node mid-send
+    // (the pack is larger than what the sockets between them can buffer).
     const dest = path.join(tempDir('hubgate-clone-'), 'c');
     const clone = spawn('git', ['clone', '-q', '--no-checkout', cluster.remote(repo, tokens.alice), dest], { env: clientEnv(scratch('home-')), detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
