@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Several hubgate nodes behind nginx (issue 16, docs/deploy.md), measured on this machine:
-//   A. through the balancer, one node vs two nodes on one shared data directory, one database and
-//      s3rver: 16 concurrent `git clone`s (wall time) and LFS batches of 1,000 objects (one at a
+//   A. through the balancer, one node vs two nodes on one shared data directory, one database
+//      (PostgreSQL when it runs, see B; else SQLite) and s3rver: 16 concurrent `git clone`s (wall time) and LFS batches of 1,000 objects (one at a
 //      time: latency; 16 at once: wall time), download of existing objects and upload of new ones;
 //   B. the database under the hot paths, SQLite vs PostgreSQL, one node asked directly: requests
 //      per second of a token lookup + access decision (an LFS batch of one object in a private
@@ -269,10 +269,10 @@ async function throughput(fn, concurrency, seconds) {
 
 // ---------------------------------------------------------------- A: one node vs two behind the balancer
 
-async function partA(s3) {
-  const { dataDir, token } = await setupDataDir('cluster', s3.env);
+async function partA(s3, dbEnv) {
+  const env = { ...NODE_ENV, ...s3.env, ...dbEnv };
+  const { dataDir, token } = await setupDataDir('cluster', env);
   const ports = [await freePort(), await freePort()];
-  const env = { ...NODE_ENV, ...s3.env };
   const nodes = [await startHubgate({ dataDir, logDir: LOGS, token, env, port: ports[0], name: 'node-a' })];
   const objects = await populate(nodes[0].base, token);
   const results = {};
@@ -327,8 +327,24 @@ async function main() {
   const errors = [];
   const s3 = await startS3rver();
   const out = { date: new Date().toISOString(), quick: QUICK, config: { ...CFG, runs: RUNS, cpus: os.cpus().length }, a: null, b: {}, errors };
+  const bin = postgresBin();
+  const usePg = bin && hubgateKnowsPostgres() && process.env.HUBGATE_BENCH_PG !== '0';
+  let pg;
+  if (usePg) {
+    try {
+      pg = await startPostgres(bin);
+    } catch (e) {
+      errors.push(`postgres: ${e.message}`);
+    }
+  } else {
+    const why = !bin ? 'PostgreSQL is not installed (/usr/lib/postgresql/*/bin)' : !hubgateKnowsPostgres() ? 'this hubgate has no HUBGATE_DATABASE_URL' : 'HUBGATE_BENCH_PG=0';
+    if (process.env.HUBGATE_BENCH_PG === '1') errors.push(`postgres: ${why}`);
+    out.b.postgresSkipped = why;
+  }
   try {
-    out.a = await partA(s3);
+    // The nodes share PostgreSQL as the reference deployment does, or SQLite in the data directory without it.
+    out.config.clusterDatabase = pg ? 'postgres' : 'sqlite';
+    out.a = await partA(s3, pg ? { HUBGATE_DATABASE_URL: await pg.database() } : {});
   } catch (e) {
     errors.push(`one node vs two: ${e.message}`);
   }
@@ -337,22 +353,13 @@ async function main() {
   } catch (e) {
     errors.push(`sqlite hot paths: ${e.message}`);
   }
-  const bin = postgresBin();
-  const insist = process.env.HUBGATE_BENCH_PG === '1';
-  if (bin && hubgateKnowsPostgres() && process.env.HUBGATE_BENCH_PG !== '0') {
-    let pg;
+  if (pg) {
     try {
-      pg = await startPostgres(bin);
       out.b.postgres = await partB(s3, 'postgres', { HUBGATE_DATABASE_URL: await pg.database() });
     } catch (e) {
       errors.push(`postgres hot paths: ${e.message}`);
-    } finally {
-      if (pg) await stopChild(pg.child, 10_000);
     }
-  } else {
-    const why = !bin ? 'PostgreSQL is not installed (/usr/lib/postgresql/*/bin)' : !hubgateKnowsPostgres() ? 'this hubgate has no HUBGATE_DATABASE_URL' : 'HUBGATE_BENCH_PG=0';
-    if (insist) errors.push(`postgres hot paths: ${why}`);
-    out.b.postgresSkipped = why;
+    await stopChild(pg.child, 10_000);
   }
   await stopChild(s3.child);
   fs.writeFileSync(OUT, `${JSON.stringify(out, null, 2)}\n`);
@@ -373,7 +380,7 @@ export function table(out) {
   pair(`LFS batch, ${c.batchObjects} new, upload`, 'singleUploadMs');
   pair(`${c.concurrentBatches} concurrent download batches of ${c.batchObjects}, wall`, 'concurrentDownloadMs');
   pair(`${c.concurrentBatches} concurrent upload batches of ${c.batchObjects}, wall`, 'concurrentUploadMs');
-  const lines = [`one node vs two behind nginx (${c.cpus} CPUs; medians; speed-up = one / two)`, '', '| measurement | 1 node | 2 nodes | speed-up |', '|---|---:|---:|---:|', ...rows.map((r) => `| ${r.join(' | ')} |`)];
+  const lines = [`one node vs two behind nginx, on ${c.clusterDatabase ?? 'sqlite'} (${c.cpus} CPUs; medians; speed-up = one / two)`, '', '| measurement | 1 node | 2 nodes | speed-up |', '|---|---:|---:|---:|', ...rows.map((r) => `| ${r.join(' | ')} |`)];
   const b = out.b ?? {};
   const db = (what, key, fmt) => `| ${what} | ${fmt(b.sqlite?.[key])} | ${b.postgres ? fmt(b.postgres[key]) : '—'} |`;
   lines.push('', `the database on the hot paths, one node asked directly${b.postgresSkipped ? ` (PostgreSQL skipped: ${b.postgresSkipped})` : ''}`, '', '| measurement | SQLite | PostgreSQL |', '|---|---:|---:|');
