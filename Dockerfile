@@ -10,6 +10,7 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
 COPY lfs ./lfs
+COPY xet ./xet
 COPY hooks ./hooks
 COPY bin ./bin
 # npm ci compiles better-sqlite3 and runs `prepare` (tsc) into dist/.
