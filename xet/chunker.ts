@@ -9,11 +9,12 @@ export const MIN_CHUNK_SIZE = 8 * 1024;
 export const MAX_CHUNK_SIZE = 128 * 1024;
 
 // 64-bit values as two 32-bit halves: JavaScript numbers cannot hold them, BigInt is too slow here.
-const TABLE_HI = new Uint32Array(256);
-const TABLE_LO = new Uint32Array(256);
+// Signed 32-bit tables and int32 operations keep the hot loop in V8's integer fast path.
+const TABLE_HI = new Int32Array(256);
+const TABLE_LO = new Int32Array(256);
 GEAR_TABLE_HEX.trim().split(/\s+/).forEach((hex, i) => {
-  TABLE_HI[i] = parseInt(hex.slice(0, 8), 16);
-  TABLE_LO[i] = parseInt(hex.slice(8), 16);
+  TABLE_HI[i] = parseInt(hex.slice(0, 8), 16) | 0;
+  TABLE_LO[i] = parseInt(hex.slice(8), 16) | 0;
 });
 if (TABLE_HI.length !== 256 || GEAR_TABLE_HEX.trim().split(/\s+/).length !== 256) throw new Error('gear table must have 256 entries');
 
@@ -75,18 +76,26 @@ export class Chunker {
     const firstTest = Math.min(from + MIN_CHUNK_SIZE - 1 - have, block.length);
     for (; i < firstTest; i++) {
       const b = block[i];
-      const sum = ((lo << 1) >>> 0) + TABLE_LO[b];
-      hi = (((hi << 1) | (lo >>> 31)) + TABLE_HI[b] + (sum > 0xffffffff ? 1 : 0)) >>> 0;
-      lo = sum >>> 0;
+      const a = lo << 1;
+      const t = TABLE_LO[b];
+      const sum = (a + t) | 0;
+      // The carry out of the unsigned 32-bit addition a + t.
+      const carry = ((a & t) | ((a | t) & ~sum)) >>> 31;
+      hi = (((hi << 1) | (lo >>> 31)) + TABLE_HI[b] + carry) | 0;
+      lo = sum;
     }
     // Testable positions, up to the forced cut at MAX_CHUNK_SIZE.
     const lastAllowed = Math.min(from + MAX_CHUNK_SIZE - 1 - have, block.length - 1);
     for (; i <= lastAllowed; i++) {
       const b = block[i];
-      const sum = ((lo << 1) >>> 0) + TABLE_LO[b];
-      hi = (((hi << 1) | (lo >>> 31)) + TABLE_HI[b] + (sum > 0xffffffff ? 1 : 0)) >>> 0;
-      lo = sum >>> 0;
-      if ((hi & 0xffff0000) === 0) return i + 1;
+      const a = lo << 1;
+      const t = TABLE_LO[b];
+      const sum = (a + t) | 0;
+      // The carry out of the unsigned 32-bit addition a + t.
+      const carry = ((a & t) | ((a | t) & ~sum)) >>> 31;
+      hi = (((hi << 1) | (lo >>> 31)) + TABLE_HI[b] + carry) | 0;
+      lo = sum;
+      if (hi >>> 16 === 0) return i + 1;
     }
     if (i === from + MAX_CHUNK_SIZE - have) return i; // forced cut
     this.hi = hi;
