@@ -84,10 +84,12 @@ export class XorbVerifier {
     while (!this.inFooter) {
       if (!this.header) {
         if (this.queue.length === 0) return;
-        if (this.queue.peek() !== 0) {
+        const first = this.queue.peek();
+        if (first === FOOTER_IDENT.charCodeAt(0)) {
           this.inFooter = true; // not a chunk header (its version byte is 0): the footer, checked at the end
           break;
         }
+        if (first !== 0) throw new XetFormatError(`chunk ${this.chunks.length} has header version ${first}; only version 0 exists`);
         if (this.queue.length < CHUNK_HEADER_BYTES) return;
         this.header = parseChunkHeader(this.queue.take(CHUNK_HEADER_BYTES));
       }
