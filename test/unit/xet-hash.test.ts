@@ -2,6 +2,7 @@
 // constructions the spec spells out, and @huggingface/xetchunk-wasm (the hashing huggingface.js
 // uploads with) for the aggregated hashes over many shapes of chunk lists.
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { blake3 } from '@noble/hashes/blake3.js';
 import { fileHash as theirFileHash, hashToHex, hexToBytes, hmac as theirHmac, verificationHash as theirVerificationHash, xorbHash as theirXorbHash } from '@huggingface/xetchunk-wasm';
 import { describe, expect, it } from 'vitest';
@@ -85,6 +86,22 @@ describe('aggregated hashes', () => {
       const theirs = chunks.map((c) => ({ hash: c.hash, length: c.size }));
       expect(hashToString(xorbHash(chunks)), `xorb hash of ${n} chunks`).toBe(hashToHex(theirXorbHash(theirs)));
       expect(hashToString(fileHash(chunks)), `file hash of ${n} chunks`).toBe(hashToHex(theirFileHash(theirs)));
+    }
+  });
+
+  it('match the reference values of xet-core (lists of 0 to 100 nodes, file hashes under three keys)', () => {
+    const { vectors } = JSON.parse(fs.readFileSync(new URL('../../fixtures/xet-aggregated-hashes.json', import.meta.url), 'utf8')) as {
+      vectors: { nodes: [string, number][]; xorbHash: string; salted: [string, string][] }[];
+    };
+    expect(vectors.length).toBe(18);
+    for (const v of vectors) {
+      const nodes = v.nodes.map(([h, size]) => ({ hash: hashFromString(h)!, size }));
+      expect(hashToString(xorbHash(nodes)), `xorb hash of ${nodes.length} nodes`).toBe(v.xorbHash);
+      for (const [key, expected] of v.salted) {
+        const keyed = nodes.length === 0 ? new Uint8Array(32) : keyedHash(aggregatedHash(nodes), hashFromString(key)!);
+        expect(hashToString(keyed), `file hash of ${nodes.length} nodes keyed with ${key.slice(0, 8)}`).toBe(expected);
+        if (/^0+$/.test(key)) expect(hashToString(fileHash(nodes))).toBe(expected);
+      }
     }
   });
 
