@@ -1,7 +1,7 @@
 import { concatBytes, putU32, putU64, u32, u64 } from './bytes.js';
 import { MAX_CHUNK_SIZE } from './chunker.js';
 import { XetFormatError } from './errors.js';
-import { type ChunkRef, HASH_BYTES, type XetHash, fileHash, hashToString, hashesEqual, keyedHash, verificationHash } from './hash.js';
+import { type ChunkRef, HASH_BYTES, type XetHash, fileHash, hashFromString, hashToString, hashesEqual, keyedHash, verificationHash } from './hash.js';
 import { MAX_XORB_BYTES, MAX_XORB_CHUNKS } from './xorb.js';
 
 // MDB shards, version 2 (spec "Shard Format"): a 48-byte header (a 32-byte tag, version 2, the
@@ -292,9 +292,9 @@ export function writeShard(input: ShardWriteInput): Uint8Array {
     }
     if (file.sha256 !== null) {
       const r = record();
-      const sha = /^[0-9a-f]{64}$/.test(file.sha256) ? file.sha256 : null;
+      const sha = hashFromString(file.sha256); // stored like a Xet hash, as parseShard reads it
       if (!sha) throw new RangeError('a sha256 is 64 lowercase hex digits');
-      for (let g = 0; g < 4; g++) for (let i = 0; i < 8; i++) r[g * 8 + 7 - i] = parseInt(sha.slice(g * 16 + i * 2, g * 16 + i * 2 + 2), 16);
+      r.set(sha);
       parts.push(r);
     }
   }
