@@ -208,6 +208,8 @@ export async function startHubgate(opts: { env?: NodeJS.ProcessEnv; dataDir?: st
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  // A server meant to run on PostgreSQL must not have fallen back to the data directory's SQLite file.
+  if (db === 'postgres' && fs.existsSync(path.join(dataDir, 'hubgate.sqlite'))) throw new Error(`hubgate started on ${databaseUrl} made ${dataDir}/hubgate.sqlite`);
   const hubgate: Hubgate = {
     url,
     port,
