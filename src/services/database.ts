@@ -1,18 +1,19 @@
-import { type Db, openDb } from '../db/index.js';
+import { type Db, type DbLocation, openDb } from '../db/index.js';
 
-// How front ends (the CLI) and the composition root open the data directory's database: they
-// hold the handle and pass it to the services, and never reach into src/db themselves.
+// How front ends (the CLI) and the composition root open the database: they hold the handle and
+// pass it to the services, and never reach into src/db themselves. `where` is the settings (the
+// data directory's SQLite file, or HUBGATE_DATABASE_URL's PostgreSQL).
 
-export type { Db };
+export type { Db, DbLocation };
 
-/** Opens the data directory's database, its schema brought up to date; the caller closes it (`db.destroy()`). */
-export function openDatabase(dataDir: string): Promise<Db> {
-  return openDb(dataDir);
+/** Opens the database, its schema brought up to date; the caller closes it (`db.destroy()`). */
+export function openDatabase(where: DbLocation): Promise<Db> {
+  return openDb(where);
 }
 
-/** Opens the data directory's database for one piece of work and always closes it. */
-export async function withDatabase<T>(dataDir: string, fn: (db: Db) => Promise<T>): Promise<T> {
-  const db = await openDb(dataDir);
+/** Opens the database for one piece of work and always closes it. */
+export async function withDatabase<T>(where: DbLocation, fn: (db: Db) => Promise<T>): Promise<T> {
+  const db = await openDb(where);
   try {
     return await fn(db);
   } finally {
