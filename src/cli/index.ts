@@ -16,7 +16,7 @@ import { createOrg, createUser, setPassword } from '../services/accounts.js';
 import { auditEntries, auditRepoRef, detailsText } from '../services/audit.js';
 import { collectLfsGarbageIn, humanBytes } from '../services/lfs-gc.js';
 import { deleteOrg, listOrgs, orgMembers, removeMember, setMember } from '../services/orgs.js';
-import { type Db, withDatabase } from '../services/database.js';
+import { copySqliteToPostgres, type Db, withDatabase } from '../services/database.js';
 import { createRepo, deleteRepo, listRepos, moveRepo, requireRepo, setVisibility, updateSettings } from '../services/repos.js';
 import { addSshKey, removeSshKey, sshKeysOf } from '../services/ssh-keys.js';
 import { createToken, revoke, tokensOf } from '../services/tokens.js';
@@ -399,6 +399,18 @@ export function buildProgram(): Command {
       const where = databaseFrom(o.data);
       await withDb(o, async () => {});
       say(`the database ${where.databaseUrl ? `at ${databaseHost(where.databaseUrl)}` : `in ${where.dataDir}`} is up to date`);
+    });
+
+  database
+    .command('copy')
+    .description('copy every row of a SQLite installation into a new, empty PostgreSQL database (same ids), then compare the counts; stop the server first')
+    .requiredOption('--from <sqlite:PATH>', 'the SQLite database: sqlite:DATA_DIR or sqlite:DATA_DIR/hubgate.sqlite')
+    .requiredOption('--to <postgres://...>', 'the PostgreSQL database (created and empty; its schema is made here)')
+    .action(async (o: { from: string; to: string }) => {
+      if (!o.from.startsWith('sqlite:') || o.from.length === 'sqlite:'.length) throw new UsageError('--from takes sqlite:PATH, the data directory (or its hubgate.sqlite) to copy from');
+      if (!/^postgres(ql)?:\/\//.test(o.to)) throw new UsageError('--to takes a postgres://USER:PASSWORD@HOST:PORT/DATABASE URL');
+      const counts = await copySqliteToPostgres(o.from.slice('sqlite:'.length), o.to, (table, rows) => say(`copied ${table}: ${rows} rows`));
+      say(`verified: ${counts.length} tables, ${counts.reduce((sum, c) => sum + c.target, 0)} rows, the same counts on both sides`);
     });
 
   program
