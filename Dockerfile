@@ -1,5 +1,5 @@
 # hubgate: build the TypeScript, then run on a slim Node 22 image with git and git-lfs.
-# The `test` stage installs exactly what .ci/run installs (git, git-lfs, chromium, openssh-client, nginx) and runs the
+# The `test` stage installs exactly what .ci/run installs (git, git-lfs, chromium, openssh-client, nginx, postgresql) and runs the
 # suite: `docker build --target test .`. The runtime needs only git and git-lfs.
 
 FROM node:22-bookworm-slim AS build
@@ -10,14 +10,17 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
 COPY lfs ./lfs
+COPY xet ./xet
 COPY hooks ./hooks
 COPY bin ./bin
 # npm ci compiles better-sqlite3 and runs `prepare` (tsc) into dist/.
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
 
 FROM build AS test
-RUN apt-get update \
- && apt-get install -y --no-install-recommends git git-lfs chromium openssh-client nginx \
+# PostgreSQL's binaries only: the tests start their own cluster (no default cluster is created).
+RUN mkdir -p /etc/postgresql-common && echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.conf \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends -o Dpkg::Options::=--force-confold git git-lfs chromium openssh-client nginx postgresql \
  && rm -rf /var/lib/apt/lists/*
 COPY vitest.config.ts ./
 COPY test ./test

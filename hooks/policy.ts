@@ -154,7 +154,8 @@ async function unlinkedPointers(pointers: Scan['pointers']): Promise<{ path: str
   const ref = repoFromEnv();
   // Loaded only for pushes that carry pointers: a push of plain files never opens the database.
   const { unlinkedPointers: unlinked } = await import('../src/services/push-check.js');
-  const missing = await unlinked(dataDir, ref, [...pointers.values()]);
+  const { databaseFrom } = await import('../src/config.js');
+  const missing = await unlinked(databaseFrom(dataDir), ref, [...pointers.values()]);
   if (!missing) throw new Refusal(`${repoIdOf(ref)} is not in hubgate's database`);
   return missing;
 }

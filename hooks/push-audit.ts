@@ -31,7 +31,8 @@ async function main(): Promise<void> {
   const repo = repoFromEnv();
   // Loaded only when there is something to record.
   const { recordPush } = await import('../src/services/push-audit.js');
-  const failed = await recordPush(dataDir, repo, process.env.HUBGATE_USER || null, updates);
+  const { databaseFrom } = await import('../src/config.js');
+  const failed = await recordPush(databaseFrom(dataDir), repo, process.env.HUBGATE_USER || null, updates);
   if (failed) throw failed;
 }
 

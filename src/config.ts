@@ -20,8 +20,16 @@ const hostPort = z.string().transform((s, ctx) => {
   return z.NEVER;
 });
 
+/** A PostgreSQL connection URL (the password, if in it, is never shown back). */
+const postgresUrl = z.string().refine((s) => /^postgres(ql)?:\/\/[^\s]+$/.test(s) && URL.canParse(s), {
+  message: 'use a postgres:// URL, such as postgres://hubgate:PASSWORD@db.example.com:5432/hubgate (unset: SQLite in the data directory)',
+});
+const poolSize = z.coerce.number().int().min(1, 'use at least 1').max(1000, 'use at most 1000');
+
 const schema = z.object({
   dataDir: z.string().min(1),
+  databaseUrl: postgresUrl.optional(),
+  databasePoolSize: poolSize,
   host: z.string().min(1),
   port: z.coerce.number().int().min(0).max(65535),
   publicUrl: z.url({ protocol: /^https?$/ }).optional(),
@@ -91,6 +99,10 @@ export type Config = Readonly<Omit<Parsed, 'sshHost'> & { sshHost: string }>;
 
 export const SETTINGS: Record<keyof Parsed, { env: string; flag?: string; fallback?: string }> = {
   dataDir: { env: 'HUBGATE_DATA_DIR', flag: '--data', fallback: './data' },
+  // The metadata's database: PostgreSQL at this URL, through a pool of this many connections per
+  // process; unset, the SQLite file in the data directory.
+  databaseUrl: { env: 'HUBGATE_DATABASE_URL' },
+  databasePoolSize: { env: 'HUBGATE_DATABASE_POOL_SIZE', fallback: '10' },
   host: { env: 'HUBGATE_HOST', flag: '--host', fallback: '127.0.0.1' },
   port: { env: 'HUBGATE_PORT', flag: '--port', fallback: '8080' },
   publicUrl: { env: 'HUBGATE_PUBLIC_URL', flag: '--public-url' },
@@ -177,6 +189,30 @@ export function loadConfig(flags: Partial<Record<keyof Parsed, string | undefine
     sshHost: cfg.sshHost ?? cfg.host,
     sshPublicUrl: cfg.sshPublicUrl?.replace(/\/+$/, ''),
   });
+}
+
+/** Where the metadata is: the data directory and the database settings. */
+export interface DatabaseSettings {
+  dataDir: string;
+  databaseUrl?: string;
+  databasePoolSize: number;
+}
+
+/**
+ * The data directory and the database, for admin commands and the git hooks (which do not
+ * serve): the same settings and checks as `serve`'s.
+ */
+export function databaseFrom(dataDirFlag: string | undefined, env: NodeJS.ProcessEnv = process.env): DatabaseSettings {
+  const dataDir = dataDirFrom(dataDirFlag, env);
+  const parsed = z.object({ databaseUrl: postgresUrl.optional(), databasePoolSize: poolSize }).safeParse({
+    databaseUrl: env[SETTINGS.databaseUrl.env] || undefined,
+    databasePoolSize: env[SETTINGS.databasePoolSize.env] || SETTINGS.databasePoolSize.fallback,
+  });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`invalid setting ${SETTINGS[issue.path[0] as keyof Parsed].env}: ${issue.message}`);
+  }
+  return { dataDir, ...parsed.data };
 }
 
 /** Only the data directory, for admin commands that do not serve. */

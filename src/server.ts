@@ -93,7 +93,7 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
   const log = createLogger(cfg.logLevel);
   const { createApp, createLimits, repoGuard, redirectMoved, parseRepoPath, declaredLengthAtMost, baseUrlOf, metricsApp, lfsDeny, lfsRoutes } = await loadFrontEnd();
   if (single) prepareDataDir(cfg, log);
-  const db = await openDatabase(cfg.dataDir);
+  const db = await openDatabase(cfg);
   // Links in notification emails: the public URL, else the address we listen on (known after listen).
   let baseUrl = cfg.publicUrl ?? '';
   const mailer = createMailer(cfg);
@@ -235,7 +235,7 @@ async function serveAsWorker(cfg: Config): Promise<void> {
 async function runPrimary(cfg: Config): Promise<void> {
   const log = createLogger(cfg.logLevel);
   prepareDataDir(cfg, log);
-  const db = await openDatabase(cfg.dataDir);
+  const db = await openDatabase(cfg);
   const { transfers } = await openLfs(cfg, db, log);
   // Everything it removes was written before this process started, so before any worker existed.
   const startUp = startUpWork(cfg, db, log, transfers);

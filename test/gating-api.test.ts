@@ -1,7 +1,7 @@
 // Gated repos through the Hub's access-request API and the ask-access route (issue 4 items 1-3):
 // every transition and every refused one, with a real hubgate and the clients' exact shapes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Hubgate, startHubgate } from './helpers/hubgate.js';
+import { DATABASES, type Hubgate, startHubgate } from './helpers/hubgate.js';
 
 const CARD = `---
 license: mit
@@ -29,7 +29,7 @@ const GOOD_FIELDS = {
   'I agree to use this model for non-commercial use ONLY': true,
 };
 
-describe('gated repos: access requests through the API', () => {
+describe.each(DATABASES)('gated repos: access requests through the API, on %s', (db) => {
   let hub: Hubgate;
   const tokens: Record<string, string> = {};
 
@@ -51,7 +51,7 @@ describe('gated repos: access requests through the API', () => {
 
 
   beforeAll(async () => {
-    hub = await startHubgate();
+    hub = await startHubgate({ db });
     for (const name of ['alice', 'bob', 'carol', 'dave', 'erin']) tokens[name] = await hub.userWithToken(name);
     tokens.aliceRead = (await hub.cli(['token', 'create', 'alice', '--role', 'read'])).stdout.trim();
     expect((await hub.cli(['repo', 'create', 'alice/manual', '--gated', 'manual'])).code).toBe(0);

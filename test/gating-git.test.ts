@@ -4,11 +4,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Hubgate, startHubgate, tempDir } from './helpers/hubgate.js';
+import { DATABASES, type Hubgate, startHubgate, tempDir } from './helpers/hubgate.js';
 
 const LFS = 'application/vnd.git-lfs+json';
 
-describe('gated repos: git and git-lfs', () => {
+describe.each(DATABASES)('gated repos: git and git-lfs, on %s', (db) => {
   let hub: Hubgate;
   let alice: string;
   let bob: string;
@@ -35,7 +35,7 @@ describe('gated repos: git and git-lfs', () => {
     });
 
   beforeAll(async () => {
-    hub = await startHubgate();
+    hub = await startHubgate({ db });
     alice = await hub.userWithToken('alice');
     bob = await hub.userWithToken('bob');
     writer = await hub.userWithToken('wendy');

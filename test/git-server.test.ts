@@ -22,13 +22,14 @@ import {
   sleep,
   stallingProxy,
 } from './helpers/git-client.js';
-import { clientEnv, type Hubgate, startHubgate } from './helpers/hubgate.js';
+import { clientEnv, DATABASES, type Hubgate, startHubgate } from './helpers/hubgate.js';
 
 const T0 = 1_700_000_000;
 /** hubgate_git_bytes_served_total for upload-pack, from a /metrics page. */
 const bytesServed = (metrics: string) => Number(/hubgate_git_bytes_served_total\{service="upload-pack"\} (\d+)/.exec(metrics)?.[1] ?? NaN);
 
-describe('git serving', () => {
+// Pushes and clones on each database (the push hooks read and write it).
+describe.each(DATABASES)('git serving (%s)', (db) => {
   let hub: Hubgate;
   let token: string;
   const remote = (repo: string) => hub.remote(repo, token);
@@ -36,10 +37,12 @@ describe('git serving', () => {
     (await git([`--git-dir=${hub.repoDir(repo)}`, 'rev-parse', '--verify', '-q', ref], hub.dataDir)).stdout.trim();
 
   beforeAll(async () => {
-    hub = await startHubgate();
+    hub = await startHubgate({ db });
     token = await hub.userWithToken('alice');
   });
   afterAll(() => hub?.stop());
+  // What the database plays no part in (maintenance, processes of clients that hang up) runs once, on SQLite.
+  const onceIt = it.runIf(db === 'sqlite');
 
   it('serves models, datasets and spaces at their Hub addresses, with and without .git', async () => {
     const cases = [
@@ -71,7 +74,7 @@ describe('git serving', () => {
     }
   });
 
-  it('brings a repo a bitmap and a commit-graph soon after a push', async () => {
+  onceIt('brings a repo a bitmap and a commit-graph soon after a push', async () => {
     ok(await hub.cli(['repo', 'create', 'alice/maint']));
     const dir = hub.repoDir('alice/maint');
     const work = await newWorkRepo(remote('alice/maint'));
@@ -93,7 +96,7 @@ describe('git serving', () => {
     expect(ok(await git(['rev-list', '--count', 'HEAD'], clone)).trim()).toBe('20');
   });
 
-  it('keeps serving after a client hangs up mid-clone, and leaves no git process behind', async () => {
+  onceIt('keeps serving after a client hangs up mid-clone, and leaves no git process behind', async () => {
     ok(await hub.cli(['repo', 'create', 'alice/big']));
     const dir = hub.repoDir('alice/big');
     const work = await newWorkRepo(remote('alice/big'));
@@ -141,7 +144,7 @@ describe('git serving', () => {
     expect((await fetch(`${hub.url}/healthz`)).ok).toBe(true);
   });
 
-  it('cleans up after a push whose client hangs up mid-upload', async () => {
+  onceIt('cleans up after a push whose client hangs up mid-upload', async () => {
     ok(await hub.cli(['repo', 'create', 'alice/cut']));
     const dir = hub.repoDir('alice/cut');
     const work = await newWorkRepo(remote('alice/cut'));

@@ -7,7 +7,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { commit, deleteFile, uploadFile, uploadFiles } from '@huggingface/hub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Hubgate, requestsLogged, run, startHubgate, tempDir } from './helpers/hubgate.js';
+import { DATABASES, type Hubgate, requestsLogged, run, startHubgate, tempDir } from './helpers/hubgate.js';
 import { type S3rverHandle, startS3rver } from './helpers/s3.js';
 
 const MiB = 1024 ** 2;
@@ -20,13 +20,14 @@ function clientFor(hub: Hubgate, token: string, repo: string) {
   return { repo, hubUrl: hub.url, accessToken: token };
 }
 
-describe('uploads by commit through the Hub API', () => {
+describe.each(DATABASES)('uploads by commit through the Hub API, on %s', (db) => {
   let hub: Hubgate;
   let token: string;
   let readToken: string;
 
   beforeAll(async () => {
     hub = await startHubgate({
+      db,
       env: { HUBGATE_LFS_MULTIPART_THRESHOLD: String(6 * MiB), HUBGATE_LFS_MULTIPART_CHUNK: String(5 * MiB), HUBGATE_MAX_FILE_SIZE: String(MAX_FILE_SIZE) },
     });
     token = await hub.userWithToken('alice');

@@ -5,7 +5,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, type Hubgate, run, type RunResult, startHubgate, tempDir, requestsLogged } from './helpers/hubgate.ts';
+import { BIN, DATABASES, type Hubgate, run, type RunResult, startHubgate, tempDir, requestsLogged } from './helpers/hubgate.ts';
 import { type S3rverHandle, startS3rver } from './helpers/s3.ts';
 
 const MiB = 1024 ** 2;
@@ -26,14 +26,14 @@ function filesUnder(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true, recursive: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
 }
 
-describe('git lfs with the s3 store (s3rver)', () => {
+describe.each(DATABASES)('git lfs with the s3 store (s3rver), on %s', (db) => {
   let s3: S3rverHandle;
   let hub: Hubgate;
   let token: string;
 
   beforeAll(async () => {
     s3 = await startS3rver();
-    hub = await startHubgate({ env: { ...s3.env, HUBGATE_LFS_MULTIPART_THRESHOLD: String(12 * MiB), HUBGATE_LFS_MULTIPART_CHUNK: String(5 * MiB) } });
+    hub = await startHubgate({ db, env: { ...s3.env, HUBGATE_LFS_MULTIPART_THRESHOLD: String(12 * MiB), HUBGATE_LFS_MULTIPART_CHUNK: String(5 * MiB) } });
     token = await hub.userWithToken('alice');
     for (const repo of ['alice/weights', 'alice/corrupt', 'alice/big']) ok(await hub.cli(['repo', 'create', repo]), `repo create ${repo}`);
     // The tests' HOME has no git-lfs filters yet.

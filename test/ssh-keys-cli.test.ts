@@ -48,7 +48,7 @@ async function keyList(user: string): Promise<Record<string, string>[]> {
   });
 }
 
-const service = <T>(fn: Parameters<typeof withDatabase<T>>[1]) => withDatabase(hub.dataDir, fn);
+const service = <T>(fn: Parameters<typeof withDatabase<T>>[1]) => withDatabase({ dataDir: hub.dataDir, databaseUrl: hub.databaseUrl }, fn);
 
 beforeAll(async () => {
   hub = await startHubgate();

@@ -62,7 +62,7 @@ describe('/settings/keys', () => {
     expect(Date.now() - Date.parse(`${row[3].replace(' ', 'T')}`)).toBeLessThan(60_000);
     expect(row[4]).toContain('never');
     // Once the SSH server has seen it, its last use shows.
-    await withDatabase(hub.dataDir, (db) => userOfSshKey(db, Buffer.from(ed.pub.split(' ')[1], 'base64')));
+    await withDatabase({ dataDir: hub.dataDir, databaseUrl: hub.databaseUrl }, (db) => userOfSshKey(db, Buffer.from(ed.pub.split(' ')[1], 'base64')));
     const used = rows(await (await alice.get(PAGE)).text())[0];
     expect(used[4]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
     // The key's comment is the title when none is given.
@@ -111,7 +111,7 @@ describe('/settings/keys', () => {
     const page = await (await alice.get(`${PAGE}?done=removed`)).text();
     expect(page).toContain('SSH key removed');
     expect(rows(page).map((r) => r[0])).toStrictEqual([second[0]]);
-    expect(await withDatabase(hub.dataDir, (db) => userOfSshKey(db, Buffer.from(ed.pub.split(' ')[1], 'base64')))).toBeUndefined();
+    expect(await withDatabase({ dataDir: hub.dataDir, databaseUrl: hub.databaseUrl }, (db) => userOfSshKey(db, Buffer.from(ed.pub.split(' ')[1], 'base64')))).toBeUndefined();
     expect((await alice.post(`${PAGE}/${first[0]}/remove`, { csrf })).status).toBe(404);
   });
 });

@@ -4,11 +4,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { runAgent } from '../../lfs/agent.js';
-import { ConfigError, dataDirFrom, loadConfig } from '../config.js';
+import { ConfigError, databaseFrom, dataDirFrom, loadConfig } from '../config.js';
 import { HubgateError } from '../domain/errors.js';
 import { storageFault } from '../domain/faults.js';
 import { NameError, parseRepoId, parseRepoType } from '../domain/names.js';
-import { backup } from '../ops/backup.js';
+import { backup, POSTGRES_BACKUP } from '../ops/backup.js';
 import { restore } from '../ops/restore.js';
 import type { GatedMode, MemberRole, TokenRole } from '../domain/types.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
@@ -16,7 +16,7 @@ import { createOrg, createUser, setPassword } from '../services/accounts.js';
 import { auditEntries, auditRepoRef, detailsText } from '../services/audit.js';
 import { collectLfsGarbageIn, humanBytes } from '../services/lfs-gc.js';
 import { deleteOrg, listOrgs, orgMembers, removeMember, setMember } from '../services/orgs.js';
-import { type Db, withDatabase } from '../services/database.js';
+import { copySqliteToPostgres, type Db, withDatabase } from '../services/database.js';
 import { createRepo, deleteRepo, listRepos, moveRepo, requireRepo, setVisibility, updateSettings } from '../services/repos.js';
 import { addSshKey, removeSshKey, sshKeysOf } from '../services/ssh-keys.js';
 import { createToken, revoke, tokensOf } from '../services/tokens.js';
@@ -31,8 +31,14 @@ const typeOption = () => new Option('--type <type>', 'repo type').choices(['mode
 
 /** Opens the data directory for an admin command and always closes it. */
 async function withDb<T>(opts: { data?: string }, fn: (db: Db, dataDir: string) => Promise<T>): Promise<T> {
-  const dataDir = dataDirFrom(opts.data);
-  return withDatabase(dataDir, (db) => fn(db, dataDir));
+  const where = databaseFrom(opts.data);
+  return withDatabase(where, (db) => fn(db, where.dataDir));
+}
+
+/** A database URL as it may be shown: host, port and database, no user or password. */
+function databaseHost(url: string): string {
+  const u = new URL(url);
+  return `${u.host}${u.pathname}`;
 }
 
 async function readStdin(): Promise<string> {
@@ -384,6 +390,29 @@ export function buildProgram(): Command {
       for (const e of entries) say([e.at, e.actor ?? '-', e.action, e.repo ?? '-', e.target ?? '-', detailsText(e.details)].join(' ').trimEnd());
     });
 
+  const database = program.command('db').description('the metadata database (SQLite in the data directory, or HUBGATE_DATABASE_URL)');
+  database
+    .command('migrate')
+    .description('bring the database schema up to date, then exit (every start does this too; for operators who migrate separately)')
+    .addOption(dataOption())
+    .action(async (o) => {
+      const where = databaseFrom(o.data);
+      await withDb(o, async () => {});
+      say(`the database ${where.databaseUrl ? `at ${databaseHost(where.databaseUrl)}` : `in ${where.dataDir}`} is up to date`);
+    });
+
+  database
+    .command('copy')
+    .description('copy every row of a SQLite installation into a new, empty PostgreSQL database (same ids), then compare the counts; stop the server first')
+    .requiredOption('--from <sqlite:PATH>', 'the SQLite database: sqlite:DATA_DIR or sqlite:DATA_DIR/hubgate.sqlite')
+    .requiredOption('--to <postgres://...>', 'the PostgreSQL database (created and empty; its schema is made here)')
+    .action(async (o: { from: string; to: string }) => {
+      if (!o.from.startsWith('sqlite:') || o.from.length === 'sqlite:'.length) throw new UsageError('--from takes sqlite:PATH, the data directory (or its hubgate.sqlite) to copy from');
+      if (!/^postgres(ql)?:\/\//.test(o.to)) throw new UsageError('--to takes a postgres://USER:PASSWORD@HOST:PORT/DATABASE URL');
+      const counts = await copySqliteToPostgres(o.from.slice('sqlite:'.length), o.to, (table, rows) => say(`copied ${table}: ${rows} rows`));
+      say(`verified: ${counts.length} tables, ${counts.reduce((sum, c) => sum + c.target, 0)} rows, the same counts on both sides`);
+    });
+
   program
     .command('backup <dir>')
     .description('copy the data directory into DIR (new or empty) while the server runs: database, repos, LFS objects, keys')
@@ -399,6 +428,7 @@ export function buildProgram(): Command {
     .description('make the backup in DIR a new data directory (--data, which must be new or empty)')
     .addOption(dataOption())
     .action(async (dir: string, o) => {
+      if (databaseFrom(o.data).databaseUrl) throw new Error(POSTGRES_BACKUP);
       const m = await restore(dir, dataDirFrom(o.data));
       say(`restored the backup of ${m.finishedAt} into ${dataDirFrom(o.data)}${m.lfs.store === 's3' ? ` (LFS objects are in s3://${m.lfs.bucket}/${m.lfs.prefix}: serve with the same HUBGATE_S3_* settings)` : ''}`);
     });

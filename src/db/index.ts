@@ -1,18 +1,44 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { type Driver, Kysely, Migrator, SqliteAdapter, SqliteDialect, sql } from 'kysely';
+import { CompiledQuery, type Driver, Kysely, Migrator, PostgresAdapter, SqliteAdapter, SqliteDialect, sql } from 'kysely';
 import { migrationProvider } from './migrations.js';
+import { openPostgres } from './postgres.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
 
 /**
- * Opens the SQLite file under the data directory (WAL, so the CLI can write while the
- * server runs) and brings its schema up to date. With `readonly` (git hooks, which run
- * while the server has the file open), nothing is created or migrated and nothing can be written.
+ * Where the metadata lives: the SQLite file in the data directory (the default), or the
+ * PostgreSQL database `databaseUrl` names, through a pool of `databasePoolSize` connections.
+ * The settings (src/config.ts) have these fields, so `openDb(cfg)` opens the configured database.
  */
-export async function openDb(dataDir: string, opts: { readonly?: boolean } = {}): Promise<Db> {
+export interface DbLocation {
+  dataDir: string;
+  databaseUrl?: string;
+  databasePoolSize?: number;
+}
+
+/** Which database `db` is: the few queries that differ between them ask. */
+export function isPostgres(db: Db): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
+}
+
+/**
+ * Opens the database and brings its schema up to date. With `readonly` (git hooks, which run
+ * while the server has it open), nothing is created or migrated and nothing can be written.
+ * `poolSize` overrides the setting's pool size (PostgreSQL; a hook needs one connection).
+ */
+export async function openDb(where: DbLocation, opts: { readonly?: boolean; poolSize?: number } = {}): Promise<Db> {
+  if (where.databaseUrl) return openPostgres<Database>(where.databaseUrl, { ...opts, poolSize: opts.poolSize ?? where.databasePoolSize }, migrationProvider);
+  return openSqlite(where.dataDir, opts);
+}
+
+/**
+ * Opens the SQLite file under the data directory (WAL, so the CLI can write while the
+ * server runs) and brings its schema up to date.
+ */
+async function openSqlite(dataDir: string, opts: { readonly?: boolean }): Promise<Db> {
   const file = path.join(dataDir, 'hubgate.sqlite');
   if (opts.readonly) {
     const sqlite = new SQLite(file, { readonly: true, fileMustExist: true });
@@ -39,6 +65,13 @@ export async function openDb(dataDir: string, opts: { readonly?: boolean } = {})
     // The SQLite code stays on the error: a full or read-only disk is answered as such.
     throw Object.assign(new Error(`could not migrate ${file}: ${(error as Error).message}`), { code: (error as { code?: unknown }).code });
   }
+}
+
+/** Written-out SQL with `?` placeholders (no `?` elsewhere in it), as the database's driver takes it (PostgreSQL: $1, $2, ...). */
+export function rawQuery(db: Db, text: string, params: readonly unknown[]): CompiledQuery {
+  if (!isPostgres(db)) return CompiledQuery.raw(text, [...params]);
+  let n = 0;
+  return CompiledQuery.raw(text.replace(/\?/g, () => `$${++n}`), [...params]);
 }
 
 /**
@@ -121,7 +154,8 @@ export function now(): string {
   return new Date().toISOString();
 }
 
-/** True when SQLite refused a row because of a UNIQUE constraint. */
+/** True when the database refused a row because of a UNIQUE constraint or primary key (PostgreSQL: unique_violation, 23505). */
 export function isUniqueViolation(err: unknown): boolean {
-  return (err as { code?: string })?.code === 'SQLITE_CONSTRAINT_UNIQUE' || (err as { code?: string })?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+  const code = (err as { code?: string })?.code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
 }

@@ -1,5 +1,5 @@
-import { CompiledQuery, sql } from 'kysely';
-import { type Db, now } from './index.js';
+import { sql } from 'kysely';
+import { type Db, now, rawQuery } from './index.js';
 
 /**
  * Records that the store holds `oid` with its bytes confirmed, then links it to the repo. Two
@@ -54,7 +54,7 @@ export async function insertUploads(db: Db, uploads: Omit<UploadRow, 'state'>[])
   for (const u of uploads) params.push(u.id, u.repoId, u.oid, u.size, u.kind, u.storeUploadId, u.chunkSize, at, u.expiresAt);
   const values = `(?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)`;
   const text = `INSERT INTO lfs_uploads (id, repo_id, oid, size, kind, store_upload_id, chunk_size, state, created_at, expires_at) VALUES ${Array(uploads.length).fill(values).join(', ')}`;
-  await db.executeQuery(CompiledQuery.raw(text, params));
+  await db.executeQuery(rawQuery(db, text, params));
 }
 
 /** Records the store's id of a multipart upload, once the store has begun it. */

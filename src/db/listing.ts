@@ -1,11 +1,12 @@
 import { type Expression, type SqlBool, sql } from 'kysely';
 import type { RepoType } from '../domain/names.js';
 import type { GatedMode } from '../domain/types.js';
-import { type Db, now } from './index.js';
+import { type Db, isPostgres, now } from './index.js';
 
 // Listings and search of repos (GET /api/models, /api/datasets, /api/spaces), answered from the
 // database alone: repos.full_id / last_modified / downloads (kept by 0009_listing's triggers, the
-// card refresh and the download counter), repo_cards, repo_tags and the repo_search trigram index.
+// card refresh and the download counter), repo_cards, repo_tags and a trigram index of ids: SQLite's
+// FTS5 table repo_search, PostgreSQL's pg_trgm index on lower(full_id) (0011_listing).
 
 /** Who is listing: the visibility rule below is decide(view)'s (src/access/policy.ts), in SQL. */
 export type Viewer = { userId: number } | null;
@@ -80,6 +81,11 @@ function phrase(term: string): string {
   return `"${term.replace(/"/g, '""')}"`;
 }
 
+/** `lower(full_id) LIKE '%term%'` for PostgreSQL (its trigram index answers it), the term's wildcards escaped. */
+function pgContains(term: string): Expression<SqlBool> {
+  return sql<SqlBool>`lower(repos.full_id::text) like ${`%${term.replace(/[\\%_]/g, (c) => `\\${c}`)}%`}`;
+}
+
 /** The ids of the repos matching every narrow search term and tag of the query, or null when none is narrow. */
 async function narrowIds(db: Db, terms: string[], tags: string[]): Promise<{ ids: number[]; denseTerms: string[] } | null> {
   let ids: Set<number> | null = null;
@@ -90,12 +96,14 @@ async function narrowIds(db: Db, terms: string[], tags: string[]): Promise<{ ids
     return true;
   };
   for (const term of terms) {
-    const rows = await sql<{ id: number }>`select rowid as id from repo_search where repo_search match ${phrase(term)} limit ${NARROW + 1}`.execute(db);
+    const rows = isPostgres(db)
+      ? await sql<{ id: number }>`select id from repos where ${pgContains(term)} limit ${NARROW + 1}`.execute(db)
+      : await sql<{ id: number }>`select rowid as id from repo_search where repo_search match ${phrase(term)} limit ${NARROW + 1}`.execute(db);
     if (!narrow(rows.rows.map((r) => r.id))) denseTerms.push(term);
   }
   for (const tag of tags) {
     // Counted on the index first: a common tag's ids are not worth fetching.
-    const { n } = (await sql<{ n: number }>`select count(*) as n from (select 1 from repo_tags where tag = ${tag} limit ${NARROW + 1})`.execute(db)).rows[0];
+    const { n } = (await sql<{ n: number }>`select count(*) as n from (select 1 from repo_tags where tag = ${tag} limit ${NARROW + 1}) as found`.execute(db)).rows[0];
     if (n > NARROW) continue;
     const rows = await db.selectFrom('repo_tags').select('repo_id').where('tag', '=', tag).execute();
     narrow(rows.map((r) => r.repo_id));
@@ -109,8 +117,10 @@ export async function listRepoPage(db: Db, q: ListQuery): Promise<ListedRepo[]> 
   const lowered = q.search.map((t) => t.toLowerCase());
   const indexed = lowered.filter((t) => [...t].length >= TRIGRAM);
   const narrowed = await narrowIds(db, indexed, q.tags);
-  // Driven by a narrow set (or by the owner's repos), the sort column's index must not be walked: `+` keeps SQLite off it.
-  const driven = narrowed !== null || q.author !== undefined;
+  // Driven by a narrow set (or by the owner's repos), the sort column's index must not be walked: `+` keeps SQLite off it
+  // (PostgreSQL's planner chooses by its statistics, and has no unary + on text).
+  const pg = isPostgres(db);
+  const driven = !pg && (narrowed !== null || q.author !== undefined);
   let query = db
     .selectFrom('repos')
     .innerJoin('accounts', 'accounts.id', 'repos.owner_id')
@@ -119,17 +129,23 @@ export async function listRepoPage(db: Db, q: ListQuery): Promise<ListedRepo[]> 
       'repos.id', 'repos.type', 'accounts.name as namespace', 'repos.name', 'repos.private', 'repos.gated', 'repos.created_at', 'repos.last_modified', 'repos.downloads',
       'repo_cards.sha', 'repo_cards.pipeline_tag', 'repo_cards.library_name', 'repo_cards.tags', 'repo_cards.card_data',
     ])
-    .where(narrowed ? sql<SqlBool>`+repos.type = ${q.type}` : sql<SqlBool>`repos.type = ${q.type}`)
+    .where(narrowed && !pg ? sql<SqlBool>`+repos.type = ${q.type}` : sql<SqlBool>`repos.type = ${q.type}`)
     .where('repos.ready', '=', 1)
     .where(visibleTo(q.viewer));
-  if (narrowed) query = query.where(sql<SqlBool>`repos.id in (select value from json_each(${JSON.stringify(narrowed.ids)}))`);
+  if (narrowed) {
+    // The ids as one parameter (a list of thousands would be as many parameters).
+    query = query.where(pg ? sql<SqlBool>`repos.id = any(${narrowed.ids}::integer[])` : sql<SqlBool>`repos.id in (select value from json_each(${JSON.stringify(narrowed.ids)}))`);
+  }
   if (q.author !== undefined) query = query.where(sql<SqlBool>`repos.owner_id = (select id from accounts where name = ${q.author})`);
   for (const term of lowered) {
     // Dense terms on a walk of the sort index: their (large) match list once; anything else row by row.
-    query =
-      !narrowed && indexed.includes(term)
-        ? query.where(sql<SqlBool>`repos.id in (select rowid from repo_search where repo_search match ${phrase(term)})`)
-        : query.where(sql<SqlBool>`instr(lower(repos.full_id), ${term}) > 0`);
+    if (pg) query = query.where(pgContains(term));
+    else {
+      query =
+        !narrowed && indexed.includes(term)
+          ? query.where(sql<SqlBool>`repos.id in (select rowid from repo_search where repo_search match ${phrase(term)})`)
+          : query.where(sql<SqlBool>`instr(lower(repos.full_id), ${term}) > 0`);
+    }
   }
   for (const tag of q.tags) query = query.where(sql<SqlBool>`exists (select 1 from repo_tags where repo_tags.tag = ${tag} and repo_tags.repo_id = repos.id)`);
   if (q.gated === true) query = query.where('repos.gated', 'is not', null);

@@ -1,13 +1,38 @@
-import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+import { type ColumnDefinitionBuilder, type Expression, type Kysely, type Migration, type MigrationProvider, PostgresAdapter, sql } from 'kysely';
 
 // Forward-only migrations, applied in key order at start. Later issues add theirs after these.
+// Written once for SQLite and PostgreSQL; they differ only where the types do (what SQLite ran
+// is unchanged by the PostgreSQL branches):
+// - generated ids: SQLite's `integer primary key autoincrement`, PostgreSQL's identity column
+//   (by default, so a copy of a database may keep its ids);
+// - names unique and looked up case-insensitively: SQLite's `collate nocase`, PostgreSQL's
+//   `citext` (the same queries compare without case in both);
+// - sizes and counters: SQLite's integer is 64-bit, PostgreSQL's needs `bigint`;
+// - triggers: SQLite's statement bodies, PostgreSQL's PL/pgSQL functions;
+// - the substring search of repo ids: SQLite's FTS5 trigram table, PostgreSQL's pg_trgm index.
+// Timestamps stay ISO 8601 text and flags integer 0/1 in both.
+
+const onPostgres = (db: Kysely<any>) => db.getExecutor().adapter instanceof PostgresAdapter;
+
+/** A generated integer primary key. */
+const generatedId = (pg: boolean) => (c: ColumnDefinitionBuilder) => (pg ? c.primaryKey().generatedByDefaultAsIdentity() : c.primaryKey().autoIncrement());
+/** A name compared without case (the column type, and what SQLite appends to it). */
+const nocaseText = (pg: boolean): Expression<unknown> | 'text' => (pg ? sql`citext` : 'text');
+const nocase = (pg: boolean) => (c: ColumnDefinitionBuilder) => (pg ? c : c.modifyEnd(sql`collate nocase`));
+/** A 64-bit integer (byte sizes, counters). */
+const int64 = (pg: boolean) => (pg ? 'bigint' : 'integer');
+/** The current time as ISO 8601 text with milliseconds, as `new Date().toISOString()` writes it. */
+const nowIso = (pg: boolean) => (pg ? sql`to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')` : sql`strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`);
 const migrations: Record<string, Migration> = {
   '0001_identity_and_repos': {
     async up(db: Kysely<any>) {
+      const pg = onPostgres(db);
+      // citext is a trusted extension: the database's owner may create it.
+      if (pg) await sql`create extension if not exists citext`.execute(db);
       await db.schema
         .createTable('accounts')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-        .addColumn('name', 'text', (c) => c.notNull().modifyEnd(sql`collate nocase`).unique())
+        .addColumn('id', 'integer', generatedId(pg))
+        .addColumn('name', nocaseText(pg), (c) => nocase(pg)(c.notNull()).unique())
         .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('user', 'org')`))
         .addColumn('fullname', 'text', (c) => c.notNull().defaultTo(''))
         .addColumn('email', 'text')
@@ -25,7 +50,7 @@ const migrations: Record<string, Migration> = {
         .execute();
       await db.schema
         .createTable('tokens')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', 'integer', generatedId(pg))
         .addColumn('user_id', 'integer', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
         .addColumn('name', 'text', (c) => c.notNull())
         .addColumn('role', 'text', (c) => c.notNull().check(sql`role in ('read', 'write')`))
@@ -36,10 +61,10 @@ const migrations: Record<string, Migration> = {
         .execute();
       await db.schema
         .createTable('repos')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', 'integer', generatedId(pg))
         .addColumn('type', 'text', (c) => c.notNull().check(sql`type in ('model', 'dataset', 'space')`))
         .addColumn('owner_id', 'integer', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
-        .addColumn('name', 'text', (c) => c.notNull().modifyEnd(sql`collate nocase`))
+        .addColumn('name', nocaseText(pg), (c) => nocase(pg)(c.notNull()))
         .addColumn('private', 'integer', (c) => c.notNull().defaultTo(0))
         .addColumn('gated', 'text', (c) => c.check(sql`gated in ('auto', 'manual')`))
         .addColumn('created_at', 'text', (c) => c.notNull())
@@ -49,11 +74,12 @@ const migrations: Record<string, Migration> = {
   },
   '0002_lfs': {
     async up(db: Kysely<any>) {
+      const pg = onPostgres(db);
       // Objects are stored once, by oid; a repo may download only the objects linked to it.
       await db.schema
         .createTable('lfs_objects')
         .addColumn('oid', 'text', (c) => c.primaryKey())
-        .addColumn('size', 'integer', (c) => c.notNull())
+        .addColumn('size', int64(pg), (c) => c.notNull())
         .addColumn('created_at', 'text', (c) => c.notNull())
         .execute();
       await db.schema
@@ -65,7 +91,7 @@ const migrations: Record<string, Migration> = {
         .execute();
       await db.schema
         .createTable('lfs_locks')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', 'integer', generatedId(pg))
         .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id').onDelete('cascade'))
         .addColumn('path', 'text', (c) => c.notNull())
         .addColumn('owner_id', 'integer', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
@@ -79,10 +105,10 @@ const migrations: Record<string, Migration> = {
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id').onDelete('cascade'))
         .addColumn('oid', 'text', (c) => c.notNull())
-        .addColumn('size', 'integer', (c) => c.notNull())
+        .addColumn('size', int64(pg), (c) => c.notNull())
         .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('basic', 'multipart')`))
         .addColumn('store_upload_id', 'text')
-        .addColumn('chunk_size', 'integer')
+        .addColumn('chunk_size', int64(pg))
         .addColumn('state', 'text', (c) => c.notNull().check(sql`state in ('open', 'hashing', 'done', 'failed')`))
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addColumn('expires_at', 'text', (c) => c.notNull())
@@ -158,7 +184,7 @@ const migrations: Record<string, Migration> = {
       // repo it names (ids would dangle after a delete). `details` is JSON with no secrets.
       await db.schema
         .createTable('audit_log')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', 'integer', generatedId(onPostgres(db)))
         .addColumn('at', 'text', (c) => c.notNull())
         .addColumn('actor', 'text')
         .addColumn('action', 'text', (c) => c.notNull())
@@ -186,12 +212,23 @@ const migrations: Record<string, Migration> = {
       // A collection in progress: who is removing the object's bytes, and until when (a lease).
       await db.schema.alterTable('lfs_objects').addColumn('deleting', 'text').execute();
       await db.schema.alterTable('lfs_objects').addColumn('deleting_until', 'text').execute();
-      await sql`CREATE TRIGGER lfs_links_unlinked AFTER DELETE ON lfs_links BEGIN
+      const pg = onPostgres(db);
+      if (pg) {
+        await sql`CREATE FUNCTION lfs_links_unlinked() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+          UPDATE lfs_objects SET unlinked_at = ${nowIso(pg)}
+          WHERE oid = OLD.oid AND NOT EXISTS (SELECT 1 FROM lfs_links WHERE oid = OLD.oid);
+          RETURN NULL;
+        END $$`.execute(db);
+        await sql`CREATE TRIGGER lfs_links_unlinked AFTER DELETE ON lfs_links FOR EACH ROW EXECUTE FUNCTION lfs_links_unlinked()`.execute(db);
+      } else {
+        // The text as SQLite has always stored it (its schema keeps the statement).
+        await sql`CREATE TRIGGER lfs_links_unlinked AFTER DELETE ON lfs_links BEGIN
         UPDATE lfs_objects SET unlinked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
         WHERE oid = OLD.oid AND NOT EXISTS (SELECT 1 FROM lfs_links WHERE oid = OLD.oid);
       END`.execute(db);
+      }
       // Objects unlinked before this migration: their grace period starts now, not at their upload.
-      await sql`UPDATE lfs_objects SET unlinked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+      await sql`UPDATE lfs_objects SET unlinked_at = ${nowIso(pg)}
         WHERE NOT EXISTS (SELECT 1 FROM lfs_links WHERE lfs_links.oid = lfs_objects.oid)`.execute(db);
     },
   },
@@ -199,11 +236,12 @@ const migrations: Record<string, Migration> = {
     async up(db: Kysely<any>) {
       // The old names of moved repos, each pointing at the repo (by id, so a chain of moves
       // resolves to the current name); removed when a repo takes the name, and with the repo.
+      const pg = onPostgres(db);
       await db.schema
         .createTable('repo_redirects')
         .addColumn('type', 'text', (c) => c.notNull().check(sql`type in ('model', 'dataset', 'space')`))
-        .addColumn('namespace', 'text', (c) => c.notNull().modifyEnd(sql`collate nocase`))
-        .addColumn('name', 'text', (c) => c.notNull().modifyEnd(sql`collate nocase`))
+        .addColumn('namespace', nocaseText(pg), (c) => nocase(pg)(c.notNull()))
+        .addColumn('name', nocaseText(pg), (c) => nocase(pg)(c.notNull()))
         .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id').onDelete('cascade'))
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('repo_redirects_pk', ['type', 'namespace', 'name'])
@@ -217,9 +255,10 @@ const migrations: Record<string, Migration> = {
       // as spelled (`ns/name`, kept by triggers whatever renames or moves it), the date of the
       // default branch's head, a download counter; per repo its card's listing fields, keyed by
       // the commit they were read from; the card's tags; and a trigram index of ids for substring search.
-      await db.schema.alterTable('repos').addColumn('full_id', 'text', (c) => c.modifyEnd(sql`collate nocase`)).execute();
+      const pg = onPostgres(db);
+      await db.schema.alterTable('repos').addColumn('full_id', nocaseText(pg), nocase(pg)).execute();
       await db.schema.alterTable('repos').addColumn('last_modified', 'text').execute();
-      await db.schema.alterTable('repos').addColumn('downloads', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('repos').addColumn('downloads', int64(pg), (c) => c.notNull().defaultTo(0)).execute();
       await sql`update repos set full_id = (select name from accounts where accounts.id = repos.owner_id) || '/' || repos.name, last_modified = created_at`.execute(db);
       for (const [name, column] of [['created', 'created_at'], ['modified', 'last_modified'], ['downloads', 'downloads'], ['id', 'full_id']]) {
         await db.schema.createIndex(`repos_list_${name}`).on('repos').columns(['type', column, 'id']).execute();
@@ -234,14 +273,32 @@ const migrations: Record<string, Migration> = {
         .addColumn('card_data', 'text')
         .addColumn('computed_at', 'text', (c) => c.notNull())
         .execute();
-      await db.schema
+      let tags = db.schema
         .createTable('repo_tags')
-        .addColumn('tag', 'text', (c) => c.notNull().modifyEnd(sql`collate nocase`))
+        .addColumn('tag', nocaseText(pg), (c) => nocase(pg)(c.notNull()))
         .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id').onDelete('cascade'))
-        .addPrimaryKeyConstraint('repo_tags_pk', ['tag', 'repo_id'])
-        .modifyEnd(sql`without rowid`)
-        .execute();
+        .addPrimaryKeyConstraint('repo_tags_pk', ['tag', 'repo_id']);
+      if (!pg) tags = tags.modifyEnd(sql`without rowid`);
+      await tags.execute();
       await db.schema.createIndex('repo_tags_repo').on('repo_tags').column('repo_id').execute();
+      if (pg) {
+        // Substring search of ids: `lower(full_id) LIKE '%term%'` on a trigram index (pg_trgm, a trusted extension).
+        await sql`create extension if not exists pg_trgm`.execute(db);
+        await sql`create index repos_search on repos using gin (lower(full_id::text) gin_trgm_ops)`.execute(db);
+        // full_id (and a new repo's last_modified) set on the row before it is written.
+        await sql`create function repos_listing() returns trigger language plpgsql as $$ begin
+          new.full_id := (select name from accounts where accounts.id = new.owner_id) || '/' || new.name;
+          if tg_op = 'INSERT' then new.last_modified := coalesce(new.last_modified, new.created_at); end if;
+          return new;
+        end $$`.execute(db);
+        await sql`create trigger repos_listing before insert or update of owner_id, name on repos for each row execute function repos_listing()`.execute(db);
+        await sql`create function accounts_listing_rename() returns trigger language plpgsql as $$ begin
+          update repos set full_id = new.name || '/' || repos.name where owner_id = new.id;
+          return null;
+        end $$`.execute(db);
+        await sql`create trigger accounts_listing_rename after update of name on accounts for each row execute function accounts_listing_rename()`.execute(db);
+        return;
+      }
       await sql`create virtual table repo_search using fts5(full_id, tokenize = 'trigram')`.execute(db);
       await sql`insert into repo_search (rowid, full_id) select id, full_id from repos`.execute(db);
       const fullId = (alias: string) => sql.raw(`(select name from accounts where accounts.id = ${alias}.owner_id) || '/' || ${alias}.name`);
@@ -270,7 +327,7 @@ const migrations: Record<string, Migration> = {
       // the blob) is unique across all users, and it is how a key offered at sign-in is found.
       await db.schema
         .createTable('ssh_keys')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', 'integer', generatedId(onPostgres(db)))
         .addColumn('user_id', 'integer', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
         .addColumn('title', 'text', (c) => c.notNull())
         .addColumn('algorithm', 'text', (c) => c.notNull())

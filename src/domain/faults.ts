@@ -24,6 +24,7 @@ export class InsufficientStorage extends HubgateError {
 export const DISK_FULL = "the server's disk is full: nothing was changed; ask the administrator to free space, then try again";
 export const READ_ONLY = "the server's storage is read-only or cannot be written: nothing was changed; ask the administrator, then try again";
 export const DATABASE_DOWN = "the server's database cannot be written right now: nothing was changed; try again shortly";
+export const DATABASE_UNREACHABLE = "the server's database cannot be reached right now: nothing was changed; try again shortly";
 export const OBJECT_STORE_DOWN = 'the object store is unavailable: nothing was changed; try again shortly';
 
 const codeOf = (err: unknown): string | undefined => {
@@ -32,14 +33,24 @@ const codeOf = (err: unknown): string | undefined => {
 };
 
 /**
+ * PostgreSQL's SQLSTATE codes of a database that cannot serve right now: the connection failed or
+ * was lost (class 08), too many connections (53300), out of memory (53200), shutting down or
+ * starting (57P01-57P03), a statement past its timeout (57014), and src/db/postgres.ts's code for a
+ * connection that could not be made.
+ */
+const DATABASE_OUTAGE = /^(08[0-9A-Z]{3}|53200|53300|57P0[123]|57014|DATABASE_UNREACHABLE)$/;
+
+/**
  * The answer for an error that is a machine fault, or undefined when it is not one (a bug, to be
- * logged as such). Node's errno codes for files, better-sqlite3's SQLITE_* codes for the database.
+ * logged as such). Node's errno codes for files, better-sqlite3's SQLITE_* codes and PostgreSQL's
+ * SQLSTATE codes for the database (53100: disk_full).
  */
 export function storageFault(err: unknown): ServiceUnavailable | InsufficientStorage | undefined {
   if (err instanceof ServiceUnavailable || err instanceof InsufficientStorage) return err;
   const code = codeOf(err);
   if (!code) return undefined;
-  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL') return new InsufficientStorage(DISK_FULL);
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL' || code === '53100') return new InsufficientStorage(DISK_FULL);
+  if (DATABASE_OUTAGE.test(code)) return new ServiceUnavailable(DATABASE_UNREACHABLE, 10);
   if (code === 'EROFS') return new ServiceUnavailable(READ_ONLY, 300);
   if (code === 'SQLITE_READONLY' || code.startsWith('SQLITE_READONLY_') || code === 'SQLITE_IOERR' || code.startsWith('SQLITE_IOERR_') || code === 'SQLITE_BUSY' || code === 'SQLITE_CANTOPEN') {
     return new ServiceUnavailable(DATABASE_DOWN, code === 'SQLITE_BUSY' ? 5 : 60);

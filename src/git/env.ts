@@ -31,6 +31,8 @@ export function gitEnv(dataDir: string, extra: Record<string, string> = {}): Nod
     GIT_NO_REPLACE_OBJECTS: '1',
     LC_ALL: 'C',
     HUBGATE_DATA_DIR: dataDir,
+    // The hooks open the same database as the server (the setting is only ever in the environment).
+    ...(process.env.HUBGATE_DATABASE_URL ? { HUBGATE_DATABASE_URL: process.env.HUBGATE_DATABASE_URL } : {}),
     // The Node that runs hubgate also runs its hooks (hooks/pre-receive), whatever PATH holds.
     HUBGATE_NODE: process.execPath,
     GIT_CONFIG_COUNT: String(SERVER_CONFIG.length),

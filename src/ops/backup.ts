@@ -27,9 +27,14 @@ import { abandonStaging, checkApart, checkEmptyTarget, finishStaging, startStagi
 /** What is not copied from the top of the data directory: handled apart, scratch space, or copies made again on demand (cache/). */
 const HANDLED_APART = new Set(['repos', 'lfs', 'tmp', 'trash', 'cache']);
 
-type BackupSettings = Pick<Config, 'dataDir' | 'lfsStore' | 's3Bucket' | 's3Prefix'>;
+type BackupSettings = Pick<Config, 'dataDir' | 'lfsStore' | 's3Bucket' | 's3Prefix'> & { databaseUrl?: string };
+
+/** Why `backup` and `restore` refuse a PostgreSQL installation: they copy the SQLite file. */
+export const POSTGRES_BACKUP =
+  'hubgate backup and restore copy the SQLite database of the data directory; with HUBGATE_DATABASE_URL (PostgreSQL) back the database up with pg_dump (and restore it with pg_restore), the repos with snapshots of the data directory, and LFS objects with the bucket\'s versioning (docs/operations.md)';
 
 export async function backup(cfg: BackupSettings, dir: string): Promise<BackupManifest> {
+  if (cfg.databaseUrl) throw new Error(POSTGRES_BACKUP);
   const dataDir = path.resolve(cfg.dataDir);
   const target = path.resolve(dir);
   checkApart(target, dataDir, `the backup directory ${target} and the data directory ${dataDir} must not be inside one another`);
@@ -128,9 +133,9 @@ async function writeBackup(cfg: BackupSettings, dataDir: string, out: string, st
 
 type RepoKey = Awaited<ReturnType<typeof readyRepos>>[number];
 
-/** Runs `fn` on the database of `dir`, opened read-only. */
+/** Runs `fn` on the SQLite database of `dir` (the data directory, or the backup's copy), opened read-only. */
 async function withDb<T>(dir: string, fn: (db: Db) => Promise<T>): Promise<T> {
-  const db = await openDb(dir, { readonly: true });
+  const db = await openDb({ dataDir: dir }, { readonly: true });
   try {
     return await fn(db);
   } finally {

@@ -3,7 +3,7 @@ import { type Logger, pino } from 'pino';
 import { createObjectStore, type StoreSettings } from '../../lfs/store/index.js';
 import type { HubUrls, ObjectStore } from '../../lfs/store/types.js';
 import { createTransfers, type Leftovers, type TransferSettings } from '../../lfs/transfers.js';
-import { type Db, openDb } from '../db/index.js';
+import { type Db, type DbLocation, openDb } from '../db/index.js';
 import {
   claimDeletion, claimOrphanBytes, countFinishedUploads, deleteFinishedUploads, finishDeletion, gcCandidates, linkedSizes,
   recordedObjects, releaseDeletion, renewDeletion,
@@ -16,7 +16,7 @@ import { auditRepoName, recordAudit } from './audit.js';
 import { lfsUploads } from './lfs-uploads.js';
 
 /** The settings a collection from the command line needs: the store's, and the upload limits. */
-export type GcSettings = StoreSettings & TransferSettings;
+export type GcSettings = StoreSettings & TransferSettings & DbLocation;
 
 // LFS garbage collection: removes the objects no repo links, once their grace period is over,
 // and what interrupted uploads left in staging.
@@ -240,7 +240,7 @@ export async function collectLfsGarbage(d: GcDeps, o: GcOptions): Promise<GcRepo
 
 /** A garbage collection of the data directory's store from the command line (`hubgate lfs gc`). */
 export async function collectLfsGarbageIn(cfg: GcSettings, o: GcOptions): Promise<GcReport> {
-  const db = await openDb(cfg.dataDir);
+  const db = await openDb(cfg);
   try {
     // Collection signs no links: a store that asked for one would be a bug.
     const urls: HubUrls = { signed: () => { throw new Error('garbage collection signs no links'); } };

@@ -1,4 +1,4 @@
-import { openDb } from '../db/index.js';
+import { type DbLocation, openDb } from '../db/index.js';
 import type { RepoRef } from '../domain/names.js';
 import { recordAudit } from './audit.js';
 
@@ -15,9 +15,9 @@ export interface RefUpdate {
  * Records one `push` entry per ref the push moved, all or none, naming the pusher. The push has
  * happened whatever this does: a failure is returned for the hook to report, never thrown.
  */
-export async function recordPush(dataDir: string, repo: RepoRef, user: string | null, updates: RefUpdate[]): Promise<Error | undefined> {
+export async function recordPush(where: DbLocation, repo: RepoRef, user: string | null, updates: RefUpdate[]): Promise<Error | undefined> {
   try {
-    const db = await openDb(dataDir);
+    const db = await openDb(where, { poolSize: 1 });
     try {
       await db.transaction().execute(async (trx) => {
         const at = new Date();

@@ -1,4 +1,4 @@
-import { openDb } from '../db/index.js';
+import { type DbLocation, openDb } from '../db/index.js';
 import { linkedSizes } from '../db/lfs.js';
 import { findRepo } from '../db/repos.js';
 import type { RepoRef } from '../domain/names.js';
@@ -14,11 +14,11 @@ const CHUNK = 500;
  * size, given as `have`); undefined when the repo is not in the database.
  */
 export async function unlinkedPointers<P extends { oid: string; size: number }>(
-  dataDir: string,
+  where: DbLocation,
   ref: RepoRef,
   pointers: P[],
 ): Promise<(P & { have?: number })[] | undefined> {
-  const db = await openDb(dataDir, { readonly: true });
+  const db = await openDb(where, { readonly: true, poolSize: 1 });
   try {
     const repo = await findRepo(db, ref.type, ref.namespace, ref.name);
     if (!repo) return undefined;

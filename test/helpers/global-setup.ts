@@ -3,21 +3,34 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startPgCluster, TEST_PG_ERROR, TEST_PG_URL } from './postgres-cluster.js';
 
 // Tests drive the real `hubgate` binary, so compile once before any test file runs.
 // Every temporary file of the run goes under one root: TMPDIR points there for the test workers
 // and the processes they start (os.tmpdir() honours it). At the end the root must be empty:
 // whatever a test left is listed, the run fails, and the root is removed all the same. A run that
 // was killed (no teardown) leaves its root: the next run removes the roots of runs no longer alive.
-export default function setup(): () => void {
+// One PostgreSQL cluster serves the run's PostgreSQL variants (test/helpers/postgres-cluster.ts):
+// its directory sits beside the root (named like one, so a killed run's is removed too), and it
+// is stopped and removed at the end. Without PostgreSQL installed the SQLite tests still run and
+// every PostgreSQL variant fails with the reason.
+export default async function setup(): Promise<() => void> {
   const root = fileURLToPath(new URL('../..', import.meta.url));
   execFileSync(process.execPath, [`${root}/node_modules/typescript/bin/tsc`, '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
   removeRootsOfDeadRuns(os.tmpdir());
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `hubgate-tests-${process.pid}-`));
+  let cluster: Awaited<ReturnType<typeof startPgCluster>> | undefined;
+  try {
+    cluster = await startPgCluster(os.tmpdir(), `hubgate-tests-${process.pid}-pg-`);
+    process.env[TEST_PG_URL] = cluster.url;
+  } catch (err) {
+    process.env[TEST_PG_ERROR] = (err as Error).message;
+  }
   process.env.TMPDIR = tmp;
   // Servers the tests start themselves run without SSH unless a test gives it a port: none fights over 2222.
   process.env.HUBGATE_SSH_PORT ??= '0';
   return () => {
+    cluster?.stop();
     const left = fs.readdirSync(tmp).map((name) => `${name} (${sizeOf(path.join(tmp, name))} bytes)`);
     fs.rmSync(tmp, { recursive: true, force: true });
     if (left.length > 0) {

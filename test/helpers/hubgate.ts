@@ -4,7 +4,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { afterAll } from 'vitest';
+import { TEST_PG_ERROR, TEST_PG_URL } from './postgres-cluster.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = path.join(ROOT, 'bin', 'hubgate.js');
@@ -47,6 +49,7 @@ process.once('exit', () => {
 afterAll(async () => {
   await Promise.all([...children].map((child) => endProcess(child)));
   removeScratchDirs();
+  for (const url of [...createdDatabases]) await dropTestDatabase(url);
 });
 
 /** Has `child` stopped (and waited for) when the test file ends, if it is still running then. */
@@ -101,10 +104,56 @@ export function clientEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.P
   };
 }
 
+/** The databases hubgate runs on: parameterise a test with `describe.each(DATABASES)`. */
+export const DATABASES = ['sqlite', 'postgres'] as const;
+export type DatabaseKind = (typeof DATABASES)[number];
+
+/** The URL of the run's PostgreSQL cluster (started by the global setup); throws why there is none. */
+export function testPostgresUrl(): string {
+  const url = process.env[TEST_PG_URL];
+  if (!url) throw new Error(process.env[TEST_PG_ERROR] ?? `${TEST_PG_URL} is not set: run the tests through vitest, whose global setup starts PostgreSQL`);
+  return url;
+}
+
+/** Databases created for test servers and not yet dropped: dropped when the test file ends. */
+const createdDatabases = new Set<string>();
+
+/** A new, empty database in the run's cluster, for one server; its URL. */
+export async function createTestDatabase(): Promise<string> {
+  const admin = new URL(testPostgresUrl());
+  const name = `hubgate_${Math.random().toString(36).slice(2, 12)}`;
+  const client = new pg.Client({ connectionString: admin.href });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  admin.pathname = `/${name}`;
+  createdDatabases.add(admin.href);
+  return admin.href;
+}
+
+/** Drops a database createTestDatabase made (its connections, if any are left, are ended). */
+export async function dropTestDatabase(url: string): Promise<void> {
+  if (!createdDatabases.delete(url)) return;
+  const name = new URL(url).pathname.slice(1);
+  const client = new pg.Client({ connectionString: testPostgresUrl() });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}
+
 export interface Hubgate {
   url: string;
   port: number;
   dataDir: string;
+  /** The database it runs on; `databaseUrl` is PostgreSQL's (a database of its own, dropped when the file ends). */
+  db: DatabaseKind;
+  databaseUrl?: string;
   /** The server's stdout+stderr so far (its pino log). */
   log(): string;
   /** Runs `hubgate ARGS --data DATADIR`. */
@@ -126,9 +175,15 @@ export interface Hubgate {
  * `port`: listen there (a restart on the same data dir keeps the links it handed out valid).
  * One process unless `env` sets HUBGATE_WORKERS (a primary and workers per test server would
  * multiply the processes of a run by the cores); a stop lets requests in flight finish for at
- * most 5 s unless `env` sets HUBGATE_SHUTDOWN_TIMEOUT_MS.
+ * most 5 s unless `env` sets HUBGATE_SHUTDOWN_TIMEOUT_MS. `db: 'postgres'`: the metadata goes to a
+ * new database in the run's PostgreSQL cluster (HUBGATE_DATABASE_URL), dropped when the test file
+ * ends (not at stop: a restart on the same data passes `env: { HUBGATE_DATABASE_URL: first.databaseUrl }`).
  */
-export async function startHubgate(opts: { env?: NodeJS.ProcessEnv; dataDir?: string; port?: number } = {}): Promise<Hubgate> {
+export async function startHubgate(opts: { env?: NodeJS.ProcessEnv; dataDir?: string; port?: number; db?: DatabaseKind } = {}): Promise<Hubgate> {
+  const db = opts.db ?? (opts.env?.HUBGATE_DATABASE_URL ? 'postgres' : 'sqlite');
+  const ownDatabase = db === 'postgres' && !opts.env?.HUBGATE_DATABASE_URL ? await createTestDatabase() : undefined;
+  const databaseUrl = ownDatabase ?? opts.env?.HUBGATE_DATABASE_URL;
+  opts = { ...opts, env: { ...opts.env, ...(databaseUrl ? { HUBGATE_DATABASE_URL: databaseUrl } : {}) } };
   const dataDir = opts.dataDir ?? path.join(tempDir(), 'data');
   const home = tempDir('hubgate-home-');
   const port = opts.port ?? (await freePort());
@@ -153,10 +208,14 @@ export async function startHubgate(opts: { env?: NodeJS.ProcessEnv; dataDir?: st
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  // A server meant to run on PostgreSQL must not have fallen back to the data directory's SQLite file.
+  if (db === 'postgres' && fs.existsSync(path.join(dataDir, 'hubgate.sqlite'))) throw new Error(`hubgate started on ${databaseUrl} made ${dataDir}/hubgate.sqlite`);
   const hubgate: Hubgate = {
     url,
     port,
     dataDir,
+    db,
+    databaseUrl,
     process: child,
     log: () => output,
     cli: (args, input) => run(process.execPath, [BIN, ...args, '--data', dataDir], { input, env: { ...process.env, ...opts.env } }),
@@ -191,10 +250,11 @@ export async function startHubgate(opts: { env?: NodeJS.ProcessEnv; dataDir?: st
       return step(['rev-parse', 'HEAD']);
     },
     async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
     },
   };
   return hubgate;

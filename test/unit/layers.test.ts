@@ -1,5 +1,5 @@
 // The dependency rules of the layout (docs/design.md, section 7): which part of hubgate may import which,
-// and no import cycles. It reads the imports of src/, lfs/ and hooks/ with TypeScript's parser
+// and no import cycles. It reads the imports of src/, lfs/, xet/ and hooks/ with TypeScript's parser
 // (static imports, re-exports, dynamic import()), telling type-only imports apart, which the
 // compiler erases.
 import fs from 'node:fs';
@@ -8,7 +8,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const SCANNED = ['src', 'lfs', 'hooks'];
+const SCANNED = ['src', 'lfs', 'xet', 'hooks'];
 
 interface Edge {
   from: string;
@@ -35,6 +35,7 @@ const RULES: Rule[] = [
   onlyFrom('src/util', ['src/util']),
   onlyFrom('src/db', ['src/db', 'src/domain', 'src/util']),
   onlyFrom('lfs', ['lfs', 'src/domain', 'src/util']),
+  onlyFrom('xet', ['xet', 'src/domain', 'src/util']),
   (e) => under(e.to, 'src/http') && !inAny(e.from, ['src/http', 'src/server.ts', 'src/cli']) ? 'only src/http, src/server.ts and src/cli import src/http' : null,
   (e) => under(e.to, 'src/ssh') && !inAny(e.from, ['src/ssh', 'src/server.ts']) ? 'only src/ssh and src/server.ts import src/ssh' : null,
   // The SSH front end, like HTTP's, reaches the rest through services, access, identity, git, domain and util (db: types only).
