@@ -1,5 +1,6 @@
-// Two hubgate nodes behind nginx (round-robin), one shared data directory, one shared database,
-// LFS objects in s3rver: the reference deployment of docs/deploy.md on one machine. Real git,
+// Two hubgate nodes behind nginx (round-robin), one shared data directory, one PostgreSQL
+// database (of the run's cluster; HUBGATE_TEST_CLUSTER_DB=sqlite runs the same on SQLite in the
+// shared data directory), LFS objects in s3rver: the reference deployment of docs/deploy.md on one machine. Real git,
 // git-lfs and @huggingface/hub go through the balancer; a test that must choose which node
 // answers sends that request to the node itself. Checked: LFS uploads begun on one node and
 // finished on the other, multipart uploads completed on either, concurrent pushes and commits
@@ -16,18 +17,19 @@ import { uploadFiles } from '@huggingface/hub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, startCluster } from './helpers/cluster.js';
 import { fastImport, git, ok, poll, scratch, sleep } from './helpers/git-client.js';
-import { clientEnv, type Hubgate, tempDir } from './helpers/hubgate.js';
+import { clientEnv, type DatabaseKind, type Hubgate, tempDir } from './helpers/hubgate.js';
 import { lfsClient, MiB, randomObject } from './helpers/lfs-client.js';
 import { NGINX } from './helpers/nginx.js';
 import { startSmtp } from './helpers/smtp.js';
 
 if (!NGINX) console.warn('cluster.test.ts: nginx is not installed, so the cluster tests are skipped (apt-get install nginx)');
 
+const DB = (process.env.HUBGATE_TEST_CLUSTER_DB ?? 'postgres') as DatabaseKind;
 const DIGEST_INTERVAL = 1500;
 const T0 = 1_700_000_000;
 const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 
-describe.skipIf(!NGINX)('two nodes behind a balancer', () => {
+describe.skipIf(!NGINX)(`two nodes behind a balancer, on ${DB}`, () => {
   let cluster: Cluster;
   let smtp: Awaited<ReturnType<typeof startSmtp>>;
   const tokens: Record<string, string> = {};
@@ -94,6 +96,7 @@ describe.skipIf(!NGINX)('two nodes behind a balancer', () => {
   beforeAll(async () => {
     smtp = await startSmtp();
     cluster = await startCluster({
+      db: DB,
       env: {
         HUBGATE_LFS_MULTIPART_THRESHOLD: String(6 * MiB),
         HUBGATE_LFS_MULTIPART_CHUNK: String(5 * MiB),

@@ -1,16 +1,15 @@
-// Several hubgate nodes as issue 16's reference deployment runs them, on one machine: one shared
-// data directory (the bare repos; on a real cluster an NFS/EFS/CephFS mount), one shared
-// database, LFS objects in s3rver, and nginx in front balancing round-robin over the nodes.
+// Several hubgate nodes as the reference deployment (docs/deploy.md) runs them, on one machine:
+// one shared data directory (the bare repos; on a real cluster an NFS/EFS/CephFS mount), one
+// shared database (PostgreSQL, or SQLite in the data directory), LFS objects in s3rver, and
+// nginx in front balancing round-robin over the nodes.
 // Each node listens on a port of its own that it keeps across a restart, so nginx's upstream
 // list stays valid when a test kills a node and starts it again.
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort, type Hubgate, startHubgate, tempDir } from './hubgate.js';
+import { type DatabaseKind, freePort, type Hubgate, startHubgate, tempDir } from './hubgate.js';
 import { type Nginx, startNginx } from './nginx.js';
 import { type S3rverHandle, startS3rver } from './s3.js';
 
-/** Where the nodes keep their metadata: SQLite in the shared data directory (processes on one machine only). */
-export type ClusterDatabase = 'sqlite';
 
 export interface Cluster {
   /** The balancer's URL: what clients are given. */
@@ -19,6 +18,7 @@ export interface Cluster {
   nginx: Nginx;
   s3: S3rverHandle;
   dataDir: string;
+  db: DatabaseKind;
   /** `hubgate ARGS --data DATADIR` with the nodes' settings (an operator's command on any machine). */
   cli: Hubgate['cli'];
   /** `http://x:TOKEN@balancer/PATH`. */
@@ -72,7 +72,11 @@ ${ports.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=5s;`).joi
   };
 }
 
-export async function startCluster(opts: { nodes?: number; db?: ClusterDatabase; env?: NodeJS.ProcessEnv } = {}): Promise<Cluster> {
+/**
+ * `db`: where the nodes keep their metadata: a PostgreSQL database of the run's cluster, as the
+ * reference deployment does, or SQLite in the shared data directory (processes on one machine only).
+ */
+export async function startCluster(opts: { nodes?: number; db?: DatabaseKind; env?: NodeJS.ProcessEnv } = {}): Promise<Cluster> {
   const count = opts.nodes ?? 2;
   const s3 = await startS3rver();
   const dataDir = path.join(tempDir('hubgate-cluster-'), 'data');
@@ -84,8 +88,10 @@ export async function startCluster(opts: { nodes?: number; db?: ClusterDatabase;
   // the object store, the public URL (links signed by one node are followed on another).
   const env: NodeJS.ProcessEnv = { ...s3.env, HUBGATE_PUBLIC_URL: url, HUBGATE_LOG_LEVEL: 'info', ...opts.env };
   // One after the other: the first creates the database and the data directory's layout.
-  const nodes: Hubgate[] = [];
-  for (const port of ports) nodes.push(await startHubgate({ dataDir, port, env }));
+  const nodes: Hubgate[] = [await startHubgate({ dataDir, port: ports[0], env, db: opts.db })];
+  // The others, and any restart, on the database the first was given.
+  if (nodes[0].databaseUrl) env.HUBGATE_DATABASE_URL = nodes[0].databaseUrl;
+  for (const port of ports.slice(1)) nodes.push(await startHubgate({ dataDir, port, env }));
   const nginx = await startNginx({
     ...balancerConfig(ports),
     port: balancerPort,
@@ -98,6 +104,7 @@ export async function startCluster(opts: { nodes?: number; db?: ClusterDatabase;
     nginx,
     s3,
     dataDir,
+    db: nodes[0].db,
     cli: (args, input) => nodes[0].cli(args, input),
     remote: (repoPath, token) => `http://${token ? `x:${token}@` : ''}127.0.0.1:${balancerPort}/${repoPath}`,
     onNode: (i, target) => target.replace(url, nodes[i].url),
