@@ -229,7 +229,7 @@ export async function startAccelNginx({ prefix, logDir, upstream, dataDir, worke
 export async function startBalancerNginx({ prefix, logDir, upstreams, workers = 'auto' }) {
   return runNginx({
     prefix, logDir, workers, name: 'nginx-balancer', label: `nginx (balancer over ${upstreams.length})`, probePath: '/healthz', probe: (status) => status === 200,
-    http: `  upstream hubgate {\n${upstreams.map((u) => `    server ${u} max_fails=1 fail_timeout=5s;\n`).join('')}    keepalive 32;\n    keepalive_timeout 4s;\n  }\n`,
+    http: `  upstream hubgate {\n${upstreams.map((u) => `    server ${u} max_fails=1 fail_timeout=5s;\n`).join('')}  }\n`,
     server: `    client_max_body_size 0;
     proxy_request_buffering off;
     proxy_buffering off;

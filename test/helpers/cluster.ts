@@ -43,15 +43,15 @@ const NODE_NAMES = 'abcdefgh';
  * `non_idempotent`): a push or a commit that reached a node that died may have landed, and
  * only the client (git, @huggingface/hub) can tell and retry. A body that already started
  * streaming is never resent (proxy_request_buffering off keeps no copy). A node that failed
- * is left out for `fail_timeout`. Idle connections to a node are kept for less than the node's
- * own keep-alive (node's 5 s), or a POST sent on one the node is closing fails with a 502.
+ * is left out for `fail_timeout`. No connection to a node is kept open between requests: one
+ * kept to a node that has since died or is stopping fails the next request, and a POST sent on
+ * it gets a 502 instead of being passed on; a new connection to such a node is refused, and the
+ * request passed on.
  */
 export function balancerConfig(ports: number[]): { http: string; server: string } {
   return {
     http: `  upstream hubgate {
 ${ports.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=5s;`).join('\n')}
-    keepalive 16;
-    keepalive_timeout 4s;
   }`,
     server: `    client_max_body_size 0;
     proxy_request_buffering off;
