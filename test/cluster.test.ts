@@ -231,7 +231,7 @@ describe.skipIf(!NGINX)(`two nodes behind a balancer, on ${DB}`, () => {
     for (const c of commits) expect(c.status, c.text).toBe(200);
     // A push loses the race cleanly: git's own refusal, not a server error.
     for (const p of pushes.filter((r) => r.code !== 0)) expect(p.stderr).toMatch(/rejected|fetch first|failed to update ref|cannot lock ref|non-fast-forward/);
-    expect(pushes.filter((r) => r.code === 0).length).toBeGreaterThanOrEqual(1);
+    // (The API commits may all land first: then every push of the first round is refused.)
     // The losers fetch, rebase and push again until they land.
     for (const [i, work] of pushers.entries()) {
       if (pushes[i].code === 0) continue;
