@@ -39,8 +39,8 @@ const NODE_NAMES = 'abcdefgh';
  * The nginx side of the reference deployment (docs/deploy.md): round-robin over the nodes,
  * streaming both ways (git and LFS bodies are large and long), no body limit, long timeouts.
  * A request is passed to the next node only when the first one could not be reached or timed
- * out (`error timeout`), and never for POST, LOCK and PATCH (nginx's default without
- * `non_idempotent`): a push or a commit that reached a node that died may have landed, and
+ * out (`error timeout`), and a POST, LOCK or PATCH only when it could not be sent at all
+ * (nginx's default without `non_idempotent`): a push or a commit that reached a node that died may have landed, and
  * only the client (git, @huggingface/hub) can tell and retry. A body that already started
  * streaming is never resent (proxy_request_buffering off keeps no copy). A node that failed
  * is left out for `fail_timeout`. No connection to a node is kept open between requests: one
