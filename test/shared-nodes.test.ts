@@ -1,0 +1,187 @@
+// Several nodes on one database and one data directory: nothing one node keeps for itself may
+// matter to another. The URL signing key was a file the first node made (and a node that made
+// its own, or read another copy, rejected every link the others handed out): it is one secret in
+// the database now, imported from an existing DATA/signing.key so links handed out before the
+// upgrade keep working. A maintenance lock of another machine was judged by its age alone (six
+// hours): its holder touches it now, and one no longer touched is taken over. A warm reader
+// started before another node's push sees the pushed commit at once.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fastImport, git, newWorkRepo, ok, poll, processesIn, sleep } from './helpers/git-client.js';
+import { type Hubgate, startHubgate, tempDir } from './helpers/hubgate.js';
+import { lfsClient, randomObject } from './helpers/lfs-client.js';
+
+const ENV = { HUBGATE_LOG_LEVEL: 'info' };
+const T0 = 1_700_000_000;
+
+function secrets(dataDir: string): { name: string; value: string }[] {
+  const db = new SQLite(path.join(dataDir, 'hubgate.sqlite'), { readonly: true });
+  try {
+    return db.prepare('select name, value from secrets order by name').all() as { name: string; value: string }[];
+  } finally {
+    db.close();
+  }
+}
+
+describe('the URL signing key, shared through the database', () => {
+  const started: Hubgate[] = [];
+  afterAll(async () => {
+    await Promise.all(started.map((hub) => hub.stop()));
+  });
+
+  it('imports an existing signing.key once; a node that finds another file still signs and verifies with the shared key', async () => {
+    const dataDir = path.join(tempDir(), 'data');
+    fs.mkdirSync(dataDir, { recursive: true });
+    const legacy = crypto.randomBytes(32);
+    fs.writeFileSync(path.join(dataDir, 'signing.key'), legacy, { mode: 0o600 });
+    const a = await startHubgate({ dataDir, env: ENV });
+    started.push(a);
+    expect(secrets(dataDir)).toEqual([{ name: 'url-signing', value: legacy.toString('base64') }]);
+
+    // The file changes (another node's copy, a restore of something else): nodes no longer read it.
+    fs.writeFileSync(path.join(dataDir, 'signing.key'), crypto.randomBytes(32));
+    const b = await startHubgate({ dataDir, env: ENV });
+    started.push(b);
+    expect(secrets(dataDir)).toEqual([{ name: 'url-signing', value: legacy.toString('base64') }]);
+
+    // Links signed by one node work on the other: upload and verify hrefs from a's batch sent to b,
+    // download hrefs from b's batch fetched from a.
+    const token = await a.userWithToken('alice');
+    ok(await a.cli(['repo', 'create', 'alice/signed']), 'repo create');
+    const onB = (href: string) => href.replace(a.url, b.url);
+    const lfsA = lfsClient(a, token, 'alice/signed');
+    const lfsB = lfsClient(b, token, 'alice/signed');
+    const obj = randomObject(200_000);
+    const batch = await lfsA.batch('upload', [obj]);
+    expect(batch.status, batch.text).toBe(200);
+    const actions = batch.json.objects[0].actions;
+    expect(actions.upload.href.startsWith(a.url)).toBe(true);
+    const put = await lfsA.put({ ...actions.upload, href: onB(actions.upload.href) }, obj.bytes);
+    expect(put.status, put.text).toBe(200);
+    const verify = await lfsA.verify({ ...actions.verify, href: onB(actions.verify.href) }, obj);
+    expect(verify.status, verify.text).toBe(200);
+    const down = await lfsB.batch('download', [obj]);
+    const href: string = down.json.objects[0].actions.download.href;
+    expect(href.startsWith(b.url)).toBe(true);
+    const got = await fetch(href.replace(b.url, a.url), { headers: down.json.objects[0].actions.download.header ?? {} });
+    expect(got.status).toBe(200);
+    expect(Buffer.from(await got.arrayBuffer()).equals(obj.bytes)).toBe(true);
+    // A link signed with any other key is refused.
+    const forged = new URL(href);
+    const t = forged.searchParams.get('token') ?? '';
+    expect(t).toMatch(/\./);
+    if (t) {
+      forged.searchParams.set('token', `${t.split('.')[0]}.${crypto.createHmac('sha256', crypto.randomBytes(32)).update(t.split('.')[0]).digest('base64url')}`);
+      expect((await fetch(forged, { headers: down.json.objects[0].actions.download.header ?? {} })).status).not.toBe(200);
+    }
+  }, 120_000);
+
+  it('two nodes starting at once on a new data directory agree on one key, and make no key file', async () => {
+    const dataDir = path.join(tempDir(), 'data');
+    const [a, b] = await Promise.all([startHubgate({ dataDir, env: ENV }), startHubgate({ dataDir, env: ENV })]);
+    started.push(a, b);
+    const kept = secrets(dataDir);
+    expect(kept.map((s) => s.name)).toEqual(['url-signing']);
+    expect(Buffer.from(kept[0].value, 'base64')).toHaveLength(32);
+    expect(fs.existsSync(path.join(dataDir, 'signing.key'))).toBe(false);
+    // Each verifies what the other signed.
+    const token = await a.userWithToken('bob');
+    ok(await a.cli(['repo', 'create', 'bob/both']), 'repo create');
+    const obj = randomObject(10_000);
+    const batch = await lfsClient(b, token, 'bob/both').batch('upload', [obj]);
+    const actions = batch.json.objects[0].actions;
+    expect((await lfsClient(a, token, 'bob/both').put({ ...actions.upload, href: actions.upload.href.replace(b.url, a.url) }, obj.bytes)).status).toBe(200);
+    expect((await lfsClient(a, token, 'bob/both').verify({ ...actions.verify, href: actions.verify.href.replace(b.url, a.url) }, obj)).status).toBe(200);
+  }, 120_000);
+});
+
+describe('two nodes on one data directory', () => {
+  let a: Hubgate;
+  let b: Hubgate;
+  let token: string;
+
+  beforeAll(async () => {
+    a = await startHubgate({ env: ENV });
+    b = await startHubgate({ env: ENV, dataDir: a.dataDir });
+    token = await a.userWithToken('alice');
+  }, 60_000);
+  afterAll(async () => {
+    await a?.stop();
+    await b?.stop();
+  });
+
+  it('leaves alone a maintenance lock another machine still touches, takes over one it stopped touching, and runs the run asked for', async () => {
+    ok(await a.cli(['repo', 'create', 'alice/locked']), 'repo create');
+    const dir = a.repoDir('alice/locked');
+    const lock = path.join(dir, 'hubgate-maintenance.lock');
+    const wanted = path.join(dir, 'hubgate-maintenance.again');
+    const work = await newWorkRepo(a.remote('alice/locked', token));
+    const packDir = path.join(dir, 'objects', 'pack');
+    const hasBitmap = () => fs.readdirSync(packDir).some((f) => f.endsWith('.bitmap'));
+    // Another machine's lock: a pid that may well be alive here means nothing there.
+    const foreign = JSON.stringify({ pid: 1, hostname: 'another-node.invalid', startedAt: new Date().toISOString(), token: 'theirs', run: 'their-run', renewed: true });
+    fs.writeFileSync(lock, foreign);
+
+    // Touched a moment ago: the push asks for a run and leaves the lock alone.
+    await fastImport(work, { ref: 'refs/heads/main', count: 5, time: T0 });
+    ok(await git(['push', '--quiet', '--force', 'origin', 'main'], work), 'push');
+    expect(await poll(() => fs.existsSync(wanted), 10_000)).toBe(true);
+    await sleep(1500);
+    expect(hasBitmap()).toBe(false);
+    expect(fs.readFileSync(lock, 'utf8')).toBe(foreign);
+
+    // Not touched for three minutes (longer than the stale age): its holder is gone; the next
+    // push, through the other node, takes it over and runs.
+    const old = new Date(Date.now() - 180_000);
+    fs.utimesSync(lock, old, old);
+    await fastImport(work, { ref: 'refs/heads/main', count: 1, from: ok(await git(['rev-parse', 'main'], work)).trim(), time: T0 + 100 });
+    ok(await git(['push', '--quiet', '--force', b.remote('alice/locked', token), 'main'], work), 'push');
+    expect(await poll(() => hasBitmap() && !fs.existsSync(lock) && !fs.existsSync(wanted) && processesIn(dir).length === 0, 30_000)).toBe(true);
+  }, 60_000);
+
+  it('keeps a lock of a version that does not touch it for its age limit, however old its file time', async () => {
+    ok(await a.cli(['repo', 'create', 'alice/legacy']), 'repo create');
+    const dir = a.repoDir('alice/legacy');
+    const lock = path.join(dir, 'hubgate-maintenance.lock');
+    const work = await newWorkRepo(a.remote('alice/legacy', token));
+    const legacy = JSON.stringify({ pid: 1, hostname: 'another-node.invalid', startedAt: new Date().toISOString(), token: 'theirs' });
+    fs.writeFileSync(lock, legacy);
+    const old = new Date(Date.now() - 180_000);
+    fs.utimesSync(lock, old, old);
+    await fastImport(work, { ref: 'refs/heads/main', count: 3, time: T0 });
+    ok(await git(['push', '--quiet', '--force', 'origin', 'main'], work), 'push');
+    expect(await poll(() => fs.existsSync(path.join(dir, 'hubgate-maintenance.again')), 10_000)).toBe(true);
+    await sleep(1000);
+    expect(fs.readFileSync(lock, 'utf8')).toBe(legacy);
+    fs.rmSync(lock);
+  }, 60_000);
+
+  it('a node whose warm reader and card cache were filled before the other node\'s push serves the pushed commit at once', async () => {
+    ok(await a.cli(['repo', 'create', 'alice/cards']), 'repo create');
+    const first = await b.pushFiles('alice/cards', token, { 'README.md': '---\nlicense: mit\n---\n# first card\n' }, 'first');
+    const info = async (hub: Hubgate) => (await (await fetch(`${hub.url}/api/models/alice/cards`, { headers: { Authorization: `Bearer ${token}` } })).json()) as { sha: string; cardData?: { license?: string } };
+    const readme = async (hub: Hubgate) => (await fetch(`${hub.url}/alice/cards/resolve/main/README.md`, { headers: { Authorization: `Bearer ${token}` } })).text();
+    const page = async (hub: Hubgate) => (await fetch(`${hub.url}/alice/cards`)).text();
+    // a reads the repo: its warm reader runs and its caches hold the first card.
+    expect((await info(a)).sha).toBe(first);
+    expect(await readme(a)).toContain('# first card');
+    expect(await page(a)).toContain('first card');
+
+    const second = await b.pushFiles('alice/cards', token, { 'README.md': '---\nlicense: apache-2.0\n---\n# second card\n' }, 'second');
+    expect(second).not.toBe(first);
+    const now = await info(a);
+    expect(now.sha).toBe(second);
+    expect(now.cardData?.license).toBe('apache-2.0');
+    expect(await readme(a)).toContain('# second card');
+    const html = await page(a);
+    expect(html).toContain('second card');
+    expect(html).not.toContain('first card');
+    // And the other way round: a push through a is seen by b's reader.
+    const third = await a.pushFiles('alice/cards', token, { 'README.md': '# third card\n' }, 'third');
+    expect((await info(b)).sha).toBe(third);
+    expect(await readme(b)).toContain('# third card');
+  }, 60_000);
+});
