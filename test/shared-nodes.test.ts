@@ -4,15 +4,19 @@
 // the database now, imported from an existing DATA/signing.key so links handed out before the
 // upgrade keep working. A maintenance lock of another machine was judged by its age alone (six
 // hours): its holder touches it now, and one no longer touched is taken over. A warm reader
-// started before another node's push sees the pushed commit at once.
+// started before another node's push sees the pushed commit at once. A multipart upload that a
+// node matched and died before committing is hashed again by the node that takes it over (the
+// version of the staged bytes that was matched is known only to the node that read it).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { CompleteMultipartUploadCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import SQLite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fastImport, git, newWorkRepo, ok, poll, processesIn, sleep } from './helpers/git-client.js';
 import { type Hubgate, startHubgate, tempDir } from './helpers/hubgate.js';
-import { lfsClient, randomObject } from './helpers/lfs-client.js';
+import { type LfsObject, lfsClient, MiB, randomObject } from './helpers/lfs-client.js';
+import { type S3rverHandle, startS3rver } from './helpers/s3.js';
 
 const ENV = { HUBGATE_LOG_LEVEL: 'info' };
 const T0 = 1_700_000_000;
@@ -183,5 +187,91 @@ describe('two nodes on one data directory', () => {
     const third = await a.pushFiles('alice/cards', token, { 'README.md': '# third card\n' }, 'third');
     expect((await info(b)).sha).toBe(third);
     expect(await readme(b)).toContain('# third card');
+  }, 60_000);
+});
+
+describe('a multipart upload hashed by a node that died before committing it, taken over by another node (s3)', () => {
+  let s3: S3rverHandle;
+  let a: Hubgate;
+  let b: Hubgate;
+  let token: string;
+  const env = () => ({ ...ENV, ...s3.env, HUBGATE_LFS_MULTIPART_THRESHOLD: String(MiB), HUBGATE_LFS_MULTIPART_CHUNK: String(5 * MiB) });
+
+  beforeAll(async () => {
+    s3 = await startS3rver();
+    a = await startHubgate({ env: env() });
+    b = await startHubgate({ env: env(), dataDir: a.dataDir });
+    token = await a.userWithToken('alice');
+    ok(await a.cli(['repo', 'create', 'alice/parts']), 'repo create');
+  }, 60_000);
+  afterAll(async () => {
+    await a?.stop();
+    await b?.stop();
+    await s3?.stop();
+  });
+
+  /**
+   * Begins a multipart upload of `obj` through node a and leaves it as a node that died after
+   * matching the bytes (hashed_at) and before committing them would: assembled at the staging
+   * key, the row in 'hashing' with a lapsed claim. Then `staged` replaces the staged bytes.
+   */
+  async function hashedByADeadNode(obj: LfsObject, staged: Buffer): Promise<{ id: string; verify: { href: string; header?: Record<string, string> } }> {
+    const lfs = lfsClient(a, token, 'alice/parts');
+    const batch = await lfs.batch('upload', [obj], ['multipart', 'basic']);
+    expect(batch.json.transfer).toBe('multipart');
+    const actions = batch.json.objects[0].actions;
+    const id = /multipart\/([^/]+)\/complete/.exec(actions.upload.href)![1];
+    const parts = await lfs.putParts(actions.upload, obj);
+    const row = dbRow(a.dataDir, id);
+    const client = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    const Key = `lfs/staging/${id}`;
+    await client.send(new CompleteMultipartUploadCommand({ Bucket: s3.bucket, Key, UploadId: row.store_upload_id, MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) } }));
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key, Body: staged }));
+    client.destroy();
+    const db = new SQLite(path.join(a.dataDir, 'hubgate.sqlite'), { timeout: 5000 });
+    try {
+      db.prepare("update lfs_uploads set state = 'hashing', hashed_at = ?, claim = 'dead', claimed_until = ? where id = ?").run(new Date().toISOString(), new Date(Date.now() - 1000).toISOString(), id);
+    } finally {
+      db.close();
+    }
+    return { id, verify: actions.verify };
+  }
+
+  function dbRow(dataDir: string, id: string): { state: string; store_upload_id: string } {
+    const db = new SQLite(path.join(dataDir, 'hubgate.sqlite'), { readonly: true });
+    try {
+      return db.prepare('select state, store_upload_id from lfs_uploads where id = ?').get(id) as { state: string; store_upload_id: string };
+    } finally {
+      db.close();
+    }
+  }
+
+  const verifyOnB = async (verify: { href: string; header?: Record<string, string> }, obj: LfsObject) => {
+    const lfs = lfsClient(b, token, 'alice/parts');
+    for (let i = 0; ; i++) {
+      const r = await lfs.verify({ ...verify, href: verify.href.replace(a.url, b.url) }, obj);
+      if (r.status !== 503 || i >= 20) return r;
+      await sleep(1000);
+    }
+  };
+
+  it('hashes the staged bytes again: bytes changed since the dead node matched them are never committed under the oid', async () => {
+    const obj = randomObject(7 * MiB);
+    const other = randomObject(7 * MiB).bytes;
+    const { id, verify } = await hashedByADeadNode(obj, other);
+    const r = await verifyOnB(verify, obj);
+    expect(r.status, r.text).not.toBe(200);
+    expect(await poll(() => dbRow(a.dataDir, id).state === 'failed', 20_000)).toBe(true);
+    expect(s3.keys()).not.toContain(`lfs/objects/${obj.oid.slice(0, 2)}/${obj.oid.slice(2, 4)}/${obj.oid}`);
+    expect(await lfsClient(b, token, 'alice/parts').downloadableIntact([obj])).toEqual([]);
+  }, 60_000);
+
+  it('and commits and links bytes that still match, whichever node verifies', async () => {
+    const obj = randomObject(7 * MiB);
+    const { id, verify } = await hashedByADeadNode(obj, obj.bytes);
+    const r = await verifyOnB(verify, obj);
+    expect(r.status, r.text).toBe(200);
+    expect(dbRow(a.dataDir, id).state).toBe('done');
+    expect(await lfsClient(a, token, 'alice/parts').downloadableIntact([obj])).toEqual([obj.oid]);
   }, 60_000);
 });
