@@ -21,6 +21,7 @@ import { CLAIM_SECONDS, createTransfers, type Transfers } from '../lfs/transfers
 import { createHubUrls } from '../lfs/urls.js';
 import { listen } from './ops/listen.js';
 import { createMetrics } from './ops/metrics.js';
+import { startPresence } from './ops/presence.js';
 import { checkWritableDir, createReadiness } from './ops/readiness.js';
 import { startWorkers } from './ops/primary.js';
 import { clusterExposition, isWorker, onStopRequest, reportReady, reportStartFailure } from './ops/worker.js';
@@ -97,6 +98,8 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
   const { createApp, createLimits, repoGuard, redirectMoved, parseRepoPath, declaredLengthAtMost, baseUrlOf, metricsApp, lfsDeny, lfsRoutes } = await loadFrontEnd();
   if (single) prepareDataDir(cfg, log);
   const db = await openDatabase(cfg.dataDir);
+  // Known to the processes that start after it, here or on other machines: they leave its files alone.
+  const presence = await startPresence(db, log);
   // Links in notification emails: the public URL, else the address we listen on (known after listen).
   let baseUrl = cfg.publicUrl ?? '';
   const mailer = createMailer(cfg);
@@ -184,6 +187,7 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
     await housekeeping.stop();
     await downloads.stop();
     await lfsGc?.stop();
+    await presence.stop();
     await db.destroy();
     throw err;
   }
@@ -215,6 +219,7 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
       return Promise.all([ctx.maintenance.idle(), Promise.race([notified, new Promise((r) => setTimeout(r, 5000).unref())])]);
     })
       .then(() => mailer.close())
+      .then(() => presence.stop())
       .then(() => db.destroy())
       .finally(() => process.exit(0));
   };

@@ -6,7 +6,10 @@
 // hours): its holder touches it now, and one no longer touched is taken over. A warm reader
 // started before another node's push sees the pushed commit at once. A multipart upload that a
 // node matched and died before committing is hashed again by the node that takes it over (the
-// version of the staged bytes that was matched is known only to the node that read it).
+// version of the staged bytes that was matched is known only to the node that read it). A node
+// starting removed every file written before its start that no live pid of its own machine held,
+// a live push or commit of another node included: it does so now only while no other node is at work.
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -273,5 +276,52 @@ describe('a multipart upload hashed by a node that died before committing it, ta
     expect(r.status, r.text).toBe(200);
     expect(dbRow(a.dataDir, id).state).toBe('done');
     expect(await lfsClient(a, token, 'alice/parts').downloadableIntact([obj])).toEqual([obj.oid]);
+  }, 60_000);
+});
+
+describe('the start-up cleanup while another machine\'s process is at work on the shared data directory', () => {
+  it('leaves files written before the start alone while another node renews its presence, and removes them once it stopped', async () => {
+    let hub = await startHubgate({ env: ENV });
+    const dataDir = hub.dataDir;
+    await hub.userWithToken('alice');
+    ok(await hub.cli(['repo', 'create', 'alice/q']), 'repo create');
+    const dead = spawnSync('true').pid!;
+    // What a node at work writes: git's quarantine of a push being received (no owner in its
+    // name), an API commit's scratch and a repo being created (its pid, meaningless here).
+    const entries = [
+      path.join(hub.repoDir('alice/q'), 'objects', 'tmp_objdir-incoming-AbC123'),
+      path.join(dataDir, 'tmp', `commit-${dead}-XyZ789`),
+      path.join(dataDir, 'repos', '.tmp', `repo-${dead}-QwE456`),
+    ];
+    const tenMinutesAgo = new Date(Date.now() - 10 * 60_000);
+    for (const dir of entries) {
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, 'f'), 'in use');
+      fs.utimesSync(path.join(dir, 'f'), tenMinutesAgo, tenMinutesAgo);
+      fs.utimesSync(dir, tenMinutesAgo, tenMinutesAgo);
+    }
+    const sql = (text: string, ...params: unknown[]) => {
+      const db = new SQLite(path.join(dataDir, 'hubgate.sqlite'), { timeout: 5000 });
+      try {
+        db.prepare(text).run(...params);
+      } finally {
+        db.close();
+      }
+    };
+    sql('insert into nodes (id, hostname, pid, started_at, seen_at) values (?, ?, ?, ?, ?)', 'other', 'another-node.invalid', 1, new Date().toISOString(), new Date().toISOString());
+
+    await hub.stop();
+    hub = await startHubgate({ dataDir, env: ENV });
+    expect(await poll(() => hub.log().includes('other hubgate processes are at work'), 10_000)).toBe(true);
+    await sleep(1000);
+    for (const dir of entries) expect(fs.existsSync(dir), dir).toBe(true);
+
+    // The other node stopped renewing (it died): the next start removes what it left.
+    sql('update nodes set seen_at = ? where id = ?', new Date(Date.now() - 5 * 60_000).toISOString(), 'other');
+    await hub.stop();
+    hub = await startHubgate({ dataDir, env: ENV });
+    expect(await poll(() => entries.every((dir) => !fs.existsSync(dir)), 10_000)).toBe(true);
+    expect(hub.log()).not.toContain('other hubgate processes are at work');
+    await hub.stop();
   }, 60_000);
 });

@@ -295,6 +295,21 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0014_node_presence': {
+    async up(db: Kysely<any>) {
+      // The serving processes on the database, on whatever machine, each renewing its row while it
+      // runs: a process starting knows whether others may be at work on the shared data directory,
+      // whose files it must then not take for a crash's leftovers.
+      await db.schema
+        .createTable('nodes')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('hostname', 'text', (c) => c.notNull())
+        .addColumn('pid', 'integer', (c) => c.notNull())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('seen_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -199,6 +199,15 @@ export interface SecretsTable {
   created_at: string;
 }
 
+/** A serving process, renewed while it runs (src/db/nodes.ts). */
+export interface NodesTable {
+  id: string;
+  hostname: string;
+  pid: number;
+  started_at: string;
+  seen_at: string;
+}
+
 export interface Database {
   accounts: AccountsTable;
   memberships: MembershipsTable;
@@ -218,4 +227,5 @@ export interface Database {
   repo_redirects: RepoRedirectsTable;
   ssh_keys: SshKeysTable;
   secrets: SecretsTable;
+  nodes: NodesTable;
 }
