@@ -258,7 +258,8 @@ async function runPrimary(cfg: Config): Promise<void> {
   const { transfers } = await openLfs(cfg, db, log);
   // Everything it removes was written before this process started, so before any worker existed.
   const startUp = startUpWork(cfg, db, log, transfers);
-  const primary = startWorkers({ workers: cfg.workers, log, shutdownTimeoutMs: cfg.shutdownTimeoutMs });
+  // A stopping worker serves on for the shutdown delay, then drains: both count before the primary kills it.
+  const primary = startWorkers({ workers: cfg.workers, log, shutdownTimeoutMs: cfg.shutdownDelayMs + cfg.shutdownTimeoutMs });
   const stop = () => {
     log.info('shutting down: telling the workers to stop');
     primary.stop();

@@ -191,6 +191,19 @@ describe('two nodes on one data directory', () => {
     expect((await info(b)).sha).toBe(third);
     expect(await readme(b)).toContain('# third card');
   }, 60_000);
+
+  it('the v2 capability advertisement each node keeps follows a change of the repo\'s config made elsewhere', async () => {
+    ok(await a.cli(['repo', 'create', 'alice/adv']), 'repo create');
+    const v2 = async (hub: Hubgate) => {
+      const res = await fetch(`${hub.url}/alice/adv.git/info/refs?service=git-upload-pack`, { headers: { Authorization: `Bearer ${token}`, 'Git-Protocol': 'version=2' } });
+      expect(res.status).toBe(200);
+      return Buffer.from(await res.arrayBuffer()).toString('latin1');
+    };
+    for (const hub of [a, b]) expect(await v2(hub)).not.toMatch(/session-id/);
+    // Changed by git on another machine (an operator, another node): both nodes answer the new capabilities.
+    ok(await git(['config', '--file', path.join(a.repoDir('alice/adv'), 'config'), 'transfer.advertiseSID', 'true'], a.dataDir), 'git config');
+    for (const hub of [a, b]) expect(await v2(hub)).toMatch(/session-id=/);
+  }, 60_000);
 });
 
 describe('a multipart upload hashed by a node that died before committing it, taken over by another node (s3)', () => {
