@@ -78,6 +78,7 @@ const schema = z.object({
   metricsListen: hostPort.optional(),
   workers: z.coerce.number().int().min(1, 'use at least 1 (1: one process, no primary)').max(256, 'use at most 256'),
   shutdownTimeoutMs: millis,
+  shutdownDelayMs: millis,
   blobCacheSize: count,
   accelRedirect: z
     .string()
@@ -151,6 +152,9 @@ export const SETTINGS: Record<keyof Parsed, { env: string; flag?: string; fallba
   // process. On SIGTERM requests in flight get shutdownTimeoutMs to finish.
   workers: { env: 'HUBGATE_WORKERS', flag: '--workers', fallback: String(os.availableParallelism()) },
   shutdownTimeoutMs: { env: 'HUBGATE_SHUTDOWN_TIMEOUT_MS', fallback: '30000' },
+  // Behind a load balancer that polls /readyz: how long a stopping node keeps serving (and
+  // answering /readyz with 503) before it stops accepting connections.
+  shutdownDelayMs: { env: 'HUBGATE_SHUTDOWN_DELAY_MS', fallback: '0' },
   // Git files over 64 KiB are served from a copy per blob under DATA/cache/blobs (src/git/blob-cache.ts), at most this many bytes in all; 0: off.
   blobCacheSize: { env: 'HUBGATE_BLOB_CACHE_SIZE', fallback: String(GiB) },
   // Behind nginx: file bodies are sent by the proxy (X-Accel-Redirect to this internal location), hubgate only authorises.

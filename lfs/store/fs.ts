@@ -103,6 +103,14 @@ export function createFsStore(root: string, urls: HubUrls): FsStore {
     transferHandlers(deps) {
       return fsTransferHandlers(deps, this);
     },
+    async ready() {
+      // Objects reach objects/ by a rename from tmp/: both there, and tmp/ takes a file (a
+      // leftover of a crash here is swept with the other scratch files).
+      for (const dir of [objects, staging]) if (!(await fsp.stat(dir)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+      const probe = path.join(tmp, crypto.randomUUID());
+      await (await fsp.open(probe, 'wx')).close();
+      await fsp.rm(probe, { force: true });
+    },
     async stat(oid) {
       return sizeOf(objectPath(oid));
     },
