@@ -73,6 +73,24 @@ describe('PostgreSQL', () => {
     }
   });
 
+  it('the push hooks reach PostgreSQL: a pointer to an object the repo lacks is refused, a push is audited', async () => {
+    const hub = await startHubgate({ db: 'postgres' });
+    try {
+      const token = await hub.userWithToken('alice');
+      expect((await hub.cli(['repo', 'create', 'alice/m'])).code).toBe(0);
+      const pointer = `version https://git-lfs.github.com/spec/v1\noid sha256:${'ab'.repeat(32)}\nsize 5\n`;
+      await expect(hub.pushFiles('alice/m', token, { 'w.bin': pointer })).rejects.toThrow(/names an object this repository does not have/);
+      const tip = await hub.pushFiles('alice/m', token, { 'README.md': 'hello\n' });
+      const audit = await hub.cli(['audit', '--repo', 'alice/m']);
+      expect(audit.code, audit.stderr).toBe(0);
+      const pushes = audit.stdout.split('\n').filter((line) => / alice push models\/alice\/m /.test(line));
+      expect(pushes).toHaveLength(1);
+      expect(pushes[0]).toContain(`new=${tip}`);
+    } finally {
+      await hub.stop();
+    }
+  });
+
   it("the git hooks' connection refuses writes (every transaction read-only)", async () => {
     const url = await createTestDatabase();
     const where: DbLocation = { dataDir: tempDir(), databaseUrl: url };
