@@ -1,6 +1,7 @@
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createAccount, setMembershipKeepingAdmin } from '../src/db/accounts.ts';
 import { type DbLocation, openDb } from '../src/db/index.ts';
 import { BIN, createTestDatabase, dropTestDatabase, run, startHubgate, tempDir } from './helpers/hubgate.ts';
 
@@ -88,6 +89,18 @@ describe('PostgreSQL', () => {
       expect(pushes[0]).toContain(`new=${tip}`);
     } finally {
       await hub.stop();
+    }
+  });
+
+  it("two demotions of an org's two admins at once: one passes, one is refused (each round)", async () => {
+    const db = await openDb({ dataDir: tempDir(), databaseUrl: await createTestDatabase() });
+    opened.push(db);
+    const [a, b] = [await createAccount(db, { name: 'a', kind: 'user' }), await createAccount(db, { name: 'b', kind: 'user' })];
+    for (let round = 0; round < 20; round++) {
+      const org = await createAccount(db, { name: `org${round}`, kind: 'org' });
+      for (const u of [a, b]) expect(await setMembershipKeepingAdmin(db, org.id, u.id, 'admin')).toBe('set');
+      const outcomes = await Promise.all([a, b].map((u) => setMembershipKeepingAdmin(db, org.id, u.id, 'read')));
+      expect(outcomes.sort()).toEqual(['last-admin', 'set']);
     }
   });
 
