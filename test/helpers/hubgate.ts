@@ -180,7 +180,9 @@ export interface Hubgate {
  * ends (not at stop: a restart on the same data passes `env: { HUBGATE_DATABASE_URL: first.databaseUrl }`).
  */
 export async function startHubgate(opts: { env?: NodeJS.ProcessEnv; dataDir?: string; port?: number; db?: DatabaseKind } = {}): Promise<Hubgate> {
-  const db = opts.db ?? (opts.env?.HUBGATE_DATABASE_URL ? 'postgres' : 'sqlite');
+  // HUBGATE_TEST_DB=postgres runs a whole test file's servers on PostgreSQL (to try a file there;
+  // a file that restarts a server on its data directory needs the URL passed, see above).
+  const db = opts.db ?? (opts.env?.HUBGATE_DATABASE_URL ? 'postgres' : process.env.HUBGATE_TEST_DB === 'postgres' ? 'postgres' : 'sqlite');
   const ownDatabase = db === 'postgres' && !opts.env?.HUBGATE_DATABASE_URL ? await createTestDatabase() : undefined;
   const databaseUrl = ownDatabase ?? opts.env?.HUBGATE_DATABASE_URL;
   opts = { ...opts, env: { ...opts.env, ...(databaseUrl ? { HUBGATE_DATABASE_URL: databaseUrl } : {}) } };
