@@ -62,6 +62,7 @@ const schema = z.object({
   gitSlotWaitMs: millis,
   sweepIntervalMs: z.coerce.number().int().min(100).max(2 ** 31 - 1),
   lfsMaxObjectSize: bytes,
+  lfsFsync: bool,
   s3TimeoutMs: z.coerce.number().int().min(100).max(10 * 60 * 1000),
   lfsGcGraceMs: z.string().transform((s, ctx) => {
     const ms = parseDuration(s);
@@ -139,6 +140,8 @@ export const SETTINGS: Record<keyof Parsed, { env: string; flag?: string; fallba
   sweepIntervalMs: { env: 'HUBGATE_SWEEP_INTERVAL_MS', fallback: String(10 * 60 * 1000) },
   // The largest LFS object a batch accepts: S3's own limit for one object, 5 TiB.
   lfsMaxObjectSize: { env: 'HUBGATE_LFS_MAX_OBJECT_SIZE', fallback: String(5 * 1024 * GiB) },
+  // Whether the fs store syncs an uploaded object to disk (one fsync) before it is kept; off only where losing uploads of the last seconds in a power cut is acceptable.
+  lfsFsync: { env: 'HUBGATE_LFS_FSYNC', fallback: 'true' },
   // How long an S3 connection may take to open, and a request may stay silent, before it is given up.
   s3TimeoutMs: { env: 'HUBGATE_S3_TIMEOUT_MS', fallback: '15000' },
   // LFS garbage collection (src/services/lfs-gc.ts): how long an object stays after its last link
