@@ -182,7 +182,8 @@ export function createTransfers(deps: { uploads: UploadsPort; store: ObjectStore
    * Hashes a completed multipart upload (S3 gives no whole-object checksum for one) while holding
    * its claim, then links it, or discards it when the bytes do not match the oid. A storage fault
    * leaves it claimed until the claim lapses; then whoever looks next (verify, the sweep) goes on.
-   * A match is recorded before the commit, so a hasher taking over after a crash only commits.
+   * A match is recorded before the commit, so a hasher taking over after a crash that finds the
+   * bytes already committed only links them; finding them still staged, it hashes them again.
    */
   async function hashUnderClaim(row: UploadRow, claim: string): Promise<void> {
     const u = staged(row, NOWHERE);
@@ -192,23 +193,25 @@ export function createTransfers(deps: { uploads: UploadsPort; store: ObjectStore
     }, HEARTBEAT_MS);
     heartbeat.unref();
     try {
-      if (!row.hashedAt) {
-        const sha256 = await hashStaged(u, () => held);
-        // Lost the claim (this process stalled past it): whoever took it over finishes the upload.
-        if (sha256 === null || !(await uploads.renewClaim(row.id, 'hashing', claim, claimUntil()))) return;
-        if (sha256 !== row.oid) {
-          log.error({ repo: row.repoId, oid: row.oid, sha256, upload: row.id }, 'LFS MULTIPART UPLOAD DOES NOT MATCH ITS OID: object deleted, not linked');
-          await store.discardStaged(u);
-          await uploads.finishClaim(row.id, 'hashing', claim, 'failed');
-          return;
-        }
-        if (!(await uploads.markHashed(row.id, 'hashing', claim))) return;
-      } else if ((await store.stagedSize(u)) === null && (await store.stat(row.oid)) === row.size) {
+      if (row.hashedAt && (await store.stagedSize(u)) === null && (await store.stat(row.oid)) === row.size) {
         // Matched and committed before a crash: only the link is missing.
         await uploads.linkObject(row.repoId, row.oid, row.size);
         await uploads.finishClaim(row.id, 'hashing', claim, 'done');
         return;
       }
+      // Hashed here even when a hasher that died had matched them (hashed_at): the store commits
+      // only the version of the staged bytes this process read (s3: their ETag), which a hasher
+      // on another node, or before a restart, cannot hand over.
+      const sha256 = await hashStaged(u, () => held);
+      // Lost the claim (this process stalled past it): whoever took it over finishes the upload.
+      if (sha256 === null || !(await uploads.renewClaim(row.id, 'hashing', claim, claimUntil()))) return;
+      if (sha256 !== row.oid) {
+        log.error({ repo: row.repoId, oid: row.oid, sha256, upload: row.id }, 'LFS MULTIPART UPLOAD DOES NOT MATCH ITS OID: object deleted, not linked');
+        await store.discardStaged(u);
+        await uploads.finishClaim(row.id, 'hashing', claim, 'failed');
+        return;
+      }
+      if (!(await uploads.markHashed(row.id, 'hashing', claim))) return;
       await settleDeletion(row.oid);
       await store.commitStaged(u);
       await uploads.linkObject(row.repoId, row.oid, row.size);

@@ -76,6 +76,11 @@ export interface ObjectStore {
    * Stores whose clients send and fetch bytes from the store directly (s3) leave it out.
    */
   transferHandlers?(deps: TransferDeps): TransferHandlers;
+  /**
+   * The cheapest proof that the store can be used now (fs: its folders are there and take a new
+   * file; s3: the bucket answers a HEAD), for /readyz; throws otherwise. `signal` ends it at its deadline.
+   */
+  ready(signal: AbortSignal): Promise<void>;
   /** Size of the stored object, or null when the store does not have it. */
   stat(oid: string): Promise<number | null>;
   /**

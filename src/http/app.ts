@@ -58,6 +58,13 @@ export function createApp(ctx: AppContext, lfs: LfsMount, limits: Limits = creat
     res.locals.route = 'healthz';
     res.json({ status: 'ok' });
   });
+  // For load balancers: 200 when this node can work (database, object store, repos' storage
+  // each answered within its deadline), 503 naming what failed, or while the node is stopping.
+  app.get('/readyz', async (_req, res) => {
+    res.locals.route = 'readyz';
+    const report = await ctx.readiness.report();
+    res.status(report.status === 'ready' ? 200 : 503).set('Cache-Control', 'no-store').json(report);
+  });
   // With HUBGATE_METRICS_LISTEN, /metrics is on that address only (src/server.ts).
   if (!ctx.cfg.metricsListen) app.get('/metrics', metricsHandler(ctx));
 
