@@ -7,8 +7,8 @@ import path from 'node:path';
 
 export interface Signer {
   sign(claims: Record<string, string | number>, ttlSeconds: number): string;
-  /** The claims of a valid, unexpired token whose purpose matches; null otherwise. */
-  verify(token: unknown, purpose: string): Record<string, string | number> | null;
+  /** The claims of a valid, unexpired token whose purpose matches (is one of `purpose`); null otherwise. */
+  verify(token: unknown, purpose: string | readonly string[]): Record<string, string | number> | null;
 }
 
 /** The signing key lives in the data directory, created on first use and readable only by hubgate. */
@@ -47,7 +47,8 @@ export function loadSigner(dataDir: string): Signer {
       } catch {
         return null;
       }
-      if (claims.p !== purpose || typeof claims.exp !== 'number' || claims.exp < Date.now() / 1000) return null;
+      const purposeMatches = typeof purpose === 'string' ? claims.p === purpose : purpose.includes(claims.p as string);
+      if (!purposeMatches || typeof claims.exp !== 'number' || claims.exp < Date.now() / 1000) return null;
       return claims;
     },
   };

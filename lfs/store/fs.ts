@@ -5,6 +5,7 @@ import path from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OID } from '../protocol.js';
+import { UPLOAD_PURPOSE } from '../signed-links.js';
 import { ByteMismatch } from './byte-mismatch.js';
 import { type FsTransferStore, fsTransferHandlers } from './fs-routes.js';
 import type { HubUrls, ObjectStore, PartEtag, StagedUpload, Target } from './types.js';
@@ -110,10 +111,9 @@ export function createFsStore(root: string, urls: HubUrls): FsStore {
       return { href: urls.signed(where, `objects/${oid}`, { p: 'get', o: oid, s: size, c: userId ?? 0 }, ttl) };
     },
     async uploadTarget(u, ttl): Promise<Target> {
-      return {
-        href: urls.signed(u, `objects/${u.oid}`, { p: 'put', u: u.id, o: u.oid, s: u.size }, ttl),
-        header: { 'Content-Type': 'application/octet-stream' },
-      };
+      // One token for the PUT and the verify that follows it (purpose 'upload': both routes take it).
+      const [href, verifyHref] = urls.signedEach(u, [`objects/${u.oid}`, 'objects/verify'], { p: UPLOAD_PURPOSE, u: u.id, o: u.oid, s: u.size }, ttl);
+      return { href, header: { 'Content-Type': 'application/octet-stream' }, verifyHref };
     },
     async writeStaged(u, body) {
       await writeChecked(body, stagedPath(u), (sha256, size) => {

@@ -19,8 +19,9 @@ declare module 'http' {
 }
 
 /** What a request's log lines say about it. */
-function requestFields(req: IncomingMessage): { method: string | undefined; path: string; remoteAddress: string | undefined } {
-  const url = req.url ?? '';
+function requestFields(req: IncomingMessage & { originalUrl?: string }): { method: string | undefined; path: string; remoteAddress: string | undefined } {
+  // As sent: routers mounted on a path take it off req.url while they run.
+  const url = req.originalUrl ?? req.url ?? '';
   const query = url.indexOf('?');
   return { method: req.method, path: query < 0 ? url : url.slice(0, query), remoteAddress: req.socket?.remoteAddress };
 }
