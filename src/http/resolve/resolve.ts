@@ -35,6 +35,8 @@ const DOWNLOAD_TTL_SECONDS = 3600;
  * `raw`: the file as git stores it, a Git LFS pointer as text rather than a redirect to its object (/raw/...).
  */
 export function downloadHandler(ctx: AppContext, store: ObjectStore, blobs: BlobCache, opts: { raw?: boolean } = {}): RequestHandler {
+  // The same for every request: built once.
+  const env = gitEnv(ctx.cfg.dataDir);
   return async (req: Request, res: Response) => {
     const target = res.locals.resolveTarget as ResolveTarget;
     // Names match case-insensitively, directories do not: from here on, the repo's stored spelling.
@@ -44,8 +46,6 @@ export function downloadHandler(ctx: AppContext, store: ObjectStore, blobs: Blob
       ctx.log.error({ repo: repoId }, 'repository row exists but its directory is missing');
       return apiError(res, 404, `Repository not found: ${repoIdOf(requested)}`, { code: 'RepoNotFound' });
     }
-    const env = gitEnv(ctx.cfg.dataDir);
-
     const commit = await resolveCommit(dir, env, target.revision);
     if (!commit) return revisionNotFound(res, repoId, target.revision);
     const found = { 'X-Repo-Commit': commit };
