@@ -3,7 +3,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 
 // One log line per request, when its answer is done: "request completed" (or "request aborted"
-// when the client went away first, "request errored" at level error for a 5xx), with the method,
+// when the client went away first, "request errored" for a 5xx), at level info, with the method,
 // the path without its query string (signed URLs carry tokens there), the client's address, the
 // status, the time taken in ms and the user, if any. No headers: they carry credentials. This is
 // the line pino-http wrote, written directly: the request's own child logger (req.log, for the
@@ -62,12 +62,10 @@ export function requestLog(log: Logger): RequestHandler {
       const caller = res.locals.caller;
       const line: Record<string, unknown> = { req: requestFields(req), res: { statusCode: res.statusCode }, responseTime: Date.now() - start };
       if (caller?.kind === 'user') line.user = caller.user.name;
-      if (res.statusCode >= 500) {
-        line.err = new Error(`failed with status code ${res.statusCode}`);
-        log.error(line, 'request errored');
-      } else {
-        log.info(line, res.writableEnded ? 'request completed' : 'request aborted');
-      }
+      // At level info, as pino-http wrote them: a 5xx the server answers on purpose (501, 503) is
+      // no error of the server's; real faults are logged where they happen, at level error.
+      if (res.statusCode >= 500) line.err = new Error(`failed with status code ${res.statusCode}`);
+      log.info(line, res.statusCode >= 500 ? 'request errored' : res.writableEnded ? 'request completed' : 'request aborted');
     };
     res.once('finish', done);
     res.once('close', done);
