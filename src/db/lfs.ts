@@ -18,7 +18,7 @@ const LINKED_SIZE = 'SELECT lfs_objects.size AS size FROM lfs_links INNER JOIN l
 
 /** The size of the object when it is linked to the repo; undefined otherwise. */
 export async function linkedSize(db: Db, repoId: number, oid: string): Promise<number | undefined> {
-  const { rows } = await db.executeQuery<{ size: number }>(CompiledQuery.raw(LINKED_SIZE, [repoId, oid]));
+  const { rows } = await db.executeQuery<{ size: number }>(rawQuery(db, LINKED_SIZE, [repoId, oid]));
   return rows[0]?.size;
 }
 
