@@ -5,8 +5,8 @@ import crypto from 'node:crypto';
 
 export interface Signer {
   sign(claims: Record<string, string | number>, ttlSeconds: number): string;
-  /** The claims of a valid, unexpired token whose purpose matches; null otherwise. */
-  verify(token: unknown, purpose: string): Record<string, string | number> | null;
+  /** The claims of a valid, unexpired token whose purpose matches (is one of `purpose`); null otherwise. */
+  verify(token: unknown, purpose: string | readonly string[]): Record<string, string | number> | null;
 }
 
 /**
@@ -35,7 +35,8 @@ export function createSigner(key: Buffer): Signer {
       } catch {
         return null;
       }
-      if (claims.p !== purpose || typeof claims.exp !== 'number' || claims.exp < Date.now() / 1000) return null;
+      const purposeMatches = typeof purpose === 'string' ? claims.p === purpose : purpose.includes(claims.p as string);
+      if (!purposeMatches || typeof claims.exp !== 'number' || claims.exp < Date.now() / 1000) return null;
       return claims;
     },
   };

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { type ByteRange, etagMatches, rangeOf } from '../../src/util/byte-range.js';
 import { sendFileRange } from '../../src/util/send-file.js';
 import { deny, lfsError, lfsRepoOf } from '../http.js';
-import { claimsFor, INVALID_LINK } from '../signed-links.js';
+import { claimsFor, INVALID_LINK, UPLOAD_PURPOSE } from '../signed-links.js';
 import { staged } from '../transfers.js';
 import { ByteMismatch } from './byte-mismatch.js';
 import type { StagedUpload, TransferDeps, TransferHandlers } from './types.js';
@@ -29,7 +29,8 @@ export function fsTransferHandlers({ signer, links, accelRedirect }: TransferDep
   /** Checks a transfer PUT against its signed token and the declared length before reading any byte. */
   async function openPut(req: Request, res: Response, purpose: 'put' | 'part') {
     const { ref, where } = lfsRepoOf(res);
-    const claims = claimsFor(signer, req, purpose, where);
+    // A basic upload's PUT also takes the token it shares with its verify URL.
+    const claims = claimsFor(signer, req, purpose === 'put' ? ['put', UPLOAD_PURPOSE] : purpose, where);
     const row = claims && (await links.uploadIn(ref, String(claims.u)));
     if (!claims || !row || row.state !== 'open') {
       lfsError(req, res, 401, INVALID_LINK);

@@ -4,6 +4,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { OID } from '../protocol.js';
+import { UPLOAD_PURPOSE } from '../signed-links.js';
 import { ByteMismatch } from './byte-mismatch.js';
 import { type FsTransferStore, fsTransferHandlers } from './fs-routes.js';
 import { receiveFile } from './receive-file.js';
@@ -147,10 +148,9 @@ export function createFsStore(root: string, urls: HubUrls, opts: FsStoreOptions 
       return { href: urls.signed(where, `objects/${oid}`, { p: 'get', o: oid, s: size, c: userId ?? 0 }, ttl) };
     },
     async uploadTarget(u, ttl): Promise<Target> {
-      return {
-        href: urls.signed(u, `objects/${u.oid}`, { p: 'put', u: u.id, o: u.oid, s: u.size }, ttl),
-        header: { 'Content-Type': 'application/octet-stream' },
-      };
+      // One token for the PUT and the verify that follows it (purpose 'upload': both routes take it).
+      const [href, verifyHref] = urls.signedEach(u, [`objects/${u.oid}`, 'objects/verify'], { p: UPLOAD_PURPOSE, u: u.id, o: u.oid, s: u.size }, ttl);
+      return { href, header: { 'Content-Type': 'application/octet-stream' }, verifyHref };
     },
     async writeStaged(u, body) {
       await writeChecked(body, stagedPath(u), (sha256, size) => {
