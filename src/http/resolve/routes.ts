@@ -8,6 +8,7 @@ import { parseRepoPath } from '../repo-path.js';
 import { createBlobCache } from '../../git/blob-cache.js';
 import { sessionOf } from '../session-cookie.js';
 import { downloadHandler } from './resolve.js';
+import type { XetService } from '../../services/xet.js';
 import { parseResolveTarget } from './resolve-path.js';
 
 // The resolve surface: HEAD|GET /{datasets/|spaces/}{ns}/{name}[.git]/resolve/{revision}/{path}
@@ -26,7 +27,8 @@ const RESOLVE_REST = /^\/(?:resolve|raw)(\/|$)/;
 /** /raw/{revision}/{path}: the file as git stores it. */
 const RAW = /^\/raw(?:\/.*)?$/;
 
-export function resolveRoutes(ctx: AppContext, store: ObjectStore): Router {
+/** `xet`: with Xet storage on, files stored through Xet are also announced to Xet clients (resolve.ts). */
+export function resolveRoutes(ctx: AppContext, store: ObjectStore, xet?: XetService): Router {
   // A moved repo's old name: 307 to the new one, as the Hub answers.
   const guard = repoGuard(ctx, apiDenial, redirectMoved(307));
   const page = pageSession(ctx);
@@ -35,7 +37,7 @@ export function resolveRoutes(ctx: AppContext, store: ObjectStore): Router {
   // Paths are matched as sent: no case folding.
   const router = Router({ caseSensitive: true, strict: true });
   //   method   path       checks                authorised by     handler
-  router.get(   RESOLVE,   resolveTarget, page,  guard('read'),    downloadHandler(ctx, store, blobs));  // GET and HEAD
+  router.get(   RESOLVE,   resolveTarget, page,  guard('read'),    downloadHandler(ctx, store, blobs, { xet }));  // GET and HEAD
   router.get(   RAW,       rawNamed, resolveTarget, page, guard('read'), downloadHandler(ctx, store, blobs, { raw: true }));
   router.all(   RESOLVE,                                           methodNotAllowed);
   router.all(   RAW,                                               methodNotAllowed);
