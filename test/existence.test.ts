@@ -99,7 +99,8 @@ describe('existence and metadata with the fs store', () => {
   const config = '{"model_type": "bert"}\n';
 
   beforeAll(async () => {
-    hub = await startHubgate();
+    // Xet storage off: what hubgate sends when it speaks Git LFS only (test/xet.test.ts: Xet on).
+    hub = await startHubgate({ env: { HUBGATE_XET: 'off' } });
     alice = await hub.userWithToken('alice');
     bob = await hub.userWithToken('bob');
     bobRead = ok(await hub.cli(['token', 'create', 'bob', '--role', 'read']), 'token create');
