@@ -9,7 +9,8 @@ import { baseUrlOf } from '../urls.js';
 // signed grant for one repo and operation, checked against the repo still existing); the fetch
 // route, by the signed range in its URL. Errors are JSON `{"error"}` with a status that says
 // what to do (400 for a bad xorb or shard, 401 for a missing or expired token, 404 for what the
-// token's repo does not hold).
+// token's repo does not hold). Handlers catch their own errors: the error renderer below only
+// sees those of the routes above.
 
 const HASH = '[0-9a-f]{64}';
 
@@ -26,7 +27,7 @@ export function xetRoutes(ctx: AppContext, xet: XetService): Router {
   router.get(       '/v1/reconstructions/:hash',                    named('xet-reconstruction'), granted(xet, 'read'), reconstruction(ctx, xet, 1));
   router.get(       '/v2/reconstructions/:hash',                    named('xet-reconstruction'), granted(xet, 'read'), reconstruction(ctx, xet, 2));
   router.get(       '/fetch/:hash',                                 named('xet-fetch'), /* signed range */        fetchRange(xet));
-  router.use((req, res) => casError(res, 404, `no CAS endpoint ${req.method} /cas${req.path.slice(0, 100)}`));
+  // Other paths under /cas fall through: a user or org named "cas" has its repos' pages, git and resolve routes there.
   router.use((err: Error & { status?: number; type?: string }, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
     const status = typeof err.status === 'number' ? err.status : 500;
