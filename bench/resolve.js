@@ -66,8 +66,7 @@ const HUBGATE_ENV = opt.workers ? { HUBGATE_WORKERS: opt.workers } : {};
 // The regular file has to fit git's push policy: raise the limit well above it for the bench.
 const MAX_FILE_SIZE = Math.max(CFG.fileSize * 2, 16 * MiB);
 
-// hubgate's data (and nginx's root) live outside bench/.work: the fs store's download (express
-// sendFile) answers 404 when the object's absolute path has a dot-directory in it (see lfs.js).
+// hubgate's data (and nginx's root) live in TMPDIR, outside the repo.
 const WORK = path.join(os.tmpdir(), `hubgate-resolve-bench-${process.pid}`);
 const DATA_DIR = path.join(WORK, 'data');
 const WWW_DIR = path.join(WORK, 'www');
@@ -397,7 +396,7 @@ async function main() {
     return nowMs() - t0;
   });
   results.rss = { ...stopRss(), vmHwmAfter2Mb: hwmAfter2Mb, afterStartMb: hubStartRssMb, method: 'VmHWM after resetting it (clear_refs 5) before (2), read after (3); VmRSS sampled every 20 ms' };
-  log(`  hubgate RSS: ${results.rss.baseMb.toFixed(1)} MB before (2), peak ${results.rss.peakMb.toFixed(1)} MB during (2)+(3)`);
+  log(`  hubgate RSS: ${results.rss.baseMb.toFixed(1)} MB before (2), peak ${results.rss.peakMb.toFixed(1)} MB during (2)+(3) (each process's own peak: ${results.rss.processes.map((p) => `${p.role} ${p.peakMb.toFixed(1)}`).join(', ')})`);
 
   log(`(4) ${CFG.heads} sequential HEADs, ${CFG.runs} runs (+1 warm-up); the median request of each run`);
   const headRun = (expect) => async (t) => {
@@ -431,7 +430,7 @@ async function main() {
   const notes = [
     `load average (1/5/15 min) ${loadStart.map((x) => x.toFixed(2)).join(' / ')} at the start, ${loadEnd.map((x) => x.toFixed(2)).join(' / ')} at the end, on ${os.cpus().length} CPUs${busy ? ': the machine was busy, treat small differences as noise' : ''}.`,
     `hubgate: anonymous requests to a public repo; (1) and (4) by an in-process keep-alive node client; (2) and (3) by curl -L to /dev/null (curl's time_total in (2), wall time for all in (3)). nginx: static files, sendfile on, ${os.cpus().length} workers.`,
-    `hubgate RSS: ${hubStartRssMb.toFixed(1)} MB after start, ${results.rss.baseMb.toFixed(1)} MB before (2), VmHWM ${results.rss.vmHwmAfter2Mb.toFixed(1)} MB after (2), peak ${results.rss.peakMb.toFixed(1)} MB during (2)+(3) (${results.rss.method}).`,
+    `hubgate RSS (primary and workers together): ${hubStartRssMb.toFixed(1)} MB after start, ${results.rss.baseMb.toFixed(1)} MB before (2), VmHWM ${results.rss.vmHwmAfter2Mb.toFixed(1)} MB after (2), peak ${results.rss.peakMb.toFixed(1)} MB during (2)+(3) (${results.rss.method}); each process's own peak: ${results.rss.processes.map((p) => `${p.role} ${p.peakMb.toFixed(1)} MB`).join(', ')}.`,
     `runs: ${CFG.runs} per measurement after one untimed warm-up, order alternated every run; (1) ${CFG.seqGets} GETs per run, (4) ${CFG.heads} HEADs per run. dist: ${build}.`,
   ];
   const md = [

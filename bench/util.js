@@ -218,19 +218,47 @@ export function resetPeakRss(pid) {
 
 /**
  * Starts sampling a process's memory: VmRSS every 20 ms, and VmHWM after resetting it
- * (clear_refs 5). The function returned stops and gives the figures in MB.
+ * (clear_refs 5). With hubgate's workers, `pid` is the primary: the figures are then of the
+ * primary and its workers together (`peakMb`: the largest sum seen at once, or the sum of their
+ * VmHWM, whichever is larger) and of the largest worker (`largestWorkerPeakMb`: the highest
+ * peak of any one worker, or of the single process without workers; `processes` has each one's). The function returned stops
+ * and gives the figures in MB.
  */
 export function rssSampler(pid) {
   const hwmReset = resetPeakRss(pid);
   const baseKb = procStatusKb(pid, 'VmRSS') ?? 0;
   let peakKb = baseKb;
+  /** Each process's own highest sample (pid -> kB), workers replaced during the run included. */
+  const own = new Map();
+  const sampleEach = () => {
+    for (const p of [pid, ...nodeChildren(pid)]) {
+      const kb = ownStatusKb(p, 'VmRSS');
+      if (kb && kb > (own.get(p) ?? 0)) own.set(p, kb);
+    }
+  };
+  sampleEach();
   const timer = setInterval(() => {
     const kb = procStatusKb(pid, 'VmRSS');
     if (kb && kb > peakKb) peakKb = kb;
+    sampleEach();
   }, 20);
   return () => {
     clearInterval(timer);
     const hwm = hwmReset ? procStatusKb(pid, 'VmHWM') : null;
-    return { baseMb: baseKb / 1024, sampledPeakMb: peakKb / 1024, vmHwmMb: hwm == null ? null : hwm / 1024, peakMb: Math.max(peakKb, hwm ?? 0) / 1024, hwmReset };
+    // VmHWM of each process still running, after the reset: catches a peak between two samples.
+    for (const p of [pid, ...nodeChildren(pid)]) {
+      const kb = hwmReset ? ownStatusKb(p, 'VmHWM') : null;
+      if (kb && kb > (own.get(p) ?? 0)) own.set(p, kb);
+    }
+    const processes = [...own].map(([p, kb]) => ({ pid: p, role: p === pid ? (own.size > 1 ? 'primary' : 'single process') : 'worker', peakMb: kb / 1024 }));
+    return {
+      baseMb: baseKb / 1024,
+      sampledPeakMb: peakKb / 1024,
+      vmHwmMb: hwm == null ? null : hwm / 1024,
+      peakMb: Math.max(peakKb, hwm ?? 0) / 1024,
+      largestWorkerPeakMb: Math.max(0, ...processes.filter((x) => x.role !== 'primary').map((x) => x.peakMb)),
+      processes,
+      hwmReset,
+    };
   };
 }

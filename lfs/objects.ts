@@ -3,7 +3,7 @@ import { HubgateError } from '../src/domain/errors.js';
 import { answerFault, callerOf, guardedRepo, type JsonReader, type LfsRepo, lfsError, lfsJson, lfsRepoOf } from './http.js';
 import type { DownloadsPort, LfsAction, LinksPort, XetBatchPort } from './ports.js';
 import { type BatchRequest, batchRequest, MAX_BATCH_OBJECTS, multipartCompletion, type ObjectResult, OID, verifyRequest } from './protocol.js';
-import { claimsFor, INVALID_LINK } from './signed-links.js';
+import { claimsFor, INVALID_LINK, UPLOAD_PURPOSE } from './signed-links.js';
 import type { Signer } from './signing.js';
 import { ByteMismatch } from './store/byte-mismatch.js';
 import type { Transfers } from './transfers.js';
@@ -76,7 +76,7 @@ export function objectHandlers(signer: Signer, transfers: Transfers, links: Link
 
   const verify: RequestHandler = async (req, res) => {
     const { ref, where } = lfsRepoOf(res);
-    const claims = claimsFor(signer, req, 'verify', where);
+    const claims = claimsFor(signer, req, ['verify', UPLOAD_PURPOSE], where);
     if (!claims) return lfsError(req, res, 401, INVALID_LINK, { 'LFS-Authenticate': 'Basic realm="hubgate"' });
     const body = await readJson(req, res);
     if (body === undefined) return;

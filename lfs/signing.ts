@@ -1,31 +1,19 @@
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 
 // Short-lived signed tokens for URLs that must authorize themselves (clients such as
 // huggingface_hub send no Authorization header to transfer and completion hrefs).
 
 export interface Signer {
   sign(claims: Record<string, string | number>, ttlSeconds: number): string;
-  /** The claims of a valid, unexpired token whose purpose matches; null otherwise. */
-  verify(token: unknown, purpose: string): Record<string, string | number> | null;
+  /** The claims of a valid, unexpired token whose purpose matches (is one of `purpose`); null otherwise. */
+  verify(token: unknown, purpose: string | readonly string[]): Record<string, string | number> | null;
 }
 
-/** The signing key lives in the data directory, created on first use and readable only by hubgate. */
-export function loadSigner(dataDir: string): Signer {
-  const file = path.join(dataDir, 'signing.key');
-  let key: Buffer;
-  try {
-    key = fs.readFileSync(file);
-  } catch {
-    fs.mkdirSync(dataDir, { recursive: true });
-    try {
-      fs.writeFileSync(file, crypto.randomBytes(32), { mode: 0o600, flag: 'wx' });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    key = fs.readFileSync(file);
-  }
+/**
+ * A signer with `key`, which every node shares (the composition root reads it from the database),
+ * so a URL signed by one node is verified by any other.
+ */
+export function createSigner(key: Buffer): Signer {
   // Imported once as a key object: an HMAC from raw key bytes imports them again every time (half its cost).
   const secret = crypto.createSecretKey(key);
   const mac = (body: string) => crypto.createHmac('sha256', secret).update(body).digest('base64url');
@@ -47,7 +35,8 @@ export function loadSigner(dataDir: string): Signer {
       } catch {
         return null;
       }
-      if (claims.p !== purpose || typeof claims.exp !== 'number' || claims.exp < Date.now() / 1000) return null;
+      const purposeMatches = typeof purpose === 'string' ? claims.p === purpose : purpose.includes(claims.p as string);
+      if (!purposeMatches || typeof claims.exp !== 'number' || claims.exp < Date.now() / 1000) return null;
       return claims;
     },
   };

@@ -114,13 +114,19 @@ export function clientSendsActionHeaders(client: BatchClient): boolean {
   return /^git-lfs\//i.test(client.userAgent ?? '');
 }
 
-/** Random upload ids (18 bytes, base64url) for a batch, from one read of the random source rather than one per object. */
+/**
+ * Upload ids for a batch: the time in ms (12 hex digits) then 18 random bytes (base64url), from
+ * one read of the random source rather than one per object. The time first keeps a batch's rows
+ * together at the end of the uploads table's id index, so recording 1,000 of them writes a few
+ * pages rather than one page per row (random ids land all over the index).
+ */
 function uploadIds(count: number): () => string {
   const bytes = crypto.randomBytes(18 * count);
+  const now = Date.now().toString(16).padStart(12, '0');
   let next = 0;
   return () => {
-    if (next >= count) return crypto.randomBytes(18).toString('base64url');
-    return bytes.toString('base64url', 18 * next, 18 * ++next);
+    if (next >= count) return now + crypto.randomBytes(18).toString('base64url');
+    return now + bytes.toString('base64url', 18 * next, 18 * ++next);
   };
 }
 
@@ -182,7 +188,8 @@ export function createTransfers(deps: { uploads: UploadsPort; store: ObjectStore
    * Hashes a completed multipart upload (S3 gives no whole-object checksum for one) while holding
    * its claim, then links it, or discards it when the bytes do not match the oid. A storage fault
    * leaves it claimed until the claim lapses; then whoever looks next (verify, the sweep) goes on.
-   * A match is recorded before the commit, so a hasher taking over after a crash only commits.
+   * A match is recorded before the commit, so a hasher taking over after a crash that finds the
+   * bytes already committed only links them; finding them still staged, it hashes them again.
    */
   async function hashUnderClaim(row: UploadRow, claim: string): Promise<void> {
     const u = staged(row, NOWHERE);
@@ -192,23 +199,25 @@ export function createTransfers(deps: { uploads: UploadsPort; store: ObjectStore
     }, HEARTBEAT_MS);
     heartbeat.unref();
     try {
-      if (!row.hashedAt) {
-        const sha256 = await hashStaged(u, () => held);
-        // Lost the claim (this process stalled past it): whoever took it over finishes the upload.
-        if (sha256 === null || !(await uploads.renewClaim(row.id, 'hashing', claim, claimUntil()))) return;
-        if (sha256 !== row.oid) {
-          log.error({ repo: row.repoId, oid: row.oid, sha256, upload: row.id }, 'LFS MULTIPART UPLOAD DOES NOT MATCH ITS OID: object deleted, not linked');
-          await store.discardStaged(u);
-          await uploads.finishClaim(row.id, 'hashing', claim, 'failed');
-          return;
-        }
-        if (!(await uploads.markHashed(row.id, 'hashing', claim))) return;
-      } else if ((await store.stagedSize(u)) === null && (await store.stat(row.oid)) === row.size) {
+      if (row.hashedAt && (await store.stagedSize(u)) === null && (await store.stat(row.oid)) === row.size) {
         // Matched and committed before a crash: only the link is missing.
         await uploads.linkObject(row.repoId, row.oid, row.size);
         await uploads.finishClaim(row.id, 'hashing', claim, 'done');
         return;
       }
+      // Hashed here even when a hasher that died had matched them (hashed_at): the store commits
+      // only the version of the staged bytes this process read (s3: their ETag), which a hasher
+      // on another node, or before a restart, cannot hand over.
+      const sha256 = await hashStaged(u, () => held);
+      // Lost the claim (this process stalled past it): whoever took it over finishes the upload.
+      if (sha256 === null || !(await uploads.renewClaim(row.id, 'hashing', claim, claimUntil()))) return;
+      if (sha256 !== row.oid) {
+        log.error({ repo: row.repoId, oid: row.oid, sha256, upload: row.id }, 'LFS MULTIPART UPLOAD DOES NOT MATCH ITS OID: object deleted, not linked');
+        await store.discardStaged(u);
+        await uploads.finishClaim(row.id, 'hashing', claim, 'failed');
+        return;
+      }
+      if (!(await uploads.markHashed(row.id, 'hashing', claim))) return;
       await settleDeletion(row.oid);
       await store.commitStaged(u);
       await uploads.linkObject(row.repoId, row.oid, row.size);
@@ -308,8 +317,9 @@ export function createTransfers(deps: { uploads: UploadsPort; store: ObjectStore
 
   /** The actions of a new basic upload, its upload URL given: the upload and verify. */
   function basicUploadActions(repo: RepoAt, row: UploadRow, target: Target): ObjectResult {
-    const verify = { href: urls.signed(repo, 'objects/verify', { p: 'verify', u: row.id }, BASIC_TTL), expires_in: BASIC_TTL };
-    return { oid: row.oid, size: row.size, authenticated: true, actions: { upload: { ...target, expires_in: BASIC_TTL }, verify } };
+    const { verifyHref, ...upload } = target;
+    const verify = { href: verifyHref ?? urls.signed(repo, 'objects/verify', { p: 'verify', u: row.id }, BASIC_TTL), expires_in: BASIC_TTL };
+    return { oid: row.oid, size: row.size, authenticated: true, actions: { upload: { ...upload, expires_in: BASIC_TTL }, verify } };
   }
 
   /** The actions of a new upload: the upload URL (basic) or the part and completion URLs (multipart), and verify. */
@@ -317,11 +327,8 @@ export function createTransfers(deps: { uploads: UploadsPort; store: ObjectStore
     const { oid, size } = row;
     const u = staged(row, repo);
     const ttl = transfer === 'multipart' ? MULTIPART_TTL : BASIC_TTL;
+    if (transfer === 'basic') return basicUploadActions(repo, row, await store.uploadTarget(u, BASIC_TTL, { clientSendsHeaders: clientSendsActionHeaders(client) }));
     const verify = { href: urls.signed(repo, 'objects/verify', { p: 'verify', u: u.id }, ttl), expires_in: ttl };
-    if (transfer === 'basic') {
-      const target = await store.uploadTarget(u, BASIC_TTL, { clientSendsHeaders: clientSendsActionHeaders(client) });
-      return { oid, size, authenticated: true, actions: { upload: { ...target, expires_in: BASIC_TTL }, verify } };
-    }
     // The Hugging Face multipart format: header holds chunk_size and the part URLs under
     // five-digit keys, nothing else; href is the completion URL.
     const parts = await store.partTargets(u, MULTIPART_TTL);

@@ -7,5 +7,9 @@ export function createHubUrls(signer: Signer): HubUrls {
       const token = signer.sign({ ...claims, r: where.repoId }, ttl);
       return `${where.baseUrl}/${where.repoId}.git/info/lfs/${path}?token=${token}`;
     },
+    signedEach(where, paths, claims, ttl) {
+      const token = signer.sign({ ...claims, r: where.repoId }, ttl);
+      return paths.map((path) => `${where.baseUrl}/${where.repoId}.git/info/lfs/${path}?token=${token}`);
+    },
   };
 }

@@ -62,6 +62,7 @@ const schema = z.object({
   gitSlotWaitMs: millis,
   sweepIntervalMs: z.coerce.number().int().min(100).max(2 ** 31 - 1),
   lfsMaxObjectSize: bytes,
+  lfsFsync: bool,
   s3TimeoutMs: z.coerce.number().int().min(100).max(10 * 60 * 1000),
   lfsGcGraceMs: z.string().transform((s, ctx) => {
     const ms = parseDuration(s);
@@ -78,6 +79,7 @@ const schema = z.object({
   metricsListen: hostPort.optional(),
   workers: z.coerce.number().int().min(1, 'use at least 1 (1: one process, no primary)').max(256, 'use at most 256'),
   shutdownTimeoutMs: millis,
+  shutdownDelayMs: millis,
   blobCacheSize: count,
   accelRedirect: z
     .string()
@@ -139,6 +141,8 @@ export const SETTINGS: Record<keyof Parsed, { env: string; flag?: string; fallba
   sweepIntervalMs: { env: 'HUBGATE_SWEEP_INTERVAL_MS', fallback: String(10 * 60 * 1000) },
   // The largest LFS object a batch accepts: S3's own limit for one object, 5 TiB.
   lfsMaxObjectSize: { env: 'HUBGATE_LFS_MAX_OBJECT_SIZE', fallback: String(5 * 1024 * GiB) },
+  // Whether the fs store syncs an uploaded object to disk (one fsync) before it is kept; off only where losing uploads of the last seconds in a power cut is acceptable.
+  lfsFsync: { env: 'HUBGATE_LFS_FSYNC', fallback: 'true' },
   // How long an S3 connection may take to open, and a request may stay silent, before it is given up.
   s3TimeoutMs: { env: 'HUBGATE_S3_TIMEOUT_MS', fallback: '15000' },
   // LFS garbage collection (src/services/lfs-gc.ts): how long an object stays after its last link
@@ -152,6 +156,9 @@ export const SETTINGS: Record<keyof Parsed, { env: string; flag?: string; fallba
   // process. On SIGTERM requests in flight get shutdownTimeoutMs to finish.
   workers: { env: 'HUBGATE_WORKERS', flag: '--workers', fallback: String(os.availableParallelism()) },
   shutdownTimeoutMs: { env: 'HUBGATE_SHUTDOWN_TIMEOUT_MS', fallback: '30000' },
+  // Behind a load balancer that polls /readyz: how long a stopping node keeps serving (and
+  // answering /readyz with 503) before it stops accepting connections.
+  shutdownDelayMs: { env: 'HUBGATE_SHUTDOWN_DELAY_MS', fallback: '0' },
   // Git files over 64 KiB are served from a copy per blob under DATA/cache/blobs (src/git/blob-cache.ts), at most this many bytes in all; 0: off.
   blobCacheSize: { env: 'HUBGATE_BLOB_CACHE_SIZE', fallback: String(GiB) },
   // Behind nginx: file bodies are sent by the proxy (X-Accel-Redirect to this internal location), hubgate only authorises.

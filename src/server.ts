@@ -15,21 +15,24 @@ import { startPeriodicJob } from './ops/jobs.js';
 import { collectLfsGarbage } from './services/lfs-gc.js';
 import { createLogger } from './ops/logger.js';
 import type { LfsPorts } from '../lfs/ports.js';
-import { loadSigner } from '../lfs/signing.js';
+import { createSigner } from '../lfs/signing.js';
 import { createObjectStore } from '../lfs/store/index.js';
 import { CLAIM_SECONDS, createTransfers, type Transfers } from '../lfs/transfers.js';
 import { createHubUrls } from '../lfs/urls.js';
 import { listen } from './ops/listen.js';
 import { createMetrics } from './ops/metrics.js';
+import { startPresence } from './ops/presence.js';
+import { checkWritableDir, createReadiness } from './ops/readiness.js';
 import { startWorkers } from './ops/primary.js';
 import { clusterExposition, isWorker, onStopRequest, reportReady, reportStartFailure } from './ops/worker.js';
-import { type Db, openDatabase } from './services/database.js';
+import { type Db, openDatabase, pingDatabase } from './services/database.js';
 import { lfsLinks } from './services/lfs-links.js';
 import { lfsLocks } from './services/lfs-locks.js';
 import { createDownloadCounter, fillMissingListings } from './services/listing.js';
 import { lfsUploads } from './services/lfs-uploads.js';
 import { createXetService } from './services/xet.js';
 import { TYPE_PLURAL } from './domain/names.js';
+import { urlSigningKey } from './services/secrets.js';
 import { userOfSshKey, userOfSshKeyId } from './services/ssh-keys.js';
 import { createSshServer, type SshServer } from './ssh/server.js';
 
@@ -65,7 +68,8 @@ function prepareDataDir(cfg: Config, log: Logger): void {
 
 /** The LFS store and its uploads, as every process that serves or sweeps them opens them. */
 async function openLfs(cfg: Config, db: Db, log: Logger) {
-  const signer = loadSigner(cfg.dataDir);
+  // One key for every node on the database: what one signs, any other verifies.
+  const signer = createSigner(await urlSigningKey(db, cfg.dataDir));
   const urls = createHubUrls(signer);
   const store = await createObjectStore(cfg, urls);
   const transfers = createTransfers({ uploads: lfsUploads(db), store, urls, log, settings: cfg });
@@ -96,6 +100,8 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
   const { createApp, createLimits, repoGuard, redirectMoved, parseRepoPath, declaredLengthAtMost, baseUrlOf, metricsApp, lfsDeny, lfsRoutes } = await loadFrontEnd();
   if (single) prepareDataDir(cfg, log);
   const db = await openDatabase(cfg);
+  // Known to the processes that start after it, here or on other machines: they leave its files alone.
+  const presence = await startPresence(db, log);
   // Links in notification emails: the public URL, else the address we listen on (known after listen).
   let baseUrl = cfg.publicUrl ?? '';
   const mailer = createMailer(cfg);
@@ -105,8 +111,14 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
   // A worker's /metrics tells every worker's counts, gathered by the primary.
   const metrics = createMetrics(single ? undefined : clusterExposition);
   // After a push, in the process that served it; one job per repo at a time across processes (a lock file).
-  const ctx: AppContext = { cfg, db, log, metrics, maintenance: createMaintenance(gitEnv(cfg.dataDir), log), notifier, downloads };
   const { signer, store, transfers } = await openLfs(cfg, db, log);
+  // What /readyz checks, each within its deadline: every node answers for the shared parts it uses.
+  const readiness = createReadiness({
+    database: () => pingDatabase(db),
+    objectStore: (signal) => store.ready(signal),
+    repoStorage: () => checkWritableDir(path.join(cfg.dataDir, 'repos')),
+  }, log);
+  const ctx: AppContext = { cfg, db, log, metrics, maintenance: createMaintenance(gitEnv(cfg.dataDir), log), notifier, downloads, readiness };
   // LFS's ports: the pipeline's guard bound to LFS's denial renderer (and to a moved repo's redirect, which git-lfs follows), its rows, and the HTTP helpers it shares.
   const xet = cfg.xet
     ? createXetService({
@@ -191,6 +203,7 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
     await housekeeping.stop();
     await downloads.stop();
     await lfsGc?.stop();
+    await presence.stop();
     await db.destroy();
     throw err;
   }
@@ -206,10 +219,15 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
     if (stopping) return;
     stopping = true;
     log.info('shutting down');
-    if (metricsServer) metricsServer.close();
-    // No new connections; requests and SSH sessions in flight (a push, a clone) finish, up to
-    // HUBGATE_SHUTDOWN_TIMEOUT_MS; SSH connections still open then are ended.
-    void drain(frontEnds, cfg.shutdownTimeoutMs).then((all) => {
+    // /readyz says so at once, so a load balancer stops sending work here; with
+    // HUBGATE_SHUTDOWN_DELAY_MS requests are still served that long, while it notices.
+    readiness.markStopping();
+    // Then no new connections; requests and SSH sessions in flight (a push, a clone) finish, up
+    // to HUBGATE_SHUTDOWN_TIMEOUT_MS; SSH connections still open then are ended.
+    void new Promise((r) => setTimeout(r, cfg.shutdownDelayMs)).then(() => {
+      if (metricsServer) metricsServer.close();
+      return drain(frontEnds, cfg.shutdownTimeoutMs);
+    }).then((all) => {
       if (!all) log.warn({ timeoutMs: cfg.shutdownTimeoutMs }, 'requests still in flight at the shutdown timeout were cut');
       ssh?.close();
       // Sends in progress get a few seconds to finish; a mail server that hangs does not hold up the exit.
@@ -217,6 +235,7 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
       return Promise.all([ctx.maintenance.idle(), Promise.race([notified, new Promise((r) => setTimeout(r, 5000).unref())])]);
     })
       .then(() => mailer.close())
+      .then(() => presence.stop())
       .then(() => db.destroy())
       .finally(() => process.exit(0));
   };
@@ -255,7 +274,8 @@ async function runPrimary(cfg: Config): Promise<void> {
   const { transfers } = await openLfs(cfg, db, log);
   // Everything it removes was written before this process started, so before any worker existed.
   const startUp = startUpWork(cfg, db, log, transfers);
-  const primary = startWorkers({ workers: cfg.workers, log, shutdownTimeoutMs: cfg.shutdownTimeoutMs });
+  // A stopping worker serves on for the shutdown delay, then drains: both count before the primary kills it.
+  const primary = startWorkers({ workers: cfg.workers, log, shutdownTimeoutMs: cfg.shutdownDelayMs + cfg.shutdownTimeoutMs });
   const stop = () => {
     log.info('shutting down: telling the workers to stop');
     primary.stop();

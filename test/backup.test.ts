@@ -106,7 +106,17 @@ describe('backup while pushes run, then restore', () => {
 
     const manifest = JSON.parse(fs.readFileSync(path.join(backupDir, 'backup.json'), 'utf8'));
     expect(manifest).toMatchObject({ format: 1, hubgate: expect.any(String), repos: 3, missingRepos: [], lfs: { store: 'fs', missing: [] } });
-    expect(fs.existsSync(path.join(backupDir, 'signing.key'))).toBe(true);
+    // The key that signs links is in the database, so the backup's is the live one.
+    const signingKey = (dir: string) => {
+      const db = new Database(path.join(dir, 'hubgate.sqlite'), { readonly: true });
+      try {
+        return (db.prepare("select value from secrets where name = 'url-signing'").get() as { value: string } | undefined)?.value;
+      } finally {
+        db.close();
+      }
+    };
+    expect(signingKey(backupDir)).toBeTruthy();
+    expect(signingKey(backupDir)).toBe(signingKey(hub.dataDir));
     expect(fs.readdirSync(path.dirname(backupDir))).toStrictEqual(['backup']); // no backup.partial left
 
     // Every ref of the backup is a value the ref had.

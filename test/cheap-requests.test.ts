@@ -115,6 +115,36 @@ describe('LFS batches of 1,000 objects (fs store)', () => {
     const after = await a.batch('download', [obj]);
     expect(after.json.objects[0].actions.download.href).toBeTruthy();
   });
+
+  it('an upload\'s PUT and verify URLs share one signed token (one signature per object), good for that upload only', async () => {
+    const [x, y] = [randomObject(300), randomObject(400)];
+    const r = await a.batch('upload', [x, y]);
+    expect(r.status).toBe(200);
+    const [ox, oy] = r.json.objects as any[];
+    const tokenOf = (href: string) => new URL(href).searchParams.get('token')!;
+    expect(tokenOf(ox.actions.verify.href)).toBe(tokenOf(ox.actions.upload.href));
+    expect(tokenOf(oy.actions.verify.href)).toBe(tokenOf(oy.actions.upload.href));
+    expect(tokenOf(ox.actions.upload.href)).not.toBe(tokenOf(oy.actions.upload.href));
+    const withToken = (action: { href: string; header?: Record<string, string> }, token: string) => {
+      const u = new URL(action.href);
+      u.searchParams.set('token', token);
+      return { ...action, href: u.href };
+    };
+    // x's token on y's URLs: refused, it names x's upload.
+    expect((await a.put(withToken(oy.actions.upload, tokenOf(ox.actions.upload.href)), y.bytes)).status).toBe(401);
+    expect((await a.verify(withToken(oy.actions.verify, tokenOf(ox.actions.upload.href)), y)).status).toBe(404);
+    // A download link's token neither uploads nor verifies.
+    const down = await a.batch('download', [mine[1]]);
+    const getToken = tokenOf(down.json.objects[0].actions.download.href);
+    expect((await a.put(withToken(ox.actions.upload, getToken), x.bytes)).status).toBe(401);
+    expect((await a.verify(withToken(ox.actions.verify, getToken), x)).status).toBe(401);
+    // Each through its own: stored and linked.
+    for (const [o, obj] of [[ox, x], [oy, y]] as const) {
+      expect((await a.put(o.actions.upload, obj.bytes)).status).toBe(200);
+      expect((await a.verify(o.actions.verify, obj)).status).toBe(200);
+    }
+    expect(await a.downloadableIntact([x, y])).toEqual([x.oid, y.oid]);
+  });
 });
 
 describe('presigned URLs of one batch (s3rver)', () => {
@@ -210,6 +240,24 @@ describe('access decided afresh on every request', () => {
   const infoRefs = (repo: string, token: string) =>
     fetch(`${hub.url}/${repo}.git/info/refs?service=git-upload-pack`, { headers: { Authorization: `Bearer ${token}`, 'Git-Protocol': 'version=2' } });
   const headResolve = (repo: string, token: string) => fetch(`${hub.url}/${repo}/resolve/main/weights.txt`, { method: 'HEAD', headers: { Authorization: `Bearer ${token}` } });
+
+  it('a push is seen by the next download: the revision is resolved afresh, the file read at the commit it names', async () => {
+    const url = (rev: string) => `${hub.url}/alice/pub/resolve/${rev}/notes.txt`;
+    const c1 = await hub.pushFiles('alice/pub', tokens.alice, { 'notes.txt': 'one\n' });
+    const first = await fetch(url('main'));
+    expect(first.headers.get('x-repo-commit')).toBe(c1);
+    expect(await first.text()).toBe('one\n');
+    const c2 = await hub.pushFiles('alice/pub', tokens.alice, { 'notes.txt': 'two, longer\n' });
+    const head = await fetch(url('main'), { method: 'HEAD' });
+    expect(head.headers.get('x-repo-commit')).toBe(c2);
+    expect(head.headers.get('content-length')).toBe(String('two, longer\n'.length));
+    expect(await (await fetch(url('main'))).text()).toBe('two, longer\n');
+    // The first commit still has its own file; a path it lacks is missing at it.
+    expect(await (await fetch(url(c1))).text()).toBe('one\n');
+    expect((await fetch(`${hub.url}/alice/pub/resolve/${c1}/later.txt`, { method: 'HEAD' })).status).toBe(404);
+    await hub.pushFiles('alice/pub', tokens.alice, { 'later.txt': 'now here\n' });
+    expect(await (await fetch(`${hub.url}/alice/pub/resolve/main/later.txt`)).text()).toBe('now here\n');
+  });
 
   it('a revoked token is refused at its next request', async () => {
     const extra = (await hub.cli(['token', 'create', 'bob', '--role', 'read', '--name', 'short-lived'])).stdout.trim();

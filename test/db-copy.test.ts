@@ -39,7 +39,7 @@ describe('db copy from SQLite to PostgreSQL', () => {
     const copy = await dbCopy(['--from', `sqlite:${sqliteHub.dataDir}`, '--to', target]);
     expect(copy.stderr).toBe('');
     expect(copy.code).toBe(0);
-    for (const table of ['accounts', 'memberships', 'tokens', 'repos', 'lfs_objects', 'lfs_links', 'audit_log']) {
+    for (const table of ['accounts', 'memberships', 'tokens', 'repos', 'lfs_objects', 'lfs_links', 'audit_log', 'secrets']) {
       expect(copy.stdout).toMatch(new RegExp(`^copied ${table}: [1-9]\\d* rows$`, 'm'));
     }
     expect(copy.stdout).toMatch(/^verified: \d+ tables, \d+ rows, the same counts on both sides$/m);

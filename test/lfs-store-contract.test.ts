@@ -189,6 +189,7 @@ function describeObjectStore(name: string, factory: () => Promise<Harness>): voi
 
 const dummyUrls: HubUrls = {
   signed: (where, p, claims, ttl) => `${where.baseUrl}/${where.repoId}.git/info/lfs/${p}?token=${encodeURIComponent(JSON.stringify({ ...claims, ttl }))}`,
+  signedEach: (where, paths, claims, ttl) => paths.map((p) => dummyUrls.signed(where, p, claims, ttl)),
 };
 
 describeObjectStore('fs', async () => {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createAccount, setMembershipKeepingAdmin } from '../src/db/accounts.ts';
 import { type DbLocation, openDb } from '../src/db/index.ts';
 import { BIN, createTestDatabase, dropTestDatabase, run, startHubgate, tempDir } from './helpers/hubgate.ts';
 
@@ -70,6 +71,36 @@ describe('PostgreSQL', () => {
       expect(n).toBe(1);
     } finally {
       await hub.stop();
+    }
+  });
+
+  it('the push hooks reach PostgreSQL: a pointer to an object the repo lacks is refused, a push is audited', async () => {
+    const hub = await startHubgate({ db: 'postgres' });
+    try {
+      const token = await hub.userWithToken('alice');
+      expect((await hub.cli(['repo', 'create', 'alice/m'])).code).toBe(0);
+      const pointer = `version https://git-lfs.github.com/spec/v1\noid sha256:${'ab'.repeat(32)}\nsize 5\n`;
+      await expect(hub.pushFiles('alice/m', token, { 'w.bin': pointer })).rejects.toThrow(/names an object this repository does not have/);
+      const tip = await hub.pushFiles('alice/m', token, { 'README.md': 'hello\n' });
+      const audit = await hub.cli(['audit', '--repo', 'alice/m']);
+      expect(audit.code, audit.stderr).toBe(0);
+      const pushes = audit.stdout.split('\n').filter((line) => / alice push models\/alice\/m /.test(line));
+      expect(pushes).toHaveLength(1);
+      expect(pushes[0]).toContain(`new=${tip}`);
+    } finally {
+      await hub.stop();
+    }
+  });
+
+  it("two demotions of an org's two admins at once: one passes, one is refused (each round)", async () => {
+    const db = await openDb({ dataDir: tempDir(), databaseUrl: await createTestDatabase() });
+    opened.push(db);
+    const [a, b] = [await createAccount(db, { name: 'a', kind: 'user' }), await createAccount(db, { name: 'b', kind: 'user' })];
+    for (let round = 0; round < 20; round++) {
+      const org = await createAccount(db, { name: `org${round}`, kind: 'org' });
+      for (const u of [a, b]) expect(await setMembershipKeepingAdmin(db, org.id, u.id, 'admin')).toBe('set');
+      const outcomes = await Promise.all([a, b].map((u) => setMembershipKeepingAdmin(db, org.id, u.id, 'read')));
+      expect(outcomes.sort()).toEqual(['last-admin', 'set']);
     }
   });
 

@@ -1,8 +1,10 @@
 import type { Request, RequestHandler, Response } from 'express';
 import fsp from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { type ByteRange, etagMatches, rangeOf } from '../../src/util/byte-range.js';
+import { sendFileRange } from '../../src/util/send-file.js';
 import { deny, lfsError, lfsRepoOf } from '../http.js';
-import { claimsFor, INVALID_LINK } from '../signed-links.js';
+import { claimsFor, INVALID_LINK, UPLOAD_PURPOSE } from '../signed-links.js';
 import { staged } from '../transfers.js';
 import { ByteMismatch } from './byte-mismatch.js';
 import type { StagedUpload, TransferDeps, TransferHandlers } from './types.js';
@@ -23,14 +25,12 @@ export interface FsTransferStore {
   writePart(upload: StagedUpload, partNumber: number, body: Readable): Promise<string>;
 }
 
-/** Bytes per read of a download (see the download handler). */
-const READ_CHUNK = 256 * 1024;
-
 export function fsTransferHandlers({ signer, links, accelRedirect }: TransferDeps, store: FsTransferStore): TransferHandlers {
   /** Checks a transfer PUT against its signed token and the declared length before reading any byte. */
   async function openPut(req: Request, res: Response, purpose: 'put' | 'part') {
     const { ref, where } = lfsRepoOf(res);
-    const claims = claimsFor(signer, req, purpose, where);
+    // A basic upload's PUT also takes the token it shares with its verify URL.
+    const claims = claimsFor(signer, req, purpose === 'put' ? ['put', UPLOAD_PURPOSE] : purpose, where);
     const row = claims && (await links.uploadIn(ref, String(claims.u)));
     if (!claims || !row || row.state !== 'open') {
       lfsError(req, res, 401, INVALID_LINK);
@@ -56,19 +56,31 @@ export function fsTransferHandlers({ signer, links, accelRedirect }: TransferDep
       if (size === null) return lfsError(req, res, 404, 'Object does not exist');
       return void res.status(200).set({ ...headers, 'Accept-Ranges': 'bytes', 'X-Accel-Redirect': accelRedirect + store.relativeObjectPath(oid), 'Content-Length': '0' }).end();
     }
-    // sendFile streams the file straight into the response (no transform) and answers Range
-    // requests with 206, reading only the range. The ETag is the oid, as the resolve redirect's:
-    // @huggingface/hub reads it from the response it was redirected to. Reads of 256 KiB rather
-    // than the default 64 KiB: fewer thread-pool round trips and socket writes per byte, while 16
-    // downloads at once still fit the CPU caches (bench/README.md, "Serving files"); send hands
-    // its options to fs.createReadStream, though express's types omit highWaterMark.
-    const options = { acceptRanges: true, dotfiles: 'allow' as const, cacheControl: false, lastModified: false, highWaterMark: READ_CHUNK, headers };
-    res.sendFile(store.objectPath(oid), options, (err) => {
-      if (!err || res.headersSent) return;
+    const handle = await fsp.open(store.objectPath(oid), 'r').catch(() => null);
+    if (!handle) return lfsError(req, res, 404, 'Object does not exist');
+    let size: number;
+    try {
+      size = (await handle.stat()).size;
+    } catch (err) {
+      await handle.close().catch(() => {});
+      throw err;
+    }
+    const answer = rangeAnswer(req, headers.ETag, size);
+    if (answer.kind !== 'body') {
+      await handle.close().catch(() => {});
       // A range past the end is a 416 (git-lfs then restarts the download), not a missing object.
-      if ((err as { status?: number }).status === 416) return lfsError(req, res, 416, `Range Not Satisfiable: ${req.get('range')}`);
-      lfsError(req, res, 404, 'Object does not exist');
-    });
+      if (answer.kind === 'unsatisfiable') return lfsError(req, res, 416, `Range Not Satisfiable: ${req.get('range')}`, { 'Content-Range': `bytes */${size}` });
+      return void res.status(304).set({ ETag: headers.ETag }).end();
+    }
+    // The ETag is the oid, as the resolve redirect's: @huggingface/hub reads it from the response it was redirected to.
+    const { range, partial } = answer;
+    res.status(partial ? 206 : 200).set({ ...headers, 'Accept-Ranges': 'bytes', 'Content-Length': String(range.end - range.start + 1) });
+    if (partial) res.set('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
+    if (req.method === 'HEAD') {
+      await handle.close().catch(() => {});
+      return void res.end();
+    }
+    sendFileRange(handle, res, range);
   };
 
   const upload: RequestHandler = async (req, res) => {
@@ -103,6 +115,20 @@ export function fsTransferHandlers({ signer, links, accelRedirect }: TransferDep
   };
 
   return { download, upload, uploadPart };
+}
+
+/**
+ * What a download GET answers: the bytes to send (all, or the one range asked for), 304 when the
+ * client has them (If-None-Match), or 416 for a range past the end. If-Range naming another
+ * version asks for the whole object.
+ */
+function rangeAnswer(req: Request, etag: string, size: number): { kind: 'body'; range: ByteRange; partial: boolean } | { kind: 'not-modified' | 'unsatisfiable' } {
+  if (etagMatches(req.get('if-none-match'), etag)) return { kind: 'not-modified' };
+  const ifRange = req.get('if-range');
+  const asked = ifRange !== undefined && ifRange.replace(/^W\//, '') !== etag ? { kind: 'whole' as const } : rangeOf(req.get('range'), size);
+  if (asked.kind === 'unsatisfiable') return asked;
+  if (asked.kind === 'partial') return { kind: 'body', range: asked.range, partial: true };
+  return { kind: 'body', range: { start: 0, end: size - 1 }, partial: false };
 }
 
 /**

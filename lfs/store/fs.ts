@@ -2,11 +2,12 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { type Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { OID } from '../protocol.js';
+import { UPLOAD_PURPOSE } from '../signed-links.js';
 import { ByteMismatch } from './byte-mismatch.js';
 import { type FsTransferStore, fsTransferHandlers } from './fs-routes.js';
+import { receiveFile } from './receive-file.js';
 import type { HubUrls, ObjectStore, PartEtag, StagedUpload, Target } from './types.js';
 
 // The default store: files under DATA/lfs. Clients PUT and GET through hubgate's own
@@ -20,29 +21,48 @@ export interface FsStore extends ObjectStore, FsTransferStore {
   readonly kind: 'fs';
 }
 
+/** Bytes per read when the parts of a multipart upload are put together. */
+const ASSEMBLY_READ = 2 * 1024 * 1024;
+
 /**
- * Pipes a request body through `counter` into `file`. Unlike pipeline(body, ...), a failure on
- * the disk side does not destroy the body (that would drop the client's connection before it
- * is answered): the rest of the body is read and discarded instead, so the route can still tell
- * the client that the disk is full. A client that goes away fails the write.
+ * Writes the files one after the other into `out`, in large reads, each read while the one
+ * before it is being written (two buffers, reused).
  */
-async function receive(body: Readable, counter: Transform, file: fs.WriteStream): Promise<void> {
-  const onBodyError = (err: Error) => counter.destroy(err);
-  const onBodyClose = () => {
-    if (!body.readableEnded) counter.destroy(new Error('the client closed the connection before the end of the body'));
-  };
-  body.once('error', onBodyError);
-  body.once('close', onBodyClose);
-  body.pipe(counter);
+async function concatenate(files: string[], out: fsp.FileHandle): Promise<void> {
+  const buffers = [Buffer.allocUnsafeSlow(ASSEMBLY_READ), Buffer.allocUnsafeSlow(ASSEMBLY_READ)];
+  let position = 0;
+  let turn = 0;
+  let writing: Promise<void> = Promise.resolve();
   try {
-    await pipeline(counter, file);
-  } catch (err) {
-    body.unpipe(counter);
-    if (!body.destroyed) body.resume();
-    throw err;
+    for (const file of files) {
+      const input = await fsp.open(file, 'r');
+      try {
+        for (;;) {
+          const buf = buffers[turn++ % 2];
+          const { bytesRead } = await input.read(buf, 0, buf.length, null);
+          if (bytesRead === 0) break;
+          const piece = buf.subarray(0, bytesRead);
+          await writing;
+          writing = writeAll(out, piece, position);
+          // Its failure is thrown at the next await of it, not as an unhandled rejection meanwhile.
+          writing.catch(() => {});
+          position += bytesRead;
+        }
+      } finally {
+        await input.close();
+      }
+    }
   } finally {
-    body.off('error', onBodyError);
-    body.off('close', onBodyClose);
+    // Never left in flight: the caller closes `out` next.
+    await writing.catch(() => {});
+  }
+  await writing;
+}
+
+async function writeAll(out: fsp.FileHandle, bytes: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < bytes.length; ) {
+    const { bytesWritten } = await out.write(bytes, done, bytes.length - done, position + done);
+    done += bytesWritten;
   }
 }
 
@@ -51,7 +71,13 @@ async function removeQuietly(file: string): Promise<void> {
   await fsp.rm(file, { force: true }).catch(() => {});
 }
 
-export function createFsStore(root: string, urls: HubUrls): FsStore {
+/** `sync`: whether received bytes are synced to disk before they are kept (HUBGATE_LFS_FSYNC; on unless turned off). */
+export interface FsStoreOptions {
+  sync?: boolean;
+}
+
+export function createFsStore(root: string, urls: HubUrls, opts: FsStoreOptions = {}): FsStore {
+  const sync = opts.sync ?? true;
   const objects = path.join(root, 'objects');
   const xorbs = path.join(root, 'xet', 'xorbs');
   const staging = path.join(root, 'staging');
@@ -77,26 +103,30 @@ export function createFsStore(root: string, urls: HubUrls): FsStore {
   const lastWritten = async (file: string) => (await fsp.stat(file).catch(() => null))?.mtimeMs ?? Number.POSITIVE_INFINITY;
 
   /**
-   * Streams `body` to a temp file, counting and hashing; renames it to `dest` only if `check` passes.
-   * The temp file never outlives the call, whatever fails (a full or read-only disk included).
+   * Writes `body` to a temp file, hashing it on the way (lfs/store/receive-file.ts); once `check`
+   * passes, syncs it to disk (one fsync, so a crash can never leave a committed object with
+   * missing bytes) and renames it to `dest`. The temp file never outlives the call, whatever fails
+   * (a full or read-only disk included).
    */
   async function writeChecked(body: Readable, dest: string, check: (sha256: string, size: number) => void): Promise<void> {
     const temp = path.join(tmp, crypto.randomUUID());
     const hash = crypto.createHash('sha256');
-    let size = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        hash.update(chunk);
-        size += chunk.length;
-        cb(null, chunk);
-      },
-    });
+    let file: fsp.FileHandle | undefined;
     try {
-      await receive(body, counter, fs.createWriteStream(temp, { flags: 'wx' }));
+      file = await fsp.open(temp, 'wx').catch((err) => {
+        // The disk refuses the file (full, read-only): the body is read and dropped, so the client hears why.
+        body.resume();
+        throw err;
+      });
+      const size = await receiveFile(body, file.fd, (chunk) => hash.update(chunk));
       check(hash.digest('hex'), size);
+      if (sync) await file.datasync();
+      await file.close();
+      file = undefined;
       await fsp.mkdir(path.dirname(dest), { recursive: true });
       await fsp.rename(temp, dest);
     } finally {
+      await file?.close().catch(() => {});
       await removeQuietly(temp);
     }
   }
@@ -108,6 +138,14 @@ export function createFsStore(root: string, urls: HubUrls): FsStore {
     transferHandlers(deps) {
       return fsTransferHandlers(deps, this);
     },
+    async ready() {
+      // Objects reach objects/ by a rename from tmp/: both there, and tmp/ takes a file (a
+      // leftover of a crash here is swept with the other scratch files).
+      for (const dir of [objects, staging]) if (!(await fsp.stat(dir)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+      const probe = path.join(tmp, crypto.randomUUID());
+      await (await fsp.open(probe, 'wx')).close();
+      await fsp.rm(probe, { force: true });
+    },
     async stat(oid) {
       return sizeOf(objectPath(oid));
     },
@@ -115,10 +153,9 @@ export function createFsStore(root: string, urls: HubUrls): FsStore {
       return { href: urls.signed(where, `objects/${oid}`, { p: 'get', o: oid, s: size, c: userId ?? 0 }, ttl) };
     },
     async uploadTarget(u, ttl): Promise<Target> {
-      return {
-        href: urls.signed(u, `objects/${u.oid}`, { p: 'put', u: u.id, o: u.oid, s: u.size }, ttl),
-        header: { 'Content-Type': 'application/octet-stream' },
-      };
+      // One token for the PUT and the verify that follows it (purpose 'upload': both routes take it).
+      const [href, verifyHref] = urls.signedEach(u, [`objects/${u.oid}`, 'objects/verify'], { p: UPLOAD_PURPOSE, u: u.id, o: u.oid, s: u.size }, ttl);
+      return { href, header: { 'Content-Type': 'application/octet-stream' }, verifyHref };
     },
     async writeStaged(u, body) {
       await writeChecked(body, stagedPath(u), (sha256, size) => {
@@ -156,23 +193,22 @@ export function createFsStore(root: string, urls: HubUrls): FsStore {
       }
       const dir = partsDir(u);
       const temp = path.join(tmp, crypto.randomUUID());
-      let out: fs.WriteStream | undefined;
+      let out: fsp.FileHandle | undefined;
       try {
-        // Opened before anything else: a disk that cannot take the file says so here (EROFS,
-        // ENOSPC), not later in an 'error' event nobody listens to yet.
-        out = (await fsp.open(temp, 'wx')).createWriteStream();
-        for (const part of parts) {
-          const file = path.join(dir, String(part.partNumber).padStart(5, '0'));
-          if ((await sizeOf(file)) === null) throw new ByteMismatch(`part ${part.partNumber} was never uploaded`);
-          await pipeline(fs.createReadStream(file), out, { end: false });
+        // Opened before anything else: a disk that cannot take the file says so here (EROFS, ENOSPC).
+        out = await fsp.open(temp, 'wx');
+        const files = parts.map((part) => path.join(dir, String(part.partNumber).padStart(5, '0')));
+        for (const [i, file] of files.entries()) {
+          if ((await sizeOf(file)) === null) throw new ByteMismatch(`part ${parts[i].partNumber} was never uploaded`);
         }
-        await new Promise<void>((resolve, reject) => out!.end((err?: Error | null) => (err ? reject(err) : resolve())));
+        await concatenate(files, out);
+        if (sync) await out.datasync();
+        await out.close();
+        out = undefined;
         await fsp.rename(temp, stagedPath(u));
-      } catch (err) {
-        // The parts stay: the client may complete again once there is room.
-        out?.destroy();
-        throw err;
       } finally {
+        // On a failure the parts stay: the client may complete again once there is room.
+        await out?.close().catch(() => {});
         await removeQuietly(temp);
       }
       await fsp.rm(dir, { recursive: true, force: true });

@@ -7,6 +7,8 @@ import type { HubUrls, ObjectStore } from './types.js';
 export interface StoreSettings extends S3Settings {
   lfsStore: 'fs' | 's3';
   dataDir: string;
+  /** fs: sync uploaded bytes to disk before keeping them (HUBGATE_LFS_FSYNC). */
+  lfsFsync: boolean;
 }
 
 /** The single place a store is chosen and built from the settings. */
@@ -15,5 +17,5 @@ export async function createObjectStore(cfg: StoreSettings, urls: HubUrls): Prom
     const { createS3Store } = await import('./s3.js');
     return createS3Store(cfg);
   }
-  return createFsStore(path.join(cfg.dataDir, 'lfs'), urls);
+  return createFsStore(path.join(cfg.dataDir, 'lfs'), urls, { sync: cfg.lfsFsync });
 }

@@ -7,6 +7,7 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   type HeadObjectCommandOutput,
   ListMultipartUploadsCommand,
@@ -300,7 +301,9 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
 
   // ETag of the staged object as readStaged saw it, per upload: commitStaged copies only that
   // version (CopySourceIfMatch), so bytes PUT again to the staging key while they were being
-  // hashed are never committed in place of the hashed ones.
+  // hashed are never committed in place of the hashed ones. Kept in this process only: the
+  // process that commits is always the one that hashed (lfs/transfers.ts hashes again when it
+  // takes over an upload another process, maybe on another node, had hashed).
   const hashedEtags = new Map<string, string>();
 
   let warnedAbort = false;
@@ -383,6 +386,11 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
     bucket: Bucket,
     objectKey,
     stagingKey,
+
+    async ready(signal) {
+      // Ended at the deadline (the SDK's retries included): /readyz asks again at its next probe.
+      await client.send(new HeadBucketCommand({ Bucket }), { abortSignal: signal });
+    },
 
     async stat(oid) {
       const h = await head(objectKey(oid));

@@ -10,12 +10,19 @@ import type { Signer } from '../signing.js';
 export interface Target {
   href: string;
   header?: Record<string, string>;
+  /**
+   * An upload's verify URL, from a store whose upload URL is hubgate's own (fs): one signed token
+   * serves both (one signature per object of a batch, not two). Not part of the upload action.
+   */
+  verifyHref?: string;
 }
 
 /** Builds hubgate's own signed URLs, for stores (fs) whose bytes go through hubgate. */
 export interface HubUrls {
   /** `{baseUrl}/{repoId}.git/info/lfs/{path}?token=...`, the token carrying the claims and the repo id. */
   signed(where: RepoAt, path: string, claims: Record<string, string | number>, ttlSeconds: number): string;
+  /** As `signed`, for several paths under one token (the same claims): one signature for all of them. */
+  signedEach(where: RepoAt, paths: readonly string[], claims: Record<string, string | number>, ttlSeconds: number): string[];
 }
 
 /** A repo and the URL its client reached hubgate at. */
@@ -76,6 +83,11 @@ export interface ObjectStore {
    * Stores whose clients send and fetch bytes from the store directly (s3) leave it out.
    */
   transferHandlers?(deps: TransferDeps): TransferHandlers;
+  /**
+   * The cheapest proof that the store can be used now (fs: its folders are there and take a new
+   * file; s3: the bucket answers a HEAD), for /readyz; throws otherwise. `signal` ends it at its deadline.
+   */
+  ready(signal: AbortSignal): Promise<void>;
   /** Size of the stored object, or null when the store does not have it. */
   stat(oid: string): Promise<number | null>;
   /**

@@ -1,6 +1,6 @@
 import type { MemberRole, User } from '../domain/types.js';
 import { sql } from 'kysely';
-import { type Db, now } from './index.js';
+import { type Db, isPostgres, now } from './index.js';
 
 export interface Account {
   id: number;
@@ -144,10 +144,29 @@ const notLastAdmin = (m: string) =>
   sql<boolean>`(${sql.ref(`${m}.role`)} != 'admin' or exists (select 1 from memberships other where other.org_id = ${sql.ref(`${m}.org_id`)} and other.role = 'admin' and other.user_id != ${sql.ref(`${m}.user_id`)}))`;
 
 /**
+ * Runs `fn` with the account's row held against other writers of it, on PostgreSQL: there each
+ * statement sees the rows committed when it began (read committed), so two demotions of an org's
+ * two admins could each see the other still admin. Holding the org's row (FOR UPDATE) makes such
+ * changes to one org take turns, and a repo being created for it (whose foreign key takes a
+ * share lock on the row) is either seen or waits. SQLite runs one writer at a time anyway.
+ */
+async function holdingAccount<T>(db: Db, accountId: number, fn: (db: Db) => Promise<T>): Promise<T> {
+  if (!isPostgres(db)) return fn(db);
+  return db.transaction().execute(async (tx) => {
+    await tx.selectFrom('accounts').select('id').where('id', '=', accountId).forUpdate().execute();
+    return fn(tx);
+  });
+}
+
+/**
  * Adds a member or changes a member's role, in one statement that refuses to demote the
  * organization's last admin (so two demotions at once cannot both pass). 'last-admin' when refused.
  */
-export async function setMembershipKeepingAdmin(db: Db, orgId: number, userId: number, role: MemberRole): Promise<'set' | 'last-admin'> {
+export function setMembershipKeepingAdmin(db: Db, orgId: number, userId: number, role: MemberRole): Promise<'set' | 'last-admin'> {
+  return holdingAccount(db, orgId, (db) => setMembership(db, orgId, userId, role));
+}
+
+async function setMembership(db: Db, orgId: number, userId: number, role: MemberRole): Promise<'set' | 'last-admin'> {
   const res = await db
     .insertInto('memberships')
     .values({ org_id: orgId, user_id: userId, role, created_at: now() })
@@ -162,7 +181,11 @@ export async function setMembershipKeepingAdmin(db: Db, orgId: number, userId: n
 }
 
 /** Removes a member in one statement that refuses to remove the organization's last admin. */
-export async function removeMembershipKeepingAdmin(db: Db, orgId: number, userId: number): Promise<'removed' | 'not-member' | 'last-admin'> {
+export function removeMembershipKeepingAdmin(db: Db, orgId: number, userId: number): Promise<'removed' | 'not-member' | 'last-admin'> {
+  return holdingAccount(db, orgId, (db) => removeMembership(db, orgId, userId));
+}
+
+async function removeMembership(db: Db, orgId: number, userId: number): Promise<'removed' | 'not-member' | 'last-admin'> {
   const res = await db
     .deleteFrom('memberships')
     .where('org_id', '=', orgId)
@@ -177,14 +200,16 @@ export async function removeMembershipKeepingAdmin(db: Db, orgId: number, userId
  * Deletes an organization (its memberships go with it) in one statement that refuses while it
  * owns a repo, so a repo created meanwhile is never deleted with it. False when refused or gone.
  */
-export async function deleteOrgWithoutRepos(db: Db, orgId: number): Promise<boolean> {
-  const res = await db
-    .deleteFrom('accounts')
-    .where('id', '=', orgId)
-    .where('kind', '=', 'org')
-    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('repos').select('repos.id').where('repos.owner_id', '=', orgId))))
-    .executeTakeFirst();
-  return Number(res.numDeletedRows) === 1;
+export function deleteOrgWithoutRepos(db: Db, orgId: number): Promise<boolean> {
+  return holdingAccount(db, orgId, async (db) => {
+    const res = await db
+      .deleteFrom('accounts')
+      .where('id', '=', orgId)
+      .where('kind', '=', 'org')
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('repos').select('repos.id').where('repos.owner_id', '=', orgId))))
+      .executeTakeFirst();
+    return Number(res.numDeletedRows) === 1;
+  });
 }
 // Site administration of users (src/services/users.ts).
 

@@ -8,8 +8,11 @@ import { type Kysely, sql } from 'kysely';
 /** Rows sent per INSERT: well under PostgreSQL's 65,535 bind parameters for the widest table. */
 const BATCH_ROWS = 500;
 
-/** SQLite's own tables, Kysely's bookkeeping (the target has its own), and the search index the target builds itself. */
-const NOT_COPIED = /^(sqlite_|kysely_|repo_search)/;
+/**
+ * SQLite's own tables, Kysely's bookkeeping (the target has its own), the search index the target
+ * builds itself, and the serving processes' presence (about processes, not data: the old server is stopped).
+ */
+const NOT_COPIED = /^(sqlite_|kysely_|repo_search|nodes$)/;
 
 export interface TableCount {
   table: string;

@@ -13,6 +13,15 @@ export async function linkObject(db: Db, repoId: number, oid: string, size: numb
   await db.insertInto('lfs_links').values({ repo_id: repoId, oid, created_at: now() }).onConflict((oc) => oc.columns(['repo_id', 'oid']).doNothing()).execute();
 }
 
+/** One object's, written out once: the statement of every Git LFS file download (resolve), prepared once and reused. */
+const LINKED_SIZE = 'SELECT lfs_objects.size AS size FROM lfs_links INNER JOIN lfs_objects ON lfs_objects.oid = lfs_links.oid WHERE lfs_links.repo_id = ? AND lfs_links.oid = ?';
+
+/** The size of the object when it is linked to the repo; undefined otherwise. */
+export async function linkedSize(db: Db, repoId: number, oid: string): Promise<number | undefined> {
+  const { rows } = await db.executeQuery<{ size: number }>(rawQuery(db, LINKED_SIZE, [repoId, oid]));
+  return rows[0]?.size;
+}
+
 /** The sizes of those of `oids` that are linked to the repo. */
 export async function linkedSizes(db: Db, repoId: number, oids: string[]): Promise<Map<string, number>> {
   if (oids.length === 0) return new Map();

@@ -339,6 +339,34 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('ssh_keys_user').on('ssh_keys').columns(['user_id', 'id']).execute();
     },
   },
+  '0013_shared_secrets': {
+    async up(db: Kysely<any>) {
+      // Secrets every node must hold alike (the key that signs transfer URLs and LFS-over-SSH
+      // tokens), made once by whichever node comes first and read by all: never a file one node
+      // generated. `value` is base64 text, the same in every database.
+      await db.schema
+        .createTable('secrets')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
+  '0014_node_presence': {
+    async up(db: Kysely<any>) {
+      // The serving processes on the database, on whatever machine, each renewing its row while it
+      // runs: a process starting knows whether others may be at work on the shared data directory,
+      // whose files it must then not take for a crash's leftovers.
+      await db.schema
+        .createTable('nodes')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('hostname', 'text', (c) => c.notNull())
+        .addColumn('pid', 'integer', (c) => c.notNull())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('seen_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
   '0020_xet': {
     async up(db: Kysely<any>) {
       const pg = onPostgres(db);

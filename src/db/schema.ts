@@ -192,6 +192,22 @@ export interface SshKeysTable {
   last_used_at: string | null;
 }
 
+/** A secret shared by every node (src/db/secrets.ts), base64. */
+export interface SecretsTable {
+  name: string;
+  value: string;
+  created_at: string;
+}
+
+/** A serving process, renewed while it runs (src/db/nodes.ts). */
+export interface NodesTable {
+  id: string;
+  hostname: string;
+  pid: number;
+  started_at: string;
+  seen_at: string;
+}
+
 export interface Database {
   accounts: AccountsTable;
   memberships: MembershipsTable;
@@ -210,6 +226,8 @@ export interface Database {
   repo_search: RepoSearchTable;
   repo_redirects: RepoRedirectsTable;
   ssh_keys: SshKeysTable;
+  secrets: SecretsTable;
+  nodes: NodesTable;
   xet_xorbs: XetXorbsTable;
   xet_dedup_chunks: XetDedupChunksTable;
   xet_files: XetFilesTable;

@@ -13,7 +13,7 @@ export const TYPE_PLURAL: Record<RepoType, string> = { model: 'models', dataset:
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$/;
 
 /** Namespaces that would collide with hubgate's own routes. */
-const RESERVED_NAMESPACES = new Set(['api', 'datasets', 'spaces', 'models', 'login', 'logout', 'settings', 'healthz', 'metrics', 'static', 'new', 'organizations', 'admin']);
+const RESERVED_NAMESPACES = new Set(['api', 'datasets', 'spaces', 'models', 'login', 'logout', 'settings', 'healthz', 'readyz', 'metrics', 'static', 'new', 'organizations', 'admin']);
 
 /** A repo, namespace or revision name that cannot be used: an invalid request. */
 export class NameError extends HubgateError {

@@ -173,6 +173,46 @@ export async function readBlobOf(dir: string, env: NodeJS.ProcessEnv, info: Obje
   return read?.info.type === 'blob' ? (read.content ?? null) : null;
 }
 
+/** What a path of a commit is, and the bytes of a blob small enough to come along (ENTRY_CONTENT_BYTES). */
+export interface CommitEntry {
+  info: ObjectInfo;
+  /** The blob's content when it has at most ENTRY_CONTENT_BYTES bytes (a Git LFS pointer has fewer); null otherwise. */
+  content: Buffer | null;
+}
+
+/** Blobs up to this size come with their content: Git LFS pointers are under 1 KiB. */
+export const ENTRY_CONTENT_BYTES = 1024;
+/** Entries kept (each at most ~1 KiB of content): the files being downloaded at the moment, with room. */
+const ENTRY_CACHE_SIZE = 4096;
+const COMMIT_ID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+/** commit id + NUL + path -> the entry, or null for nothing there; least recently used out first. */
+const entries = new Map<string, CommitEntry | null>();
+
+/**
+ * What `path` is at `commit` (a commit id, as resolveCommit gives it), with the content of a
+ * small blob; null when nothing is there. Answers are kept by commit id and path: a commit's
+ * tree never changes, so a kept answer is never stale (only which commit a revision names can
+ * change, and that is asked of git on every request). A download of a known file then costs one
+ * question to git, not three.
+ */
+export async function entryAt(dir: string, env: NodeJS.ProcessEnv, commit: string, path: string): Promise<CommitEntry | null> {
+  const key = `${commit}\0${path}`;
+  const kept = entries.get(key);
+  if (kept !== undefined) {
+    entries.delete(key);
+    entries.set(key, kept);
+    return kept;
+  }
+  const info = await objectInfo(dir, env, `${commit}:${path}`);
+  const entry = info && { info, content: info.type === 'blob' && info.size <= ENTRY_CONTENT_BYTES ? await readBlobOf(dir, env, info) : null };
+  // Only what a commit id names is kept; and a blob whose small content could not be read is asked again next time.
+  if (COMMIT_ID.test(commit) && !(entry && entry.info.type === 'blob' && entry.info.size <= ENTRY_CONTENT_BYTES && !entry.content)) {
+    entries.set(key, entry);
+    if (entries.size > ENTRY_CACHE_SIZE) entries.delete(entries.keys().next().value!);
+  }
+  return entry;
+}
+
 /** Type, size and id of each of `specs` (object ids, or any revision expressions), asked of the warm reader in one go; null for each that does not exist. */
 export async function objectInfoAll(dir: string, env: NodeJS.ProcessEnv, specs: string[]): Promise<(ObjectInfo | null)[]> {
   const reader = readerFor(dir, env);

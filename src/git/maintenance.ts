@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { maintenanceLockHeld, maintenanceWanted, releaseMaintenanceLock, takeMaintenanceLock, takeWanted, wantMaintenance } from './maintenance-lock.js';
+import { maintenanceLockHeld, maintenanceWanted, takeMaintenanceLock, takeWanted, wantMaintenance } from './maintenance-lock.js';
 import { runGit } from './run.js';
 
 export interface Maintenance {
@@ -50,7 +50,8 @@ export function createMaintenance(env: NodeJS.ProcessEnv, log: Logger): Maintena
     try {
       for (;;) {
         job.again = false;
-        if (!(await takeMaintenanceLock(dir))) {
+        const lock = await takeMaintenanceLock(dir);
+        if (!lock) {
           await wantMaintenance(dir);
           // The holder may have let go meanwhile, after looking for requests; or another push
           // came here while the request was being written (the holder may have begun its run
@@ -63,7 +64,7 @@ export function createMaintenance(env: NodeJS.ProcessEnv, log: Logger): Maintena
         try {
           await runWhileHeld(dir, job);
         } finally {
-          await releaseMaintenanceLock(dir);
+          await lock.release();
         }
         // Asked for, here or elsewhere, while the run ended or the lock was let go: once more.
         const wanted = await maintenanceWanted(dir);

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { type Copier, copyTree } from '../util/copy-tree.js';
-import { MAINTENANCE_LOCK, MAINTENANCE_WANTED, releaseMaintenanceLock, takeMaintenanceLock } from './maintenance-lock.js';
+import { type HeldLock, MAINTENANCE_LOCK, MAINTENANCE_WANTED, takeMaintenanceLock } from './maintenance-lock.js';
 import { QUARANTINE_PREFIX } from './quarantine.js';
 import { runGit } from './run.js';
 
@@ -34,7 +34,7 @@ export async function readRefs(dir: string, env: NodeJS.ProcessEnv): Promise<Ref
 
 /** Copies the bare repo at `src` to `dest` (which must not exist) with `refs`, read from it earlier; how many object files it copied. */
 export async function copyRepo(src: string, dest: string, refs: Refs, copier: Copier): Promise<number> {
-  await lockMaintenance(src);
+  const lock = await lockMaintenance(src);
   try {
     await fs.mkdir(path.dirname(dest), { recursive: true });
     // Everything but objects/ and the refs: HEAD, config, custom_hooks/, info/, ...
@@ -43,13 +43,15 @@ export async function copyRepo(src: string, dest: string, refs: Refs, copier: Co
     await writeRefs(dest, refs);
     return objectFiles;
   } finally {
-    await releaseMaintenanceLock(src);
+    await lock.release();
   }
 }
 
-async function lockMaintenance(dir: string): Promise<void> {
+async function lockMaintenance(dir: string): Promise<HeldLock> {
   const deadline = Date.now() + LOCK_WAIT_MS;
-  while (!(await takeMaintenanceLock(dir))) {
+  for (;;) {
+    const lock = await takeMaintenanceLock(dir);
+    if (lock) return lock;
     if (Date.now() > deadline) throw new Error(`${dir} is still being repacked after ${LOCK_WAIT_MS / 60000} minutes: run the backup again later`);
     await new Promise((r) => setTimeout(r, 250));
   }

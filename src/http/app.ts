@@ -1,5 +1,4 @@
-import express, { type Response, type Router } from 'express';
-import { pinoHttp } from 'pino-http';
+import express, { type RequestHandler, type Router } from 'express';
 import { apiError, apiFaults, unservedApiRoute } from './api/respond.js';
 import { hubApi } from './api/routes.js';
 import { resolveRoutes } from './resolve/routes.js';
@@ -8,6 +7,7 @@ import type { AppContext } from './context.js';
 import { gitRoutes } from './git/routes.js';
 import { createLimits, type Limits, requestRates } from './limits.js';
 import { bodyIdleTimeout } from './request-body.js';
+import { giveRequestsIdsAndLoggers, requestLog } from './request-log.js';
 import { identify } from '../identity/identify.js';
 import type { ClaimSigner } from '../identity/lfs-ssh-token.js';
 import { metricsHandler } from './metrics.js';
@@ -36,46 +36,50 @@ export function createApp(ctx: AppContext, lfs: LfsMount, limits: Limits = creat
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  // First of all, so a stalled body is cut whichever route it is waiting in.
-  app.use(bodyIdleTimeout(ctx.cfg.bodyIdleTimeoutMs, ctx.log));
+  // Every request, first: a stalled body is cut whichever route it is waiting in; the request's
+  // line in the log (its id and logger, req.id and req.log, for the handlers); its count in the metrics.
+  giveRequestsIdsAndLoggers(app.request, ctx.log);
+  const everyRequest: RequestHandler[] = [
+    bodyIdleTimeout(ctx.cfg.bodyIdleTimeoutMs, ctx.log),
+    requestLog(ctx.log),
+    (req, res, next) => {
+      res.on('finish', () => ctx.metrics.requests.labels(res.locals.route ?? 'other', req.method, String(res.statusCode)).inc());
+      next();
+    },
+  ];
+  // Then, before every surface: preflights are answered (and errors carry the CORS headers too), the caller is identified, its rate counted.
+  const everyCaller: RequestHandler[] = [
+    cors(ctx.cfg.corsOrigins),
+    async (req, res, next) => {
+      res.locals.caller = await identify(ctx.db, req.get('authorization'), lfs.signer && { path: req.path, signer: lfs.signer });
+      next();
+    },
+    requestRates(limits),
+  ];
+  const resolve = resolveRoutes(ctx, lfs.store, ctx.cfg.xet ? lfs.xet : undefined);
+  // File downloads take a lane past the other surfaces' routes, through the same steps (resolve/routes.ts).
+  app.use(resolve.lane([...everyRequest, ...everyCaller]));
 
-  app.use(
-    pinoHttp({
-      logger: ctx.log,
-      // Only method and path: headers carry credentials and query strings carry signed tokens.
-      serializers: {
-        req: (req: { method: string; url: string; remoteAddress?: string }) => ({ method: req.method, path: req.url.split('?')[0], remoteAddress: req.remoteAddress }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-      customProps: (_req, res) => {
-        const caller = (res as Response).locals?.caller;
-        return caller?.kind === 'user' ? { user: caller.user.name } : {};
-      },
-    }),
-  );
-  app.use((req, res, next) => {
-    res.on('finish', () => ctx.metrics.requests.labels(res.locals.route ?? 'other', req.method, String(res.statusCode)).inc());
-    next();
-  });
-
+  app.use(...everyRequest);
   app.get('/healthz', (_req, res) => {
     res.locals.route = 'healthz';
     res.json({ status: 'ok' });
   });
+  // For load balancers: 200 when this node can work (database, object store, repos' storage
+  // each answered within its deadline), 503 naming what failed, or while the node is stopping.
+  app.get('/readyz', async (_req, res) => {
+    res.locals.route = 'readyz';
+    const report = await ctx.readiness.report();
+    res.status(report.status === 'ready' ? 200 : 503).set('Cache-Control', 'no-store').json(report);
+  });
   // With HUBGATE_METRICS_LISTEN, /metrics is on that address only (src/server.ts).
   if (!ctx.cfg.metricsListen) app.get('/metrics', metricsHandler(ctx));
 
-  // Before identify and every router: preflights are answered here, and errors carry the CORS headers too.
-  app.use(cors(ctx.cfg.corsOrigins));
-  app.use(async (req, res, next) => {
-    res.locals.caller = await identify(ctx.db, req.get('authorization'), lfs.signer && { path: req.path, signer: lfs.signer });
-    next();
-  });
-  app.use(requestRates(limits));
+  app.use(...everyCaller);
   if (lfs.xet && ctx.cfg.xet) app.use(xetRoutes(ctx, lfs.xet));
   app.use(gitRoutes(ctx, limits));
   app.use(lfs.routes);
-  app.use(resolveRoutes(ctx, lfs.store, ctx.cfg.xet ? lfs.xet : undefined));
+  app.use(resolve.router);
   app.use(hubApi(ctx, lfs.transfers, ctx.cfg.xet ? lfs.xet : undefined));
   app.use(pages(ctx, lfs.transfers, lfs.downloadOrigin ? [lfs.downloadOrigin] : []));
 

@@ -4,6 +4,7 @@ import type { Db } from '../db/index.js';
 import type { RepoRef } from '../domain/names.js';
 import type { Caller } from '../identity/identify.js';
 import type { Metrics } from '../ops/metrics.js';
+import type { Readiness } from '../ops/readiness.js';
 import type { DownloadCounter } from '../services/listing.js';
 import type { Notifier } from '../services/ports.js';
 import type { AuthorizedOrg, AuthorizedRepo } from './authorize.js';
@@ -26,6 +27,8 @@ export interface AppContext {
   notifier: Notifier;
   /** Downloads per repo (resolve GETs, LFS batch downloads), written in batches. */
   downloads: DownloadCounter;
+  /** What /readyz answers: the database, the object store and the repos' storage, or that this node is stopping. */
+  readiness: Readiness;
 }
 
 declare global {

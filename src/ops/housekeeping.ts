@@ -3,6 +3,7 @@ import type { Db } from '../db/index.js';
 import { releaseUnfinishedRepos } from '../services/repos.js';
 import { type PeriodicJob, startPeriodicJob } from './jobs.js';
 import { LEFTOVER_MAX_IDLE_MS, removeLeftovers } from './leftovers.js';
+import { othersAtWork } from './presence.js';
 
 // Cleaning up after crashes and expiries: LFS uploads (expired ones aborted, lapsed hashes taken
 // up, orphan staging files), temporary files and push quarantines, repos whose creation was cut
@@ -37,8 +38,22 @@ function cleaner(d: Omit<HousekeepingDeps, 'intervalMs'>) {
   return cleanUp;
 }
 
-/** The start-up cleanup: what processes before this one left (written before it started); once per `hubgate serve`. */
-export function cleanUpAtStart(d: Omit<HousekeepingDeps, 'intervalMs'>): Promise<unknown> {
+/**
+ * The start-up cleanup: what processes before this one left (written before it started); once
+ * per `hubgate serve`. While other serving processes are at work on the database (other nodes
+ * on the shared data directory, or another on this machine), a file written before this start
+ * may be one of theirs in use (git's push quarantines carry no owner; a pid tells only on its own
+ * machine): then only what the periodic sweep would remove goes.
+ */
+export async function cleanUpAtStart(d: Omit<HousekeepingDeps, 'intervalMs'>): Promise<unknown> {
+  const busy = await othersAtWork(d.db).catch((err) => {
+    d.log.warn({ err }, 'could not tell whether other processes are at work: the start-up cleanup removes only what has been idle for an hour');
+    return true;
+  });
+  if (busy) {
+    d.log.info('other hubgate processes are at work on this database: the start-up cleanup removes only what has been idle for an hour');
+    return cleaner(d)(Math.min(d.startedAt, Date.now() - LEFTOVER_MAX_IDLE_MS), false);
+  }
   return cleaner(d)(d.startedAt, true);
 }
 

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { CopyError, copyDatabase, type TableCount } from '../db/copy.js';
+import { pingDatabase } from '../db/health.js';
 import { type Db, type DbLocation, openDb } from '../db/index.js';
 
 // How front ends (the CLI) and the composition root open the database: they hold the handle and
@@ -8,6 +9,8 @@ import { type Db, type DbLocation, openDb } from '../db/index.js';
 
 export type { Db, DbLocation, TableCount };
 export { CopyError };
+/** For /readyz: resolves when the database answers a small query. */
+export { pingDatabase };
 
 /** Opens the database, its schema brought up to date; the caller closes it (`db.destroy()`). */
 export function openDatabase(where: DbLocation): Promise<Db> {

@@ -243,7 +243,8 @@ export async function collectLfsGarbageIn(cfg: GcSettings, o: GcOptions): Promis
   const db = await openDb(cfg);
   try {
     // Collection signs no links: a store that asked for one would be a bug.
-    const urls: HubUrls = { signed: () => { throw new Error('garbage collection signs no links'); } };
+    const signsNone = (): never => { throw new Error('garbage collection signs no links'); };
+    const urls: HubUrls = { signed: signsNone, signedEach: signsNone };
     const store = await createObjectStore(cfg, urls);
     const log = pino({ level: 'silent' });
     const transfers = createTransfers({ uploads: lfsUploads(db), store, urls, log, settings: cfg });

@@ -12,7 +12,7 @@ import type { GatedMode, NotifyFrequency } from '../domain/types.js';
 import { closeReaders } from '../git/content.js';
 import { gitEnv } from '../git/env.js';
 import { defaultGitattributes } from '../git/default-gitattributes.js';
-import { releaseMaintenanceLock, takeMaintenanceLock } from '../git/maintenance-lock.js';
+import { type HeldLock, takeMaintenanceLock } from '../git/maintenance-lock.js';
 import { initBareRepo, repoDir } from '../git/repo-dirs.js';
 import { newReposRoot, scratchDir } from '../util/scratch.js';
 import { auditRepoName, gateName, recordAudit } from './audit.js';
@@ -202,10 +202,11 @@ export function setVisibility(db: Db, repo: RepoWithOwner, isPrivate: boolean, a
 /** How long a move waits for a running maintenance (repack) of the repo to finish. */
 const MOVE_WAITS_FOR_MAINTENANCE_MS = 10_000;
 
-async function takeLockWaiting(dir: string, ms: number): Promise<boolean> {
+async function takeLockWaiting(dir: string, ms: number): Promise<HeldLock | null> {
   for (const deadline = Date.now() + ms; ; ) {
-    if (await takeMaintenanceLock(dir)) return true;
-    if (Date.now() > deadline) return false;
+    const lock = await takeMaintenanceLock(dir);
+    if (lock) return lock;
+    if (Date.now() > deadline) return null;
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -234,7 +235,8 @@ export async function moveRepo(db: Db, dataDir: string, from: RepoRef, to: RepoR
 
   const fromDir = repoDir(dataDir, repo);
   const toDir = repoDir(dataDir, target);
-  if (!(await takeLockWaiting(fromDir, MOVE_WAITS_FOR_MAINTENANCE_MS))) {
+  const lock = await takeLockWaiting(fromDir, MOVE_WAITS_FOR_MAINTENANCE_MS);
+  if (!lock) {
     throw new HubgateError('unavailable', `${repoIdOf(repo)} is being repacked: try the move again in a minute`);
   }
   let moved = false;
@@ -247,14 +249,14 @@ export async function moveRepo(db: Db, dataDir: string, from: RepoRef, to: RepoR
     });
   } catch (err) {
     if (moved) await fs.rename(toDir, fromDir);
-    await releaseMaintenanceLock(fromDir);
+    await lock.release(fromDir);
     if (isUniqueViolation(err)) throw conflict(`${repoIdOf(target)} already exists: choose another name, or delete that repo first`);
     throw err;
   } finally {
     closeReaders(fromDir);
     closeReaders(toDir);
   }
-  await releaseMaintenanceLock(done ? toDir : fromDir);
+  await lock.release(done ? toDir : fromDir);
   if (!done) throw notFound(`${repoIdOf(repo)} was deleted meanwhile`);
   // The old namespace's folder, once it holds no repo of this type (rmdir refuses a folder that is not empty).
   await fs.rmdir(path.dirname(fromDir)).catch(() => {});

@@ -180,12 +180,16 @@ export interface Hubgate {
  * ends (not at stop: a restart on the same data passes `env: { HUBGATE_DATABASE_URL: first.databaseUrl }`).
  */
 export async function startHubgate(opts: { env?: NodeJS.ProcessEnv; dataDir?: string; port?: number; db?: DatabaseKind } = {}): Promise<Hubgate> {
-  const db = opts.db ?? (opts.env?.HUBGATE_DATABASE_URL ? 'postgres' : 'sqlite');
+  // HUBGATE_TEST_DB=postgres runs a whole test file's servers on PostgreSQL (to try a file there;
+  // a file that restarts a server on its data directory needs the URL passed, see above).
+  const db = opts.db ?? (opts.env?.HUBGATE_DATABASE_URL ? 'postgres' : process.env.HUBGATE_TEST_DB === 'postgres' ? 'postgres' : 'sqlite');
   const ownDatabase = db === 'postgres' && !opts.env?.HUBGATE_DATABASE_URL ? await createTestDatabase() : undefined;
   const databaseUrl = ownDatabase ?? opts.env?.HUBGATE_DATABASE_URL;
   opts = { ...opts, env: { ...opts.env, ...(databaseUrl ? { HUBGATE_DATABASE_URL: databaseUrl } : {}) } };
   const dataDir = opts.dataDir ?? path.join(tempDir(), 'data');
   const home = tempDir('hubgate-home-');
+  // A data directory moved to PostgreSQL (db copy) keeps its old SQLite file.
+  const sqliteBefore = fs.existsSync(path.join(dataDir, 'hubgate.sqlite'));
   const port = opts.port ?? (await freePort());
   // SSH is off unless a test asks for it (HUBGATE_SSH_PORT with a free port): servers never fight over 2222.
   const env = { ...process.env, HUBGATE_LOG_LEVEL: 'debug', HUBGATE_WORKERS: '1', HUBGATE_SHUTDOWN_TIMEOUT_MS: '5000', HUBGATE_SSH_PORT: '0', ...opts.env };
@@ -209,7 +213,7 @@ export async function startHubgate(opts: { env?: NodeJS.ProcessEnv; dataDir?: st
     await new Promise((r) => setTimeout(r, 50));
   }
   // A server meant to run on PostgreSQL must not have fallen back to the data directory's SQLite file.
-  if (db === 'postgres' && fs.existsSync(path.join(dataDir, 'hubgate.sqlite'))) throw new Error(`hubgate started on ${databaseUrl} made ${dataDir}/hubgate.sqlite`);
+  if (db === 'postgres' && !sqliteBefore && fs.existsSync(path.join(dataDir, 'hubgate.sqlite'))) throw new Error(`hubgate started on ${databaseUrl} made ${dataDir}/hubgate.sqlite`);
   const hubgate: Hubgate = {
     url,
     port,

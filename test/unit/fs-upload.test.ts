@@ -40,7 +40,7 @@ function rng(seed: number): () => number {
 describe('fs store: an upload cut off in the middle', () => {
   it('leaves nothing staged, nothing in scratch, and no object', async () => {
     const root = path.join(dir, 'store');
-    const store = createFsStore(root, { signed: () => 'http://x' });
+    const store = createFsStore(root, { signed: () => 'http://x', signedEach: (_where, paths) => paths.map(() => 'http://x') });
     const bytes = crypto.randomBytes(3 * 1024 * 1024);
     const oid = sha256(bytes);
     const upload = { repoId: '1', baseUrl: 'http://x', id: 'A'.repeat(24), oid, size: bytes.length };

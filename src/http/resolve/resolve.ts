@@ -7,7 +7,7 @@ import { authorizedRepo } from '../authorize.js';
 import { baseUrlOf } from '../urls.js';
 import type { RepoWithOwner } from '../../db/repos.js';
 import { printable, repoIdOf, TYPE_PLURAL } from '../../domain/names.js';
-import { objectInfo, readBlob, readBlobOf, resolveCommit } from '../../git/content.js';
+import { entryAt, readBlob, resolveCommit } from '../../git/content.js';
 import { gitEnv } from '../../git/env.js';
 import { repoDir } from '../../git/repo-dirs.js';
 import type { AppContext } from '../context.js';
@@ -40,6 +40,8 @@ const DOWNLOAD_TTL_SECONDS = 3600;
  * `raw`: the file as git stores it, a Git LFS pointer as text rather than a redirect to its object (/raw/...).
  */
 export function downloadHandler(ctx: AppContext, store: ObjectStore, blobs: BlobCache, opts: { raw?: boolean; xet?: XetService } = {}): RequestHandler {
+  // The same for every request: built once.
+  const env = gitEnv(ctx.cfg.dataDir);
   return async (req: Request, res: Response) => {
     const target = res.locals.resolveTarget as ResolveTarget;
     // Names match case-insensitively, directories do not: from here on, the repo's stored spelling.
@@ -49,18 +51,17 @@ export function downloadHandler(ctx: AppContext, store: ObjectStore, blobs: Blob
       ctx.log.error({ repo: repoId }, 'repository row exists but its directory is missing');
       return apiError(res, 404, `Repository not found: ${repoIdOf(requested)}`, { code: 'RepoNotFound' });
     }
-    const env = gitEnv(ctx.cfg.dataDir);
-
     const commit = await resolveCommit(dir, env, target.revision);
     if (!commit) return revisionNotFound(res, repoId, target.revision);
     const found = { 'X-Repo-Commit': commit };
-    const info = await objectInfo(dir, env, `${commit}:${target.path}`);
-    if (!info || info.type !== 'blob') {
+    const entry = await entryAt(dir, env, commit, target.path);
+    const info = entry?.info;
+    if (!entry || !info || info.type !== 'blob') {
       const what = info ? 'is a folder, not a file' : 'does not exist';
       return apiError(res, 404, `Entry not found: ${printable(target.path)} ${what} at revision ${printable(target.revision)} of ${repoId}`, { code: 'EntryNotFound', headers: found });
     }
 
-    const pointer = !opts.raw && info.size >= MIN_POINTER_SIZE && info.size <= MAX_POINTER_SIZE ? parsePointer((await readBlobOf(dir, env, info)) ?? '') : null;
+    const pointer = !opts.raw && entry.content && info.size >= MIN_POINTER_SIZE && info.size <= MAX_POINTER_SIZE ? parsePointer(entry.content) : null;
     if (pointer) return redirectToObject(ctx, store, req, res, { repo, repoId, commit, path: target.path, pointer }, opts.xet);
 
     const etag = `"${info.oid}"`;
@@ -85,7 +86,7 @@ export function downloadHandler(ctx: AppContext, store: ObjectStore, blobs: Blob
     const piece = range.kind === 'partial' ? range.range : { start: 0, end: info.size - 1 };
     if (req.method === 'HEAD') return void setLength(res, piece, info.size, range.kind === 'partial').end();
     if (isDownload(req)) ctx.downloads.count(repo.id);
-    const body = await blobBody(ctx, blobs, { dir, env, oid: info.oid, size: info.size });
+    const body = entry.content ? { kind: 'memory' as const, bytes: entry.content } : await blobBody(ctx, blobs, { dir, env, oid: info.oid, size: info.size });
     if (body.kind === 'file' && ctx.cfg.accelRedirect) {
       // The proxy sends the bytes (and answers the Range itself) from the cached copy.
       void body.cached.handle.close().catch(() => {});

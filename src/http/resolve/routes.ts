@@ -7,6 +7,7 @@ import type { AppContext } from '../context.js';
 import { parseRepoPath } from '../repo-path.js';
 import { createBlobCache } from '../../git/blob-cache.js';
 import { sessionOf } from '../session-cookie.js';
+import { inOrder } from '../in-order.js';
 import { downloadHandler } from './resolve.js';
 import type { XetService } from '../../services/xet.js';
 import { parseResolveTarget } from './resolve-path.js';
@@ -27,24 +28,56 @@ const RESOLVE_REST = /^\/(?:resolve|raw)(\/|$)/;
 /** /raw/{revision}/{path}: the file as git stores it. */
 const RAW = /^\/raw(?:\/.*)?$/;
 
+/** The resolve surface: its router, in the app's order, and its lane, taken before the app's router (see lane). */
+export interface ResolveSurface {
+  router: Router;
+  /**
+   * The download requests only this surface can answer (GET or HEAD of a valid repo's /resolve/
+   * or /raw/ path: no other surface's paths have that shape), taken as the app's first step: they
+   * run `common` (the steps the app runs for every request before its surfaces: the log line,
+   * metrics, CORS, identify) and then their route's steps, in order, without walking the routes
+   * of every surface before this one. HEAD resolve is the request before every hf_hub_download.
+   * The steps are the router's own, so the answers are the same, and each request is decided once.
+   */
+  lane: (common: readonly RequestHandler[]) => RequestHandler;
+}
+
 /** `xet`: with Xet storage on, files stored through Xet are also announced to Xet clients (resolve.ts). */
-export function resolveRoutes(ctx: AppContext, store: ObjectStore, xet?: XetService): Router {
+export function resolveRoutes(ctx: AppContext, store: ObjectStore, xet?: XetService): ResolveSurface {
   // A moved repo's old name: 307 to the new one, as the Hub answers.
   const guard = repoGuard(ctx, apiDenial, redirectMoved(307));
   const page = pageSession(ctx);
   const blobs = createBlobCache({ dataDir: ctx.cfg.dataDir, maxBytes: ctx.cfg.blobCacheSize, log: ctx.log });
+  const download = [resolveTarget, page, guard('read'), downloadHandler(ctx, store, blobs, { xet })];
+  const raw = [rawNamed, resolveTarget, page, guard('read'), downloadHandler(ctx, store, blobs, { raw: true })];
 
   // Paths are matched as sent: no case folding.
   const router = Router({ caseSensitive: true, strict: true });
-  //   method   path       checks                authorised by     handler
-  router.get(   RESOLVE,   resolveTarget, page,  guard('read'),    downloadHandler(ctx, store, blobs, { xet }));  // GET and HEAD
-  router.get(   RAW,       rawNamed, resolveTarget, page, guard('read'), downloadHandler(ctx, store, blobs, { raw: true }));
+  //   method   path       checks and authorisation (guard)                      handler
+  router.get(   RESOLVE,   ...download);  // GET and HEAD: resolveTarget, page, guard('read'), downloadHandler
+  router.get(   RAW,       ...raw);       // the same for /raw/, named 'raw' in the metrics
   router.all(   RESOLVE,                                           methodNotAllowed);
   router.all(   RAW,                                               methodNotAllowed);
 
   const app = Router();
   app.use(REPO_PREFIX, named, router);
-  return app;
+
+  const lane = (common: readonly RequestHandler[]): RequestHandler => {
+    const downloads = inOrder([...common, named, ...download]);
+    const raws = inOrder([...common, named, ...raw]);
+    return (req, res, next) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+      const prefix = REPO_PREFIX.exec(req.path);
+      if (!prefix) return next();
+      const rest = req.path.slice(prefix[0].length);
+      const steps = RESOLVE.test(rest) ? downloads : RAW.test(rest) ? raws : null;
+      // Only a valid repo's paths: a name the router answers 400 for could be another surface's path.
+      const parsed = steps && parseRepoPath(req.path, RESOLVE_REST);
+      if (!steps || !parsed?.ok) return next();
+      steps(req, res, next);
+    };
+  };
+  return { router: app, lane };
 }
 
 /**

@@ -1,0 +1,74 @@
+import type { IncomingMessage } from 'node:http';
+import type { Request, RequestHandler, Response } from 'express';
+import type { Logger } from 'pino';
+
+// One log line per request, when its answer is done: "request completed" (or "request aborted"
+// when the client went away first, "request errored" for a 5xx), at level info, with the method,
+// the path without its query string (signed URLs carry tokens there), the client's address, the
+// status, the time taken in ms and the user, if any. No headers: they carry credentials. This is
+// the line pino-http wrote, written directly: the request's own child logger (req.log, for the
+// handlers' messages) and its id are made only when used, not for every request.
+
+declare module 'http' {
+  interface IncomingMessage {
+    /** A number unique in this process (made when first used). */
+    id: number;
+    /** The server's logger with this request's method, path and address bound (made when first used). */
+    log: Logger;
+  }
+}
+
+/** What a request's log lines say about it. */
+function requestFields(req: IncomingMessage & { originalUrl?: string }): { method: string | undefined; path: string; remoteAddress: string | undefined } {
+  // As sent: routers mounted on a path take it off req.url while they run.
+  const url = req.originalUrl ?? req.url ?? '';
+  const query = url.indexOf('?');
+  return { method: req.method, path: query < 0 ? url : url.slice(0, query), remoteAddress: req.socket?.remoteAddress };
+}
+
+let lastRequestId = 0;
+
+/**
+ * Gives every request of `request` (an Express app's request prototype) its `id` (a number unique
+ * in this process, which LFS errors carry as request_id) and its `log`, both made on first use.
+ */
+export function giveRequestsIdsAndLoggers(request: object, log: Logger): void {
+  const own = { id: Symbol('id'), log: Symbol('log') };
+  type Own = IncomingMessage & { [own.id]?: number; [own.log]?: Logger };
+  Object.defineProperties(request, {
+    id: {
+      configurable: true,
+      get(this: Own) {
+        return (this[own.id] ??= lastRequestId = (lastRequestId + 1) & 0x7fffffff);
+      },
+    },
+    log: {
+      configurable: true,
+      get(this: Own) {
+        return (this[own.log] ??= log.child({ req: requestFields(this) }));
+      },
+    },
+  });
+}
+
+/** Writes the request's line when its answer has been sent, or when the connection closed before. */
+export function requestLog(log: Logger): RequestHandler {
+  return (req: Request, res: Response, next) => {
+    const start = Date.now();
+    let logged = false;
+    const done = () => {
+      if (logged) return;
+      logged = true;
+      const caller = res.locals.caller;
+      const line: Record<string, unknown> = { req: requestFields(req), res: { statusCode: res.statusCode }, responseTime: Date.now() - start };
+      if (caller?.kind === 'user') line.user = caller.user.name;
+      // At level info, as pino-http wrote them: a 5xx the server answers on purpose (501, 503) is
+      // no error of the server's; real faults are logged where they happen, at level error.
+      if (res.statusCode >= 500) line.err = new Error(`failed with status code ${res.statusCode}`);
+      log.info(line, res.statusCode >= 500 ? 'request errored' : res.writableEnded ? 'request completed' : 'request aborted');
+    };
+    res.once('finish', done);
+    res.once('close', done);
+    next();
+  };
+}
