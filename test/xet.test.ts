@@ -9,7 +9,7 @@ import path from 'node:path';
 import { downloadFile, uploadFiles } from '@huggingface/hub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunkHash, fileHash, hashToString, verificationHash } from '../xet/hash.js';
-import { writeShard } from '../xet/shard.js';
+import { parseShard, writeShard } from '../xet/shard.js';
 import { writeXorb } from '../xet/xorb.js';
 import { Compression } from '../xet/compression.js';
 import { DATABASES, type Hubgate, requestsLogged, startHubgate, tempDir } from './helpers/hubgate.js';
@@ -199,5 +199,44 @@ describe.each(DATABASES)('Xet storage, on %s', (db) => {
     const href = (await lfsBatch(sha256(content))).objects[0].actions?.download?.href;
     expect(href).toBeDefined();
     expect(sha256(Buffer.from(await (await fetch(href!)).arrayBuffer()))).toBe(sha256(content));
+  });
+
+  it('fetch URLs open only their signed range; dedup answers only from the token repo\'s xorbs; v1 reconstructions', async () => {
+    const tokenFor = async (user: string, repo: string) =>
+      (await (await fetch(`${hub.url}/api/models/${repo}/xet-read-token/main`, { headers: { Authorization: `Bearer ${user}` } })).json()) as { accessToken: string; casUrl: string };
+    const data = crypto.randomBytes(200_000);
+    const mark = requestsLogged(hub).length;
+    await uploadFiles({ ...as(alice, 'alice/m'), files: [{ path: 'ranges.bin', content: blob(data) }] });
+    // The client asked about the file's first chunk (no match then); the server has indexed it since.
+    const firstChunk = requestsLogged(hub).slice(mark).find((r) => r.path.startsWith('/cas/v1/chunks/default/'))!.path.split('/').pop()!;
+    const hash = (await fetch(`${hub.url}/alice/m/resolve/main/ranges.bin`, { headers: { Authorization: `Bearer ${alice}`, Accept: 'application/vnd.xet-fileinfo+json' } })).headers.get('x-xet-hash')!;
+    const t = await tokenFor(alice, 'alice/m');
+    const get = (url: string, headers: Record<string, string> = {}) => fetch(url, { headers: { Authorization: `Bearer ${t.accessToken}`, ...headers } });
+    const v2 = (await (await get(`${t.casUrl}/v2/reconstructions/${hash}`, { Range: 'bytes=0-999' })).json()) as {
+      offset_into_first_range: number; terms: { hash: string }[]; xorbs: Record<string, { url: string; ranges: { bytes: { start: number; end: number } }[] }[]>;
+    };
+    expect(v2.offset_into_first_range).toBe(0);
+    const [xorb, [entry]] = Object.entries(v2.xorbs)[0];
+    const { start, end } = entry.ranges[0].bytes;
+    expect((await fetch(entry.url, { headers: { Range: `bytes=${start}-${end}` } })).status).toBe(206);
+    expect((await fetch(entry.url, { headers: { Range: `bytes=${start}-${end + 1}` } })).status).toBe(416);
+    expect((await fetch(entry.url.replace(/t=[^&]+/, (m) => `${m.slice(0, -2)}xx`))).status).toBe(403);
+    expect((await fetch(entry.url.replace(xorb, '0'.repeat(64)))).status).toBe(403);
+    expect((await get(`${t.casUrl}/v2/reconstructions/${hash}`, { Range: `bytes=${data.length}-` })).status).toBe(416);
+    const v1 = (await (await get(`${t.casUrl}/v1/reconstructions/${hash}`)).json()) as { terms: unknown[]; fetch_info: Record<string, { url_range: { start: number; end: number } }[]> };
+    expect(v1.terms.length).toBeGreaterThan(0);
+    expect(Object.keys(v1.fetch_info)).toContain(xorb);
+
+    // The file's first chunk answers alice's token (a shard with its xorb, chunk hashes keyed), not bob's: his repo never held it.
+    const answer = await get(`${t.casUrl}/v1/chunks/default-merkledb/${firstChunk}`);
+    expect(answer.status).toBe(200);
+    const listed = parseShard(new Uint8Array(await answer.arrayBuffer()));
+    expect(listed.files).toEqual([]);
+    expect(listed.xorbs.map((x) => hashToString(x.hash))).toContain(xorb);
+    expect(listed.xorbs.flatMap((x) => x.chunks.map((c) => hashToString(c.hash)))).not.toContain(firstChunk);
+    const bobToken = await tokenFor(bob, 'bob/m');
+    expect((await fetch(`${t.casUrl}/v1/chunks/default/${firstChunk}`, { headers: { Authorization: `Bearer ${bobToken.accessToken}` } })).status).toBe(404);
+    expect((await get(`${t.casUrl}/v1/chunks/default/${'ab'.repeat(32)}`)).status).toBe(404);
+    expect((await fetch(`${t.casUrl}/v1/chunks/default/${'ab'.repeat(32)}`)).status).toBe(401);
   });
 });
