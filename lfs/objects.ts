@@ -1,8 +1,8 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { HubgateError } from '../src/domain/errors.js';
-import { answerFault, callerOf, guardedRepo, type JsonReader, lfsError, lfsJson, lfsRepoOf } from './http.js';
-import type { DownloadsPort, LfsAction, LinksPort } from './ports.js';
-import { type BatchRequest, batchRequest, MAX_BATCH_OBJECTS, multipartCompletion, verifyRequest } from './protocol.js';
+import { answerFault, callerOf, guardedRepo, type JsonReader, type LfsRepo, lfsError, lfsJson, lfsRepoOf } from './http.js';
+import type { DownloadsPort, LfsAction, LinksPort, XetBatchPort } from './ports.js';
+import { type BatchRequest, batchRequest, MAX_BATCH_OBJECTS, multipartCompletion, type ObjectResult, OID, verifyRequest } from './protocol.js';
 import { claimsFor, INVALID_LINK, UPLOAD_PURPOSE } from './signed-links.js';
 import type { Signer } from './signing.js';
 import { ByteMismatch } from './store/byte-mismatch.js';
@@ -22,7 +22,7 @@ export function operationOf(_req: Request, res: Response): LfsAction {
   return batchOf(res).operation === 'upload' ? 'write' : 'read';
 }
 
-export function objectHandlers(signer: Signer, transfers: Transfers, links: LinksPort, readJson: JsonReader, downloads: DownloadsPort) {
+export function objectHandlers(signer: Signer, transfers: Transfers, links: LinksPort, readJson: JsonReader, downloads: DownloadsPort, xet?: XetBatchPort) {
   /** Parses and checks the batch body (before the guard, which needs its operation); answers what is wrong with it. */
   const batchBody: RequestHandler = async (req, res, next) => {
     const body = await readJson(req, res);
@@ -40,7 +40,9 @@ export function objectHandlers(signer: Signer, transfers: Transfers, links: Link
   };
 
   const batch: RequestHandler = async (req, res) => {
-    const { where } = lfsRepoOf(res);
+    const { ref, where } = lfsRepoOf(res);
+    const asked = batchOf(res);
+    if (xet && asked.operation === 'upload' && (asked.transfers ?? []).includes('xet')) return xetBatch(res, ref, where.baseUrl);
     const caller = callerOf(res);
     const client = { userAgent: req.get('user-agent'), userId: caller.kind === 'user' ? caller.user.id : null };
     const repoId = guardedRepo(res).row.id;
@@ -49,6 +51,28 @@ export function objectHandlers(signer: Signer, transfers: Transfers, links: Link
     if (batchOf(res).operation === 'download') downloads.count(repoId, answer.objects.filter((o) => o.actions?.download).length);
     lfsJson(res, 200, answer);
   };
+
+  /** An upload batch answered with the xet transfer: objects are checked one by one, as for the others. */
+  async function xetBatch(res: Response, ref: LfsRepo['ref'], baseUrl: string): Promise<void> {
+    const objects = batchOf(res).objects;
+    const valid: { oid: string; size: number }[] = [];
+    const answers: ObjectResult[] = objects.map((o) => {
+      const oid = typeof o.oid === 'string' ? o.oid : '';
+      const size = typeof o.size === 'number' ? o.size : -1;
+      if (!OID.test(oid)) return { oid, size, error: { code: 422, message: 'oid must be 64 lowercase hex characters' } };
+      if (!Number.isSafeInteger(size) || size < 0) return { oid, size, error: { code: 422, message: 'size must be a non-negative integer' } };
+      valid.push({ oid, size });
+      return { oid, size };
+    });
+    const planned = await xet!.uploadBatch(guardedRepo(res).row.id, ref, baseUrl, valid);
+    let i = 0;
+    for (const a of answers) {
+      if (a.error) continue;
+      const p = planned[i++];
+      if (p.upload) a.actions = { upload: { href: p.upload, header: {}, expires_in: 3600 } };
+    }
+    lfsJson(res, 200, { transfer: 'xet', objects: answers, hash_algo: 'sha256' });
+  }
 
   const verify: RequestHandler = async (req, res) => {
     const { ref, where } = lfsRepoOf(res);

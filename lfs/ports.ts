@@ -147,8 +147,20 @@ export interface DownloadsPort {
   count(repoId: number, n: number): void;
 }
 
+/**
+ * Xet storage, when on: an upload batch that offers the `xet` transfer is answered with it, each
+ * object to upload pointing at the repo's Xet write-token route (the client then uploads through
+ * the CAS and commits the LFS pointer as usual), as the Hub answers.
+ */
+export interface XetBatchPort {
+  /** The answer to an upload batch offering `xet`: the objects already linked to the repo have no actions. */
+  uploadBatch(repoId: number, ref: RepoRef, baseUrl: string, objects: { oid: string; size: number }[]): Promise<{ oid: string; size: number; upload?: string }[]>;
+}
+
 /** Everything the LFS router is given. */
 export interface LfsPorts {
+  /** Xet storage, when on. */
+  xet?: XetBatchPort;
   guard: LfsGuard;
   locks: LocksPort;
   links: LinksPort;

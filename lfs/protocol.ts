@@ -35,7 +35,7 @@ export interface ObjectResult {
 }
 
 export interface BatchResponse {
-  transfer: 'basic' | 'multipart';
+  transfer: 'basic' | 'multipart' | 'xet';
   objects: ObjectResult[];
   hash_algo: 'sha256';
 }

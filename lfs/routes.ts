@@ -35,7 +35,7 @@ const UNLOCK = /^\/locks\/[^/]+\/unlock$/;
 export function lfsRoutes(lfs: LfsDeps, ports: LfsPorts): Router {
   const { guard } = ports;
   const readJson = jsonReader(ports.web);
-  const objects = objectHandlers(lfs.signer, lfs.transfers, ports.links, readJson, ports.downloads);
+  const objects = objectHandlers(lfs.signer, lfs.transfers, ports.links, readJson, ports.downloads, ports.xet);
   const locks = lockHandlers(ports.locks, readJson);
   // Stores whose transfer URLs point at hubgate itself (fs) bring their handlers; decided here, once.
   const transfers = lfs.store.transferHandlers?.({ signer: lfs.signer, links: ports.links, accelRedirect: lfs.accelRedirect });

@@ -94,6 +94,7 @@ const schema = z.object({
   sshIdleTimeoutMs: millis.min(1000, 'give SSH sessions at least 1000 ms'),
   sshMaxConnectionsPerIp: count,
   sshMaxConnections: count,
+  xet: z.enum(['on', 'off'], { message: 'use on or off' }).transform((v) => v === 'on'),
 });
 
 type Parsed = z.infer<typeof schema>;
@@ -170,6 +171,8 @@ export const SETTINGS: Record<keyof Parsed, { env: string; flag?: string; fallba
   sshIdleTimeoutMs: { env: 'HUBGATE_SSH_IDLE_TIMEOUT_MS', fallback: '600000' },
   sshMaxConnectionsPerIp: { env: 'HUBGATE_SSH_MAX_CONNECTIONS_PER_IP', fallback: '20' },
   sshMaxConnections: { env: 'HUBGATE_SSH_MAX_CONNECTIONS', fallback: '500' },
+  // Xet storage (docs/xet.md): token endpoints, the CAS under /cas, resolve's Xet headers, the LFS batch's xet transfer.
+  xet: { env: 'HUBGATE_XET', fallback: 'on' },
 };
 
 export class ConfigError extends Error {}

@@ -30,6 +30,8 @@ import { lfsLinks } from './services/lfs-links.js';
 import { lfsLocks } from './services/lfs-locks.js';
 import { createDownloadCounter, fillMissingListings } from './services/listing.js';
 import { lfsUploads } from './services/lfs-uploads.js';
+import { createXetService } from './services/xet.js';
+import { TYPE_PLURAL } from './domain/names.js';
 import { urlSigningKey } from './services/secrets.js';
 import { userOfSshKey, userOfSshKeyId } from './services/ssh-keys.js';
 import { createSshServer, type SshServer } from './ssh/server.js';
@@ -118,19 +120,33 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
   }, log);
   const ctx: AppContext = { cfg, db, log, metrics, maintenance: createMaintenance(gitEnv(cfg.dataDir), log), notifier, downloads, readiness };
   // LFS's ports: the pipeline's guard bound to LFS's denial renderer (and to a moved repo's redirect, which git-lfs follows), its rows, and the HTTP helpers it shares.
+  const xet = cfg.xet
+    ? createXetService({
+      db, store, signer, maxFileSize: cfg.lfsMaxObjectSize,
+      counters: { xorbBytesReceived: (n) => ctx.metrics.xetXorbBytesReceived.inc(n), xorbBytesStored: (n) => ctx.metrics.xetXorbBytesStored.inc(n) },
+    })
+    : undefined;
   const lfsPorts: LfsPorts = {
     guard: repoGuard(ctx, lfsDeny, redirectMoved(307)),
     locks: lfsLocks(db),
     links: lfsLinks(db),
     web: { baseUrl: (req) => baseUrlOf(cfg, req), parseRepoPath, declaredLengthAtMost },
     downloads: { count: (repoId, n) => downloads.count(repoId, n) },
+    // Upload batches offering the xet transfer go to the CAS: each object to send points at the repo's write-token route.
+    xet: xet && {
+      async uploadBatch(repoId, ref, baseUrl, objects) {
+        const linked = await lfsUploads(db).linkedSizes(repoId, objects.map((o) => o.oid));
+        const tokenRoute = `${baseUrl}/api/${TYPE_PLURAL[ref.type]}/${ref.namespace}/${ref.name}/xet-write-token/main`;
+        return objects.map((o) => (linked.get(o.oid) === o.size ? o : { ...o, upload: tokenRoute }));
+      },
+    },
   };
   // Images of cards and blob pages are resolve URLs, which redirect to the store's own URLs (s3):
   // the pages' policy allows that origin, computed once here from the settings, never from a request.
   const downloadOrigin = await store.downloadOrigin?.();
   // One set of per-caller limits for the process: a caller's git processes count alike over HTTP and SSH.
   const limits = createLimits(cfg);
-  const app = createApp(ctx, { routes: lfsRoutes({ store, signer, transfers, accelRedirect: cfg.accelRedirect && `${cfg.accelRedirect}lfs/` }, lfsPorts), store, transfers, downloadOrigin, signer }, limits);
+  const app = createApp(ctx, { xet, routes: lfsRoutes({ store, signer, transfers, accelRedirect: cfg.accelRedirect && `${cfg.accelRedirect}lfs/` }, lfsPorts), store, transfers, downloadOrigin, signer }, limits);
   // git over SSH (HUBGATE_SSH_PORT; 0: off), the same pipeline with a key's user as the caller.
   const ssh: SshServer | undefined = cfg.sshPort > 0
     ? createSshServer({

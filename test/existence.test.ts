@@ -99,7 +99,8 @@ describe('existence and metadata with the fs store', () => {
   const config = '{"model_type": "bert"}\n';
 
   beforeAll(async () => {
-    hub = await startHubgate();
+    // Xet storage off: what hubgate sends when it speaks Git LFS only (test/xet.test.ts: Xet on).
+    hub = await startHubgate({ env: { HUBGATE_XET: 'off' } });
     alice = await hub.userWithToken('alice');
     bob = await hub.userWithToken('bob');
     bobRead = ok(await hub.cli(['token', 'create', 'bob', '--role', 'read']), 'token create');
@@ -333,7 +334,7 @@ describe('existence and metadata with the fs store', () => {
     expect(info.json()).toMatchObject([{ type: 'file', path: 'plain/model.safetensors', size: gitTensors.bytes.length }]);
   });
 
-  it('Xet token routes: after the guard, a 501 that says to set HF_HUB_DISABLE_XET=1 (or useXet: false)', async () => {
+  it('Xet off: token routes answer, after the guard, a 501 that says to set HF_HUB_DISABLE_XET=1 (or useXet: false); no CAS', async () => {
     for (const url of ['/api/models/alice/m/xet-write-token/main', '/api/models/alice/m/xet-write-token/None', '/api/models/alice/m/xet-write-token', '/api/datasets/alice/d/xet-write-token/main']) {
       const r = await http(url, { token: alice });
       expect([url, r.status]).toEqual([url, 501]);
@@ -358,6 +359,9 @@ describe('existence and metadata with the fs store', () => {
       expect([url, token === undefined, r.status, r.headers.get('x-error-code')]).toEqual([url, token === undefined, status, code]);
     }
     expect((await http('/api/models/alice/priv/xet-write-token/main', { token: alice })).status).toBe(501);
+    // With Xet off there is no CAS: its paths are no route.
+    expect((await http('/cas/v1/shards', { method: 'POST', token: alice, body: 'x' })).status).toBe(404);
+    expect((await http(`/cas/v2/reconstructions/${'ab'.repeat(32)}`, { token: alice })).status).toBe(404);
   });
 
   it('repo info reports xetEnabled: false, by default and when expand asks for it; expand[] as repoExists spells it selects fields', async () => {

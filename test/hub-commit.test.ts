@@ -5,7 +5,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { commit, deleteFile, uploadFile, uploadFiles } from '@huggingface/hub';
+import { commit, deleteFile, downloadFile, uploadFile, uploadFiles } from '@huggingface/hub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASES, type Hubgate, requestsLogged, run, startHubgate, tempDir } from './helpers/hubgate.js';
 import { type S3rverHandle, startS3rver } from './helpers/s3.js';
@@ -177,7 +177,8 @@ describe.each(DATABASES)('uploads by commit through the Hub API, on %s', (db) =>
   it('uploads a 12 MiB file in parts (multipart over the 6 MiB threshold) and a clone gets the same bytes', async () => {
     const big = crypto.randomBytes(12 * MiB);
     const logged = requestsLogged(hub).length;
-    await uploadFile({ ...client('alice/big'), file: { path: 'big.bin', content: blob(big) } });
+    // Git LFS multipart: without Xet (its default uploads through hubgate's CAS, test/xet.test.ts).
+    await uploadFile({ ...client('alice/big'), file: { path: 'big.bin', content: blob(big) }, useXet: false });
     const requests = requestsLogged(hub).slice(logged);
     expect(requests.filter((r) => r.method === 'PUT' && /\/info\/lfs\/multipart\/[^/]+\/\d+$/.test(r.path)).map((r) => r.status)).toEqual([200, 200, 200]);
     expect(requests.filter((r) => /\/info\/lfs\/multipart\/[^/]+\/complete$/.test(r.path)).map((r) => r.status)).toEqual([200]);
@@ -383,6 +384,7 @@ describe('uploads by commit with the s3 store: @huggingface/hub PUTs to presigne
     await uploadFiles({
       ...clientFor(hub, token, 'alice/s3'),
       files: [{ path: 'model.safetensors', content: blob(weights) }, { path: 'big.bin', content: blob(big) }],
+      useXet: false,
     });
     expect(s3.requests.some((r) => r.method === 'PUT' && /partNumber=3/.test(r.url))).toBe(true);
     const dir = tempDir('hubgate-clone-');
@@ -390,5 +392,21 @@ describe('uploads by commit with the s3 store: @huggingface/hub PUTs to presigne
     expect(cloned.code, cloned.stderr).toBe(0);
     expect(sha256(fs.readFileSync(path.join(dir, 'model.safetensors')))).toBe(sha256(weights));
     expect(sha256(fs.readFileSync(path.join(dir, 'big.bin')))).toBe(sha256(big));
+  });
+
+  it('uploads through Xet (its default) into the bucket; downloadFile reads xorb ranges from URLs presigned with their Range; a git clone has the same bytes', async () => {
+    const big = crypto.randomBytes(9 * MiB);
+    await uploadFiles({ ...clientFor(hub, token, 'alice/s3'), files: [{ path: 'xet.bin', content: blob(big) }] });
+    expect(s3.requests.some((r) => r.method === 'PUT' && r.url.includes('/xet/xorbs/'))).toBe(true);
+    const back = await downloadFile({ ...clientFor(hub, token, 'alice/s3'), path: 'xet.bin' });
+    expect(sha256(Buffer.from(await back!.arrayBuffer()))).toBe(sha256(big));
+    // The client's GETs (presigned; hubgate's own reads are signed in headers) carry the Range signed in the URL.
+    const ranged = s3.requests.filter((r) => r.method === 'GET' && r.url.includes('/xet/xorbs/') && r.url.includes('X-Amz-Signature='));
+    expect(ranged.length).toBeGreaterThan(0);
+    expect(ranged.every((r) => /X-Amz-SignedHeaders=host%3Brange/.test(r.url) && /^bytes=\d+-\d+$/.test(String(r.headers.range)))).toBe(true);
+    const dir = tempDir('hubgate-clone-');
+    const cloned = await hub.git(['clone', '-q', hub.remote('alice/s3', token), '.'], { cwd: dir });
+    expect(cloned.code, cloned.stderr).toBe(0);
+    expect(sha256(fs.readFileSync(path.join(dir, 'xet.bin')))).toBe(sha256(big));
   });
 });

@@ -323,6 +323,11 @@ export function writeShard(input: ShardWriteInput): Uint8Array {
     putU64(f, 0, FOOTER_VERSION);
     putU64(f, 8, SHARD_HEADER_BYTES);
     putU64(f, 16, casStart);
+    // No lookup tables: the file, CAS and chunk lookup sections are empty and start at the footer
+    // (huggingface.js reads xorbs up to the file lookup offset).
+    putU64(f, 24, footerStart);
+    putU64(f, 40, footerStart);
+    putU64(f, 56, footerStart);
     f.set(input.footer.hmacKey, 72);
     putU64(f, 104, input.footer.createdAt);
     putU64(f, 112, input.footer.keyExpiry);

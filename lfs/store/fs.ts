@@ -79,6 +79,7 @@ export interface FsStoreOptions {
 export function createFsStore(root: string, urls: HubUrls, opts: FsStoreOptions = {}): FsStore {
   const sync = opts.sync ?? true;
   const objects = path.join(root, 'objects');
+  const xorbs = path.join(root, 'xet', 'xorbs');
   const staging = path.join(root, 'staging');
   const tmp = path.join(root, 'tmp');
   for (const dir of [objects, staging, tmp]) fs.mkdirSync(dir, { recursive: true });
@@ -88,6 +89,10 @@ export function createFsStore(root: string, urls: HubUrls, opts: FsStoreOptions 
     return path.posix.join('objects', oid.slice(0, 2), oid.slice(2, 4), oid);
   };
   const objectPath = (oid: string) => path.join(root, relativeObjectPath(oid));
+  const xorbPath = (hash: string) => {
+    if (!OID.test(hash)) throw new Error(`invalid xorb hash ${hash}`);
+    return path.join(xorbs, hash.slice(0, 2), hash);
+  };
   const stagedPath = (u: StagedUpload) => {
     if (!UPLOAD_ID.test(u.id)) throw new Error('invalid upload id');
     return path.join(staging, u.id);
@@ -243,6 +248,21 @@ export function createFsStore(root: string, urls: HubUrls, opts: FsStoreOptions 
         removed++;
       }
       return removed;
+    },
+    async putXorb(hash, bytes) {
+      const dest = xorbPath(hash);
+      if (await sizeOf(dest) === bytes.length) return;
+      const temp = path.join(tmp, crypto.randomUUID());
+      try {
+        await fsp.writeFile(temp, bytes, { flag: 'wx' });
+        await fsp.mkdir(path.dirname(dest), { recursive: true });
+        await fsp.rename(temp, dest);
+      } finally {
+        await removeQuietly(temp);
+      }
+    },
+    async readXorb(hash, start, end) {
+      return fs.createReadStream(xorbPath(hash), { start, end });
     },
     async *listObjects() {
       const names = async (dir: string) => (await fsp.readdir(dir).catch(() => [] as string[])).sort();

@@ -206,6 +206,10 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
     if (!OID.test(oid)) throw new Error(`invalid oid ${oid}`);
     return `${prefix}objects/${oid.slice(0, 2)}/${oid.slice(2, 4)}/${oid}`;
   };
+  const xorbKey = (hash: string) => {
+    if (!OID.test(hash)) throw new Error(`invalid xorb hash ${hash}`);
+    return `${prefix}xet/xorbs/${hash}`;
+  };
   const stagingKey = (u: StagedUpload) => {
     if (!UPLOAD_ID.test(u.id)) throw new Error('invalid upload id');
     return `${prefix}staging/${u.id}`;
@@ -596,6 +600,22 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
       }
     },
 
+    async putXorb(hash, bytes) {
+      const Key = xorbKey(hash);
+      if ((await head(Key))?.ContentLength === bytes.length) return;
+      await send(new PutObjectCommand({ Bucket, Key, Body: bytes, ContentLength: bytes.length, ContentType: OCTET_STREAM }));
+    },
+    async readXorb(hash, start, end) {
+      const out = await send(new GetObjectCommand({ Bucket, Key: xorbKey(hash), Range: `bytes=${start}-${end}` }));
+      if (!out.Body) throw new Error('S3 returned no body for the xorb');
+      const body = out.Body as Readable;
+      const faults = new PassThrough();
+      body.on('error', (err) => faults.destroy(objectStoreFault(err) ?? err));
+      return body.pipe(faults);
+    },
+    async xorbRangeUrl(hash, start, end, ttl) {
+      return presign({ method: 'GET', key: xorbKey(hash), query: { 'x-id': 'GetObject' }, headers: { Range: `bytes=${start}-${end}` }, ttl });
+    },
     async deleteObject(oid) {
       await send(new DeleteObjectCommand({ Bucket, Key: objectKey(oid) }));
     },

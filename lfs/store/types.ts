@@ -163,6 +163,19 @@ export interface ObjectStore {
   deleteObject(oid: string): Promise<void>;
   /** Removes many objects' bytes in as few requests as the store allows (S3: 1,000 keys a request); idempotent. */
   deleteObjects?(oids: string[]): Promise<void>;
+  /**
+   * Xet storage (docs/xet.md): a verified xorb's chunk section, stored once by its hash string
+   * (64 hex digits) under `xet/xorbs/` beside the LFS objects. Idempotent.
+   */
+  putXorb(hash: string, bytes: Uint8Array): Promise<void>;
+  /** Bytes [start, end] (inclusive) of a stored xorb. */
+  readXorb(hash: string, start: number, end: number): Promise<Readable>;
+  /**
+   * A presigned GET of bytes [start, end] of a stored xorb, the Range header signed with exactly
+   * `bytes={start}-{end}`, so the URL opens no other bytes of the xorb. Stores serving through
+   * hubgate (fs) leave it out: hubgate signs and serves the range itself.
+   */
+  xorbRangeUrl?(hash: string, start: number, end: number, ttlSeconds: number): Promise<string>;
 }
 
 /** An object as the store lists it. */

@@ -367,6 +367,70 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0020_xet': {
+    async up(db: Kysely<any>) {
+      const pg = onPostgres(db);
+      const bytes = pg ? 'bytea' : 'blob';
+      // Xet storage (docs/xet.md). Xorbs are stored once, by hash, in the object store; `chunks`
+      // holds per chunk its hash (32 bytes), unpacked size and end in the stored bytes (u32 LE
+      // each): one row read gives both the shard check's chunk list and reconstruction's offsets.
+      await db.schema
+        .createTable('xet_xorbs')
+        .addColumn('hash', 'text', (c) => c.primaryKey())
+        .addColumn('stored_size', int64(pg), (c) => c.notNull())
+        .addColumn('size', int64(pg), (c) => c.notNull())
+        .addColumn('chunk_count', 'integer', (c) => c.notNull())
+        .addColumn('chunks', bytes, (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      // Only the chunks a client may ask the dedup route about (the spec's eligible hashes).
+      await db.schema
+        .createTable('xet_dedup_chunks')
+        .addColumn('chunk_hash', 'text', (c) => c.notNull())
+        .addColumn('xorb_hash', 'text', (c) => c.notNull().references('xet_xorbs.hash').onDelete('cascade'))
+        .addColumn('chunk_index', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('xet_dedup_chunks_pk', ['chunk_hash', 'xorb_hash'])
+        .execute();
+      await db.schema.createIndex('xet_dedup_chunks_xorb').on('xet_dedup_chunks').column('xorb_hash').execute();
+      // A file's sha256 is not unique: two clients chunking the same bytes differently give two file hashes.
+      await db.schema
+        .createTable('xet_files')
+        .addColumn('file_hash', 'text', (c) => c.primaryKey())
+        .addColumn('size', int64(pg), (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('sha256_verified_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('xet_files_sha256').on('xet_files').column('sha256').execute();
+      await db.schema
+        .createTable('xet_file_terms')
+        .addColumn('file_hash', 'text', (c) => c.notNull().references('xet_files.file_hash').onDelete('cascade'))
+        .addColumn('term_index', 'integer', (c) => c.notNull())
+        .addColumn('xorb_hash', 'text', (c) => c.notNull().references('xet_xorbs.hash'))
+        .addColumn('chunk_start', 'integer', (c) => c.notNull())
+        .addColumn('chunk_end', 'integer', (c) => c.notNull())
+        .addColumn('size', int64(pg), (c) => c.notNull())
+        .addPrimaryKeyConstraint('xet_file_terms_pk', ['file_hash', 'term_index'])
+        .execute();
+      await db.schema.createIndex('xet_file_terms_xorb').on('xet_file_terms').column('xorb_hash').execute();
+      // Which repo may reconstruct which file, and which xorbs a repo uploaded or proved it holds (dedup visibility).
+      await db.schema
+        .createTable('xet_repo_files')
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id').onDelete('cascade'))
+        .addColumn('file_hash', 'text', (c) => c.notNull().references('xet_files.file_hash').onDelete('cascade'))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('xet_repo_files_pk', ['repo_id', 'file_hash'])
+        .execute();
+      await db.schema
+        .createTable('xet_repo_xorbs')
+        .addColumn('repo_id', 'integer', (c) => c.notNull().references('repos.id').onDelete('cascade'))
+        .addColumn('xorb_hash', 'text', (c) => c.notNull().references('xet_xorbs.hash').onDelete('cascade'))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('xet_repo_xorbs_pk', ['repo_id', 'xorb_hash'])
+        .execute();
+      await db.schema.createIndex('xet_repo_xorbs_xorb').on('xet_repo_xorbs').column('xorb_hash').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

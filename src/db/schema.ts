@@ -228,4 +228,59 @@ export interface Database {
   ssh_keys: SshKeysTable;
   secrets: SecretsTable;
   nodes: NodesTable;
+  xet_xorbs: XetXorbsTable;
+  xet_dedup_chunks: XetDedupChunksTable;
+  xet_files: XetFilesTable;
+  xet_file_terms: XetFileTermsTable;
+  xet_repo_files: XetRepoFilesTable;
+  xet_repo_xorbs: XetRepoXorbsTable;
+}
+
+export interface XetXorbsTable {
+  /** The xorb's hash string (hashToString). */
+  hash: string;
+  /** Bytes of its stored chunk section. */
+  stored_size: number;
+  /** Sum of its chunks' unpacked lengths. */
+  size: number;
+  chunk_count: number;
+  /** Per chunk: hash (32 bytes), unpacked size (u32 LE), end in the stored bytes (u32 LE). */
+  chunks: Uint8Array;
+  created_at: string;
+}
+
+export interface XetDedupChunksTable {
+  chunk_hash: string;
+  xorb_hash: string;
+  chunk_index: number;
+}
+
+export interface XetFilesTable {
+  file_hash: string;
+  size: number;
+  /** The sha256 (hex) the shard claimed; trusted once sha256_verified_at is set. */
+  sha256: string;
+  sha256_verified_at: string | null;
+  created_at: string;
+}
+
+export interface XetFileTermsTable {
+  file_hash: string;
+  term_index: number;
+  xorb_hash: string;
+  chunk_start: number;
+  chunk_end: number;
+  size: number;
+}
+
+export interface XetRepoFilesTable {
+  repo_id: number;
+  file_hash: string;
+  created_at: string;
+}
+
+export interface XetRepoXorbsTable {
+  repo_id: number;
+  xorb_hash: string;
+  created_at: string;
 }

@@ -14,6 +14,8 @@ import { metricsHandler } from './metrics.js';
 import { pages } from './pages/routes.js';
 import type { ObjectStore } from '../../lfs/store/types.js';
 import type { Transfers } from '../../lfs/transfers.js';
+import type { XetService } from '../services/xet.js';
+import { xetRoutes } from './xet/routes.js';
 
 /** Git LFS as the composition root built it: its router (with its ports), and what the resolve route and the Hub API share of it. */
 export interface LfsMount {
@@ -24,6 +26,8 @@ export interface LfsMount {
   downloadOrigin?: string;
   /** The server's signer: checks the LFS tokens handed out over SSH (src/identity/lfs-ssh-token.ts). */
   signer?: ClaimSigner;
+  /** Xet storage (its CAS under /cas and the token routes), when HUBGATE_XET is on. */
+  xet?: XetService;
 }
 
 /** Builds the Express app from its dependencies; no module state, so tests can build many. */
@@ -52,7 +56,7 @@ export function createApp(ctx: AppContext, lfs: LfsMount, limits: Limits = creat
     },
     requestRates(limits),
   ];
-  const resolve = resolveRoutes(ctx, lfs.store);
+  const resolve = resolveRoutes(ctx, lfs.store, ctx.cfg.xet ? lfs.xet : undefined);
   // File downloads take a lane past the other surfaces' routes, through the same steps (resolve/routes.ts).
   app.use(resolve.lane([...everyRequest, ...everyCaller]));
 
@@ -72,10 +76,11 @@ export function createApp(ctx: AppContext, lfs: LfsMount, limits: Limits = creat
   if (!ctx.cfg.metricsListen) app.get('/metrics', metricsHandler(ctx));
 
   app.use(...everyCaller);
+  if (lfs.xet && ctx.cfg.xet) app.use(xetRoutes(ctx, lfs.xet));
   app.use(gitRoutes(ctx, limits));
   app.use(lfs.routes);
   app.use(resolve.router);
-  app.use(hubApi(ctx, lfs.transfers));
+  app.use(hubApi(ctx, lfs.transfers, ctx.cfg.xet ? lfs.xet : undefined));
   app.use(pages(ctx, lfs.transfers, lfs.downloadOrigin ? [lfs.downloadOrigin] : []));
 
   app.use((req, res) => {

@@ -16,7 +16,7 @@ const ALLOW_HEADERS = [
 const EXPOSE_HEADERS = [
   'X-Error-Code', 'X-Error-Message', 'X-Repo-Commit', 'X-Total-Count', 'X-Linked-Etag', 'X-Linked-Size', 'ETag', 'Content-Range',
   'Link', 'Content-Length', 'Accept-Ranges', 'Content-Disposition', 'Location', 'WWW-Authenticate', 'X-Request-Id',
-  'X-Total-Count',
+  'X-Total-Count', 'X-Xet-Hash', 'X-Xet-Cas-Url', 'X-Xet-Access-Token', 'X-Xet-Token-Expiration',
 ].join(', ');
 const PREFLIGHT_MAX_AGE = '600';
 

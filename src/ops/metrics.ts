@@ -11,6 +11,9 @@ export interface Metrics extends MetricsExposition {
   requests: Counter<'route' | 'method' | 'status'>;
   gitDuration: Histogram<'service' | 'outcome'>;
   gitBytesServed: Counter<'service'>;
+  /** Xet: xorb bytes clients sent, and the bytes of those stored (new xorbs only). */
+  xetXorbBytesReceived: Counter;
+  xetXorbBytesStored: Counter;
 }
 
 /**
@@ -43,5 +46,7 @@ export function createMetrics(exposition?: (registry: Registry) => () => Promise
       labelNames: ['service'],
       registers: [registry],
     }),
+    xetXorbBytesReceived: new Counter({ name: 'hubgate_xet_xorb_bytes_received_total', help: 'Bytes of xorb uploads received by the CAS', registers: [registry] }),
+    xetXorbBytesStored: new Counter({ name: 'hubgate_xet_xorb_bytes_stored_total', help: 'Bytes of new xorbs stored (xorbs already stored are not stored again)', registers: [registry] }),
   };
 }

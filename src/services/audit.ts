@@ -18,7 +18,7 @@ export const AUDIT_ACTIONS = [
   'access.request', 'access.accept', 'access.reject', 'access.cancel', 'access.grant',
   'push', 'commit',
   'branch.create', 'branch.delete', 'tag.create', 'tag.delete',
-  'lfs.gc',
+  'lfs.gc', 'xet.upload',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -215,8 +215,8 @@ export function repoInfoHandlers(ctx: AppContext): RepoInfoHandlers {
       tags: listed?.tags ?? [],
       ...(repo.type === 'model' && listed?.pipelineTag ? { pipeline_tag: listed.pipelineTag } : {}),
       ...(repo.type === 'model' && listed?.libraryName ? { library_name: listed.libraryName } : {}),
-      // hubgate speaks Git LFS, not Xet: clients that read this upload through LFS.
-      xetEnabled: false,
+      // With Xet storage on (HUBGATE_XET), Xet clients upload through the CAS; off: through LFS.
+      xetEnabled: ctx.cfg.xet,
       ...(cardData ? { cardData } : {}),
       ...(withSiblings ? { siblings: files.map((f, i) => siblingJson(f, lfs[i], withBlobs)) } : {}),
     });

@@ -20,6 +20,7 @@ import { settingsHandler } from './settings.js';
 import { signedIn, sshKeyHandlers } from './ssh-keys.js';
 import { validateYaml, validateYamlFormBody, validateYamlJsonBody } from './validate-yaml.js';
 import { whoamiHandler } from './whoami.js';
+import type { XetService } from '../../services/xet.js';
 import { xetTokenHandler } from './xet.js';
 
 // Every route of the Hub-compatible API (hf-wire.md), with what authorises it and its handler.
@@ -32,7 +33,8 @@ import { xetTokenHandler } from './xet.js';
 const REPO = '/api/:plural/:ns/:name';
 
 /** `uploads`: LFS uploads to confirm at commit time (lfs/transfers.ts, from the composition root). */
-export function hubApi(ctx: AppContext, uploads: PendingUploads): Router {
+/** `xet`: the Xet storage service (its token routes answer 501 without it or with HUBGATE_XET=off). */
+export function hubApi(ctx: AppContext, uploads: PendingUploads, xet?: XetService): Router {
   // A moved repo's old name in the path: 307 to the same route under the new name, as the Hub answers.
   const guard = repoGuard(ctx, apiDenial, redirectMoved(307));
   // Routes naming the repo in their body: an old name there is a missing repo.
@@ -85,8 +87,8 @@ export function hubApi(ctx: AppContext, uploads: PendingUploads): Router {
   router.post(   `${REPO}/paths-info/:rev`,             pathsInfoFormBody, jsonBody, knownRepoType, named('api-paths-info'), pathsInfoRequest, repo, guard('read'),              info.pathsInfo);
   router.get(    `${REPO}/commits/*rev`,              knownRepoType, named('api-commits'), commitsRequest, repo,                                   guard('read'),              commitsHandler(ctx));
   router.get(    `${REPO}/refs`,                        knownRepoType, named('api-refs'), repo,                                                      guard('read'),              refsHandler(ctx));
-  router.get(    `${REPO}/xet-read-token{/*rev}`,      knownRepoType, named('api-xet-token'), repo,                                                 guard('read'),              xetTokenHandler);
-  router.get(    `${REPO}/xet-write-token{/*rev}`,     knownRepoType, named('api-xet-token'), repo,                                                 guard('write'),             xetTokenHandler);
+  router.get(    `${REPO}/xet-read-token{/*rev}`,      knownRepoType, named('api-xet-token'), repo,                                                 guard('read'),              xetTokenHandler(ctx, xet, 'read'));
+  router.get(    `${REPO}/xet-write-token{/*rev}`,     knownRepoType, named('api-xet-token'), repo,                                                 guard('write'),             xetTokenHandler(ctx, xet, 'write'));
   router.get(    '/api/admin/users',                    named('api-admin-users'),                                                                    admin,                      users.list);
   router.post(   '/api/admin/users/:name/disable',      named('api-admin-users'),                                                                    admin,                      users.disable);
   router.post(   '/api/admin/users/:name/enable',       named('api-admin-users'),                                                                    admin,                      users.enable);

@@ -18,8 +18,8 @@ const settingsBody = z.strictObject({
   // hubgate's own notification settings, also set from the settings page.
   notificationsEmail: z.union([EMAIL.max(254), z.literal(''), z.null()]).optional(),
   notificationsFrequency: z.enum(['instant', 'daily']).optional(),
-  // Sent by huggingface_hub 0.x; hubgate has no Xet storage, so only "off" is accepted.
-  xetEnabled: z.literal(false).optional(),
+  // Sent by huggingface_hub 0.x; Xet storage is the server's setting (HUBGATE_XET), so this is accepted and ignored.
+  xetEnabled: z.boolean().optional(),
 });
 
 /** PUT .../settings, behind the route table's guard('write'). */

@@ -6,7 +6,7 @@ import { apiError, revisionNotFound } from '../api/respond.js';
 import { authorizedRepo } from '../authorize.js';
 import { baseUrlOf } from '../urls.js';
 import type { RepoWithOwner } from '../../db/repos.js';
-import { printable, repoIdOf } from '../../domain/names.js';
+import { printable, repoIdOf, TYPE_PLURAL } from '../../domain/names.js';
 import { entryAt, readBlob, resolveCommit } from '../../git/content.js';
 import { gitEnv } from '../../git/env.js';
 import { repoDir } from '../../git/repo-dirs.js';
@@ -19,13 +19,18 @@ import type { BlobCache, CachedBlob } from '../../git/blob-cache.js';
 import type { ResolveTarget } from './resolve-path.js';
 import { callerUserId } from '../../identity/identify.js';
 import { linkedObjectSize } from '../../services/downloads.js';
+import type { XetService } from '../../services/xet.js';
 
 // HEAD|GET /{prefix}{ns}/{name}/resolve/{revision}/{path}: file downloads as huggingface_hub's
 // hf_hub_download and @huggingface/hub's downloadFile expect them (hf-wire.md §3.3). Regular
 // files are streamed from git with the blob id as ETag; Git LFS files answer a redirect to the
 // object store (hubgate's own signed URL for fs, a presigned GET for S3) with X-Linked-Etag and
 // X-Linked-Size. Every answer names the commit the revision resolved to in X-Repo-Commit.
-// No X-Xet-* header is ever sent: clients would switch to a Xet server hubgate is not.
+// With Xet storage on, an LFS file whose bytes were uploaded through Xet (and checked against its
+// sha256) is also announced to Xet clients: X-Xet-Hash and Link rel="xet-auth" (the repo's read
+// token route) and rel="xet-reconstruction-info"; a GET that accepts
+// application/vnd.xet-fileinfo+json (@huggingface/hub) is answered with those headers alone (200),
+// others get the usual redirect carrying them (huggingface_hub's HEAD reads them there).
 
 /** Lifetime of the store URL an LFS file redirects to: the client GETs it right away. */
 const DOWNLOAD_TTL_SECONDS = 3600;
@@ -34,7 +39,7 @@ const DOWNLOAD_TTL_SECONDS = 3600;
  * The download, behind the route table's guard('read') (gating included: 401/403 GatedRepo, 404 RepoNotFound); the target checked by resolveTarget.
  * `raw`: the file as git stores it, a Git LFS pointer as text rather than a redirect to its object (/raw/...).
  */
-export function downloadHandler(ctx: AppContext, store: ObjectStore, blobs: BlobCache, opts: { raw?: boolean } = {}): RequestHandler {
+export function downloadHandler(ctx: AppContext, store: ObjectStore, blobs: BlobCache, opts: { raw?: boolean; xet?: XetService } = {}): RequestHandler {
   // The same for every request: built once.
   const env = gitEnv(ctx.cfg.dataDir);
   return async (req: Request, res: Response) => {
@@ -57,7 +62,7 @@ export function downloadHandler(ctx: AppContext, store: ObjectStore, blobs: Blob
     }
 
     const pointer = !opts.raw && entry.content && info.size >= MIN_POINTER_SIZE && info.size <= MAX_POINTER_SIZE ? parsePointer(entry.content) : null;
-    if (pointer) return redirectToObject(ctx, store, req, res, { repo, repoId, commit, path: target.path, pointer });
+    if (pointer) return redirectToObject(ctx, store, req, res, { repo, repoId, commit, path: target.path, pointer }, opts.xet);
 
     const etag = `"${info.oid}"`;
     if (etagMatches(req.get('if-none-match'), etag)) return void res.status(304).set({ ...found, ETag: etag }).end();
@@ -148,7 +153,7 @@ interface LfsFile {
 }
 
 /** A Git LFS file: 302 to the store's download URL, the object's sha256 and size in the headers. */
-async function redirectToObject(ctx: AppContext, store: ObjectStore, req: Request, res: Response, file: LfsFile): Promise<void> {
+async function redirectToObject(ctx: AppContext, store: ObjectStore, req: Request, res: Response, file: LfsFile, xet?: XetService): Promise<void> {
   const { oid } = file.pointer;
   const found = { 'X-Repo-Commit': file.commit };
   // A repo downloads only objects linked to it (design §5), whoever else stores the same bytes.
@@ -161,8 +166,19 @@ async function redirectToObject(ctx: AppContext, store: ObjectStore, req: Reques
     });
   }
   const etag = `"${oid}"`;
-  const headers = { ...found, ETag: etag, 'X-Linked-Etag': etag, 'X-Linked-Size': String(size) };
+  const headers: Record<string, string> = { ...found, ETag: etag, 'X-Linked-Etag': etag, 'X-Linked-Size': String(size) };
+  const xetFile = xet && (await xet.fileOfOid(file.repo.id, oid));
+  if (xetFile) {
+    const base = baseUrlOf(ctx.cfg, req);
+    const ref = { type: file.repo.type, namespace: file.repo.namespace, name: file.repo.name };
+    headers['X-Xet-Hash'] = xetFile.hash;
+    headers.Link = `<${base}/api/${TYPE_PLURAL[ref.type]}/${ref.namespace}/${ref.name}/xet-read-token/${file.commit}>; rel="xet-auth", <${base}/cas/v1/reconstructions/${xetFile.hash}>; rel="xet-reconstruction-info"`;
+  }
   if (etagMatches(req.get('if-none-match'), etag)) return void res.status(304).set(headers).end();
+  if (xetFile && /application\/vnd\.xet-fileinfo\+json/i.test(req.get('accept') ?? '')) {
+    if (isDownload(req)) ctx.downloads.count(file.repo.id);
+    return void res.status(200).set({ ...headers, 'Content-Type': 'application/vnd.xet-fileinfo+json' }).json({ hash: xetFile.hash, size, etag: oid });
+  }
   const target = await store.downloadTarget(oid, size, { repoId: file.repoId, baseUrl: baseUrlOf(ctx.cfg, req) }, DOWNLOAD_TTL_SECONDS, callerUserId(res.locals.caller));
   if (isDownload(req)) ctx.downloads.count(file.repo.id);
   // huggingface_hub reads these headers from the 302 itself (HEAD without following redirects).

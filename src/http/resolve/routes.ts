@@ -9,6 +9,7 @@ import { createBlobCache } from '../../git/blob-cache.js';
 import { sessionOf } from '../session-cookie.js';
 import { inOrder } from '../in-order.js';
 import { downloadHandler } from './resolve.js';
+import type { XetService } from '../../services/xet.js';
 import { parseResolveTarget } from './resolve-path.js';
 
 // The resolve surface: HEAD|GET /{datasets/|spaces/}{ns}/{name}[.git]/resolve/{revision}/{path}
@@ -41,12 +42,13 @@ export interface ResolveSurface {
   lane: (common: readonly RequestHandler[]) => RequestHandler;
 }
 
-export function resolveRoutes(ctx: AppContext, store: ObjectStore): ResolveSurface {
+/** `xet`: with Xet storage on, files stored through Xet are also announced to Xet clients (resolve.ts). */
+export function resolveRoutes(ctx: AppContext, store: ObjectStore, xet?: XetService): ResolveSurface {
   // A moved repo's old name: 307 to the new one, as the Hub answers.
   const guard = repoGuard(ctx, apiDenial, redirectMoved(307));
   const page = pageSession(ctx);
   const blobs = createBlobCache({ dataDir: ctx.cfg.dataDir, maxBytes: ctx.cfg.blobCacheSize, log: ctx.log });
-  const download = [resolveTarget, page, guard('read'), downloadHandler(ctx, store, blobs)];
+  const download = [resolveTarget, page, guard('read'), downloadHandler(ctx, store, blobs, { xet })];
   const raw = [rawNamed, resolveTarget, page, guard('read'), downloadHandler(ctx, store, blobs, { raw: true })];
 
   // Paths are matched as sent: no case folding.
