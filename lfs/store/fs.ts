@@ -38,9 +38,12 @@ async function concatenate(files: string[], out: fsp.FileHandle): Promise<void> 
       const input = await fsp.open(file, 'r');
       try {
         for (;;) {
-          const buf = buffers[turn++ % 2];
+          // The buffer whose write finished: the other one may still be in flight. The turn moves
+          // only when bytes were read, so a file's end does not hand the next file the busy buffer.
+          const buf = buffers[turn % 2];
           const { bytesRead } = await input.read(buf, 0, buf.length, null);
           if (bytesRead === 0) break;
+          turn++;
           const piece = buf.subarray(0, bytesRead);
           await writing;
           writing = writeAll(out, piece, position);
