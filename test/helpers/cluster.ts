@@ -42,8 +42,10 @@ const NODE_NAMES = 'abcdefgh';
  * out (`error timeout`), and a POST, LOCK or PATCH only when it could not be sent at all
  * (nginx's default without `non_idempotent`): a push or a commit that reached a node that died may have landed, and
  * only the client (git, @huggingface/hub) can tell and retry. A body that already started
- * streaming is never resent (proxy_request_buffering off keeps no copy). A node that failed
- * is left out for `fail_timeout`. No connection to a node is kept open between requests: one
+ * streaming is never resent (proxy_request_buffering off keeps no copy). A node that failed is
+ * not left out for a while (`max_fails=0`): the tests kill and restart both nodes in turn, and
+ * with both marked failed within `fail_timeout` nginx would answer 502 ("no live upstreams")
+ * while a node is up; a refused connection costs one try before the other node. No connection to a node is kept open between requests: one
  * kept to a node that has since died or is stopping fails the next request, and a POST sent on
  * it gets a 502 instead of being passed on; a new connection to such a node is refused, and the
  * request passed on.
@@ -51,7 +53,7 @@ const NODE_NAMES = 'abcdefgh';
 export function balancerConfig(ports: number[]): { http: string; server: string } {
   return {
     http: `  upstream hubgate {
-${ports.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=5s;`).join('\n')}
+${ports.map((p) => `    server 127.0.0.1:${p} max_fails=0;`).join('\n')}
   }`,
     server: `    client_max_body_size 0;
     proxy_request_buffering off;
