@@ -385,8 +385,18 @@ describe.skipIf(!NGINX)(`two nodes behind a balancer, on ${DB}`, () => {
     let stderr = '';
     clone.stderr!.on('data', (b) => (stderr += b));
     const cloned = new Promise<number | null>((resolve) => clone.on('exit', (code) => resolve(code)));
-    const serving = await nodeRunning(/upload-pack --stateless-rpc (?!--advertise-refs)/);
-    process.kill(-clone.pid!, 'SIGSTOP');
+    // A clone's ls-refs and its fetch run the same upload-pack and may go to different nodes: the
+    // node sending the pack is the one whose upload-pack is still running with the clone held.
+    const uploadPack = /upload-pack --stateless-rpc (?!--advertise-refs)/;
+    let serving = -1;
+    for (let attempt = 0; serving < 0; attempt++) {
+      if (attempt === 20) throw new Error('no node was caught sending the pack');
+      await nodeRunning(uploadPack);
+      process.kill(-clone.pid!, 'SIGSTOP');
+      await sleep(500);
+      serving = cluster.nodes.findIndex((n) => n.process.exitCode === null && childrenOf(n.process.pid!).some((c) => uploadPack.test(c.cmd)));
+      if (serving < 0) process.kill(-clone.pid!, 'SIGCONT');
+    }
     const node = cluster.nodes[serving];
     const exited = new Promise<number | null>((resolve) => node.process.once('exit', (code) => resolve(code)));
     node.process.kill('SIGTERM');
