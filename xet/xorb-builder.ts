@@ -7,7 +7,9 @@ import { CHUNK_HEADER_BYTES, MAX_XORB_BYTES, MAX_XORB_CHUNKS, type XorbChunk } f
 // Packs chunks into one xorb as they come, the way the clients do: each chunk stored as the
 // smaller of LZ4 and ByteGrouping4LZ4 (or uncompressed when neither is smaller), appended while
 // the xorb stays within 64 MiB and 8,192 chunks. The buffer is allocated once and reused after
-// `take`, so a conversion holds one xorb in memory.
+// `take`, so a conversion holds one xorb in memory. Trying both compressions costs more than
+// chunking and hashing together, so `SchemeChooser` tries both only on a sample of the chunks and
+// uses the last winner in between (none at all for data that does not compress).
 
 export interface BuiltXorb {
   hash: XetHash;
@@ -30,16 +32,19 @@ export class XorbBuilder {
   }
 
   /**
-   * Appends a chunk (at most MAX_CHUNK_SIZE bytes) and returns its hash; false, with nothing
-   * appended, when it does not fit: `take` the xorb, then add the chunk to the next one.
+   * Appends a chunk (at most MAX_CHUNK_SIZE bytes), compressed with `scheme` (uncompressed when
+   * that is not smaller) or the best of both compressions (`scheme` undefined); returns its hash
+   * and the scheme used. False, with nothing appended, when it does not fit: `take` the xorb, then
+   * add the chunk to the next one.
    */
-  add(data: Uint8Array, scheme?: Compression): XetHash | false {
+  add(data: Uint8Array, scheme?: Compression): { hash: XetHash; scheme: Compression } | false {
     if (data.length === 0 || data.length > MAX_CHUNK_SIZE) throw new RangeError(`a chunk of ${data.length} bytes`);
     if (this.chunks.length >= MAX_XORB_CHUNKS) return false;
     let stored: Uint8Array;
     let used: Compression;
     if (scheme !== undefined) {
       [used, stored] = [scheme, compressChunk(scheme, data)];
+      if (stored.length >= data.length) [used, stored] = [Compression.None, data];
     } else {
       const lz4 = compressChunk(Compression.LZ4, data);
       const grouped = compressChunk(Compression.ByteGrouping4LZ4, data);
@@ -59,7 +64,7 @@ export class XorbBuilder {
     this.chunks.push({ hash, size: data.length, offset: this.offset, end });
     this.offset = end;
     this.size += data.length;
-    return hash;
+    return { hash, scheme: used };
   }
 
   /** The xorb built so far (null when empty); the builder starts the next one, reusing its buffer. */
@@ -70,5 +75,25 @@ export class XorbBuilder {
     this.offset = 0;
     this.size = 0;
     return built;
+  }
+}
+
+/**
+ * Which compression to give the next chunk: undefined (try both) for every `sampleEvery`-th
+ * chunk, else the scheme the last sample chose.
+ */
+export class SchemeChooser {
+  private count = 0;
+  private last: Compression = Compression.LZ4;
+
+  constructor(private readonly sampleEvery = 16) {}
+
+  next(): Compression | undefined {
+    return this.count++ % this.sampleEvery === 0 ? undefined : this.last;
+  }
+
+  /** What the chunk given `asked` (from next()) was stored with. */
+  record(asked: Compression | undefined, used: Compression): void {
+    if (asked === undefined) this.last = used;
   }
 }

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { ObjectStore } from '../../lfs/store/types.js';
 import { Chunker } from '../../xet/chunker.js';
 import { type ChunkRef, fileHash, hashToString, isGlobalDedupEligible } from '../../xet/hash.js';
-import { XorbBuilder } from '../../xet/xorb-builder.js';
+import { SchemeChooser, XorbBuilder } from '../../xet/xorb-builder.js';
 import { packChunks } from '../db/xet.js';
 import type { Db } from '../db/index.js';
 import {
@@ -195,6 +195,7 @@ async function convertObject(deps: ConverterDeps, job: Conversion, check: () => 
   }
   if ((await reposLinking(db, job.oid)).length === 0) return { xorbs: 0 }; // nothing links it any more
   if (job.size > settings.maxSize) throw new LastingFault(`it is ${job.size} bytes, over HUBGATE_XET_CONVERT_MAX_SIZE (${settings.maxSize})`);
+  deps.log.info({ oid: job.oid, size: job.size, attempt: job.attempts }, 'converting an LFS object to a Xet file');
   let input: AsyncIterable<Uint8Array>;
   try {
     input = await store.readObject(job.oid);
@@ -205,6 +206,7 @@ async function convertObject(deps: ConverterDeps, job: Conversion, check: () => 
   const sha256 = crypto.createHash('sha256');
   const chunker = new Chunker();
   const builder = new XorbBuilder();
+  const schemes = new SchemeChooser();
   const refs: ChunkRef[] = [];
   const terms: { xorb: string; start: number; end: number; size: number }[] = [];
   const started = Date.now();
@@ -222,12 +224,14 @@ async function convertObject(deps: ConverterDeps, job: Conversion, check: () => 
     terms.push({ xorb: hash, start: 0, end: x.chunks.length, size: x.size });
   };
   const add = async (chunk: Uint8Array) => {
-    let hash = builder.add(chunk);
-    if (hash === false) {
+    const scheme = schemes.next();
+    let added = builder.add(chunk, scheme);
+    if (added === false) {
       await flush();
-      hash = builder.add(chunk) as Uint8Array;
+      added = builder.add(chunk, scheme) as Exclude<typeof added, false>;
     }
-    refs.push({ hash, size: chunk.length });
+    schemes.record(scheme, added.scheme);
+    refs.push({ hash: added.hash, size: chunk.length });
   };
 
   try {
