@@ -82,18 +82,18 @@ async function openLfs(cfg: Config, db: Db, log: Logger, conversions?: Conversio
  * than this one), and read the cards of repos listings lack (a data directory from before
  * listings), in the background. The single process, or the primary before it forks its workers.
  */
-function startUpWork(cfg: Config, db: Db, log: Logger, transfers: Transfers): Promise<unknown> {
+function startUpWork(cfg: Config, db: Db, log: Logger, transfers: Transfers, conversions?: ConversionQueue): Promise<unknown> {
   const cleanUp = cleanUpAtStart({ db, dataDir: cfg.dataDir, log, startedAt: performance.timeOrigin, sweepUploads: (opts) => transfers.sweep(opts) });
   const listings = fillMissingListings(db, cfg.dataDir, log)
     .then((n) => n > 0 && log.info({ repos: n }, 'cards read for listings'))
     .catch((err) => log.warn({ err }, 'reading cards for listings failed'));
   // LFS objects Xet clients cannot read through Xet yet (linked before Xet, or while it was off) are queued for conversion.
-  const conversions = cfg.xet && cfg.xetConvert
+  const converting = cfg.xet && cfg.xetConvert
     ? othersAtWork(db).catch(() => true)
-      .then((busy) => conversionsAtStart(db, log, { startedAt: performance.timeOrigin, alone: !busy }))
+      .then((busy) => conversionsAtStart(db, log, { startedAt: performance.timeOrigin, alone: !busy, queue: conversions }))
       .catch((err) => log.warn({ err }, 'queueing LFS objects for Xet conversion failed'))
     : undefined;
-  return Promise.all([cleanUp, listings, conversions]);
+  return Promise.all([cleanUp, listings, converting]);
 }
 
 /**
@@ -167,7 +167,7 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
   // the primary did it before forking); then a periodic sweep that one process runs for all.
   // Hashing that a crash stopped is also taken up once its claim lapses (CLAIM_SECONDS after the
   // crash, at the latest) by this process.
-  if (single) void startUpWork(cfg, db, log, transfers);
+  if (single) void startUpWork(cfg, db, log, transfers, conversions);
   const housekeeping = startHousekeeping({
     db, dataDir: cfg.dataDir, log, startedAt: performance.timeOrigin, intervalMs: cfg.sweepIntervalMs,
     sweepUploads: (opts) => transfers.sweep(opts),

@@ -54,10 +54,14 @@ export function createConversionQueue(db: Db, log: Logger) {
       if (size <= 0) return;
       try {
         await enqueueConversions(db, [{ oid, size }]);
-        for (const l of listeners) l();
+        this.wake();
       } catch (err) {
         log.warn({ err, oid }, 'queueing an LFS object for Xet conversion failed: the next start queues it');
       }
+    },
+    /** Tells this process's converter there is work (queued here, or claims given back). */
+    wake(): void {
+      for (const l of listeners) l();
     },
     onQueued(listener: () => void): () => void {
       listeners.add(listener);
@@ -82,13 +86,14 @@ export async function queueUnconverted(db: Db): Promise<number> {
  * no other process at work, claims taken before this start are given back (their holders died);
  * then what is not converted yet is queued.
  */
-export async function conversionsAtStart(db: Db, log: Logger, o: { startedAt: number; alone: boolean }): Promise<void> {
+export async function conversionsAtStart(db: Db, log: Logger, o: { startedAt: number; alone: boolean; queue?: ConversionQueue }): Promise<void> {
   if (o.alone) {
     const released = await releaseConversionsClaimedBefore(db, new Date(o.startedAt).toISOString());
     if (released > 0) log.info({ released }, 'Xet conversions interrupted by a stop are taken up again');
   }
   const queued = await queueUnconverted(db);
   if (queued > 0) log.info({ queued }, 'LFS objects queued for Xet conversion');
+  o.queue?.wake();
 }
 
 export { conversionQueueState };
