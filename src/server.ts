@@ -186,6 +186,7 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
   const converter = conversions && startConverter({
     db, store, log, queue: conversions,
     settings: { maxSize: cfg.xetConvertMaxSize, maxTimeMs: cfg.xetConvertMaxTimeMs, bytesPerSecond: cfg.xetConvertRate },
+    counters: { xorbBytesStored: (n) => ctx.metrics.xetXorbBytesStored.inc(n) },
   });
 
   // The network front ends every serving process runs, on ports the workers share (the primary

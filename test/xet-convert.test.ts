@@ -142,6 +142,32 @@ describe.each(DATABASES)('git-lfs pushes read through Xet, on %s', (db) => {
     const back = await downloadFile({ ...as(alice, 'alice/again'), path: 'copy.bin' });
     expect(sha256(Buffer.from(await back!.arrayBuffer()))).toBe(sha256(weights));
   }, 300_000);
+
+  it('a new version with 1 % changed, pushed with git-lfs, stores under 10 % of the file as new xorbs (dedup against the old version)', async () => {
+    const old = await converted(hub, alice, 'alice/pushed', 'weights.bin');
+    const changed = Buffer.from(weights);
+    crypto.randomBytes(changed.length / 100).copy(changed, 10 * MiB);
+    const stored = await counter(hub, 'hubgate_xet_xorb_bytes_stored_total');
+    await hub.pushFiles('alice/pushed', alice, { 'weights.bin': changed });
+    const deadline = Date.now() + 120_000;
+    let hash: string | null = old;
+    // No Xet headers for the new version until it is converted, then its own hash.
+    while (hash === null || hash === old) {
+      if (Date.now() > deadline) throw new Error('the new version was not converted');
+      await sleep(250);
+      hash = await xetHashOf(hub, alice, 'alice/pushed', 'weights.bin');
+    }
+    expect(hash).toBe(expectedFileHash(changed));
+    const kept = (await counter(hub, 'hubgate_xet_xorb_bytes_stored_total')) - stored;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(changed.length / 10);
+    const entry = logEntries(hub).find((e) => e.msg === 'LFS object stored as a Xet file' && e.oid === sha256(changed));
+    expect(entry).toMatchObject({ storedBytes: kept, dedupedXorbs: 1 });
+    const mark = requestsLogged(hub).length;
+    const back = await downloadFile({ ...as(alice, 'alice/pushed'), path: 'weights.bin' });
+    expect(sha256(Buffer.from(await back!.arrayBuffer()))).toBe(sha256(changed));
+    expect(requestsLogged(hub).slice(mark).some((r) => r.path.startsWith(`/cas/v2/reconstructions/${hash}`))).toBe(true);
+  }, 300_000);
 });
 
 describe('objects pushed while Xet was off, and a conversion cut by a crash', () => {

@@ -35,9 +35,9 @@ export class XorbBuilder {
    * Appends a chunk (at most MAX_CHUNK_SIZE bytes), compressed with `scheme` (uncompressed when
    * that is not smaller) or the best of both compressions (`scheme` undefined); returns its hash
    * and the scheme used. False, with nothing appended, when it does not fit: `take` the xorb, then
-   * add the chunk to the next one.
+   * add the chunk to the next one. `hash`: the chunk's hash when the caller computed it already.
    */
-  add(data: Uint8Array, scheme?: Compression): { hash: XetHash; scheme: Compression } | false {
+  add(data: Uint8Array, scheme?: Compression, hash: XetHash = chunkHash(data)): { hash: XetHash; scheme: Compression } | false {
     if (data.length === 0 || data.length > MAX_CHUNK_SIZE) throw new RangeError(`a chunk of ${data.length} bytes`);
     if (this.chunks.length >= MAX_XORB_CHUNKS) return false;
     let stored: Uint8Array;
@@ -60,7 +60,6 @@ export class XorbBuilder {
     b[this.offset + 4] = used;
     putU24(b, this.offset + 5, data.length);
     b.set(stored, this.offset + CHUNK_HEADER_BYTES);
-    const hash = chunkHash(data);
     this.chunks.push({ hash, size: data.length, offset: this.offset, end });
     this.offset = end;
     this.size += data.length;

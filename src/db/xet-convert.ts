@@ -124,27 +124,29 @@ export async function linkRepoFiles(db: Db, fileHash: string, repoIds: readonly 
 }
 
 /** Records a xorb the server made (no repo owns it until its file is registered), with the chunks dedup queries may ask about. */
-export async function recordServerXorb(db: Db, x: { hash: string; storedSize: number; size: number; chunks: Buffer; chunkCount: number }, dedup: { chunkHash: string; index: number }[]): Promise<void> {
-  await db.insertInto('xet_xorbs')
+export async function recordServerXorb(db: Db, x: { hash: string; storedSize: number; size: number; chunks: Buffer; chunkCount: number }, dedup: { chunkHash: string; index: number }[]): Promise<boolean> {
+  const r = await db.insertInto('xet_xorbs')
     .values({ hash: x.hash, stored_size: x.storedSize, size: x.size, chunk_count: x.chunkCount, chunks: x.chunks, created_at: now() })
     .onConflict((oc) => oc.column('hash').doNothing())
-    .execute();
+    .executeTakeFirst();
   if (dedup.length > 0) {
     await db.insertInto('xet_dedup_chunks')
       .values(dedup.map((d) => ({ chunk_hash: d.chunkHash, xorb_hash: x.hash, chunk_index: d.index })))
       .onConflict((oc) => oc.columns(['chunk_hash', 'xorb_hash']).doNothing())
       .execute();
   }
+  return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
 }
 
 /**
  * Registers a converted file, its sha256 already checked (the converter hashed the bytes it
- * chunked), for the repos that link its object, which also hold its xorbs (they hold only this
- * file's chunks). Idempotent statements (see src/db/lfs.ts linkObject): a crash halfway leaves
- * an unregistered file the next attempt completes.
+ * chunked), for the repos that link its object, which also hold the xorbs made for it (`built`:
+ * they hold only this file's chunks; xorbs its terms reuse through dedup stay with their
+ * holders). Idempotent statements (see src/db/lfs.ts linkObject): a crash halfway leaves an
+ * unregistered file the next attempt completes.
  */
 export async function registerConvertedFile(
-  db: Db, f: { hash: string; size: number; sha256: string; terms: { xorb: string; start: number; end: number; size: number }[] }, repoIds: readonly number[],
+  db: Db, f: { hash: string; size: number; sha256: string; terms: { xorb: string; start: number; end: number; size: number }[] }, built: readonly string[], repoIds: readonly number[],
 ): Promise<void> {
   const at = now();
   await db.insertInto('xet_files')
@@ -158,8 +160,8 @@ export async function registerConvertedFile(
       .execute();
   }
   await db.updateTable('xet_files').set({ sha256_verified_at: at }).where('file_hash', '=', f.hash).where('sha256_verified_at', 'is', null).execute();
-  const xorbs = [...new Set(f.terms.map((t) => t.xorb))];
-  for (const repoId of repoIds) {
+  const xorbs = [...new Set(built)];
+  for (const repoId of xorbs.length > 0 ? repoIds : []) {
     await db.insertInto('xet_repo_xorbs')
       .values(xorbs.map((x) => ({ repo_id: repoId, xorb_hash: x, created_at: at })))
       .onConflict((oc) => oc.columns(['repo_id', 'xorb_hash']).doNothing())

@@ -2,9 +2,9 @@ import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ObjectStore } from '../../lfs/store/types.js';
 import { Chunker } from '../../xet/chunker.js';
-import { type ChunkRef, fileHash, hashToString, isGlobalDedupEligible } from '../../xet/hash.js';
+import { type ChunkRef, chunkHash, fileHash, hashToString, isGlobalDedupEligible } from '../../xet/hash.js';
 import { SchemeChooser, XorbBuilder } from '../../xet/xorb-builder.js';
-import { packChunks } from '../db/xet.js';
+import { dedupXorb, packChunks, type XorbRow } from '../db/xet.js';
 import type { Db } from '../db/index.js';
 import {
   type Conversion, claimConversion, conversionQueueState, enqueueConversions, failConversion, finishConversion, linkRepoFiles,
@@ -104,6 +104,8 @@ export interface ConverterDeps {
   log: Logger;
   queue: ConversionQueue;
   settings: ConvertSettings;
+  /** Counts bytes of new xorbs stored (metrics). */
+  counters?: { xorbBytesStored(n: number): void };
 }
 
 export interface Converter {
@@ -145,7 +147,7 @@ export function startConverter(deps: ConverterDeps): Converter {
         if (Date.now() - started > deps.settings.maxTimeMs) throw new Error(`it took longer than HUBGATE_XET_CONVERT_MAX_TIME (${deps.settings.maxTimeMs} ms)`);
       });
       if (!(await finishConversion(db, job, claim))) log.warn({ oid: job.oid }, 'a Xet conversion finished after losing its claim');
-      log.info({ oid: job.oid, size: job.size, ms: Date.now() - started, ...r }, r.xorbs > 0 ? 'LFS object stored as a Xet file' : 'LFS object linked to its Xet file');
+      log.info({ oid: job.oid, size: job.size, ms: Date.now() - started, ...r }, r.storedBytes !== undefined ? 'LFS object stored as a Xet file' : 'LFS object linked to its Xet file');
     } catch (err) {
       if (err instanceof Interrupted) {
         log.info({ oid: job.oid, why: err.message }, 'Xet conversion interrupted; it is taken up again');
@@ -191,7 +193,7 @@ export function startConverter(deps: ConverterDeps): Converter {
  * there is one; otherwise reads the object (checking its sha256 and size), chunks it, stores its
  * xorbs and registers the file. `check` throws to stop between blocks.
  */
-async function convertObject(deps: ConverterDeps, job: Conversion, check: () => void): Promise<{ xorbs: number; fileHash?: string }> {
+async function convertObject(deps: ConverterDeps, job: Conversion, check: () => void): Promise<{ xorbs: number; storedBytes?: number; dedupedXorbs?: number; fileHash?: string }> {
   const { db, store, settings } = deps;
   const existing = await verifiedFileOfSha256(db, job.oid);
   if (existing) {
@@ -213,10 +215,25 @@ async function convertObject(deps: ConverterDeps, job: Conversion, check: () => 
   const builder = new XorbBuilder();
   const schemes = new SchemeChooser();
   const refs: ChunkRef[] = [];
-  const terms: { xorb: string; start: number; end: number; size: number }[] = [];
+  const repos = await reposLinking(db, job.oid);
+  // Terms in file order; a term in a xorb still being built names it by its number until it is stored.
+  const terms: { xorb: string | number; start: number; end: number; size: number }[] = [];
+  const built: string[] = [];
+  const known = new KnownChunks();
   const started = Date.now();
   let read = 0;
+  let first: string | undefined;
+  let stored = 0;
 
+  const extend = (xorb: string | number, index: number, size: number) => {
+    const last = terms.at(-1);
+    if (last && last.xorb === xorb && last.end === index) {
+      last.end++;
+      last.size += size;
+    } else {
+      terms.push({ xorb, start: index, end: index + 1, size });
+    }
+  };
   const flush = async () => {
     const x = builder.take();
     if (!x) return;
@@ -224,19 +241,33 @@ async function convertObject(deps: ConverterDeps, job: Conversion, check: () => 
     // Idempotent: a retry after a crash makes the same xorbs, already stored.
     await store.putXorb(hash, x.bytes);
     // The file's first chunk answers dedup queries too (clients ask about it).
-    const dedup = x.chunks.flatMap((c, index) => (isGlobalDedupEligible(c.hash) || (terms.length === 0 && index === 0) ? [{ chunkHash: hashToString(c.hash), index }] : []));
-    await recordServerXorb(db, { hash, storedSize: x.bytes.length, size: x.size, chunks: packChunks(x.chunks), chunkCount: x.chunks.length }, dedup);
-    terms.push({ xorb: hash, start: 0, end: x.chunks.length, size: x.size });
+    const dedup = x.chunks.flatMap((c, index) => {
+      const h = hashToString(c.hash);
+      return isGlobalDedupEligible(c.hash) || h === first ? [{ chunkHash: h, index }] : [];
+    });
+    if (await recordServerXorb(db, { hash, storedSize: x.bytes.length, size: x.size, chunks: packChunks(x.chunks), chunkCount: x.chunks.length }, dedup)) stored += x.bytes.length;
+    built.push(hash);
   };
   const add = async (chunk: Uint8Array) => {
+    const hash = chunkHash(chunk);
+    const text = hashToString(hash);
+    first ??= text;
+    refs.push({ hash, size: chunk.length });
+    // Dedup, as a client does: the chunks it may ask about find a xorb the linking repos hold, whose other chunks then match too.
+    if ((isGlobalDedupEligible(hash) || text === first) && !known.has(text)) {
+      const x = await dedupXorb(db, text, repos);
+      if (x) known.add(x);
+    }
+    const at = known.get(text);
+    if (at) return extend(at.xorb, at.index, chunk.length);
     const scheme = schemes.next();
-    let added = builder.add(chunk, scheme);
+    let added = builder.add(chunk, scheme, hash);
     if (added === false) {
       await flush();
-      added = builder.add(chunk, scheme) as Exclude<typeof added, false>;
+      added = builder.add(chunk, scheme, hash) as Exclude<typeof added, false>;
     }
     schemes.record(scheme, added.scheme);
-    refs.push({ hash: added.hash, size: chunk.length });
+    extend(built.length, builder.chunkCount - 1, chunk.length);
   };
 
   try {
@@ -260,7 +291,39 @@ async function convertObject(deps: ConverterDeps, job: Conversion, check: () => 
   const digest = sha256.digest('hex');
   if (read !== job.size || digest !== job.oid) throw new LastingFault(`the stored bytes (${read}) hash to sha256 ${digest}, not to the object's oid: the LFS store holds damaged bytes`);
   const hash = hashToString(fileHash(refs));
+  const fileTerms = terms.map((t) => ({ ...t, xorb: typeof t.xorb === 'number' ? built[t.xorb] : t.xorb }));
   // Read after the work: a repo that linked the object meanwhile is included.
-  await registerConvertedFile(db, { hash, size: read, sha256: job.oid, terms }, await reposLinking(db, job.oid));
-  return { xorbs: terms.length, fileHash: hash };
+  await registerConvertedFile(db, { hash, size: read, sha256: job.oid, terms: fileTerms }, built, await reposLinking(db, job.oid));
+  deps.counters?.xorbBytesStored(stored);
+  return { xorbs: built.length, storedBytes: stored, dedupedXorbs: new Set(terms.flatMap((t) => (typeof t.xorb === 'string' ? [t.xorb] : []))).size, fileHash: hash };
+}
+
+/** Xorbs to dedup against (at most 32, the oldest forgotten first): where each of their chunks is, by chunk hash. */
+class KnownChunks {
+  private readonly where = new Map<string, { xorb: string; index: number }>();
+  private readonly xorbs: XorbRow[] = [];
+
+  has(chunk: string): boolean {
+    return this.where.has(chunk);
+  }
+
+  get(chunk: string): { xorb: string; index: number } | undefined {
+    return this.where.get(chunk);
+  }
+
+  add(x: XorbRow): void {
+    if (this.xorbs.some((k) => k.hash === x.hash)) return;
+    if (this.xorbs.length === 32) {
+      const old = this.xorbs.shift()!;
+      old.chunks.forEach((c) => {
+        const h = hashToString(c.hash);
+        if (this.where.get(h)?.xorb === old.hash) this.where.delete(h);
+      });
+    }
+    this.xorbs.push(x);
+    x.chunks.forEach((c, index) => {
+      const h = hashToString(c.hash);
+      if (!this.where.has(h)) this.where.set(h, { xorb: x.hash, index });
+    });
+  }
 }
