@@ -216,4 +216,32 @@ describe('objects pushed while Xet was off, and a conversion cut by a crash', ()
     expect((await hub.cli(['xet', 'convert'])).stdout).toContain('queued 0 LFS objects');
     expect((await hub.cli(['xet', 'status'])).stdout).toContain('0 LFS objects queued for conversion to Xet (0 being converted now), 0 failed');
   }, 300_000);
+
+  it('an object over HUBGATE_XET_CONVERT_MAX_SIZE fails at once, stays readable plainly, and converts once queued again under a larger limit', async () => {
+    const dataDir = hub.dataDir;
+    await hub.stop();
+    hub = await startHubgate({ dataDir, env: { HUBGATE_XET_CONVERT_MAX_SIZE: String(MiB) } });
+    const token = await hub.userWithToken('alice');
+    expect((await hub.git(['lfs', 'install', '--skip-repo'])).code).toBe(0);
+    const big = crypto.randomBytes(2 * MiB);
+    await hub.pushFiles('alice/old', token, { 'big.bin': big });
+    const deadline = Date.now() + 60_000;
+    let status = '';
+    while (!(status = (await hub.cli(['xet', 'status'])).stdout).includes(', 1 failed')) {
+      if (Date.now() > deadline) throw new Error(`the conversion did not fail: ${status}`);
+      await sleep(250);
+    }
+    expect(status).toContain(`failed ${sha256(big)} ${big.length} it is ${big.length} bytes, over HUBGATE_XET_CONVERT_MAX_SIZE (${MiB})`);
+    expect(await xetHashOf(hub, token, 'alice/old', 'big.bin')).toBeNull();
+    const mark = requestsLogged(hub).length;
+    const plain = await downloadFile({ repo: 'alice/old', path: 'big.bin', hubUrl: hub.url, accessToken: token });
+    expect(sha256(Buffer.from(await plain!.arrayBuffer()))).toBe(sha256(big));
+    expect(requestsLogged(hub).slice(mark).some((r) => r.path.startsWith('/cas/'))).toBe(false);
+    // The start-up sweep leaves failed objects alone; `xet convert --retry-failed` queues them again.
+    await hub.stop();
+    hub = await startHubgate({ dataDir });
+    expect((await hub.cli(['xet', 'convert'])).stdout).toContain('queued 0 LFS objects');
+    expect((await hub.cli(['xet', 'convert', '--retry-failed'])).stdout).toContain('queued 1 LFS objects');
+    expect(await converted(hub, token, 'alice/old', 'big.bin', 60_000)).toBe(expectedFileHash(big));
+  }, 300_000);
 });

@@ -472,8 +472,9 @@ export function buildProgram(): Command {
     .command('convert')
     .description('queue every LFS object Xet clients cannot read through Xet yet; the running server converts them in the background')
     .addOption(dataOption())
+    .option('--retry-failed', 'also queue again the objects whose conversion failed for good (see `hubgate xet status`)')
     .action(async (o) => {
-      const queued = await withDb(o, (db) => queueUnconverted(db));
+      const queued = await withDb(o, (db) => queueUnconverted(db, { retryFailed: !!o.retryFailed }));
       say(`queued ${queued} LFS objects for conversion to Xet (see \`hubgate xet status\`)`);
     });
   xet

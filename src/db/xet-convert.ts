@@ -75,6 +75,13 @@ export async function failConversion(db: Db, oid: string, claim: string, error: 
     .execute();
 }
 
+/** Queues again every object that failed for good (after a setting changed, or the store was repaired); how many. */
+export async function requeueFailedConversions(db: Db): Promise<number> {
+  const r = await db.updateTable('xet_conversions').set({ state: 'queued', attempts: 0, error: null, queued_at: now(), claimed_until: null })
+    .where('state', '=', 'failed').executeTakeFirst();
+  return Number(r.numUpdatedRows);
+}
+
 /** Gives back claims taken before `before` (a start with no other process at work: their holders died). */
 export async function releaseConversionsClaimedBefore(db: Db, before: string): Promise<number> {
   const r = await db.updateTable('xet_conversions').set({ claim: null, claimed_at: null, claimed_until: null })
@@ -83,13 +90,14 @@ export async function releaseConversionsClaimedBefore(db: Db, before: string): P
 }
 
 /**
- * Up to `limit` linked LFS objects (not empty) some linking repo cannot read through Xet yet (no
- * verified Xet file of that sha256 registered for it) and not queued or failed: what to queue.
+ * Up to `limit` linked LFS objects (not empty) after oid `after`, in oid order, some linking repo
+ * cannot read through Xet yet (no verified Xet file of that sha256 registered for it) and not
+ * queued or failed: what to queue.
  */
-export async function unconvertedObjects(db: Db, limit: number): Promise<{ oid: string; size: number }[]> {
+export async function unconvertedObjects(db: Db, after: string, limit: number): Promise<{ oid: string; size: number }[]> {
   const rows = await sql<{ oid: string; size: number }>`
     SELECT o.oid, o.size FROM lfs_objects o
-    WHERE o.size > 0
+    WHERE o.oid > ${after} AND o.size > 0
       AND NOT EXISTS (SELECT 1 FROM xet_conversions c WHERE c.oid = o.oid)
       AND EXISTS (
         SELECT 1 FROM lfs_links l WHERE l.oid = o.oid
@@ -111,6 +119,13 @@ export async function reposLinking(db: Db, oid: string): Promise<number[]> {
 export async function verifiedFileOfSha256(db: Db, sha256: string): Promise<string | undefined> {
   const row = await db.selectFrom('xet_files').select('file_hash').where('sha256', '=', sha256).where('sha256_verified_at', 'is not', null).orderBy('created_at').limit(1).executeTakeFirst();
   return row?.file_hash;
+}
+
+/** Whether every one of the repos holds the xorb (uploaded it, or proved it has its chunks). */
+export async function xorbHeldByAll(db: Db, xorb: string, repoIds: readonly number[]): Promise<boolean> {
+  if (repoIds.length === 0) return false;
+  const row = await db.selectFrom('xet_repo_xorbs').select((eb) => eb.fn.countAll<number>().as('n')).where('xorb_hash', '=', xorb).where('repo_id', 'in', [...new Set(repoIds)]).executeTakeFirstOrThrow();
+  return Number(row.n) === new Set(repoIds).size;
 }
 
 /** Lets the repos reconstruct the file. */

@@ -8,7 +8,7 @@ import { dedupXorb, packChunks, type XorbRow } from '../db/xet.js';
 import type { Db } from '../db/index.js';
 import {
   type Conversion, claimConversion, conversionQueueState, enqueueConversions, failConversion, finishConversion, linkRepoFiles,
-  recordServerXorb, registerConvertedFile, releaseConversionsClaimedBefore, renewConversion, reposLinking, unconvertedObjects, verifiedFileOfSha256,
+  recordServerXorb, registerConvertedFile, requeueFailedConversions, xorbHeldByAll, releaseConversionsClaimedBefore, renewConversion, reposLinking, unconvertedObjects, verifiedFileOfSha256,
 } from '../db/xet-convert.js';
 
 // Xet reads of files that came through Git LFS (docs/xet.md "Files uploaded through Git LFS"):
@@ -70,14 +70,19 @@ export function createConversionQueue(db: Db, log: Logger) {
   };
 }
 
-/** Queues, in batches, every linked object some linking repo cannot read through Xet yet; how many. */
-export async function queueUnconverted(db: Db): Promise<number> {
-  let queued = 0;
+/**
+ * Queues, in batches in oid order, every linked object some linking repo cannot read through Xet
+ * yet; `retryFailed`: also those that failed for good before. How many.
+ */
+export async function queueUnconverted(db: Db, opts: { retryFailed?: boolean } = {}): Promise<number> {
+  let queued = opts.retryFailed ? await requeueFailedConversions(db) : 0;
+  let after = '';
   for (;;) {
-    const batch = await unconvertedObjects(db, SWEEP_BATCH);
+    const batch = await unconvertedObjects(db, after, SWEEP_BATCH);
     if (batch.length === 0) return queued;
     await enqueueConversions(db, batch);
     queued += batch.length;
+    after = batch[batch.length - 1].oid;
   }
 }
 
@@ -253,10 +258,12 @@ async function convertObject(deps: ConverterDeps, job: Conversion, check: () => 
     const text = hashToString(hash);
     first ??= text;
     refs.push({ hash, size: chunk.length });
-    // Dedup, as a client does: the chunks it may ask about find a xorb the linking repos hold, whose other chunks then match too.
+    // Dedup, as a client does: the chunks it may ask about find a xorb the linking repos hold,
+    // whose other chunks then match too. Only a xorb every linking repo holds: a reconstruction
+    // names its xorbs, which must tell no repo of content only another one has.
     if ((isGlobalDedupEligible(hash) || text === first) && !known.has(text)) {
       const x = await dedupXorb(db, text, repos);
-      if (x) known.add(x);
+      if (x && (repos.length === 1 || (await xorbHeldByAll(db, x.hash, repos)))) known.add(x);
     }
     const at = known.get(text);
     if (at) return extend(at.xorb, at.index, chunk.length);
@@ -298,7 +305,7 @@ async function convertObject(deps: ConverterDeps, job: Conversion, check: () => 
   return { xorbs: built.length, storedBytes: stored, dedupedXorbs: new Set(terms.flatMap((t) => (typeof t.xorb === 'string' ? [t.xorb] : []))).size, fileHash: hash };
 }
 
-/** Xorbs to dedup against (at most 32, the oldest forgotten first): where each of their chunks is, by chunk hash. */
+/** Xorbs to dedup against (at most 16, the oldest forgotten first): where each of their chunks is, by chunk hash. */
 class KnownChunks {
   private readonly where = new Map<string, { xorb: string; index: number }>();
   private readonly xorbs: XorbRow[] = [];
@@ -313,7 +320,7 @@ class KnownChunks {
 
   add(x: XorbRow): void {
     if (this.xorbs.some((k) => k.hash === x.hash)) return;
-    if (this.xorbs.length === 32) {
+    if (this.xorbs.length === 16) {
       const old = this.xorbs.shift()!;
       old.chunks.forEach((c) => {
         const h = hashToString(c.hash);
