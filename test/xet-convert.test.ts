@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunkBoundaries } from '../xet/chunker.js';
 import { chunkHash, fileHash, hashToString } from '../xet/hash.js';
 import { DATABASES, type Hubgate, logEntries, requestsLogged, startHubgate } from './helpers/hubgate.js';
+import { type S3rverHandle, startS3rver } from './helpers/s3.js';
 
 const MiB = 1024 ** 2;
 const sha256 = (b: Uint8Array) => crypto.createHash('sha256').update(b).digest('hex');
@@ -243,5 +244,34 @@ describe('objects pushed while Xet was off, and a conversion cut by a crash', ()
     expect((await hub.cli(['xet', 'convert'])).stdout).toContain('queued 0 LFS objects');
     expect((await hub.cli(['xet', 'convert', '--retry-failed'])).stdout).toContain('queued 1 LFS objects');
     expect(await converted(hub, token, 'alice/old', 'big.bin', 60_000)).toBe(expectedFileHash(big));
+  }, 300_000);
+});
+
+describe('with the s3 store', () => {
+  let s3: S3rverHandle;
+  let hub: Hubgate;
+  beforeAll(async () => {
+    s3 = await startS3rver();
+    hub = await startHubgate({ env: s3.env });
+  }, 60_000);
+  afterAll(async () => {
+    await hub?.stop();
+    await s3?.stop();
+  });
+
+  it('a git-lfs push is read from the bucket, stored as xorbs there, and downloaded through presigned xorb ranges', async () => {
+    const alice = await hub.userWithToken('alice');
+    expect((await hub.cli(['repo', 'create', 'alice/s3'])).code).toBe(0);
+    expect((await hub.git(['lfs', 'install', '--skip-repo'])).code).toBe(0);
+    const data = crypto.randomBytes(6 * MiB);
+    await hub.pushFiles('alice/s3', alice, { 'model.bin': data });
+    const hash = await converted(hub, alice, 'alice/s3', 'model.bin');
+    expect(hash).toBe(expectedFileHash(data));
+    expect(s3.requests.some((r) => r.method === 'GET' && r.url.includes(`/objects/`) && r.url.includes(sha256(data)))).toBe(true);
+    expect(s3.requests.some((r) => r.method === 'PUT' && r.url.includes('/xet/xorbs/'))).toBe(true);
+    const before = s3.requests.length;
+    const back = await downloadFile({ repo: 'alice/s3', path: 'model.bin', hubUrl: hub.url, accessToken: alice });
+    expect(sha256(Buffer.from(await back!.arrayBuffer()))).toBe(sha256(data));
+    expect(s3.requests.slice(before).some((r) => r.method === 'GET' && r.url.includes('/xet/xorbs/') && r.url.includes('X-Amz-Signature='))).toBe(true);
   }, 300_000);
 });
