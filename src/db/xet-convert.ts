@@ -1,5 +1,6 @@
-import { sql } from 'kysely';
+import { type ExpressionBuilder, sql } from 'kysely';
 import { type Db, now } from './index.js';
+import type { Database } from './schema.js';
 
 // The queue of LFS objects to store as Xet files too (src/services/xet-convert.ts), and what a
 // conversion records. Every change of a queued row is a compare-and-set on its claim, so the
@@ -34,7 +35,7 @@ export async function enqueueConversions(db: Db, objects: readonly { oid: string
  * `claim` until `until`, counting the attempt; undefined when there is none to take.
  */
 export async function claimConversion(db: Db, claim: string, at: string, until: string): Promise<Conversion | undefined> {
-  const free = (eb: any) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]);
+  const free = (eb: ExpressionBuilder<Database, 'xet_conversions'>) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]);
   const candidates = await db.selectFrom('xet_conversions').select(['oid']).where('state', '=', 'queued').where(free).orderBy('queued_at').limit(5).execute();
   for (const c of candidates) {
     const r = await db.updateTable('xet_conversions')
