@@ -95,6 +95,15 @@ const schema = z.object({
   sshMaxConnectionsPerIp: count,
   sshMaxConnections: count,
   xet: z.enum(['on', 'off'], { message: 'use on or off' }).transform((v) => v === 'on'),
+  xetConvert: z.enum(['on', 'off'], { message: 'use on or off' }).transform((v) => v === 'on'),
+  xetConvertMaxSize: bytes,
+  xetConvertMaxTimeMs: z.string().transform((s, ctx) => {
+    const ms = parseDuration(s);
+    if (ms !== null && ms > 0) return ms;
+    ctx.addIssue({ code: 'custom', message: `"${s.slice(0, 100)}" is not a duration: use a number and a unit, such as 6h, 30m` });
+    return z.NEVER;
+  }),
+  xetConvertRate: count,
 });
 
 type Parsed = z.infer<typeof schema>;
@@ -173,6 +182,13 @@ export const SETTINGS: Record<keyof Parsed, { env: string; flag?: string; fallba
   sshMaxConnections: { env: 'HUBGATE_SSH_MAX_CONNECTIONS', fallback: '500' },
   // Xet storage (docs/xet.md): token endpoints, the CAS under /cas, resolve's Xet headers, the LFS batch's xet transfer.
   xet: { env: 'HUBGATE_XET', fallback: 'on' },
+  // Storing LFS objects (git-lfs pushes, web uploads, files from before Xet) as Xet files too, in
+  // the background (src/services/xet-convert.ts): on or off; the largest object converted; the
+  // longest one conversion may take; its read rate in bytes per second (0: as fast as it goes).
+  xetConvert: { env: 'HUBGATE_XET_CONVERT', fallback: 'on' },
+  xetConvertMaxSize: { env: 'HUBGATE_XET_CONVERT_MAX_SIZE', fallback: String(20 * GiB) },
+  xetConvertMaxTimeMs: { env: 'HUBGATE_XET_CONVERT_MAX_TIME', fallback: '6h' },
+  xetConvertRate: { env: 'HUBGATE_XET_CONVERT_RATE', fallback: '0' },
 };
 
 export class ConfigError extends Error {}

@@ -21,7 +21,7 @@ import { CLAIM_SECONDS, createTransfers, type Transfers } from '../lfs/transfers
 import { createHubUrls } from '../lfs/urls.js';
 import { listen } from './ops/listen.js';
 import { createMetrics } from './ops/metrics.js';
-import { startPresence } from './ops/presence.js';
+import { othersAtWork, startPresence } from './ops/presence.js';
 import { checkWritableDir, createReadiness } from './ops/readiness.js';
 import { startWorkers } from './ops/primary.js';
 import { clusterExposition, isWorker, onStopRequest, reportReady, reportStartFailure } from './ops/worker.js';
@@ -31,6 +31,7 @@ import { lfsLocks } from './services/lfs-locks.js';
 import { createDownloadCounter, fillMissingListings } from './services/listing.js';
 import { lfsUploads } from './services/lfs-uploads.js';
 import { createXetService } from './services/xet.js';
+import { type ConversionQueue, conversionsAtStart, createConversionQueue, startConverter } from './services/xet-convert.js';
 import { TYPE_PLURAL } from './domain/names.js';
 import { urlSigningKey } from './services/secrets.js';
 import { userOfSshKey, userOfSshKeyId } from './services/ssh-keys.js';
@@ -66,13 +67,13 @@ function prepareDataDir(cfg: Config, log: Logger): void {
   void fs.promises.rm(path.join(cfg.dataDir, 'trash'), { recursive: true, force: true }).catch((err) => log.warn({ err }, 'emptying the trash failed'));
 }
 
-/** The LFS store and its uploads, as every process that serves or sweeps them opens them. */
-async function openLfs(cfg: Config, db: Db, log: Logger) {
+/** The LFS store and its uploads, as every process that serves or sweeps them opens them; objects they link go to `conversions` (Xet). */
+async function openLfs(cfg: Config, db: Db, log: Logger, conversions?: ConversionQueue) {
   // One key for every node on the database: what one signs, any other verifies.
   const signer = createSigner(await urlSigningKey(db, cfg.dataDir));
   const urls = createHubUrls(signer);
   const store = await createObjectStore(cfg, urls);
-  const transfers = createTransfers({ uploads: lfsUploads(db), store, urls, log, settings: cfg });
+  const transfers = createTransfers({ uploads: lfsUploads(db, conversions?.linked), store, urls, log, settings: cfg });
   return { signer, store, transfers };
 }
 
@@ -81,12 +82,18 @@ async function openLfs(cfg: Config, db: Db, log: Logger) {
  * than this one), and read the cards of repos listings lack (a data directory from before
  * listings), in the background. The single process, or the primary before it forks its workers.
  */
-function startUpWork(cfg: Config, db: Db, log: Logger, transfers: Transfers): Promise<unknown> {
+function startUpWork(cfg: Config, db: Db, log: Logger, transfers: Transfers, conversions?: ConversionQueue): Promise<unknown> {
   const cleanUp = cleanUpAtStart({ db, dataDir: cfg.dataDir, log, startedAt: performance.timeOrigin, sweepUploads: (opts) => transfers.sweep(opts) });
   const listings = fillMissingListings(db, cfg.dataDir, log)
     .then((n) => n > 0 && log.info({ repos: n }, 'cards read for listings'))
     .catch((err) => log.warn({ err }, 'reading cards for listings failed'));
-  return Promise.all([cleanUp, listings]);
+  // LFS objects Xet clients cannot read through Xet yet (linked before Xet, or while it was off) are queued for conversion.
+  const converting = cfg.xet && cfg.xetConvert
+    ? othersAtWork(db).catch(() => true)
+      .then((busy) => conversionsAtStart(db, log, { startedAt: performance.timeOrigin, alone: !busy, queue: conversions }))
+      .catch((err) => log.warn({ err }, 'queueing LFS objects for Xet conversion failed'))
+    : undefined;
+  return Promise.all([cleanUp, listings, converting]);
 }
 
 /**
@@ -110,8 +117,10 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
   const downloads = createDownloadCounter(db, log);
   // A worker's /metrics tells every worker's counts, gathered by the primary.
   const metrics = createMetrics(single ? undefined : clusterExposition);
+  // LFS objects linked to repos are stored as Xet files too, in the background: one at a time per process.
+  const conversions = cfg.xet && cfg.xetConvert ? createConversionQueue(db, log) : undefined;
   // After a push, in the process that served it; one job per repo at a time across processes (a lock file).
-  const { signer, store, transfers } = await openLfs(cfg, db, log);
+  const { signer, store, transfers } = await openLfs(cfg, db, log, conversions);
   // What /readyz checks, each within its deadline: every node answers for the shared parts it uses.
   const readiness = createReadiness({
     database: () => pingDatabase(db),
@@ -158,7 +167,7 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
   // the primary did it before forking); then a periodic sweep that one process runs for all.
   // Hashing that a crash stopped is also taken up once its claim lapses (CLAIM_SECONDS after the
   // crash, at the latest) by this process.
-  if (single) void startUpWork(cfg, db, log, transfers);
+  if (single) void startUpWork(cfg, db, log, transfers, conversions);
   const housekeeping = startHousekeeping({
     db, dataDir: cfg.dataDir, log, startedAt: performance.timeOrigin, intervalMs: cfg.sweepIntervalMs,
     sweepUploads: (opts) => transfers.sweep(opts),
@@ -174,6 +183,11 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
     })
     : undefined;
   setTimeout(() => void transfers.sweep().catch((err) => log.warn({ err }, 'sweeping LFS uploads failed')), (CLAIM_SECONDS + 1) * 1000).unref();
+  const converter = conversions && startConverter({
+    db, store, log, queue: conversions,
+    settings: { maxSize: cfg.xetConvertMaxSize, maxTimeMs: cfg.xetConvertMaxTimeMs, bytesPerSecond: cfg.xetConvertRate },
+    counters: { xorbBytesStored: (n) => ctx.metrics.xetXorbBytesStored.inc(n) },
+  });
 
   // The network front ends every serving process runs, on ports the workers share (the primary
   // hands out connections in turn): HTTP here. The SSH server (HUBGATE_SSH_PORT) belongs next to
@@ -203,6 +217,7 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
     await housekeeping.stop();
     await downloads.stop();
     await lfsGc?.stop();
+    await converter?.stop();
     await presence.stop();
     await db.destroy();
     throw err;
@@ -231,7 +246,7 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
       if (!all) log.warn({ timeoutMs: cfg.shutdownTimeoutMs }, 'requests still in flight at the shutdown timeout were cut');
       ssh?.close();
       // Sends in progress get a few seconds to finish; a mail server that hangs does not hold up the exit.
-      const notified = Promise.all([digest.stop(), housekeeping.stop(), lfsGc?.stop(), notifier.idle(), downloads.stop()]);
+      const notified = Promise.all([digest.stop(), housekeeping.stop(), lfsGc?.stop(), converter?.stop(), notifier.idle(), downloads.stop()]);
       return Promise.all([ctx.maintenance.idle(), Promise.race([notified, new Promise((r) => setTimeout(r, 5000).unref())])]);
     })
       .then(() => mailer.close())
@@ -271,7 +286,7 @@ async function runPrimary(cfg: Config): Promise<void> {
   const log = createLogger(cfg.logLevel);
   prepareDataDir(cfg, log);
   const db = await openDatabase(cfg);
-  const { transfers } = await openLfs(cfg, db, log);
+  const { transfers } = await openLfs(cfg, db, log, cfg.xet && cfg.xetConvert ? createConversionQueue(db, log) : undefined);
   // Everything it removes was written before this process started, so before any worker existed.
   const startUp = startUpWork(cfg, db, log, transfers);
   // A stopping worker serves on for the shutdown delay, then drains: both count before the primary kills it.

@@ -62,10 +62,13 @@ function describeObjectStore(name: string, factory: () => Promise<Harness>): voi
       expect(await h.store.stagedSize(u)).toBe(body.length);
       expect(await h.store.stat(u.oid)).toBeNull();
       expect(await hashOf(await h.store.readStaged(u))).toBe(u.oid);
+      await expect(h.store.readObject(u.oid)).rejects.toThrow();
       await h.store.commitStaged(u);
       expect(await h.store.stat(u.oid)).toBe(body.length);
       expect(await h.store.stagedSize(u)).toBeNull();
       expect((await h.download(u.oid, body.length)).equals(body)).toBe(true);
+      // The server's own read (Xet conversion).
+      expect(await hashOf(await h.store.readObject(u.oid))).toBe(u.oid);
     });
 
     it('takes a multipart upload (3 parts of 5 MiB and a small last one) in any order, assembles and commits it', async () => {

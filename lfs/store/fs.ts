@@ -152,6 +152,12 @@ export function createFsStore(root: string, urls: HubUrls, opts: FsStoreOptions 
     async stat(oid) {
       return sizeOf(objectPath(oid));
     },
+    async readObject(oid) {
+      const stream = fs.createReadStream(objectPath(oid));
+      // Fails here, not at the first read, when the object is not there.
+      await new Promise<void>((resolve, reject) => stream.once('open', () => resolve()).once('error', reject));
+      return stream;
+    },
     async downloadTarget(oid, size, where, ttl, userId): Promise<Target> {
       return { href: urls.signed(where, `objects/${oid}`, { p: 'get', o: oid, s: size, c: userId ?? 0 }, ttl) };
     },

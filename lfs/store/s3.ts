@@ -397,6 +397,15 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
       return h ? (h.ContentLength ?? 0) : null;
     },
 
+    async readObject(oid) {
+      const out = await send(new GetObjectCommand({ Bucket, Key: objectKey(oid) }));
+      if (!out.Body) throw new Error('S3 returned no body for the object');
+      const body = out.Body as Readable;
+      const faults = new PassThrough();
+      body.on('error', (err) => faults.destroy(objectStoreFault(err) ?? err));
+      return body.pipe(faults);
+    },
+
     downloadOrigin: () => presignedOrigin(cfg),
 
     async downloadTarget(oid, _size, _where, ttl): Promise<Target> {

@@ -90,6 +90,8 @@ export interface ObjectStore {
   ready(signal: AbortSignal): Promise<void>;
   /** Size of the stored object, or null when the store does not have it. */
   stat(oid: string): Promise<number | null>;
+  /** The bytes of a stored object, for the server's own reads (converting it to Xet); fails when the store does not have it. */
+  readObject(oid: string): Promise<Readable>;
   /**
    * Where a client GETs a stored object (Range supported), for the user `userId` (null:
    * anonymous). hubgate's own links (fs) ask the access policy again when fetched, so a

@@ -21,6 +21,7 @@ import { createRepo, deleteRepo, listRepos, moveRepo, requireRepo, setVisibility
 import { addSshKey, removeSshKey, sshKeysOf } from '../services/ssh-keys.js';
 import { createToken, revoke, tokensOf } from '../services/tokens.js';
 import { deleteUser, disableUser, enableUser, listUsers, setUser } from '../services/users.js';
+import { conversionQueueState, queueUnconverted } from '../services/xet-convert.js';
 
 // Exit codes (design §7): 0 ok; 1 an error that says what to do; 2 a usage error.
 
@@ -464,6 +465,26 @@ export function buildProgram(): Command {
         for (const p of r.unlinkedPointers) process.stderr.write(`  ${p.repo} ${p.oid}\n`);
       }
       if (r.failed) process.stderr.write(`hubgate: warning: ${r.failed} objects could not be removed from the store: they stay, run again later\n`);
+    });
+
+  const xet = program.command('xet').description('manage Xet storage (docs/xet.md)');
+  xet
+    .command('convert')
+    .description('queue every LFS object Xet clients cannot read through Xet yet; the running server converts them in the background')
+    .addOption(dataOption())
+    .option('--retry-failed', 'also queue again the objects whose conversion failed for good (see `hubgate xet status`)')
+    .action(async (o) => {
+      const queued = await withDb(o, (db) => queueUnconverted(db, { retryFailed: !!o.retryFailed }));
+      say(`queued ${queued} LFS objects for conversion to Xet (see \`hubgate xet status\`)`);
+    });
+  xet
+    .command('status')
+    .description('LFS objects queued for conversion to Xet, being converted, and failed')
+    .addOption(dataOption())
+    .action(async (o) => {
+      const st = await withDb(o, (db) => conversionQueueState(db));
+      say(`${st.queued} LFS objects queued for conversion to Xet (${st.converting} being converted now), ${st.failed.length} failed`);
+      for (const f of st.failed) say(`failed ${f.oid} ${f.size} ${f.error ?? ''}`);
     });
 
   program

@@ -431,6 +431,27 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('xet_repo_xorbs_xorb').on('xet_repo_xorbs').column('xorb_hash').execute();
     },
   },
+  '0021_xet_convert': {
+    async up(db: Kysely<any>) {
+      const pg = onPostgres(db);
+      // LFS objects waiting to be stored as Xet files too (src/services/xet-convert.ts): one row per
+      // oid while it is queued or after it failed for good; a converter process claims a row
+      // under a lease (claim, claimed_until) it renews while it works.
+      await db.schema
+        .createTable('xet_conversions')
+        .addColumn('oid', 'text', (c) => c.primaryKey())
+        .addColumn('size', int64(pg), (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull().check(sql`state in ('queued', 'failed')`))
+        .addColumn('queued_at', 'text', (c) => c.notNull())
+        .addColumn('claim', 'text')
+        .addColumn('claimed_at', 'text')
+        .addColumn('claimed_until', 'text')
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('error', 'text')
+        .execute();
+      await db.schema.createIndex('xet_conversions_queue').on('xet_conversions').columns(['state', 'queued_at']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -234,6 +234,7 @@ export interface Database {
   xet_file_terms: XetFileTermsTable;
   xet_repo_files: XetRepoFilesTable;
   xet_repo_xorbs: XetRepoXorbsTable;
+  xet_conversions: XetConversionsTable;
 }
 
 export interface XetXorbsTable {
@@ -283,4 +284,20 @@ export interface XetRepoXorbsTable {
   repo_id: number;
   xorb_hash: string;
   created_at: string;
+}
+
+export interface XetConversionsTable {
+  /** The LFS object (sha256) to store as a Xet file. */
+  oid: string;
+  size: number;
+  state: 'queued' | 'failed';
+  /** When it was (last) queued: a link made while it was being converted queues it again. */
+  queued_at: string;
+  /** Who converts it now, since when and until when unless renewed; null while nobody does. */
+  claim: string | null;
+  claimed_at: string | null;
+  claimed_until: string | null;
+  attempts: number;
+  /** Why it failed (state 'failed', or the last attempt's fault). */
+  error: string | null;
 }

@@ -6,8 +6,11 @@ import {
   uploadsInProgress,
 } from '../db/lfs.js';
 
-/** The LFS upload rows and object links (lfs/ports.ts UploadsPort), kept in the database. */
-export function lfsUploads(db: Db): UploadsPort {
+/**
+ * The LFS upload rows and object links (lfs/ports.ts UploadsPort), kept in the database.
+ * `linked`: told of each object linked to a repo once its link is recorded (Xet conversion queues it).
+ */
+export function lfsUploads(db: Db, linked?: (oid: string, size: number) => Promise<void>): UploadsPort {
   return {
     insert: (uploads) => insertUploads(db, uploads),
     find: (id) => findUpload(db, id),
@@ -23,7 +26,10 @@ export function lfsUploads(db: Db): UploadsPort {
     markHashed: (id, state, claim) => markHashed(db, id, state, claim),
     finishClaim: (id, state, claim, to) => finishClaim(db, id, state, claim, to),
     releaseOpenClaim: (id, claim) => releaseOpenClaim(db, id, claim),
-    linkObject: (repoId, oid, size) => linkObject(db, repoId, oid, size),
+    async linkObject(repoId, oid, size) {
+      await linkObject(db, repoId, oid, size);
+      await linked?.(oid, size);
+    },
     linkedSizes: (repoId, oids) => linkedSizes(db, repoId, oids),
     deletion: (oid) => deletionOf(db, oid),
     takeDeletion: (oid, claim, until, at) => takeDeletion(db, oid, claim, until, at),

@@ -12,6 +12,7 @@ import { commitDate, type LastCommit, type LfsDetails, lastCommitOf, lfsDetailsO
 import type { AppContext } from '../context.js';
 import { declaredLengthAtMost } from '../request-body.js';
 import { listingFields, refreshListingIfBehind } from '../../services/listing.js';
+import { xetHashesOf } from '../../services/xet-hashes.js';
 import { authorizedRepo } from '../authorize.js';
 import { parseBody } from './body.js';
 import { apiError, revisionNotFound } from './respond.js';
@@ -77,8 +78,11 @@ function siblingJson(entry: TreeEntry, lfs: LfsDetails | null, withBlobs: boolea
   };
 }
 
-/** A tree or paths-info entry as list_repo_tree / get_paths_info (RepoFile, RepoFolder) and listFiles read it. */
-function treeEntryJson(entry: TreeEntry, lfs: LfsDetails | null, lastCommit?: LastCommit | null) {
+/**
+ * A tree or paths-info entry as list_repo_tree / get_paths_info (RepoFile, RepoFolder) and listFiles
+ * read it; `xetHash` (RepoFile.xet_hash) for an LFS file Xet clients can read through Xet, as on the Hub.
+ */
+function treeEntryJson(entry: TreeEntry, lfs: LfsDetails | null, lastCommit?: LastCommit | null, xetHash?: string) {
   const commit = lastCommit ? { lastCommit } : {};
   if (entry.type === 'directory') return { type: 'directory', oid: entry.oid, size: 0, path: entry.path, ...commit };
   return {
@@ -87,6 +91,7 @@ function treeEntryJson(entry: TreeEntry, lfs: LfsDetails | null, lastCommit?: La
     size: lfs ? lfs.size : entry.blobSize,
     path: entry.path,
     ...(lfs ? { lfs: { oid: lfs.oid, size: lfs.size, pointerSize: lfs.pointerSize } } : {}),
+    ...(xetHash ? { xetHash } : {}),
     ...commit,
   };
 }
@@ -240,6 +245,7 @@ export function repoInfoHandlers(ctx: AppContext): RepoInfoHandlers {
 
     const { entries: page, more } = await listTreePage(dir, env, treeOid, { base: path, recursive, directories: true }, offset, limit);
     const [lfs, commits] = await Promise.all([lfsDetailsOfAll(dir, env, page), lastCommitsOf(dir, env, sha, page, expand)]);
+    const xet = await xetHashesOf(ctx.db, ctx.cfg.xet, repo.id, lfs.flatMap((l) => (l ? [l.oid] : [])));
     if (more) {
       // The next pages list the same commit, even if the branch moves meanwhile.
       const encodedPath = path ? `/${path.split('/').map(encodeURIComponent).join('/')}` : '';
@@ -250,13 +256,13 @@ export function repoInfoHandlers(ctx: AppContext): RepoInfoHandlers {
       url.searchParams.set('cursor', String(offset + limit));
       res.set('Link', `<${url.href}>; rel="next"`);
     }
-    res.set('X-Repo-Commit', sha).json(page.map((e, i) => treeEntryJson(e, lfs[i], commits[i])));
+    res.set('X-Repo-Commit', sha).json(page.map((e, i) => treeEntryJson(e, lfs[i], commits[i], lfs[i] ? xet.get(lfs[i].oid) : undefined)));
   };
 
   /** POST .../paths-info/{rev}, after pathsInfoRequest: the entries of the given paths that exist (get_paths_info, @huggingface/hub pathsInfo). */
   const pathsInfo: RequestHandler = async (_req, res) => {
     const { revision, paths, expand } = res.locals.pathsInfoRequest as PathsInfoRequest;
-    const { ref, dir } = allowed(res);
+    const { ref, repo, dir } = allowed(res);
     const sha = await resolveCommit(dir, env, revision);
     if (!sha) return revisionNotFound(res, repoIdOf(ref), revision);
     const objects = await Promise.all(paths.map((p) => objectInfo(dir, env, `${sha}:${p}`)));
@@ -266,7 +272,8 @@ export function repoInfoHandlers(ctx: AppContext): RepoInfoHandlers {
       else if (o?.type === 'blob') entries.push({ type: 'file', oid: o.oid, path: paths[i], blobSize: o.size, symlink: false });
     });
     const [lfs, commits] = await Promise.all([lfsDetailsOfAll(dir, env, entries), lastCommitsOf(dir, env, sha, entries, expand)]);
-    res.set('X-Repo-Commit', sha).json(entries.map((e, i) => treeEntryJson(e, lfs[i], commits[i])));
+    const xet = await xetHashesOf(ctx.db, ctx.cfg.xet, repo.id, lfs.flatMap((l) => (l ? [l.oid] : [])));
+    res.set('X-Repo-Commit', sha).json(entries.map((e, i) => treeEntryJson(e, lfs[i], commits[i], lfs[i] ? xet.get(lfs[i].oid) : undefined)));
   };
 
   return { info, tree, pathsInfo };
