@@ -169,7 +169,7 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
       db, log, name: 'lfs-gc', intervalMs: cfg.lfsGcIntervalMs, lastRunIfNew: Date.now(),
       run: async () => {
         const r = await collectLfsGarbage({ db, dataDir: cfg.dataDir, store, removeLeftovers: transfers.removeLeftovers, log }, { graceMs: cfg.lfsGcGraceMs });
-        log.info({ objects: r.removed.length, bytes: r.bytes, staged: r.staging.staged, multipart: r.staging.multipart, keptNamed: r.keptNamed.length }, 'LFS garbage collected');
+        log.info({ objects: r.removed.length, bytes: r.bytes, staged: r.staging.staged, multipart: r.staging.multipart, keptNamed: r.keptNamed.length, xetFiles: r.xet.files, xetXorbs: r.xet.xorbs, xetBytes: r.xet.bytes }, 'LFS garbage collected');
       },
     })
     : undefined;
