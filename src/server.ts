@@ -183,6 +183,11 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
   // that stops moving is cut by the app (HUBGATE_BODY_IDLE_TIMEOUT_MS), headers that never end here.
   const server = http.createServer({ requestTimeout: 0, headersTimeout: cfg.headersTimeoutMs, connectionsCheckingInterval: 1000 }, app);
   server.timeout = 0;
+  // Idle keep-alive connections stay open a minute, not Node's 5 s: a client whose event loop is busy
+  // (@huggingface/hub chunking a large file for Xet) may send its next request on a connection idle
+  // for 5 s, and a POST on a connection the server has just closed fails (EPIPE), not retried.
+  // Stops still close idle connections at once (drain below).
+  server.keepAliveTimeout = 65_000;
   // Per process: with workers, each counts the connections it was handed.
   capConnectionsPerIp(server, cfg.maxConnectionsPerIp);
   const frontEnds: FrontEnd[] = [server];
