@@ -16,6 +16,7 @@ import { badRequest } from '../domain/errors.js';
 import {
   dedupXorb, type FileWithTerms, packChunks, repoAndUserNames, verifiedSha256, recordXorb, repoFile, repoFileOfSha256, type XorbRow, xorbsByHash,
 } from '../db/xet.js';
+import { siblingXorbs } from '../db/xet-dedup.js';
 import { registerFile, registerRepoXorbs, touchXorbs } from '../db/xet-gc.js';
 import { recordAudit } from './audit.js';
 import { settleXorbDeletion } from './xet-gc.js';
@@ -32,6 +33,8 @@ export const XET_TOKEN_SECONDS = 600;
 const FETCH_URL_SECONDS = 600;
 /** How long a dedup answer's key may be used by the client. */
 const DEDUP_KEY_SECONDS = 7 * 24 * 3600;
+/** Other xorbs a dedup answer may list beside the matched one (each listing is 48 bytes a chunk, ~1,000 chunks a xorb). */
+const DEDUP_SIBLINGS = 63;
 /** Bytes of a xorb upload beyond MAX_XORB_BYTES allowed for xet-core's footer (chunk hashes and boundaries). */
 const FOOTER_ALLOWANCE = 8192 * 40 + 4096;
 
@@ -233,10 +236,12 @@ export function createXetService(deps: XetDeps) {
       const x = await dedupXorb(db, hashToString(chunk), [grant.repoId]);
       // Named in an answer: its grace period starts again, so the client has time to send its shard.
       if (!x || !(await touchXorbs(db, [x.hash])).has(x.hash)) return null;
+      // With the other xorbs of the files using it (those the repo holds): one query dedups a whole file.
+      const siblings = await xorbsByHash(db, await siblingXorbs(db, x.hash, grant.repoId, DEDUP_SIBLINGS));
       const key = crypto.randomBytes(32);
       const now = Math.floor(Date.now() / 1000);
-      const listing = xorbListing(hashFromString(x.hash)!, chunkRefs(x), x.storedSize);
-      return writeShard({ xorbs: [keyedListing(listing, key)], footer: { hmacKey: key, createdAt: now, keyExpiry: now + DEDUP_KEY_SECONDS } });
+      const listings = [x, ...siblings.values()].map((y) => keyedListing(xorbListing(hashFromString(y.hash)!, chunkRefs(y), y.storedSize), key));
+      return writeShard({ xorbs: listings, footer: { hmacKey: key, createdAt: now, keyExpiry: now + DEDUP_KEY_SECONDS } });
     },
 
     /**
