@@ -3,7 +3,7 @@
 // reads each one's JSON results file, and prints ONE summary table of the project's performance targets
 // (hubgate vs its reference, ratio, target, PASS/FAIL), with the load average at the start and end of every
 // section so a noisy run shows. Everything goes to bench/results.json.
-//   node bench/all.js [--sections git,resolve,lfs] [--quick] [--runs N] [--no-build] [--out FILE]
+//   node bench/all.js [--sections git,resolve,lfs,xet] [--quick] [--runs N] [--no-build] [--out FILE]
 // Other sections: ssh, load, list, commit-pages, files-pages, cluster (several nodes behind nginx; SQLite vs PostgreSQL).
 // Each script stays runnable on its own; its own detailed table goes to stderr here, the summary to stdout.
 // Exit code 0 whatever the results (a section that crashes is reported in the table and the JSON).
@@ -19,7 +19,7 @@ const ROOT_DIR = path.dirname(BENCH_DIR);
 
 const { values: opt } = parseArgs({
   options: {
-    sections: { type: 'string', default: 'git,resolve,lfs' },
+    sections: { type: 'string', default: 'git,resolve,lfs,xet' },
     quick: { type: 'boolean', default: false },
     runs: { type: 'string' },
     'no-build': { type: 'boolean', default: false },
@@ -43,6 +43,7 @@ const SECTIONS = {
     { key: 'resolve-w1', script: 'resolve.js', out: 'resolve-w1-results.json', quick: true, args: ['--no-build', '--workers', '1', '--no-accel'] },
   ],
   lfs: [{ key: 'lfs', script: 'lfs.js', out: 'lfs-results.json', quick: true }],
+  xet: [{ key: 'xet', script: 'xet.js', out: 'xet-results.json', quick: true }],
   ssh: [{ key: 'ssh', script: 'ssh.js', out: 'ssh-results.json', quick: true }],
   load: [{ key: 'load', script: 'load.js', out: 'load-results.json' }],
   list: [{ key: 'list', script: 'list.js', out: 'list-results.json' }],
@@ -156,6 +157,27 @@ const SUMMARIZE = {
     db(`LFS batch of ${c.batchObjects} existing objects, download`, 'singleDownloadMs', fmtMs);
     db(`LFS batch of ${c.batchObjects} new objects, upload`, 'singleUploadMs', fmtMs);
     return { rows, covered: [] };
+  },
+  // Ten variants of one file through Xet and through LFS (bench/xet.js): stored bytes and download throughput.
+  xet(j) {
+    const rows = [];
+    const c = j.config ?? {};
+    const what = `${c.variants} variants of ${((c.size ?? 0) / 1e6).toFixed(0)} MB, ${((c.changedFraction ?? 0) * 100).toFixed(0)} % changed each`;
+    const pctOf = (x) => (x == null ? '—' : `${(x * 100).toFixed(1)} %`);
+    if (j.sent) rows.push({ section: 'xet', measurement: `bytes uploaded, Xet vs LFS (${what})`, hubgate: fmtMb(j.sent.xet / 1e6), reference: `${fmtMb(j.sent.lfs / 1e6)} LFS`, ratio: pctOf(j.sent.ratio), target: 'report only', value: null, limit: null, result: '' });
+    if (j.stored) {
+      const x = num(j.stored.ratio);
+      rows.push({ section: 'xet', measurement: `bytes stored, Xet vs LFS (${what}; xorbs alone ${pctOf(j.stored.xorbsOnlyRatio)})`, hubgate: fmtMb(j.stored.xet.total / 1e6), reference: `${fmtMb(j.stored.lfs.total / 1e6)} LFS`, ratio: pctOf(x), target: '≤ 15 %', value: x, limit: 0.15, result: verdict(x == null ? null : x <= 0.15) });
+    }
+    if (j.uploadTime) rows.push(timeRatioRow('xet', `upload time, all variants, Xet vs LFS`, j.uploadTime.xetMs, j.uploadTime.lfsMs, 'LFS', null));
+    const d = j.download;
+    if (d) {
+      for (const [k, ratio, label] of [['xetReconstruction', 'reconstructionRatio', 'Xet reconstruction (downloadFile)'], ['xetResolve', 'resolveRatio', 'resolve GET of the Xet-uploaded file']]) {
+        const x = num(d[ratio]);
+        rows.push({ section: 'xet', measurement: `download throughput, ${label} vs LFS download (${(d.size / 1e6).toFixed(0)} MB)`, hubgate: fmtMs(d.medianMs?.[k]), reference: `${fmtMs(d.medianMs?.lfsResolve)} LFS`, ratio: x == null ? '—' : `${x.toFixed(2)} (LFS/Xet time)`, target: '≥ 0.8', value: x, limit: 0.8, result: verdict(x == null ? null : x >= 0.8) });
+      }
+    }
+    return { rows, covered: ['xet-stored', 'xet-download-reconstruction', 'xet-download-resolve'] };
   },
   lfs(j) {
     const rows = [];

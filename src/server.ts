@@ -178,7 +178,7 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
       db, log, name: 'lfs-gc', intervalMs: cfg.lfsGcIntervalMs, lastRunIfNew: Date.now(),
       run: async () => {
         const r = await collectLfsGarbage({ db, dataDir: cfg.dataDir, store, removeLeftovers: transfers.removeLeftovers, log }, { graceMs: cfg.lfsGcGraceMs });
-        log.info({ objects: r.removed.length, bytes: r.bytes, staged: r.staging.staged, multipart: r.staging.multipart, keptNamed: r.keptNamed.length }, 'LFS garbage collected');
+        log.info({ objects: r.removed.length, bytes: r.bytes, staged: r.staging.staged, multipart: r.staging.multipart, keptNamed: r.keptNamed.length, xetFiles: r.xet.files, xetXorbs: r.xet.xorbs, xetBytes: r.xet.bytes }, 'LFS garbage collected');
       },
     })
     : undefined;
@@ -197,6 +197,11 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
   // that stops moving is cut by the app (HUBGATE_BODY_IDLE_TIMEOUT_MS), headers that never end here.
   const server = http.createServer({ requestTimeout: 0, headersTimeout: cfg.headersTimeoutMs, connectionsCheckingInterval: 1000 }, app);
   server.timeout = 0;
+  // Idle keep-alive connections stay open a minute, not Node's 5 s: a client whose event loop is busy
+  // (@huggingface/hub chunking a large file for Xet) may send its next request on a connection idle
+  // for 5 s, and a POST on a connection the server has just closed fails (EPIPE), not retried.
+  // Stops still close idle connections at once (drain below).
+  server.keepAliveTimeout = 65_000;
   // Per process: with workers, each counts the connections it was handed.
   capConnectionsPerIp(server, cfg.maxConnectionsPerIp);
   const frontEnds: FrontEnd[] = [server];

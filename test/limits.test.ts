@@ -341,3 +341,24 @@ describe('per-caller limits', () => {
     expect(await healthy(rated)).toBe(200);
   });
 });
+
+describe('idle keep-alive connections', () => {
+  it('stay open longer than a busy client may take between requests (6 s), even with a short headers timeout', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const get = () => new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
+      const req = http.get(`${hub.url}/healthz`, { agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
+      });
+      req.on('error', reject);
+    });
+    try {
+      expect(await get()).toEqual({ status: 200, reused: false });
+      await new Promise((r) => setTimeout(r, 6000));
+      // Node's default (5 s) would have closed it: the client then opens a new one, or, busy, writes into the closed one.
+      expect(await get()).toEqual({ status: 200, reused: true });
+    } finally {
+      agent.destroy();
+    }
+  }, 20_000);
+});

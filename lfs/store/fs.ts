@@ -273,6 +273,10 @@ export function createFsStore(root: string, urls: HubUrls, opts: FsStoreOptions 
     async readXorb(hash, start, end) {
       return fs.createReadStream(xorbPath(hash), { start, end });
     },
+    async deleteXorbs(hashes) {
+      // The two-digit directories stay, as for objects: removing one would race a xorb stored into it.
+      for (const hash of hashes) await fsp.rm(xorbPath(hash), { force: true });
+    },
     async *listObjects() {
       const names = async (dir: string) => (await fsp.readdir(dir).catch(() => [] as string[])).sort();
       for (const a of await names(objects)) {

@@ -632,5 +632,8 @@ export function createS3Store(cfg: S3Settings, opts: S3StoreOptions = {}): S3Sto
     async deleteObjects(oids) {
       await deleteKeys(oids.map(objectKey));
     },
+    async deleteXorbs(hashes) {
+      await deleteKeys(hashes.map(xorbKey));
+    },
   };
 }

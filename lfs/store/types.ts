@@ -178,6 +178,11 @@ export interface ObjectStore {
    * hubgate (fs) leave it out: hubgate signs and serves the range itself.
    */
   xorbRangeUrl?(hash: string, start: number, end: number, ttlSeconds: number): Promise<string>;
+  /**
+   * Removes stored xorbs (S3: 1,000 keys a request); idempotent. Only garbage collection calls it,
+   * once their rows are claimed (src/services/xet-gc.ts).
+   */
+  deleteXorbs(hashes: string[]): Promise<void>;
 }
 
 /** An object as the store lists it. */

@@ -437,7 +437,7 @@ export function buildProgram(): Command {
   const lfs = program.command('lfs').description('manage Git LFS storage');
   lfs
     .command('gc')
-    .description('remove LFS objects no repo links (after the grace period) and what interrupted uploads left; the server may keep running')
+    .description('remove LFS objects no repo links and Xet xorbs no file uses (after the grace period), and what interrupted uploads left; the server may keep running')
     .addOption(dataOption())
     .option('--dry-run', 'only print what would be removed')
     .option('--grace <duration>', 'keep objects unlinked for less than this, e.g. 24h, 30m, 7d, 0 (default $HUBGATE_LFS_GC_GRACE or 24h)')
@@ -455,6 +455,7 @@ export function buildProgram(): Command {
       const verb = r.dryRun ? 'would remove' : 'removed';
       if (o.verbose) for (const x of r.removed) say(`${verb} ${x.oid} ${x.size}`);
       say(`${verb} ${r.removed.length} LFS objects (${humanBytes(r.bytes)}) unlinked for over ${formatDuration(graceMs)}`);
+      say(`${verb} ${r.xet.xorbs} Xet xorbs (${humanBytes(r.xet.bytes)}) no file has used for over ${formatDuration(graceMs)}, and ${r.xet.files} Xet files of deleted repos`);
       const st = r.staging;
       say(`${verb} ${st.staged} staged uploads, ${st.multipart} multipart uploads, ${st.scratch} scratch files and ${r.finishedUploads} finished upload records`);
       if (r.scannedRepos) say(`read the history of ${r.scannedRepos} repos for LFS pointers in ${(r.scanMs / 1000).toFixed(1)} s`);
@@ -465,6 +466,7 @@ export function buildProgram(): Command {
         for (const p of r.unlinkedPointers) process.stderr.write(`  ${p.repo} ${p.oid}\n`);
       }
       if (r.failed) process.stderr.write(`hubgate: warning: ${r.failed} objects could not be removed from the store: they stay, run again later\n`);
+      if (r.xet.failed) process.stderr.write(`hubgate: warning: ${r.xet.failed} xorbs could not be removed from the store: they stay, run again later\n`);
     });
 
   const xet = program.command('xet').description('manage Xet storage (docs/xet.md)');

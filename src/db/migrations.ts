@@ -452,6 +452,16 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('xet_conversions_queue').on('xet_conversions').columns(['state', 'queued_at']).execute();
     },
   },
+  '0022_xet_gc': {
+    async up(db: Kysely<any>) {
+      // Garbage collection of xorbs (src/services/xet-gc.ts): when a xorb was last uploaded, named
+      // in a dedup answer or used by a shard (its grace period runs from then), and the claim of
+      // a collection removing its bytes, as for LFS objects (lfs_objects.deleting).
+      await db.schema.alterTable('xet_xorbs').addColumn('used_at', 'text').execute();
+      await db.schema.alterTable('xet_xorbs').addColumn('deleting', 'text').execute();
+      await db.schema.alterTable('xet_xorbs').addColumn('deleting_until', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -248,6 +248,11 @@ export interface XetXorbsTable {
   /** Per chunk: hash (32 bytes), unpacked size (u32 LE), end in the stored bytes (u32 LE). */
   chunks: Uint8Array;
   created_at: string;
+  /** Last uploaded, named in a dedup answer or used by a shard (null: created_at); garbage collection's grace runs from it. */
+  used_at: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The claim of a garbage collection removing its bytes, and until when it holds (null: none). */
+  deleting: ColumnType<string | null, string | null | undefined, string | null>;
+  deleting_until: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface XetDedupChunksTable {

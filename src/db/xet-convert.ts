@@ -1,6 +1,7 @@
 import { type ExpressionBuilder, sql } from 'kysely';
 import { type Db, now } from './index.js';
 import type { Database } from './schema.js';
+import { holdXorbs } from './xet-gc.js';
 
 // The queue of LFS objects to store as Xet files too (src/services/xet-convert.ts), and what a
 // conversion records. Every change of a queued row is a compare-and-set on its claim, so the
@@ -158,32 +159,39 @@ export async function recordServerXorb(db: Db, x: { hash: string; storedSize: nu
  * Registers a converted file, its sha256 already checked (the converter hashed the bytes it
  * chunked), for the repos that link its object, which also hold the xorbs made for it (`built`:
  * they hold only this file's chunks; xorbs its terms reuse through dedup stay with their
- * holders). Idempotent statements (see src/db/lfs.ts linkObject): a crash halfway leaves an
- * unregistered file the next attempt completes.
+ * holders). One transaction that first holds every xorb the terms use, as a shard's registration
+ * does (src/db/xet-gc.ts), so a garbage collection never removes a xorb the file then names:
+ * nothing is registered when one is missing or being removed (returned; the conversion is tried
+ * again and makes it anew).
  */
 export async function registerConvertedFile(
   db: Db, f: { hash: string; size: number; sha256: string; terms: { xorb: string; start: number; end: number; size: number }[] }, built: readonly string[], repoIds: readonly number[],
-): Promise<void> {
-  const at = now();
-  await db.insertInto('xet_files')
-    .values({ file_hash: f.hash, size: f.size, sha256: f.sha256, sha256_verified_at: at, created_at: at })
-    .onConflict((oc) => oc.column('file_hash').doNothing())
-    .execute();
-  for (let i = 0; i < f.terms.length; i += 1000) {
-    await db.insertInto('xet_file_terms')
-      .values(f.terms.slice(i, i + 1000).map((t, j) => ({ file_hash: f.hash, term_index: i + j, xorb_hash: t.xorb, chunk_start: t.start, chunk_end: t.end, size: t.size })))
-      .onConflict((oc) => oc.columns(['file_hash', 'term_index']).doNothing())
+): Promise<string[]> {
+  return db.transaction().execute(async (tx) => {
+    const missing = await holdXorbs(tx, f.terms.map((t) => t.xorb));
+    if (missing.length > 0) return missing;
+    const at = now();
+    // DO UPDATE (not DO NOTHING) locks an existing row: a collection removing it waits, or has removed it and the row is inserted anew.
+    await tx.insertInto('xet_files')
+      .values({ file_hash: f.hash, size: f.size, sha256: f.sha256, sha256_verified_at: at, created_at: at })
+      .onConflict((oc) => oc.column('file_hash').doUpdateSet({ sha256_verified_at: sql`coalesce(xet_files.sha256_verified_at, excluded.sha256_verified_at)` }))
       .execute();
-  }
-  await db.updateTable('xet_files').set({ sha256_verified_at: at }).where('file_hash', '=', f.hash).where('sha256_verified_at', 'is', null).execute();
-  const xorbs = [...new Set(built)];
-  for (const repoId of xorbs.length > 0 ? repoIds : []) {
-    await db.insertInto('xet_repo_xorbs')
-      .values(xorbs.map((x) => ({ repo_id: repoId, xorb_hash: x, created_at: at })))
-      .onConflict((oc) => oc.columns(['repo_id', 'xorb_hash']).doNothing())
-      .execute();
-  }
-  await linkRepoFiles(db, f.hash, repoIds);
+    for (let i = 0; i < f.terms.length; i += 1000) {
+      await tx.insertInto('xet_file_terms')
+        .values(f.terms.slice(i, i + 1000).map((t, j) => ({ file_hash: f.hash, term_index: i + j, xorb_hash: t.xorb, chunk_start: t.start, chunk_end: t.end, size: t.size })))
+        .onConflict((oc) => oc.columns(['file_hash', 'term_index']).doNothing())
+        .execute();
+    }
+    const xorbs = [...new Set(built)];
+    for (const repoId of xorbs.length > 0 ? repoIds : []) {
+      await tx.insertInto('xet_repo_xorbs')
+        .values(xorbs.map((x) => ({ repo_id: repoId, xorb_hash: x, created_at: at })))
+        .onConflict((oc) => oc.columns(['repo_id', 'xorb_hash']).doNothing())
+        .execute();
+    }
+    await linkRepoFiles(tx, f.hash, repoIds);
+    return [];
+  });
 }
 
 export interface ConversionQueueState {

@@ -50,10 +50,10 @@ const toXorb = (r: { hash: string; stored_size: number; size: number; chunks: Ui
   hash: r.hash, storedSize: Number(r.stored_size), size: Number(r.size), chunks: unpackChunks(r.chunks),
 });
 
-/** The stored xorbs among `hashes`, in one query. */
+/** The stored xorbs among `hashes`, in one query (not those a garbage collection is removing). */
 export async function xorbsByHash(db: Db, hashes: readonly string[]): Promise<Map<string, XorbRow>> {
   if (hashes.length === 0) return new Map();
-  const rows = await db.selectFrom('xet_xorbs').select(['hash', 'stored_size', 'size', 'chunks']).where('hash', 'in', [...new Set(hashes)]).execute();
+  const rows = await db.selectFrom('xet_xorbs').select(['hash', 'stored_size', 'size', 'chunks']).where('hash', 'in', [...new Set(hashes)]).where('deleting', 'is', null).execute();
   return new Map(rows.map((r) => [r.hash, toXorb(r)]));
 }
 
@@ -98,6 +98,7 @@ export async function dedupXorb(db: Db, chunkHash: string, repoIds: readonly num
     .innerJoin('xet_xorbs as x', 'x.hash', 'd.xorb_hash')
     .select(['x.hash', 'x.stored_size', 'x.size', 'x.chunks'])
     .where('d.chunk_hash', '=', chunkHash)
+    .where('x.deleting', 'is', null)
     .where((eb) => eb.exists(eb.selectFrom('xet_repo_xorbs as r').select('r.repo_id').whereRef('r.xorb_hash', '=', 'd.xorb_hash').where('r.repo_id', 'in', [...repoIds])))
     .limit(1)
     .executeTakeFirst();
@@ -109,30 +110,6 @@ export interface FileTermRow {
   start: number;
   end: number;
   size: number;
-}
-
-/** Records a file, its terms and the repo's link to it (idempotent; the file counts once its sha256 is verified). */
-export async function recordFile(db: Db, repoId: number, f: { hash: string; size: number; sha256: string; terms: FileTermRow[] }): Promise<void> {
-  const at = now();
-  await db.insertInto('xet_files')
-    .values({ file_hash: f.hash, size: f.size, sha256: f.sha256, sha256_verified_at: null, created_at: at })
-    .onConflict((oc) => oc.column('file_hash').doNothing())
-    .execute();
-  // At most ~1,300 terms a file per 64 MiB shard: inserted in slices well within SQLite's variable limit.
-  for (let i = 0; i < f.terms.length; i += 1000) {
-    await db.insertInto('xet_file_terms')
-      .values(f.terms.slice(i, i + 1000).map((t, j) => ({ file_hash: f.hash, term_index: i + j, xorb_hash: t.xorb, chunk_start: t.start, chunk_end: t.end, size: t.size })))
-      .onConflict((oc) => oc.columns(['file_hash', 'term_index']).doNothing())
-      .execute();
-  }
-  await db.insertInto('xet_repo_files')
-    .values({ repo_id: repoId, file_hash: f.hash, created_at: at })
-    .onConflict((oc) => oc.columns(['repo_id', 'file_hash']).doNothing())
-    .execute();
-}
-
-export async function markFileVerified(db: Db, fileHash: string): Promise<void> {
-  await db.updateTable('xet_files').set({ sha256_verified_at: now() }).where('file_hash', '=', fileHash).where('sha256_verified_at', 'is', null).execute();
 }
 
 export interface FileWithTerms {

@@ -14,6 +14,7 @@ import { lfsPointersIn } from '../git/lfs-pointers.js';
 import { repoDir } from '../git/repo-dirs.js';
 import { auditRepoName, recordAudit } from './audit.js';
 import { lfsUploads } from './lfs-uploads.js';
+import { collectXetGarbage, type XetGcReport } from './xet-gc.js';
 
 /** The settings a collection from the command line needs: the store's, and the upload limits. */
 export type GcSettings = StoreSettings & TransferSettings & DbLocation;
@@ -49,6 +50,8 @@ export type GcSettings = StoreSettings & TransferSettings & DbLocation;
 // 5. Staging: scratch files, staged bytes and multipart uploads no upload in progress owns,
 //    older than the grace period, are removed as the housekeeping sweep does after an hour
 //    (lfs/transfers.ts removeLeftovers), and the rows of uploads that ended and expired go.
+// 6. Xet storage (src/services/xet-gc.ts) is collected in the same run with the same grace period:
+//    files of deleted repos, then the xorbs no file uses any more.
 
 /** How long a claim on an object holds; it is renewed just before its bytes are removed. */
 const LEASE_MS = 60_000;
@@ -91,6 +94,8 @@ export interface GcReport {
   scanMs: number;
   staging: Leftovers;
   finishedUploads: number;
+  /** Xet files and xorbs removed (or that would be). */
+  xet: XetGcReport;
 }
 
 export interface GcDeps {
@@ -155,6 +160,7 @@ export async function collectLfsGarbage(d: GcDeps, o: GcOptions): Promise<GcRepo
   const report: GcReport = {
     dryRun, graceMs: o.graceMs, removed: [], bytes: 0, keptNamed: [], unlinkedPointers: [], unlinkedPointerCount: 0,
     skipped: 0, failed: 0, scannedRepos: 0, scanMs: 0, staging: { scratch: 0, staged: 0, multipart: 0 }, finishedUploads: 0,
+    xet: { files: 0, xorbs: 0, bytes: 0, skipped: 0, failed: 0 },
   };
 
   const rows = await gcCandidates(d.db, cutoffIso);
@@ -222,6 +228,7 @@ export async function collectLfsGarbage(d: GcDeps, o: GcOptions): Promise<GcRepo
   }
   report.bytes = report.removed.reduce((n, x) => n + x.size, 0);
 
+  report.xet = await collectXetGarbage({ db: d.db, store: d.store, log: d.log }, { graceMs: o.graceMs, dryRun });
   report.staging = await d.removeLeftovers(cutoff, { dryRun });
   report.finishedUploads = dryRun ? await countFinishedUploads(d.db, cutoffIso) : await deleteFinishedUploads(d.db, cutoffIso);
 
@@ -232,6 +239,7 @@ export async function collectLfsGarbage(d: GcDeps, o: GcOptions): Promise<GcRepo
       details: {
         objects: report.removed.length, bytes: report.bytes, kept_named: report.keptNamed.length, unlinked_pointers: report.unlinkedPointerCount,
         staged: report.staging.staged, multipart: report.staging.multipart, scratch: report.staging.scratch,
+        xet_files: report.xet.files, xet_xorbs: report.xet.xorbs, xet_bytes: report.xet.bytes,
       },
     });
   }

@@ -300,7 +300,9 @@ async function convertObject(deps: ConverterDeps, job: Conversion, check: () => 
   const hash = hashToString(fileHash(refs));
   const fileTerms = terms.map((t) => ({ ...t, xorb: typeof t.xorb === 'number' ? built[t.xorb] : t.xorb }));
   // Read after the work: a repo that linked the object meanwhile is included.
-  await registerConvertedFile(db, { hash, size: read, sha256: job.oid, terms: fileTerms }, built, await reposLinking(db, job.oid));
+  const missing = await registerConvertedFile(db, { hash, size: read, sha256: job.oid, terms: fileTerms }, built, await reposLinking(db, job.oid));
+  // A xorb removed by garbage collection meanwhile (one this file reused through dedup): try again later.
+  if (missing.length > 0) throw new Error(`xorb ${missing[0]} was removed while the object was converted; it is converted again`);
   deps.counters?.xorbBytesStored(stored);
   return { xorbs: built.length, storedBytes: stored, dedupedXorbs: new Set(terms.flatMap((t) => (typeof t.xorb === 'string' ? [t.xorb] : []))).size, fileHash: hash };
 }

@@ -14,9 +14,12 @@ import { linkObject } from '../db/lfs.js';
 import { type RepoRef, repoIdOf } from '../domain/names.js';
 import { badRequest } from '../domain/errors.js';
 import {
-  dedupXorb, type FileWithTerms, linkRepoXorbs, markFileVerified, packChunks, recordFile, repoAndUserNames, verifiedSha256, recordXorb, repoFile, repoFileOfSha256, type XorbRow, xorbsByHash,
+  dedupXorb, type FileWithTerms, packChunks, repoAndUserNames, verifiedSha256, recordXorb, repoFile, repoFileOfSha256, type XorbRow, xorbsByHash,
 } from '../db/xet.js';
+import { siblingXorbs } from '../db/xet-dedup.js';
+import { registerFile, registerRepoXorbs, touchXorbs } from '../db/xet-gc.js';
 import { recordAudit } from './audit.js';
+import { settleXorbDeletion } from './xet-gc.js';
 
 // Xet storage (docs/xet.md): the CAS a Xet client talks to with a short-lived token scoped to one
 // repo. Xorbs are verified as they arrive and stored once by hash; a shard registers files for the
@@ -30,6 +33,8 @@ export const XET_TOKEN_SECONDS = 600;
 const FETCH_URL_SECONDS = 600;
 /** How long a dedup answer's key may be used by the client. */
 const DEDUP_KEY_SECONDS = 7 * 24 * 3600;
+/** Other xorbs a dedup answer may list beside the matched one (each listing is 48 bytes a chunk, ~1,000 chunks a xorb). */
+const DEDUP_SIBLINGS = 63;
 /** Bytes of a xorb upload beyond MAX_XORB_BYTES allowed for xet-core's footer (chunk hashes and boundaries). */
 const FOOTER_ALLOWANCE = 8192 * 40 + 4096;
 
@@ -152,8 +157,10 @@ export function createXetService(deps: XetDeps) {
       const verified = verifier.finish(expected);
       const bytes = Buffer.concat(parts).subarray(0, verified.chunksLength);
       const hash = hashToString(verified.hash);
-      const known = await xorbsByHash(db, [hash]);
+      // Stored and not being collected: marked as used now, so its grace period starts again.
+      const known = await touchXorbs(db, [hash]);
       if (!known.has(hash)) {
+        await settleXorbDeletion(db, store, hash);
         await store.putXorb(hash, bytes);
         deps.counters?.xorbBytesStored(bytes.length);
       }
@@ -191,7 +198,9 @@ export function createXetService(deps: XetDeps) {
         if (f.size > deps.maxFileSize) throw badRequest(`file ${hashToString(f.hash)} is ${f.size} bytes; this server accepts files up to ${deps.maxFileSize} bytes`);
       }
       // The terms matched the stored chunk hashes (verification hashes): the uploader holds those xorbs' data.
-      await linkRepoXorbs(db, grant.repoId, [...new Set(named)]);
+      const gone = (missing: string[]) => new XetFormatError(`xorb ${missing[0]} is no longer stored (garbage collection removed it): upload it again, then the shard; upload every xorb before the shard that uses it`);
+      const missing = await registerRepoXorbs(db, grant.repoId, [...new Set(named)]);
+      if (missing.length > 0) throw gone(missing);
       let added = 0;
       for (const f of shard.files) {
         const hash = hashToString(f.hash);
@@ -203,18 +212,14 @@ export function createXetService(deps: XetDeps) {
         if (known === undefined || (await store.stat(sha256)) === null) {
           await verifyBytes({ repoId: repo.repoId, baseUrl: repo.baseUrl }, { hash, size: f.size, sha256, terms, xorbs: stored });
         }
-        await recordFile(db, grant.repoId, { hash, size: f.size, sha256, terms });
-        await markFileVerified(db, hash);
-        await linkObject(db, grant.repoId, sha256, f.size);
         // A file's first chunk answers dedup queries (clients ask about it), eligible or not.
         const first = f.terms[0];
-        if (first) {
-          const x = stored.get(hashToString(first.xorb))!;
-          await db.insertInto('xet_dedup_chunks')
-            .values({ chunk_hash: hashToString(x.chunks[first.start].hash), xorb_hash: x.hash, chunk_index: first.start })
-            .onConflict((oc) => oc.columns(['chunk_hash', 'xorb_hash']).doNothing())
-            .execute();
-        }
+        const x = first && stored.get(hashToString(first.xorb))!;
+        const firstChunk = x && { chunkHash: hashToString(x.chunks[first.start].hash), xorb: x.hash, index: first.start };
+        // One transaction that holds the file's xorbs: a garbage collection cannot remove them under it.
+        const lost = await registerFile(db, grant.repoId, { hash, size: f.size, sha256, terms }, firstChunk);
+        if (lost.length > 0) throw gone(lost);
+        await linkObject(db, grant.repoId, sha256, f.size);
         added++;
       }
       if (added > 0) await recordAudit(db, { actor, action: 'xet.upload', repo: repo.ref, details: { files: added, bytes: shard.files.reduce((n, f) => n + f.size, 0) } });
@@ -229,11 +234,14 @@ export function createXetService(deps: XetDeps) {
       const chunk = hashFromString(chunkText);
       if (!chunk) return null;
       const x = await dedupXorb(db, hashToString(chunk), [grant.repoId]);
-      if (!x) return null;
+      // Named in an answer: its grace period starts again, so the client has time to send its shard.
+      if (!x || !(await touchXorbs(db, [x.hash])).has(x.hash)) return null;
+      // With the other xorbs of the files using it (those the repo holds): one query dedups a whole file.
+      const siblings = await xorbsByHash(db, await siblingXorbs(db, x.hash, grant.repoId, DEDUP_SIBLINGS));
       const key = crypto.randomBytes(32);
       const now = Math.floor(Date.now() / 1000);
-      const listing = xorbListing(hashFromString(x.hash)!, chunkRefs(x), x.storedSize);
-      return writeShard({ xorbs: [keyedListing(listing, key)], footer: { hmacKey: key, createdAt: now, keyExpiry: now + DEDUP_KEY_SECONDS } });
+      const listings = [x, ...siblings.values()].map((y) => keyedListing(xorbListing(hashFromString(y.hash)!, chunkRefs(y), y.storedSize), key));
+      return writeShard({ xorbs: listings, footer: { hmacKey: key, createdAt: now, keyExpiry: now + DEDUP_KEY_SECONDS } });
     },
 
     /**
