@@ -19,27 +19,30 @@ const SYMREF = /^ref: (refs\/heads\/[^\s]+)\s*$/;
  * git's lookup order for a short name (refs.c, ref_rev_parse_rules): the first of these that
  * exists is what the name means, whatever the others hold (a tag `main` wins over the branch).
  */
-const RULES: readonly (readonly [string, string])[] = [['', ''], ['refs/', ''], ['refs/tags/', ''], ['refs/heads/', ''], ['refs/remotes/', ''], ['refs/remotes/', '/HEAD']];
+const PREFIXES = ['', 'refs/', 'refs/tags/', 'refs/heads/', 'refs/remotes/', 'refs/remotes/'];
+const SUFFIXES = ['', '', '', '', '', '/HEAD'];
 
 /** Holds a loose ref file while it is read: one buffer for the process (reads are synchronous). */
 const looseBuffer = Buffer.alloc(512);
 
-/** A loose ref's file: its content, 'absent', or 'unsure' (a directory, an unreadable path, ...: git decides). */
-function readLoose(dir: string, name: string): string | 'absent' | 'unsure' {
-  const file = path.join(dir, name);
+/**
+ * A loose ref's file: its content, 'absent', or 'unsure' (a directory, an unreadable file, ...:
+ * git decides). `file` is the repo's directory and the ref's name joined with '/': the name is a
+ * checked revision (no '.', '..' or empty parts), so nothing needs normalising. This runs on
+ * every download, so it does the least work it can: an existence check first (most names looked
+ * at are missing), then one read.
+ */
+function readLoose(file: string): string | 'absent' | 'unsure' {
+  // False for a missing file or a missing directory on the way (ENOTDIR too): no ref there.
+  if (!fs.existsSync(file)) return 'absent';
   let fd: number | undefined;
   try {
-    // A stat that does not throw for a missing file: most names looked at are missing.
-    const stat = fs.statSync(file, { throwIfNoEntry: false });
-    if (!stat) return 'absent';
-    if (!stat.isFile() || stat.size >= looseBuffer.length) return 'unsure';
     fd = fs.openSync(file, 'r');
     const n = fs.readSync(fd, looseBuffer, 0, looseBuffer.length, 0);
     return n < looseBuffer.length ? looseBuffer.toString('latin1', 0, n) : 'unsure';
   } catch (err) {
-    // Removed between the stat and the read: git would look in packed-refs next, so do we.
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'absent';
-    return 'unsure';
+    // Removed since (git would look in packed-refs next, so do we); a directory, unreadable: git decides.
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : 'unsure';
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
@@ -109,25 +112,23 @@ function parsePacked(text: string): Map<string, string> | null {
   return refs;
 }
 
-/** A ref's object id, loose file first then packed-refs, as git's files backend reads it; 'absent', or 'unsure'. */
-type Lookup = { kind: 'oid'; oid: string } | { kind: 'symref'; target: string } | { kind: 'absent' } | { kind: 'unsure' };
+/** What a loose ref file holds: an object id, a symbolic ref to a branch, or something git decides about. */
+function parseLoose(content: string): { oid: string } | { target: string } | null {
+  const oid = LOOSE_OID.exec(content);
+  if (oid) return { oid: oid[1] };
+  const symref = SYMREF.exec(content);
+  return symref ? { target: symref[1] } : null;
+}
 
-function lookup(dir: string, name: string): Lookup {
-  const loose = readLoose(dir, name);
-  if (loose === 'unsure') return { kind: 'unsure' };
+/** A branch's object id (loose file, then packed-refs); undefined when it has none or the files are unsure. */
+function branchOid(dir: string, name: string): string | undefined {
+  const loose = readLoose(`${dir}/${name}`);
+  if (loose === 'unsure') return undefined;
   if (loose !== 'absent') {
-    const oid = LOOSE_OID.exec(loose);
-    if (oid) return { kind: 'oid', oid: oid[1] };
-    const symref = SYMREF.exec(loose);
-    return symref ? { kind: 'symref', target: symref[1] } : { kind: 'unsure' };
+    const parsed = parseLoose(loose);
+    return parsed && 'oid' in parsed ? parsed.oid : undefined;
   }
-  // packed-refs holds only names under refs/. Looked at after the loose file, as git does: a
-  // `pack-refs` moving the ref from one to the other meanwhile is then seen in one or the other.
-  if (!name.startsWith('refs/')) return { kind: 'absent' };
-  const refs = packedRefs(dir);
-  if (!refs) return { kind: 'unsure' };
-  const oid = refs.get(name);
-  return oid ? { kind: 'oid', oid } : { kind: 'absent' };
+  return packedRefs(dir)?.get(name);
 }
 
 /**
@@ -139,16 +140,35 @@ function lookup(dir: string, name: string): Lookup {
 export function branchCommitFromFiles(dir: string, revision: string): string | undefined {
   // A full object id is an object id to git, whatever refs are called so.
   if (OID.test(revision)) return undefined;
-  for (const [prefix, suffix] of RULES) {
-    const name = prefix + revision + suffix;
-    const found = lookup(dir, name);
-    if (found.kind === 'absent') continue;
-    if (found.kind === 'unsure') return undefined;
-    if (found.kind === 'symref') {
-      const target = lookup(dir, found.target);
-      return target.kind === 'oid' ? target.oid : undefined;
+  // The loose files first, in git's order, up to the first that exists.
+  let hit = -1;
+  let content = '';
+  for (let i = 0; i < PREFIXES.length; i++) {
+    const loose = readLoose(`${dir}/${PREFIXES[i]}${revision}${SUFFIXES[i]}`);
+    if (loose === 'unsure') return undefined;
+    if (loose !== 'absent') {
+      hit = i;
+      content = loose;
+      break;
     }
-    return name.startsWith('refs/heads/') ? found.oid : undefined;
   }
-  return undefined;
+  // Then packed-refs, read after the loose files (as git does): a `pack-refs` moving a ref from
+  // its loose file into packed-refs meanwhile is seen in one or the other. A name before the
+  // loose hit that packed-refs holds comes first in git's order (it holds names under refs/ only).
+  const before = hit < 0 ? PREFIXES.length : hit;
+  let packed: Map<string, string> | null | undefined;
+  for (let i = 0; i < before; i++) {
+    const name = `${PREFIXES[i]}${revision}${SUFFIXES[i]}`;
+    if (!name.startsWith('refs/')) continue;
+    packed ??= packedRefs(dir);
+    if (!packed) return undefined;
+    const oid = packed.get(name);
+    if (oid !== undefined) return name.startsWith('refs/heads/') ? oid : undefined;
+  }
+  if (hit < 0) return undefined;
+  const parsed = parseLoose(content);
+  if (!parsed) return undefined;
+  // A symbolic ref (HEAD) to a branch: that branch's commit.
+  if ('target' in parsed) return branchOid(dir, parsed.target);
+  return `${PREFIXES[hit]}${revision}`.startsWith('refs/heads/') && SUFFIXES[hit] === '' ? parsed.oid : undefined;
 }

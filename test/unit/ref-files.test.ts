@@ -56,6 +56,7 @@ describe('branches read from the ref files', () => {
     const { dir, commits } = repo();
     expect(await agrees(dir, 'main')).toBe(commits[0]);
     expect(await agrees(dir, 'refs/heads/main')).toBe(commits[0]);
+    expect(await agrees(dir, 'heads/main')).toBe(commits[0]);
     expect(await agrees(dir, 'HEAD')).toBe(commits[0]);
     git(dir, 'update-ref', 'refs/heads/feature/x', commits[1]);
     expect(await agrees(dir, 'feature/x')).toBe(commits[1]);
@@ -67,6 +68,8 @@ describe('branches read from the ref files', () => {
     git(dir, 'pack-refs', '--all');
     expect(fs.existsSync(path.join(dir, 'refs/heads/dev'))).toBe(false);
     expect(await agrees(dir, 'dev')).toBe(commits[1]);
+    expect(await agrees(dir, 'refs/heads/dev')).toBe(commits[1]);
+    expect(await agrees(dir, 'heads/dev')).toBe(commits[1]);
     expect(await agrees(dir, 'HEAD')).toBe(commits[0]);
     git(dir, 'update-ref', 'refs/heads/dev', commits[2]);
     expect(fs.existsSync(path.join(dir, 'refs/heads/dev'))).toBe(true);
