@@ -1,4 +1,4 @@
-import { type Db, now, rawQuery } from './index.js';
+import { type Db, now, readRows } from './index.js';
 
 // The Xet index (docs/xet.md): xorbs and their chunks, files and their terms, and which repo
 // holds which. Hashes are Xet hash strings; a xorb's chunk list is one packed column, so one row
@@ -175,7 +175,7 @@ const REPO_FILE_OF_SHA256 = `SELECT f.file_hash, f.size FROM xet_repo_files rf J
 
 /** The verified Xet file of the repo whose bytes have this sha256 (the newest), if any: what resolve advertises. */
 export async function repoFileOfSha256(db: Db, repoId: number, sha256: string): Promise<{ hash: string; size: number } | undefined> {
-  const { rows } = await db.executeQuery<{ file_hash: string; size: number | string }>(rawQuery(db, REPO_FILE_OF_SHA256, [repoId, sha256]));
+  const rows = await readRows<{ file_hash: string; size: number | string }>(db, REPO_FILE_OF_SHA256, [repoId, sha256]);
   const row = rows[0];
   return row && { hash: row.file_hash, size: Number(row.size) };
 }
