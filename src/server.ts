@@ -155,7 +155,7 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
   const downloadOrigin = await store.downloadOrigin?.();
   // One set of per-caller limits for the process: a caller's git processes count alike over HTTP and SSH.
   const limits = createLimits(cfg);
-  const app = createApp(ctx, { xet, routes: lfsRoutes({ store, signer, transfers, accelRedirect: cfg.accelRedirect && `${cfg.accelRedirect}lfs/` }, lfsPorts), store, transfers, downloadOrigin, signer }, limits);
+  const { app, classes } = createApp(ctx, { xet, routes: lfsRoutes({ store, signer, transfers, accelRedirect: cfg.accelRedirect && `${cfg.accelRedirect}lfs/` }, lfsPorts), store, transfers, downloadOrigin, signer }, limits);
   // git over SSH (HUBGATE_SSH_PORT; 0: off), the same pipeline with a key's user as the caller.
   const ssh: SshServer | undefined = cfg.sshPort > 0
     ? createSshServer({
@@ -195,7 +195,7 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
   // serves SSH too and a stop drains its sessions with the HTTP requests.
   // Clones and pushes of large repos may take as long as they take (no request timeout); a body
   // that stops moving is cut by the app (HUBGATE_BODY_IDLE_TIMEOUT_MS), headers that never end here.
-  const server = http.createServer({ requestTimeout: 0, headersTimeout: cfg.headersTimeoutMs, connectionsCheckingInterval: 1000 }, app);
+  const server = http.createServer({ requestTimeout: 0, headersTimeout: cfg.headersTimeoutMs, connectionsCheckingInterval: 1000, ...classes }, app);
   server.timeout = 0;
   // Idle keep-alive connections stay open a minute, not Node's 5 s: a client whose event loop is busy
   // (@huggingface/hub chunking a large file for Xet) may send its next request on a connection idle

@@ -192,6 +192,27 @@ describe('the server log', () => {
   });
 });
 
+describe('the request lines', () => {
+  it('are pino lines: its fields in its order, the path as sent (escaped), without the query, the user when there is one', async () => {
+    const logStart = hub.log().length;
+    // A path with characters JSON must escape (a quote, a backslash) and non-ASCII bytes.
+    const odd = '/alice/m/resolve/main/a"b\\c%C3%A9?token=never-logged';
+    expect((await rawRequest(hub.port, { method: 'HEAD', path: odd })).status).toBe(404);
+    expect((await rawRequest(hub.port, { path: '/alice/p/resolve/main/blob.dat', headers: { authorization: bearer(token) } })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 200));
+    const entries = hub.log().slice(logStart).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+    const anonymous = entries.find((e) => e.req?.method === 'HEAD');
+    const user = entries.find((e) => e.req?.path === '/alice/p/resolve/main/blob.dat');
+    expect(Object.keys(anonymous!)).toEqual(['level', 'time', 'pid', 'hostname', 'req', 'res', 'responseTime', 'msg']);
+    expect(anonymous).toMatchObject({ level: 30, pid: hub.process.pid, req: { method: 'HEAD', path: '/alice/m/resolve/main/a"b\\c%C3%A9', remoteAddress: '127.0.0.1' }, res: { statusCode: 404 }, msg: 'request completed' });
+    expect(Math.abs(anonymous!.time - Date.now())).toBeLessThan(60_000);
+    expect(Object.keys(user!)).toEqual(['level', 'time', 'pid', 'hostname', 'req', 'res', 'responseTime', 'user', 'msg']);
+    expect(user).toMatchObject({ req: { method: 'GET' }, res: { statusCode: 200 }, user: 'alice', msg: 'request completed' });
+    expect(typeof user!.responseTime).toBe('number');
+    expect(hub.log()).not.toContain('never-logged');
+  });
+});
+
 describe('start-up', () => {
   it('empties the trash a repo deletion left behind when the server stopped halfway', async () => {
     const dataDir = path.join(tempDir(), 'data');

@@ -15,12 +15,13 @@ export async function resolveAccess(
   caller: Caller,
   ref: RepoRef,
   action: Action,
-): Promise<{ decision: Decision; repo: RepoWithOwner | undefined; may: Record<Action, boolean> }> {
+): Promise<{ decision: Decision; repo: RepoWithOwner | undefined; may: () => Record<Action, boolean> }> {
   // One query for the repo and the caller's membership and access request, on every request:
   // decisions are never cached, so a revoked membership or a rejected request counts at once.
   const found = await findRepoWithFacts(db, ref, callerId(caller));
   const facts = factsOf(caller, found);
-  return { decision: decide(facts, action), repo: found?.repo, may: mayAll(facts) };
+  // What else the caller may do, from the same facts: asked by the pages only, so worked out when asked.
+  return { decision: decide(facts, action), repo: found?.repo, may: () => mayAll(facts) };
 }
 
 /**

@@ -43,7 +43,8 @@ async function openSqlite(dataDir: string, opts: { readonly?: boolean }): Promis
   if (opts.readonly) {
     const sqlite = new SQLite(file, { readonly: true, fileMustExist: true });
     sqlite.pragma('busy_timeout = 5000');
-    return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+    const statements = withStatementCache(sqlite);
+    return directReads(new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) }), sqlite, statements);
   }
   fs.mkdirSync(dataDir, { recursive: true });
   const sqlite = new SQLite(file);
@@ -51,7 +52,8 @@ async function openSqlite(dataDir: string, opts: { readonly?: boolean }): Promis
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('synchronous = NORMAL');
-  const db = new Kysely<Database>({ dialect: new LockingSqliteDialect(sqlite) });
+  const statements = withStatementCache(sqlite);
+  const db = directReads(new Kysely<Database>({ dialect: new LockingSqliteDialect(sqlite, statements) }), sqlite, statements);
   // Admin commands may start together on a new data directory: the loser of the lock race
   // waits, then finds the schema migrated; a lost race on Kysely's own bookkeeping is retried.
   for (let attempt = 1; ; attempt++) {
@@ -94,8 +96,11 @@ class LockingSqliteAdapter extends SqliteAdapter {
  * replaces the real one (a full disk answered as a 500). Roll back only what is still open.
  */
 class LockingSqliteDialect extends SqliteDialect {
-  constructor(private readonly sqlite: SQLite.Database) {
-    super({ database: withStatementCache(sqlite) });
+  constructor(
+    private readonly sqlite: SQLite.Database,
+    statements: StatementCache,
+  ) {
+    super({ database: statements });
   }
 
   override createAdapter(): SqliteAdapter {
@@ -112,6 +117,34 @@ class LockingSqliteDialect extends SqliteDialect {
   }
 }
 
+interface StatementCache {
+  prepare(sql: string): SQLite.Statement;
+  close(): void;
+}
+
+/** The SQLite connection under each database opened here, for readRows. */
+const sqliteOf = new WeakMap<Db, { sqlite: SQLite.Database; statements: StatementCache }>();
+
+function directReads(db: Db, sqlite: SQLite.Database, statements: StatementCache): Db {
+  sqliteOf.set(db, { sqlite, statements });
+  return db;
+}
+
+/**
+ * The rows of a read written out with `?` placeholders (as rawQuery takes it). On SQLite, when no
+ * transaction is open on the connection, its prepared statement is run right here: Kysely's way
+ * (a query object, its connection lock, several promise hops) costs more than the small indexed
+ * reads every request makes (the caller, the repo and its access facts, an LFS object's link),
+ * and a synchronous statement on the one connection is alone on it anyway. While a transaction is
+ * open (someone holds the connection between statements), through Kysely, which waits for it:
+ * a read must not see another request's uncommitted writes. PostgreSQL: through Kysely.
+ */
+export async function readRows<T>(db: Db, text: string, params: readonly unknown[]): Promise<T[]> {
+  const direct = sqliteOf.get(db);
+  if (direct && !direct.sqlite.inTransaction) return direct.statements.prepare(text).all(params) as T[];
+  return (await db.executeQuery<T>(rawQuery(db, text, params))).rows;
+}
+
 /** How many prepared statements are kept: the queries of the hot paths, with room for the rarer ones. */
 const STATEMENT_CACHE_SIZE = 256;
 /** Longer SQL (a long `IN (?, ?, ...)` list, a many-row insert) is prepared each time: it is rare, and large to keep. */
@@ -125,7 +158,7 @@ const CACHED_SQL_MAX_LENGTH = 4096;
  * single connection (its mutex), and better-sqlite3 re-prepares a statement itself when the
  * schema changed under it.
  */
-export function withStatementCache(sqlite: SQLite.Database): { prepare(sql: string): SQLite.Statement; close(): void } {
+export function withStatementCache(sqlite: SQLite.Database): StatementCache {
   const cache = new Map<string, SQLite.Statement>();
   return {
     prepare(text: string) {

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { type Db, now, rawQuery } from './index.js';
+import { type Db, now, rawQuery, readRows } from './index.js';
 
 /**
  * Records that the store holds `oid` with its bytes confirmed, then links it to the repo. Two
@@ -18,8 +18,22 @@ const LINKED_SIZE = 'SELECT lfs_objects.size AS size FROM lfs_links INNER JOIN l
 
 /** The size of the object when it is linked to the repo; undefined otherwise. */
 export async function linkedSize(db: Db, repoId: number, oid: string): Promise<number | undefined> {
-  const { rows } = await db.executeQuery<{ size: number }>(rawQuery(db, LINKED_SIZE, [repoId, oid]));
+  const rows = await readRows<{ size: number }>(db, LINKED_SIZE, [repoId, oid]);
   return rows[0]?.size;
+}
+
+// With Xet storage on, resolve also asks for the verified Xet file of the object's bytes (the
+// newest), which it announces to Xet clients: in the same statement, one query per download.
+const LINKED_SIZE_AND_XET_FILE = `SELECT lfs_objects.size AS size,
+    (SELECT f.file_hash FROM xet_repo_files rf JOIN xet_files f ON f.file_hash = rf.file_hash
+      WHERE rf.repo_id = lfs_links.repo_id AND f.sha256 = lfs_links.oid AND f.sha256_verified_at IS NOT NULL
+      ORDER BY f.created_at DESC LIMIT 1) AS xet_hash
+  FROM lfs_links INNER JOIN lfs_objects ON lfs_objects.oid = lfs_links.oid WHERE lfs_links.repo_id = ? AND lfs_links.oid = ?`;
+
+/** As linkedSize, with the hash of the repo's verified Xet file holding the same bytes (null: none). */
+export async function linkedSizeAndXetFile(db: Db, repoId: number, oid: string): Promise<{ size: number; xetHash: string | null } | undefined> {
+  const row = (await readRows<{ size: number; xet_hash: string | null }>(db, LINKED_SIZE_AND_XET_FILE, [repoId, oid]))[0];
+  return row && { size: Number(row.size), xetHash: row.xet_hash };
 }
 
 /** The sizes of those of `oids` that are linked to the repo. */

@@ -1,6 +1,6 @@
 import type { RepoType } from '../domain/names.js';
 import type { AccessStatus, GatedMode, MemberRole, NotifyFrequency, Repo } from '../domain/types.js';
-import { type Db, now, rawQuery } from './index.js';
+import { type Db, now, readRows } from './index.js';
 
 export interface RepoWithOwner extends Repo {
   ownerId: number;
@@ -64,7 +64,7 @@ type FactsRow = Row & { member_role: MemberRole | null; gate_status: AccessStatu
  * request to it (none for null: anonymous), in one query.
  */
 export async function findRepoWithFacts(db: Db, at: RepoName, userId: number | null): Promise<RepoWithFacts | undefined> {
-  const { rows } = await db.executeQuery<FactsRow>(rawQuery(db, REPO_WITH_FACTS, [userId, userId, at.type, at.namespace, at.name]));
+  const rows = await readRows<FactsRow>(db, REPO_WITH_FACTS, [userId, userId, at.type, at.namespace, at.name]);
   const row = rows[0];
   if (!row) return undefined;
   return {

@@ -1,6 +1,6 @@
 import type { TokenInfo, TokenRole, User } from '../domain/types.js';
 import { toAccount } from './accounts.js';
-import { type Db, now, rawQuery } from './index.js';
+import { type Db, now, readRows } from './index.js';
 
 function toInfo(row: {
   id: number; user_id: number; name: string; role: TokenRole; created_at: string; last_used_at: string | null; revoked_at: string | null;
@@ -34,7 +34,7 @@ type TokenUserRow = {
 
 /** The live token whose secret hashes to `secretSha256` with its active user, in one query; undefined when there is none or its user is disabled. */
 export async function findLiveTokenWithUser(db: Db, secretSha256: string): Promise<{ token: TokenInfo & { secretSha256: string }; user: User } | undefined> {
-  const { rows } = await db.executeQuery<TokenUserRow>(rawQuery(db, LIVE_TOKEN_WITH_USER, [secretSha256]));
+  const rows = await readRows<TokenUserRow>(db, LIVE_TOKEN_WITH_USER, [secretSha256]);
   const row = rows[0];
   if (!row) return undefined;
   return {

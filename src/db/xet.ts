@@ -1,4 +1,4 @@
-import { type Db, now } from './index.js';
+import { type Db, now, readRows } from './index.js';
 
 // The Xet index (docs/xet.md): xorbs and their chunks, files and their terms, and which repo
 // holds which. Hashes are Xet hash strings; a xorb's chunk list is one packed column, so one row
@@ -146,18 +146,14 @@ export async function repoFile(db: Db, repoId: number, fileHash: string, opts: {
   };
 }
 
+// Written out (prepared once, no query building): HEAD resolve of an LFS file asks it on every request.
+const REPO_FILE_OF_SHA256 = `SELECT f.file_hash, f.size FROM xet_repo_files rf JOIN xet_files f ON f.file_hash = rf.file_hash
+  WHERE rf.repo_id = ? AND f.sha256 = ? AND f.sha256_verified_at IS NOT NULL ORDER BY f.created_at DESC LIMIT 1`;
+
 /** The verified Xet file of the repo whose bytes have this sha256 (the newest), if any: what resolve advertises. */
 export async function repoFileOfSha256(db: Db, repoId: number, sha256: string): Promise<{ hash: string; size: number } | undefined> {
-  const row = await db
-    .selectFrom('xet_repo_files as rf')
-    .innerJoin('xet_files as f', 'f.file_hash', 'rf.file_hash')
-    .select(['f.file_hash', 'f.size'])
-    .where('rf.repo_id', '=', repoId)
-    .where('f.sha256', '=', sha256)
-    .where('f.sha256_verified_at', 'is not', null)
-    .orderBy('f.created_at', 'desc')
-    .limit(1)
-    .executeTakeFirst();
+  const rows = await readRows<{ file_hash: string; size: number | string }>(db, REPO_FILE_OF_SHA256, [repoId, sha256]);
+  const row = rows[0];
   return row && { hash: row.file_hash, size: Number(row.size) };
 }
 

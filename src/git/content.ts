@@ -1,6 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { revisionProblem } from '../domain/revisions.js';
+import { branchCommitFromFiles } from './ref-files.js';
 
 // Reads of repository content (README front matter, trees, small blobs) through one warm
 // `git cat-file --batch-command` per repository, as design §1 asks: no JavaScript git.
@@ -153,6 +154,9 @@ export async function resolveCommit(dir: string, env: NodeJS.ProcessEnv, revisio
   // Only branch, tag and commit names reach git: no revision expression (`main~99999`, `:/regex`,
   // `HEAD@{1}`) that would make it walk history, and no leading '-' read as an option.
   if (revisionProblem(revision) !== null) return null;
+  // A branch is read from its ref file (no round trip to git); anything the files do not answer for sure, git answers.
+  const branch = branchCommitFromFiles(dir, revision);
+  if (branch !== undefined) return branch;
   const info = await objectInfo(dir, env, `${revision}^{commit}`);
   return info?.type === 'commit' ? info.oid : null;
 }

@@ -16,6 +16,7 @@ import type { ObjectStore } from '../../lfs/store/types.js';
 import type { Transfers } from '../../lfs/transfers.js';
 import type { XetService } from '../services/xet.js';
 import { xetRoutes } from './xet/routes.js';
+import { expressClasses, type HttpClasses } from './express-classes.js';
 
 /** Git LFS as the composition root built it: its router (with its ports), and what the resolve route and the Hub API share of it. */
 export interface LfsMount {
@@ -30,10 +31,16 @@ export interface LfsMount {
   xet?: XetService;
 }
 
-/** Builds the Express app from its dependencies; no module state, so tests can build many. */
-/** `limits`: the process's per-caller limits (shared with the SSH server); new ones when not given. */
-export function createApp(ctx: AppContext, lfs: LfsMount, limits: Limits = createLimits(ctx.cfg)): express.Express {
+/**
+ * Builds the Express app from its dependencies; no module state, so tests can build many. Its
+ * HTTP server makes requests and responses of `classes` (express-classes.ts), as
+ * `http.createServer({ ...classes }, app)`. `limits`: the process's per-caller limits (shared
+ * with the SSH server); new ones when not given.
+ */
+export function createApp(ctx: AppContext, lfs: LfsMount, limits: Limits = createLimits(ctx.cfg)): { app: express.Express; classes: HttpClasses } {
   const app = express();
+  // First: what is added to the app's request prototype below lands on these classes' prototype.
+  const classes = expressClasses(app);
   app.disable('x-powered-by');
   app.set('etag', false);
   // Every request, first: a stalled body is cut whichever route it is waiting in; the request's
@@ -89,5 +96,5 @@ export function createApp(ctx: AppContext, lfs: LfsMount, limits: Limits = creat
     res.status(404).json({ error: 'Not found' });
   });
   app.use(apiFaults);
-  return app;
+  return { app, classes };
 }

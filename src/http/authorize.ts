@@ -62,7 +62,13 @@ export function repoGuard(ctx: AppContext, deny: DenialRenderer, moved?: MovedRe
       return deny(req, res, answerFor(decision, repoIdOf(requested), baseUrlOf(ctx.cfg, req)));
     }
     const ref: RepoRef = { type: requested.type, namespace: repo!.namespace, name: repo!.name };
-    res.locals.repo = { row: repo!, ref, repoId: repoIdOf(ref), requested, level: decision.level, may };
+    let mayDo: Record<Action, boolean> | undefined;
+    res.locals.repo = {
+      row: repo!, ref, repoId: repoIdOf(ref), requested, level: decision.level,
+      get may() {
+        return (mayDo ??= may());
+      },
+    } satisfies AuthorizedRepo;
     next();
   };
 }

@@ -18,7 +18,7 @@ import { sendFileBody } from './file-body.js';
 import type { BlobCache, CachedBlob } from '../../git/blob-cache.js';
 import type { ResolveTarget } from './resolve-path.js';
 import { callerUserId } from '../../identity/identify.js';
-import { linkedObjectSize } from '../../services/downloads.js';
+import { linkedObject } from '../../services/downloads.js';
 import type { XetService } from '../../services/xet.js';
 
 // HEAD|GET /{prefix}{ns}/{name}/resolve/{revision}/{path}: file downloads as huggingface_hub's
@@ -157,7 +157,9 @@ async function redirectToObject(ctx: AppContext, store: ObjectStore, req: Reques
   const { oid } = file.pointer;
   const found = { 'X-Repo-Commit': file.commit };
   // A repo downloads only objects linked to it (design §5), whoever else stores the same bytes.
-  const size = await linkedObjectSize(ctx.db, file.repo.id, oid);
+  // With Xet on, the same query says whether the bytes are also a verified Xet file of the repo.
+  const linked = await linkedObject(ctx.db, file.repo.id, oid, { xet: xet !== undefined });
+  const size = linked?.size;
   if (size === undefined || size !== file.pointer.size) {
     const why = size === undefined ? 'was never uploaded to this repository' : `has ${size} bytes, not the ${file.pointer.size} its pointer says`;
     return apiError(res, 404, `Entry not found: ${printable(file.path)} is a Git LFS file whose object (${oid}) ${why}: push it with \`git lfs push --all origin\``, {
@@ -167,7 +169,7 @@ async function redirectToObject(ctx: AppContext, store: ObjectStore, req: Reques
   }
   const etag = `"${oid}"`;
   const headers: Record<string, string> = { ...found, ETag: etag, 'X-Linked-Etag': etag, 'X-Linked-Size': String(size) };
-  const xetFile = xet && (await xet.fileOfOid(file.repo.id, oid));
+  const xetFile = linked?.xetHash ? { hash: linked.xetHash } : null;
   if (xetFile) {
     const base = baseUrlOf(ctx.cfg, req);
     const ref = { type: file.repo.type, namespace: file.repo.namespace, name: file.repo.name };
