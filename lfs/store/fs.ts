@@ -265,7 +265,8 @@ export function createFsStore(root: string, urls: HubUrls, opts: FsStoreOptions 
       }
     },
     async readXorb(hash, start, end) {
-      return fs.createReadStream(xorbPath(hash), { start, end });
+      // Large reads: a reconstruction streams whole runs of chunks sequentially.
+      return fs.createReadStream(xorbPath(hash), { start, end, highWaterMark: 1 << 20 });
     },
     async *listObjects() {
       const names = async (dir: string) => (await fsp.readdir(dir).catch(() => [] as string[])).sort();

@@ -456,6 +456,7 @@ export function buildProgram(): Command {
       say(`${verb} ${r.removed.length} LFS objects (${humanBytes(r.bytes)}) unlinked for over ${formatDuration(graceMs)}`);
       const st = r.staging;
       say(`${verb} ${st.staged} staged uploads, ${st.multipart} multipart uploads, ${st.scratch} scratch files and ${r.finishedUploads} finished upload records`);
+      if (r.xetFiles) say(`${verb} ${r.xetFiles} Xet file records no repo registers (their xorbs are left to xorb collection)`);
       if (r.scannedRepos) say(`read the history of ${r.scannedRepos} repos for LFS pointers in ${(r.scanMs / 1000).toFixed(1)} s`);
       if (r.skipped) say(`left ${r.skipped} objects an upload began to use meanwhile`);
       for (const k of r.keptNamed) process.stderr.write(`hubgate: warning: kept ${k.oid}: no repo links it, but pointers in ${k.repos.join(', ')} name it\n`);

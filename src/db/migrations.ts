@@ -431,6 +431,13 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('xet_repo_xorbs_xorb').on('xet_repo_xorbs').column('xorb_hash').execute();
     },
   },
+  '0021_lfs_objects_in_store': {
+    async up(db: Kysely<any>) {
+      // Whether the object's bytes are in the LFS store (1) or only in Xet xorbs (0: uploaded
+      // through Xet; LFS reads stream its reconstruction). Every object before this has its bytes.
+      await db.schema.alterTable('lfs_objects').addColumn('in_store', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { type Db, now } from './index.js';
 
 // The Xet index (docs/xet.md): xorbs and their chunks, files and their terms, and which repo
@@ -208,4 +209,22 @@ export async function repoAndUserNames(db: Db, repoId: number, userId: number): 
 export async function verifiedSha256(db: Db, fileHash: string): Promise<string | undefined> {
   const row = await db.selectFrom('xet_files').select('sha256').where('file_hash', '=', fileHash).where('sha256_verified_at', 'is not', null).executeTakeFirst();
   return row?.sha256;
+}
+
+/**
+ * Removes (or, `dryRun`, counts) the files no repo registers any more (their repos were deleted),
+ * recorded before `cutoff`, unless an LFS object of their sha256 still has its bytes only in Xet
+ * storage (its row not yet collected): with them go their terms, so their xorbs are no longer
+ * referenced by them. Xorbs themselves are not touched here. One statement.
+ */
+export async function dropUnregisteredFiles(db: Db, cutoff: string, opts: { dryRun?: boolean } = {}): Promise<number> {
+  const unregistered = sql<boolean>`created_at < ${cutoff}
+    AND NOT EXISTS (SELECT 1 FROM xet_repo_files WHERE xet_repo_files.file_hash = xet_files.file_hash)
+    AND NOT EXISTS (SELECT 1 FROM lfs_objects WHERE lfs_objects.oid = xet_files.sha256 AND lfs_objects.in_store = 0)`;
+  if (opts.dryRun) {
+    const row = await sql<{ n: number }>`SELECT count(*) AS n FROM xet_files WHERE ${unregistered}`.execute(db);
+    return Number(row.rows[0]?.n ?? 0);
+  }
+  const res = await sql`DELETE FROM xet_files WHERE ${unregistered}`.execute(db);
+  return Number(res.numAffectedRows ?? 0);
 }

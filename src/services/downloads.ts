@@ -1,7 +1,11 @@
 import type { Db } from '../db/index.js';
-import { linkedSize } from '../db/lfs.js';
+import { linkedObject } from '../db/lfs.js';
 
-/** The size of an LFS object linked to the repo, or undefined: a repo downloads only objects linked to it (design §5). */
-export async function linkedObjectSize(db: Db, repoId: number, oid: string): Promise<number | undefined> {
-  return linkedSize(db, repoId, oid);
+/**
+ * An LFS object linked to the repo, or undefined: a repo downloads only objects linked to it
+ * (design §5). `inStore` false: its bytes are only in Xet storage (uploaded through Xet), and
+ * reads stream its reconstruction (src/services/lfs-xet-reads.ts).
+ */
+export async function linkedLfsObject(db: Db, repoId: number, oid: string): Promise<{ size: number; inStore: boolean } | undefined> {
+  return linkedObject(db, repoId, oid);
 }

@@ -9,6 +9,7 @@ import {
   recordedObjects, releaseDeletion, renewDeletion,
 } from '../db/lfs.js';
 import { listRepoRows } from '../db/repos.js';
+import { dropUnregisteredFiles } from '../db/xet.js';
 import { gitEnv } from '../git/env.js';
 import { lfsPointersIn } from '../git/lfs-pointers.js';
 import { repoDir } from '../git/repo-dirs.js';
@@ -49,6 +50,10 @@ export type GcSettings = StoreSettings & TransferSettings & DbLocation;
 // 5. Staging: scratch files, staged bytes and multipart uploads no upload in progress owns,
 //    older than the grace period, are removed as the housekeeping sweep does after an hour
 //    (lfs/transfers.ts removeLeftovers), and the rows of uploads that ended and expired go.
+// 6. Objects uploaded through Xet have no bytes in the store (in_store 0): collecting one removes
+//    its row as for any object. Then the Xet files no repo registers any more (xet_repo_files go
+//    with their repo) are dropped with their terms, once no object of their sha256 still reads
+//    from them; their xorbs are left to the collection of xorbs no file references.
 
 /** How long a claim on an object holds; it is renewed just before its bytes are removed. */
 const LEASE_MS = 60_000;
@@ -91,6 +96,8 @@ export interface GcReport {
   scanMs: number;
   staging: Leftovers;
   finishedUploads: number;
+  /** Xet files (and their terms) dropped because no repo registers them any more. */
+  xetFiles: number;
 }
 
 export interface GcDeps {
@@ -154,7 +161,7 @@ export async function collectLfsGarbage(d: GcDeps, o: GcOptions): Promise<GcRepo
   const cutoffIso = cutoff.toISOString();
   const report: GcReport = {
     dryRun, graceMs: o.graceMs, removed: [], bytes: 0, keptNamed: [], unlinkedPointers: [], unlinkedPointerCount: 0,
-    skipped: 0, failed: 0, scannedRepos: 0, scanMs: 0, staging: { scratch: 0, staged: 0, multipart: 0 }, finishedUploads: 0,
+    skipped: 0, failed: 0, scannedRepos: 0, scanMs: 0, staging: { scratch: 0, staged: 0, multipart: 0 }, finishedUploads: 0, xetFiles: 0,
   };
 
   const rows = await gcCandidates(d.db, cutoffIso);
@@ -221,6 +228,8 @@ export async function collectLfsGarbage(d: GcDeps, o: GcOptions): Promise<GcRepo
     if (claimed.length) await take();
   }
   report.bytes = report.removed.reduce((n, x) => n + x.size, 0);
+  // After the objects: a Xet-only object collected just now lets its files go in the same run.
+  report.xetFiles = await dropUnregisteredFiles(d.db, cutoffIso, { dryRun });
 
   report.staging = await d.removeLeftovers(cutoff, { dryRun });
   report.finishedUploads = dryRun ? await countFinishedUploads(d.db, cutoffIso) : await deleteFinishedUploads(d.db, cutoffIso);
@@ -231,7 +240,7 @@ export async function collectLfsGarbage(d: GcDeps, o: GcOptions): Promise<GcRepo
       action: 'lfs.gc',
       details: {
         objects: report.removed.length, bytes: report.bytes, kept_named: report.keptNamed.length, unlinked_pointers: report.unlinkedPointerCount,
-        staged: report.staging.staged, multipart: report.staging.multipart, scratch: report.staging.scratch,
+        staged: report.staging.staged, multipart: report.staging.multipart, scratch: report.staging.scratch, xet_files: report.xetFiles,
       },
     });
   }
