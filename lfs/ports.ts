@@ -1,5 +1,4 @@
 import type { Request, RequestHandler, Response } from 'express';
-import type { Readable } from 'node:stream';
 import type { RepoRef } from '../src/domain/names.js';
 
 // What Git LFS needs from the rest of hubgate, as interfaces: the pipeline's access step, the
@@ -167,11 +166,11 @@ export interface XetObjectsPort {
   /** Those of `oids` linked to the repo whose bytes are only in Xet storage. */
   xetOnly(repoId: number, oids: readonly string[]): Promise<Set<string>>;
   /**
-   * The bytes of `oid` for the repo (row id): its size, and a stream of bytes [start, end]
-   * (inclusive) that reads the xorbs as it is read. Undefined when the repo holds no checked Xet
-   * file of that oid.
+   * The bytes of `oid` for the repo (row id): its size, and bytes [start, end] (inclusive) in
+   * batches of pieces, read from the xorbs as they are asked for (each batch is written at once).
+   * Undefined when the repo holds no checked Xet file of that oid.
    */
-  open(repoId: number, oid: string): Promise<{ size: number; read(start: number, end: number): Readable } | undefined>;
+  open(repoId: number, oid: string): Promise<{ size: number; read(start: number, end: number): AsyncIterable<Uint8Array[]> } | undefined>;
 }
 
 /** Everything the LFS router is given. */

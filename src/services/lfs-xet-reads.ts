@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import type { XetObjectsPort } from '../../lfs/ports.js';
 import type { ObjectStore } from '../../lfs/store/types.js';
 import { ChunkStreamReader } from '../../xet/chunk-stream.js';
@@ -13,7 +12,7 @@ import { type FileWithTerms, repoFile, repoFileOfSha256 } from '../db/xet.js';
 // reconstruction through hubgate, whatever the store. The file must be registered for the repo
 // and its sha256 checked (at its shard upload) to be served under that oid. Each run of chunks
 // is read from the store in one sequential read and decoded as it arrives: memory holds a block
-// of the read and one chunk, and the response's backpressure paces the reads.
+// of the read (1 MiB from fs) and its decoded chunks, and the response's backpressure paces the reads.
 
 /** A run of consecutive chunks [start, end) of one xorb. */
 interface Run {
@@ -39,8 +38,11 @@ function runsFor(file: FileWithTerms, start: number, end: number): { skip: numbe
 }
 
 export function xetObjects(db: Db, store: ObjectStore): XetObjectsPort {
-  /** Bytes [start, end] of the file, chunk by chunk. */
-  async function* bytesOf(file: FileWithTerms, start: number, end: number): AsyncGenerator<Uint8Array> {
+  /**
+   * Bytes [start, end] of the file, as the chunks decoded from each block read from the store:
+   * one batch per block, so a batch can go to the socket in one write (writev) with no copy.
+   */
+  async function* batchesOf(file: FileWithTerms, start: number, end: number): AsyncGenerator<Uint8Array[]> {
     const planned = runsFor(file, start, end);
     if (!planned) return;
     let skip = planned.skip;
@@ -51,6 +53,7 @@ export function xetObjects(db: Db, store: ObjectStore): XetObjectsPort {
       const reader = new ChunkStreamReader();
       try {
         for await (const block of body) {
+          const batch: Uint8Array[] = [];
           for (let data of reader.push(block as Uint8Array)) {
             if (skip > 0) {
               if (data.length <= skip) {
@@ -62,9 +65,11 @@ export function xetObjects(db: Db, store: ObjectStore): XetObjectsPort {
             }
             if (data.length > left) data = data.subarray(0, left);
             left -= data.length;
-            yield data;
-            if (left === 0) return;
+            batch.push(data);
+            if (left === 0) break;
           }
+          if (batch.length > 0) yield batch;
+          if (left === 0) return;
         }
         reader.finish();
       } finally {
@@ -83,7 +88,7 @@ export function xetObjects(db: Db, store: ObjectStore): XetObjectsPort {
       if (!file) return undefined;
       return {
         size: file.size,
-        read: (start, end) => Readable.from(bytesOf(file, start, end), { objectMode: false, highWaterMark: 1 << 20 }),
+        read: (start, end) => batchesOf(file, start, end),
       };
     },
   };
