@@ -322,4 +322,24 @@ describe.each(DATABASES)('Xet storage, on %s', (db) => {
     expect(sha256(Buffer.from(await plain.arrayBuffer()))).toBe(sha256(common));
     expect(sha256((await readBack(bob, 'bob/m', 'c.bin'))!)).toBe(sha256(common));
   }, 300_000);
+
+  it('the same bytes uploaded later through git-lfs are stored as usual, and read from the store from then on', async () => {
+    const data = crypto.randomBytes(MiB + 77);
+    const oid = sha256(data);
+    const objectFile = path.join(hub.dataDir, 'lfs', 'objects', oid.slice(0, 2), oid.slice(2, 4), oid);
+    const href = async (token: string, repo: string) => (await (await fetch(`${hub.url}/${repo}.git/info/lfs/objects/batch`, {
+      method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/vnd.git-lfs+json' },
+      body: JSON.stringify({ operation: 'download', objects: [{ oid, size: data.length }] }),
+    })).json() as { objects: { actions?: { download?: { href: string } } }[] }).objects[0].actions!.download!.href;
+    await uploadFiles({ ...as(alice, 'alice/m'), files: [{ path: 'later.bin', content: blob(data) }] });
+    expect(fs.existsSync(objectFile)).toBe(false);
+    expect(await href(alice, 'alice/m')).toContain('/info/lfs/xet-objects/');
+    await uploadFiles({ ...as(bob, 'bob/m'), files: [{ path: 'later.bin', content: blob(data) }], useXet: false });
+    expect(fs.existsSync(objectFile)).toBe(true);
+    for (const [token, repo] of [[alice, 'alice/m'], [bob, 'bob/m']]) {
+      const h = await href(token, repo);
+      expect(h).toContain(`/info/lfs/objects/${oid}`);
+      expect(sha256(Buffer.from(await (await fetch(h)).arrayBuffer()))).toBe(oid);
+    }
+  }, 120_000);
 });
