@@ -157,10 +157,28 @@ export interface XetBatchPort {
   uploadBatch(repoId: number, ref: RepoRef, baseUrl: string, objects: { oid: string; size: number }[]): Promise<{ oid: string; size: number; upload?: string }[]>;
 }
 
+/**
+ * Objects uploaded through Xet, whose bytes are only in xorbs (never copied into the store):
+ * their downloads are hubgate's own signed URLs (whatever the store), answered by streaming the
+ * file's reconstruction. Served whether Xet uploads are on or off.
+ */
+export interface XetObjectsPort {
+  /** Those of `oids` linked to the repo whose bytes are only in Xet storage. */
+  xetOnly(repoId: number, oids: readonly string[]): Promise<Set<string>>;
+  /**
+   * The bytes of `oid` for the repo (row id): its size, and bytes [start, end] (inclusive) in
+   * batches of pieces, read from the xorbs as they are asked for (each batch is written at once).
+   * Undefined when the repo holds no checked Xet file of that oid.
+   */
+  open(repoId: number, oid: string): Promise<{ size: number; read(start: number, end: number): AsyncIterable<Uint8Array[]> } | undefined>;
+}
+
 /** Everything the LFS router is given. */
 export interface LfsPorts {
   /** Xet storage, when on. */
   xet?: XetBatchPort;
+  /** Downloads of objects uploaded through Xet. */
+  xetObjects?: XetObjectsPort;
   guard: LfsGuard;
   locks: LocksPort;
   links: LinksPort;

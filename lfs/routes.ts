@@ -7,6 +7,7 @@ import type { LfsPorts, LfsWeb } from './ports.js';
 import type { Signer } from './signing.js';
 import type { ObjectStore } from './store/types.js';
 import type { Transfers } from './transfers.js';
+import { xetObjectDownload } from './xet-objects.js';
 
 // Every Git LFS HTTP endpoint, under {repo}[.git]/info/lfs/ for the three repo types (models
 // without prefix, datasets/, spaces/). The batch and lock endpoints are authorised by the access
@@ -27,6 +28,7 @@ const REPO_PREFIX = /^\/(?:(?:datasets|spaces)\/)?[^/]+\/[^/]+\/info\/lfs(?=\/.)
 const LFS_REST = /^\/info\/lfs\/./;
 
 const OBJECT = /^\/objects\/(?<oid>[0-9a-f]{64})$/;
+const XET_OBJECT = /^\/xet-objects\/(?<oid>[0-9a-f]{64})$/;
 const MULTIPART_COMPLETE = /^\/multipart\/(?<uploadId>[A-Za-z0-9_-]{16,64})\/complete$/;
 const MULTIPART_PART = /^\/multipart\/(?<uploadId>[A-Za-z0-9_-]{16,64})\/(?<partNumber>[0-9]{1,5})$/;
 // No capture group: the unlock handler takes the id from the path as sent, not percent-decoded.
@@ -62,6 +64,10 @@ export function lfsRoutes(lfs: LfsDeps, ports: LfsPorts): Router {
     router.get(     OBJECT,               /* signed URL (GET and HEAD) */         transfers.download);
     router.put(     OBJECT,               /* signed URL */                        transfers.upload);
     router.put(     MULTIPART_PART,       /* signed URL */                        transfers.uploadPart);
+  }
+  if (ports.xetObjects) {
+    // Objects uploaded through Xet, with any store: their reconstruction streamed by hubgate.
+    router.get(     XET_OBJECT,           /* signed URL (GET and HEAD) */         xetObjectDownload(lfs.signer, ports.links, ports.xetObjects));
   }
   router.use((req, res) => lfsError(req, res, 404, `no LFS endpoint ${req.method} .../info/lfs/${req.path.slice(1, 101)}`));
   router.use(lfsFaults);

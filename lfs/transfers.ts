@@ -3,10 +3,11 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { badRequest } from '../src/domain/errors.js';
 import { ServiceUnavailable, storageFault } from '../src/domain/faults.js';
-import type { UploadRow, UploadsPort } from './ports.js';
+import type { UploadRow, UploadsPort, XetObjectsPort } from './ports.js';
 import { type BatchRequest, type BatchResponse, OID, type ObjectResult } from './protocol.js';
 import type { HubUrls, ObjectStore, PartEtag, RepoAt, StagedUpload, Target } from './store/types.js';
 import { keyedQueue } from '../src/util/keyed-queue.js';
+import { xetObjectHref } from './xet-objects.js';
 
 // What the batch, verify and completion endpoints do, apart from HTTP.
 
@@ -135,8 +136,12 @@ export function staged(u: UploadRow, where: RepoAt): StagedUpload {
   return { ...where, id: u.id, oid: u.oid, size: u.size, storeUploadId: u.storeUploadId, chunkSize: u.chunkSize };
 }
 
-export function createTransfers(deps: { uploads: UploadsPort; store: ObjectStore; urls: HubUrls; log: Logger; settings: TransferSettings }): Transfers {
-  const { uploads, store, urls, log, settings } = deps;
+/**
+ * `xetObjects`: which linked objects were uploaded through Xet and have no bytes in the store;
+ * their download links are hubgate's own (lfs/xet-objects.ts), whatever the store.
+ */
+export function createTransfers(deps: { uploads: UploadsPort; store: ObjectStore; urls: HubUrls; log: Logger; settings: TransferSettings; xetObjects?: Pick<XetObjectsPort, 'xetOnly'> }): Transfers {
+  const { uploads, store, urls, log, settings, xetObjects } = deps;
   const startedAt = Date.now();
 
   /** The row of a new upload; it is recorded (all of a batch's in one statement) before the store holds anything for it. */
@@ -304,9 +309,15 @@ export function createTransfers(deps: { uploads: UploadsPort; store: ObjectStore
     }
   }
 
-  function downloadTargets(objects: { oid: string; size: number }[], where: RepoAt, userId: number | null): Promise<Target[]> {
-    if (store.downloadTargets) return store.downloadTargets(objects, where, BASIC_TTL, userId);
-    return Promise.all(objects.map((o) => store.downloadTarget(o.oid, o.size, where, BASIC_TTL, userId)));
+  async function downloadTargets(objects: { oid: string; size: number }[], repo: { id: number } & RepoAt, userId: number | null): Promise<Target[]> {
+    const xetOnly = xetObjects ? await xetObjects.xetOnly(repo.id, objects.map((o) => o.oid)) : new Set<string>();
+    const where: RepoAt = { repoId: repo.repoId, baseUrl: repo.baseUrl };
+    const inStore = objects.filter((o) => !xetOnly.has(o.oid));
+    const stored = inStore.length === 0 ? [] : store.downloadTargets
+      ? await store.downloadTargets(inStore, where, BASIC_TTL, userId)
+      : await Promise.all(inStore.map((o) => store.downloadTarget(o.oid, o.size, where, BASIC_TTL, userId)));
+    let next = 0;
+    return objects.map((o) => (xetOnly.has(o.oid) ? { href: xetObjectHref(urls, where, repo.id, o.oid, o.size, BASIC_TTL, userId) } : stored[next++]));
   }
 
   function uploadTargets(staged: StagedUpload[], client: BatchClient): Promise<Target[]> {

@@ -30,6 +30,7 @@ import { lfsLinks } from './services/lfs-links.js';
 import { lfsLocks } from './services/lfs-locks.js';
 import { createDownloadCounter, fillMissingListings } from './services/listing.js';
 import { lfsUploads } from './services/lfs-uploads.js';
+import { xetObjects } from './services/lfs-xet-reads.js';
 import { createXetService } from './services/xet.js';
 import { type ConversionQueue, conversionsAtStart, createConversionQueue, startConverter } from './services/xet-convert.js';
 import { TYPE_PLURAL } from './domain/names.js';
@@ -73,8 +74,10 @@ async function openLfs(cfg: Config, db: Db, log: Logger, conversions?: Conversio
   const signer = createSigner(await urlSigningKey(db, cfg.dataDir));
   const urls = createHubUrls(signer);
   const store = await createObjectStore(cfg, urls);
-  const transfers = createTransfers({ uploads: lfsUploads(db, conversions?.linked), store, urls, log, settings: cfg });
-  return { signer, store, transfers };
+  // Objects uploaded through Xet are read from their xorbs, whether Xet uploads are on or off now.
+  const xetReads = xetObjects(db, store);
+  const transfers = createTransfers({ uploads: lfsUploads(db, conversions?.linked), store, urls, log, settings: cfg, xetObjects: xetReads });
+  return { signer, urls, store, transfers, xetReads };
 }
 
 /**
@@ -120,7 +123,7 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
   // LFS objects linked to repos are stored as Xet files too, in the background: one at a time per process.
   const conversions = cfg.xet && cfg.xetConvert ? createConversionQueue(db, log) : undefined;
   // After a push, in the process that served it; one job per repo at a time across processes (a lock file).
-  const { signer, store, transfers } = await openLfs(cfg, db, log, conversions);
+  const { signer, urls, store, transfers, xetReads } = await openLfs(cfg, db, log, conversions);
   // What /readyz checks, each within its deadline: every node answers for the shared parts it uses.
   const readiness = createReadiness({
     database: () => pingDatabase(db),
@@ -141,6 +144,7 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
     links: lfsLinks(db),
     web: { baseUrl: (req) => baseUrlOf(cfg, req), parseRepoPath, declaredLengthAtMost },
     downloads: { count: (repoId, n) => downloads.count(repoId, n) },
+    xetObjects: xetReads,
     // Upload batches offering the xet transfer go to the CAS: each object to send points at the repo's write-token route.
     xet: xet && {
       async uploadBatch(repoId, ref, baseUrl, objects) {
@@ -155,7 +159,7 @@ async function serveRequests(cfg: Config, role: 'single' | 'worker'): Promise<{ 
   const downloadOrigin = await store.downloadOrigin?.();
   // One set of per-caller limits for the process: a caller's git processes count alike over HTTP and SSH.
   const limits = createLimits(cfg);
-  const { app, classes } = createApp(ctx, { xet, routes: lfsRoutes({ store, signer, transfers, accelRedirect: cfg.accelRedirect && `${cfg.accelRedirect}lfs/` }, lfsPorts), store, transfers, downloadOrigin, signer }, limits);
+  const { app, classes } = createApp(ctx, { xet, routes: lfsRoutes({ store, signer, transfers, accelRedirect: cfg.accelRedirect && `${cfg.accelRedirect}lfs/` }, lfsPorts), store, transfers, downloadOrigin, signer, urls }, limits);
   // git over SSH (HUBGATE_SSH_PORT; 0: off), the same pipeline with a key's user as the caller.
   const ssh: SshServer | undefined = cfg.sshPort > 0
     ? createSshServer({

@@ -1,10 +1,12 @@
 // `hubgate backup` while pushes (git and LFS) run, then `hubgate restore` into a new data
 // directory and a server on it: every restored repo passes git fsck, every ref names a commit
 // that is there and a value the ref really had, every LFS object the database links is there
-// with its bytes, and the old token still clones with the LFS files.
+// with its bytes, and the old token still clones with the LFS files. A file uploaded through Xet
+// (its bytes only in xorbs) comes back with its xorbs.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { uploadFiles } from '@huggingface/hub';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, type Hubgate, run, startHubgate, tempDir } from './helpers/hubgate.js';
@@ -204,5 +206,30 @@ describe('backup while pushes run, then restore', () => {
     expect(anonymous.code).not.toBe(0);
     // ... and pushes to it.
     await restored.pushFiles('alice/m0', token, { 'after-restore.txt': 'still writable\n' });
+  });
+
+  it('a file uploaded through Xet (bytes only in xorbs) is backed up with its xorbs and read after a restore', async () => {
+    expect((await hub.cli(['repo', 'create', 'alice/x', '--private'])).code).toBe(0);
+    const data = crypto.randomBytes(3 * 1024 * 1024 + 5);
+    const oid = crypto.createHash('sha256').update(data).digest('hex');
+    await uploadFiles({ repo: 'alice/x', hubUrl: hub.url, accessToken: token, files: [{ path: 'w.bin', content: new Blob([data]) }] });
+    expect(fs.existsSync(path.join(hub.dataDir, 'lfs', 'objects', oid.slice(0, 2), oid.slice(2, 4), oid))).toBe(false);
+    const backupDir = path.join(tempDir('hubgate-backup-'), 'backup');
+    const made = await hub.cli(['backup', backupDir]);
+    expect(made.code, made.stderr).toBe(0);
+    // Not missing: its bytes are the xorbs, which the backup holds.
+    expect(JSON.parse(fs.readFileSync(path.join(backupDir, 'backup.json'), 'utf8')).lfs.missing).toEqual([]);
+    expect(fs.readdirSync(path.join(backupDir, 'lfs', 'xet', 'xorbs')).length).toBeGreaterThan(0);
+    const newData = path.join(tempDir('hubgate-restored-'), 'data');
+    const back = await hubgate(['restore', backupDir, '--data', newData]);
+    expect(back.code, back.stderr).toBe(0);
+    const again = await startHubgate({ dataDir: newData });
+    try {
+      const r = await fetch(`${again.url}/alice/x/resolve/main/w.bin`, { headers: { Authorization: `Bearer ${token}` } });
+      expect(r.status).toBe(200);
+      expect(crypto.createHash('sha256').update(Buffer.from(await r.arrayBuffer())).digest('hex')).toBe(oid);
+    } finally {
+      await again.stop();
+    }
   });
 });

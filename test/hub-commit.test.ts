@@ -404,9 +404,24 @@ describe('uploads by commit with the s3 store: @huggingface/hub PUTs to presigne
     const ranged = s3.requests.filter((r) => r.method === 'GET' && r.url.includes('/xet/xorbs/') && r.url.includes('X-Amz-Signature='));
     expect(ranged.length).toBeGreaterThan(0);
     expect(ranged.every((r) => /X-Amz-SignedHeaders=host%3Brange/.test(r.url) && /^bytes=\d+-\d+$/.test(String(r.headers.range)))).toBe(true);
+    // No LFS copy in the bucket: only xorbs. Non-Xet reads come through hubgate, which streams the reconstruction.
+    const oid = sha256(big);
+    expect(s3.keys().filter((k) => k.includes(oid))).toEqual([]);
+    expect(s3.keys().some((k) => k.includes('xet/xorbs/'))).toBe(true);
+    const plain = await fetch(`${hub.url}/alice/s3/resolve/main/xet.bin`, { headers: { Authorization: `Bearer ${token}` }, redirect: 'manual' });
+    expect(plain.status).toBe(302);
+    const location = plain.headers.get('location')!;
+    expect(location.startsWith(`${hub.url}/alice/s3.git/info/lfs/xet-objects/${oid}?`)).toBe(true);
+    const whole = await fetch(location);
+    expect(whole.headers.get('content-length')).toBe(String(big.length));
+    expect(sha256(Buffer.from(await whole.arrayBuffer()))).toBe(oid);
+    const piece = await fetch(location, { headers: { Range: 'bytes=4194000-5000000' } });
+    expect(piece.status).toBe(206);
+    expect(sha256(Buffer.from(await piece.arrayBuffer()))).toBe(sha256(big.subarray(4194000, 5000001)));
     const dir = tempDir('hubgate-clone-');
     const cloned = await hub.git(['clone', '-q', hub.remote('alice/s3', token), '.'], { cwd: dir });
     expect(cloned.code, cloned.stderr).toBe(0);
     expect(sha256(fs.readFileSync(path.join(dir, 'xet.bin')))).toBe(sha256(big));
+    expect(s3.keys().filter((k) => k.includes(oid))).toEqual([]);
   });
 });

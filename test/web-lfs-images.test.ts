@@ -2,11 +2,13 @@
 // playwright-core): a card's README image and the blob page of the image. Both are resolve URLs;
 // with the s3 store they redirect to a presigned URL on the bucket's origin, which the pages'
 // Content-Security-Policy must allow (the bytes never pass through hubgate). With the fs store
-// hubgate serves the bytes itself (same origin).
+// hubgate serves the bytes itself (same origin). An image uploaded through Xet has no LFS copy:
+// with either store hubgate streams it from its xorbs (same origin).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { type Browser, chromium } from 'playwright-core';
+import { uploadFiles } from '@huggingface/hub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Hubgate, startHubgate } from './helpers/hubgate.js';
 import { type S3rverHandle, startS3rver } from './helpers/s3.js';
@@ -153,6 +155,33 @@ describe.skipIf(!haveChromium)('LFS images on the pages in a real browser', () =
     // The browser fetched the bytes from the bucket itself, once per page.
     const gets = s3.requests.filter((r) => r.method === 'GET' && r.url.includes(key)).length - before;
     expect(gets).toBeGreaterThanOrEqual(2);
+  });
+
+  it('an image uploaded through Xet (no LFS copy, with either store) shows on the card and the blob page, served by hubgate', async () => {
+    // Another picture than alice/pics' (whose bytes git-lfs stored): these are only in xorbs.
+    const image = png(41, 29);
+    const oid = crypto.createHash('sha256').update(image).digest('hex');
+    for (const hub of [fsHub, s3Hub]) {
+      const token = await hub.userWithToken('alice');
+      expect((await hub.cli(['repo', 'create', 'alice/xpics'])).code).toBe(0);
+      await uploadFiles({
+        repo: 'alice/xpics', hubUrl: hub.url, accessToken: token,
+        files: [{ path: 'images/logo.png', content: new Blob([image]) }, { path: 'README.md', content: new Blob([CARD]) }],
+      });
+      const info = await fetch(`${hub.url}/alice/xpics/resolve/main/images/logo.png`, { headers: { Accept: 'application/vnd.xet-fileinfo+json', Range: 'bytes=0-0' } });
+      expect(info.headers.get('x-xet-hash'), 'uploaded through Xet').toMatch(/^[0-9a-f]{64}$/);
+      expect(info.headers.get('x-linked-etag')).toBe(`"${oid}"`);
+      if (hub === s3Hub) expect(s3.keys().filter((k) => k.includes(oid))).toEqual([]);
+      else expect(fs.existsSync(`${hub.dataDir}/lfs/objects/${oid.slice(0, 2)}/${oid.slice(2, 4)}/${oid}`)).toBe(false);
+      const card = await show(`${hub.url}/alice/xpics`, '.markdown img');
+      expect(card.violations).toEqual([]);
+      expect(card.sizes).toEqual(['41x29']);
+      expect(new Set(card.imageOrigins)).toEqual(new Set([hub.url]));
+      const blob = await show(`${hub.url}/alice/xpics/blob/main/images/logo.png`, 'img.shown');
+      expect(blob.violations).toEqual([]);
+      expect(blob.sizes).toEqual(['41x29']);
+      expect(new Set(blob.imageOrigins)).toEqual(new Set([hub.url]));
+    }
   });
 
   it('fs store: the card and the blob page show the LFS image from hubgate itself', async () => {

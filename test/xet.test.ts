@@ -239,4 +239,107 @@ describe.each(DATABASES)('Xet storage, on %s', (db) => {
     expect((await get(`${t.casUrl}/v1/chunks/default/${'ab'.repeat(32)}`)).status).toBe(404);
     expect((await fetch(`${t.casUrl}/v1/chunks/default/${'ab'.repeat(32)}`)).status).toBe(401);
   });
+
+  it('a file uploaded through Xet has no LFS copy: the LFS batch, resolve (whole, Range, HEAD) and git-lfs stream it from the xorbs; access is asked at each download; LFS GC after the repo is deleted drops its registrations', async () => {
+    expect((await hub.cli(['repo', 'create', 'alice/solo'])).code).toBe(0);
+    const data = crypto.randomBytes(9 * MiB + 12_345);
+    const oid = sha256(data);
+    // c.bin is in bob's repo too: it must outlive alice/solo.
+    const common = crypto.randomBytes(2 * MiB + 99);
+    await uploadFiles({ ...as(alice, 'alice/solo'), files: [{ path: 'w.bin', content: blob(data) }, { path: 'c.bin', content: blob(common) }] });
+    await uploadFiles({ ...as(bob, 'bob/m'), files: [{ path: 'c.bin', content: blob(common) }] });
+    // The fs store holds no object file for the oid, anywhere under lfs/objects.
+    const stored: string[] = [];
+    const walk = (dir: string) => {
+      for (const e of fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }) : []) e.isDirectory() ? walk(path.join(dir, e.name)) : stored.push(e.name);
+    };
+    walk(path.join(hub.dataDir, 'lfs', 'objects'));
+    expect(stored).not.toContain(oid);
+    expect(fs.readdirSync(path.join(hub.dataDir, 'lfs', 'xet', 'xorbs')).length).toBeGreaterThan(0);
+
+    // The LFS batch hands out hubgate's own signed URL, which streams the reconstruction.
+    const batch = async (token?: string) => (await (await fetch(`${hub.url}/alice/solo.git/info/lfs/objects/batch`, {
+      method: 'POST', headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), 'Content-Type': 'application/vnd.git-lfs+json' },
+      body: JSON.stringify({ operation: 'download', objects: [{ oid, size: data.length }] }),
+    })).json() as { objects: { actions?: { download?: { href: string } } }[] }).objects[0].actions?.download?.href;
+    const href = (await batch(alice))!;
+    expect(href.startsWith(`${hub.url}/alice/solo.git/info/lfs/xet-objects/${oid}?token=`)).toBe(true);
+    const whole = await fetch(href);
+    expect(whole.status).toBe(200);
+    expect(whole.headers.get('content-length')).toBe(String(data.length));
+    expect(whole.headers.get('etag')).toBe(`"${oid}"`);
+    expect(sha256(Buffer.from(await whole.arrayBuffer()))).toBe(oid);
+    for (const [range, start, end] of [['bytes=5000000-5100000', 5_000_000, 5_100_000], ['bytes=-1000', data.length - 1000, data.length - 1], ['bytes=0-0', 0, 0], [`bytes=${data.length - 10}-`, data.length - 10, data.length - 1]] as const) {
+      const r = await fetch(href, { headers: { Range: range } });
+      expect(r.status, range).toBe(206);
+      expect(r.headers.get('content-range'), range).toBe(`bytes ${start}-${end}/${data.length}`);
+      expect(sha256(Buffer.from(await r.arrayBuffer())), range).toBe(sha256(data.subarray(start, end + 1)));
+    }
+    expect((await fetch(href, { headers: { Range: `bytes=${data.length}-` } })).status).toBe(416);
+    const head = await fetch(href, { method: 'HEAD' });
+    expect(head.headers.get('content-length')).toBe(String(data.length));
+    expect((await fetch(href.replace(/token=.{8}/, 'token=xxxxxxxx'))).status).toBe(401);
+
+    // resolve for a client without Xet: 302 to that URL (with the usual headers); following it gives the bytes, a Range too.
+    const resolveUrl = `${hub.url}/alice/solo/resolve/main/w.bin`;
+    const redirect = await fetch(resolveUrl, { redirect: 'manual' });
+    expect(redirect.status).toBe(302);
+    expect(redirect.headers.get('location')).toContain(`/alice/solo.git/info/lfs/xet-objects/${oid}?token=`);
+    expect(redirect.headers.get('x-linked-size')).toBe(String(data.length));
+    expect(redirect.headers.get('x-linked-etag')).toBe(`"${oid}"`);
+    expect(sha256(Buffer.from(await (await fetch(resolveUrl)).arrayBuffer()))).toBe(oid);
+    const piece = await fetch(resolveUrl, { headers: { Range: 'bytes=3000000-3999999' } });
+    expect(piece.status).toBe(206);
+    expect(sha256(Buffer.from(await piece.arrayBuffer()))).toBe(sha256(data.subarray(3_000_000, 4_000_000)));
+
+    // git clone with git-lfs: the same bytes, through the xet-objects URL.
+    const mark = requestsLogged(hub).length;
+    const dir = tempDir('hubgate-xet-solo-');
+    const cloned = await hub.git(['clone', '-q', hub.remote('alice/solo', alice), '.'], { cwd: dir });
+    expect(cloned.code, cloned.stderr).toBe(0);
+    expect(sha256(fs.readFileSync(path.join(dir, 'w.bin')))).toBe(oid);
+    expect(requestsLogged(hub).slice(mark).some((r) => r.method === 'GET' && r.path.startsWith(`/alice/solo.git/info/lfs/xet-objects/${oid}`) && r.status === 200)).toBe(true);
+
+    // Access is asked at each download: a link handed out while the repo was public stops once it is private; an outsider gets 404.
+    const anonymous = (await batch())!;
+    expect((await fetch(anonymous, { headers: { Range: 'bytes=0-9' } })).status).toBe(206);
+    expect((await hub.cli(['repo', 'set', 'alice/solo', '--private'])).code).toBe(0);
+    // (Anonymous: 401, as every LFS denial to nobody, so git-lfs asks for credentials.)
+    expect((await fetch(anonymous)).status).toBe(401);
+    expect((await fetch(resolveUrl, { headers: { Authorization: `Bearer ${carol}` } })).status).toBe(404);
+    expect(sha256(Buffer.from(await (await fetch(href)).arrayBuffer()))).toBe(oid);
+
+    // Deleting the repo unlinks the object; LFS GC removes its row and drops the file's registrations; the other repos read on.
+    expect((await hub.cli(['repo', 'delete', 'alice/solo'])).code).toBe(0);
+    const gc = await hub.cli(['lfs', 'gc', '--grace', '0']);
+    expect(gc.code, gc.stderr).toBe(0);
+    expect(gc.stdout).toMatch(/removed [1-9]\d* LFS objects/);
+    expect(gc.stdout).toMatch(/removed [1-9]\d* Xet file records/);
+    const again = await hub.cli(['lfs', 'gc', '--grace', '0']);
+    expect(again.stdout).not.toMatch(/Xet file records/);
+    const plain = await fetch(`${hub.url}/bob/m/resolve/main/c.bin`, { headers: { Authorization: `Bearer ${bob}` } });
+    expect(plain.status).toBe(200);
+    expect(sha256(Buffer.from(await plain.arrayBuffer()))).toBe(sha256(common));
+    expect(sha256((await readBack(bob, 'bob/m', 'c.bin'))!)).toBe(sha256(common));
+  }, 300_000);
+
+  it('the same bytes uploaded later through git-lfs are stored as usual, and read from the store from then on', async () => {
+    const data = crypto.randomBytes(MiB + 77);
+    const oid = sha256(data);
+    const objectFile = path.join(hub.dataDir, 'lfs', 'objects', oid.slice(0, 2), oid.slice(2, 4), oid);
+    const href = async (token: string, repo: string) => (await (await fetch(`${hub.url}/${repo}.git/info/lfs/objects/batch`, {
+      method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/vnd.git-lfs+json' },
+      body: JSON.stringify({ operation: 'download', objects: [{ oid, size: data.length }] }),
+    })).json() as { objects: { actions?: { download?: { href: string } } }[] }).objects[0].actions!.download!.href;
+    await uploadFiles({ ...as(alice, 'alice/m'), files: [{ path: 'later.bin', content: blob(data) }] });
+    expect(fs.existsSync(objectFile)).toBe(false);
+    expect(await href(alice, 'alice/m')).toContain('/info/lfs/xet-objects/');
+    await uploadFiles({ ...as(bob, 'bob/m'), files: [{ path: 'later.bin', content: blob(data) }], useXet: false });
+    expect(fs.existsSync(objectFile)).toBe(true);
+    for (const [token, repo] of [[alice, 'alice/m'], [bob, 'bob/m']]) {
+      const h = await href(token, repo);
+      expect(h).toContain(`/info/lfs/objects/${oid}`);
+      expect(sha256(Buffer.from(await (await fetch(h)).arrayBuffer()))).toBe(oid);
+    }
+  }, 120_000);
 });

@@ -1,7 +1,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import fsp from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { type ByteRange, etagMatches, rangeOf } from '../../src/util/byte-range.js';
+import { rangeAnswer } from '../../src/util/byte-range.js';
 import { sendFileRange } from '../../src/util/send-file.js';
 import { deny, lfsError, lfsRepoOf } from '../http.js';
 import { claimsFor, INVALID_LINK, UPLOAD_PURPOSE } from '../signed-links.js';
@@ -65,7 +65,7 @@ export function fsTransferHandlers({ signer, links, accelRedirect }: TransferDep
       await handle.close().catch(() => {});
       throw err;
     }
-    const answer = rangeAnswer(req, headers.ETag, size);
+    const answer = rangeAnswer((name) => req.get(name), headers.ETag, size);
     if (answer.kind !== 'body') {
       await handle.close().catch(() => {});
       // A range past the end is a 416 (git-lfs then restarts the download), not a missing object.
@@ -115,20 +115,6 @@ export function fsTransferHandlers({ signer, links, accelRedirect }: TransferDep
   };
 
   return { download, upload, uploadPart };
-}
-
-/**
- * What a download GET answers: the bytes to send (all, or the one range asked for), 304 when the
- * client has them (If-None-Match), or 416 for a range past the end. If-Range naming another
- * version asks for the whole object.
- */
-function rangeAnswer(req: Request, etag: string, size: number): { kind: 'body'; range: ByteRange; partial: boolean } | { kind: 'not-modified' | 'unsatisfiable' } {
-  if (etagMatches(req.get('if-none-match'), etag)) return { kind: 'not-modified' };
-  const ifRange = req.get('if-range');
-  const asked = ifRange !== undefined && ifRange.replace(/^W\//, '') !== etag ? { kind: 'whole' as const } : rangeOf(req.get('range'), size);
-  if (asked.kind === 'unsatisfiable') return asked;
-  if (asked.kind === 'partial') return { kind: 'body', range: asked.range, partial: true };
-  return { kind: 'body', range: { start: 0, end: size - 1 }, partial: false };
 }
 
 /**

@@ -271,7 +271,8 @@ export function createFsStore(root: string, urls: HubUrls, opts: FsStoreOptions 
       }
     },
     async readXorb(hash, start, end) {
-      return fs.createReadStream(xorbPath(hash), { start, end });
+      // Large reads: a reconstruction streams whole runs of chunks sequentially.
+      return fs.createReadStream(xorbPath(hash), { start, end, highWaterMark: 1 << 20 });
     },
     async deleteXorbs(hashes) {
       // The two-digit directories stay, as for objects: removing one would race a xorb stored into it.

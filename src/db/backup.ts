@@ -41,8 +41,14 @@ export async function readyRepos(db: Db): Promise<{ type: RepoType; namespace: s
     .execute();
 }
 
-/** Every LFS object some repo links (each once). */
-export async function linkedObjectIds(db: Db): Promise<string[]> {
-  const rows = await db.selectFrom('lfs_links').select('oid').distinct().orderBy('oid').execute();
-  return rows.map((r) => r.oid);
+/** Every LFS object some repo links (each once), and whether its bytes are in the store (else only in Xet xorbs). */
+export async function linkedObjectIds(db: Db): Promise<{ oid: string; inStore: boolean }[]> {
+  const rows = await db
+    .selectFrom('lfs_links')
+    .innerJoin('lfs_objects', 'lfs_objects.oid', 'lfs_links.oid')
+    .select(['lfs_links.oid', 'lfs_objects.in_store'])
+    .distinct()
+    .orderBy('lfs_links.oid')
+    .execute();
+  return rows.map((r) => ({ oid: r.oid, inStore: Number(r.in_store) !== 0 }));
 }

@@ -9,31 +9,70 @@ import { type Db, now, rawQuery, readRows } from './index.js';
  * harmless: linking it again is what a retry does.
  */
 export async function linkObject(db: Db, repoId: number, oid: string, size: number): Promise<void> {
-  await db.insertInto('lfs_objects').values({ oid, size, created_at: now() }).onConflict((oc) => oc.column('oid').doNothing()).execute();
+  // An object known only through Xet until now has its bytes in the store from here on.
+  await db.insertInto('lfs_objects').values({ oid, size, created_at: now() })
+    .onConflict((oc) => oc.column('oid').doUpdateSet({ in_store: 1 }).where('lfs_objects.in_store', '=', 0))
+    .execute();
   await db.insertInto('lfs_links').values({ repo_id: repoId, oid, created_at: now() }).onConflict((oc) => oc.columns(['repo_id', 'oid']).doNothing()).execute();
 }
 
+/**
+ * Links to the repo an object whose bytes were uploaded through Xet and checked against the oid
+ * (src/services/xet.ts): recorded without bytes in the store (in_store 0) unless the store holds
+ * them for another repo's link. An object no repo links may be in the hands of a garbage
+ * collection removing its bytes (src/services/lfs-gc.ts): it is marked as not in the store before
+ * the link is written, so its reads go to the xorbs whether or not the collection took the bytes.
+ */
+export async function linkXetObject(db: Db, repoId: number, oid: string, size: number): Promise<void> {
+  await db.insertInto('lfs_objects').values({ oid, size, created_at: now(), in_store: 0 }).onConflict((oc) => oc.column('oid').doNothing()).execute();
+  await sql`UPDATE lfs_objects SET in_store = 0
+    WHERE oid = ${oid} AND in_store = 1 AND NOT EXISTS (SELECT 1 FROM lfs_links WHERE lfs_links.oid = ${oid})`.execute(db);
+  await db.insertInto('lfs_links').values({ repo_id: repoId, oid, created_at: now() }).onConflict((oc) => oc.columns(['repo_id', 'oid']).doNothing()).execute();
+}
+
+/** Those of `oids` linked to the repo whose bytes are only in Xet storage (in_store 0). */
+export async function xetOnlyLinked(db: Db, repoId: number, oids: readonly string[]): Promise<Set<string>> {
+  const found = new Set<string>();
+  for (let i = 0; i < oids.length; i += 500) {
+    const rows = await db
+      .selectFrom('lfs_links')
+      .innerJoin('lfs_objects', 'lfs_objects.oid', 'lfs_links.oid')
+      .select('lfs_links.oid')
+      .where('lfs_links.repo_id', '=', repoId)
+      .where('lfs_links.oid', 'in', oids.slice(i, i + 500))
+      .where('lfs_objects.in_store', '=', 0)
+      .execute();
+    for (const r of rows) found.add(r.oid);
+  }
+  return found;
+}
+
 /** One object's, written out once: the statement of every Git LFS file download (resolve), prepared once and reused. */
-const LINKED_SIZE = 'SELECT lfs_objects.size AS size FROM lfs_links INNER JOIN lfs_objects ON lfs_objects.oid = lfs_links.oid WHERE lfs_links.repo_id = ? AND lfs_links.oid = ?';
+const LINKED_SIZE = 'SELECT lfs_objects.size AS size, lfs_objects.in_store AS in_store FROM lfs_links INNER JOIN lfs_objects ON lfs_objects.oid = lfs_links.oid WHERE lfs_links.repo_id = ? AND lfs_links.oid = ?';
+
+/** The size of the object when it is linked to the repo, and whether its bytes are in the store (else only in Xet xorbs); undefined otherwise. */
+export async function linkedObject(db: Db, repoId: number, oid: string): Promise<{ size: number; inStore: boolean } | undefined> {
+  const rows = await readRows<{ size: number; in_store: number }>(db, LINKED_SIZE, [repoId, oid]);
+  return rows[0] && { size: Number(rows[0].size), inStore: Number(rows[0].in_store) !== 0 };
+}
 
 /** The size of the object when it is linked to the repo; undefined otherwise. */
 export async function linkedSize(db: Db, repoId: number, oid: string): Promise<number | undefined> {
-  const rows = await readRows<{ size: number }>(db, LINKED_SIZE, [repoId, oid]);
-  return rows[0]?.size;
+  return (await linkedObject(db, repoId, oid))?.size;
 }
 
 // With Xet storage on, resolve also asks for the verified Xet file of the object's bytes (the
 // newest), which it announces to Xet clients: in the same statement, one query per download.
-const LINKED_SIZE_AND_XET_FILE = `SELECT lfs_objects.size AS size,
+const LINKED_SIZE_AND_XET_FILE = `SELECT lfs_objects.size AS size, lfs_objects.in_store AS in_store,
     (SELECT f.file_hash FROM xet_repo_files rf JOIN xet_files f ON f.file_hash = rf.file_hash
       WHERE rf.repo_id = lfs_links.repo_id AND f.sha256 = lfs_links.oid AND f.sha256_verified_at IS NOT NULL
       ORDER BY f.created_at DESC LIMIT 1) AS xet_hash
   FROM lfs_links INNER JOIN lfs_objects ON lfs_objects.oid = lfs_links.oid WHERE lfs_links.repo_id = ? AND lfs_links.oid = ?`;
 
-/** As linkedSize, with the hash of the repo's verified Xet file holding the same bytes (null: none). */
-export async function linkedSizeAndXetFile(db: Db, repoId: number, oid: string): Promise<{ size: number; xetHash: string | null } | undefined> {
-  const row = (await readRows<{ size: number; xet_hash: string | null }>(db, LINKED_SIZE_AND_XET_FILE, [repoId, oid]))[0];
-  return row && { size: Number(row.size), xetHash: row.xet_hash };
+/** As linkedObject, with the hash of the repo's verified Xet file holding the same bytes (null: none). */
+export async function linkedObjectAndXetFile(db: Db, repoId: number, oid: string): Promise<{ size: number; inStore: boolean; xetHash: string | null } | undefined> {
+  const row = (await readRows<{ size: number; in_store: number; xet_hash: string | null }>(db, LINKED_SIZE_AND_XET_FILE, [repoId, oid]))[0];
+  return row && { size: Number(row.size), inStore: Number(row.in_store) !== 0, xetHash: row.xet_hash };
 }
 
 /** The sizes of those of `oids` that are linked to the repo. */

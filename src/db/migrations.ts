@@ -462,6 +462,13 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('xet_xorbs').addColumn('deleting_until', 'text').execute();
     },
   },
+  '0023_lfs_objects_in_store': {
+    async up(db: Kysely<any>) {
+      // Whether the object's bytes are in the LFS store (1) or only in Xet xorbs (0: uploaded
+      // through Xet; LFS reads stream its reconstruction). Every object before this has its bytes.
+      await db.schema.alterTable('lfs_objects').addColumn('in_store', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -88,6 +88,8 @@ export interface LfsObjectsTable {
   /** The claim of a garbage collection removing its bytes, and until when it holds (null: none). */
   deleting: ColumnType<string | null, string | null | undefined, string | null>;
   deleting_until: ColumnType<string | null, string | null | undefined, string | null>;
+  /** 1: its bytes are in the LFS store; 0: only in Xet xorbs (uploaded through Xet), read through its reconstruction. */
+  in_store: ColumnType<number, number | undefined, number>;
 }
 
 export interface LfsLinksTable {

@@ -101,17 +101,24 @@ export async function registerFile(
   });
 }
 
+/**
+ * Files registered for no repo, whose sha256 is no LFS object uploaded through Xet (in_store 0:
+ * its reads come from the file's xorbs until LFS garbage collection removes the object).
+ */
+const unregistered = (files: string) => sql<boolean>`NOT EXISTS (SELECT 1 FROM xet_repo_files rf WHERE rf.file_hash = ${sql.ref(`${files}.file_hash`)})
+  AND NOT EXISTS (SELECT 1 FROM lfs_objects o WHERE o.oid = ${sql.ref(`${files}.sha256`)} AND o.in_store = 0)`;
+
 /** Up to `limit` files registered for no repo, with their sizes. */
 export async function unregisteredFiles(db: Db, limit = BATCH): Promise<{ hash: string; size: number }[]> {
   const rows = await db.selectFrom('xet_files as f').select(['f.file_hash', 'f.size'])
-    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('xet_repo_files as rf').select('rf.repo_id').whereRef('rf.file_hash', '=', 'f.file_hash'))))
+    .where(unregistered('f'))
     .orderBy('f.file_hash').limit(limit).execute();
   return rows.map((r) => ({ hash: r.file_hash, size: Number(r.size) }));
 }
 
 export async function countUnregisteredFiles(db: Db): Promise<number> {
   const row = await db.selectFrom('xet_files as f').select((eb) => eb.fn.countAll<number>().as('n'))
-    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('xet_repo_files as rf').select('rf.repo_id').whereRef('rf.file_hash', '=', 'f.file_hash'))))
+    .where(unregistered('f'))
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }
@@ -121,7 +128,7 @@ export async function removeUnregisteredFiles(db: Db, hashes: readonly string[])
   if (hashes.length === 0) return 0;
   const remove = async (q: Db) => {
     const res = await q.deleteFrom('xet_files').where('file_hash', 'in', [...hashes])
-      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('xet_repo_files as rf').select('rf.repo_id').whereRef('rf.file_hash', '=', 'xet_files.file_hash'))))
+      .where(unregistered('xet_files'))
       .executeTakeFirst();
     return Number(res.numDeletedRows);
   };

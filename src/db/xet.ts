@@ -182,3 +182,4 @@ export async function verifiedSha256(db: Db, fileHash: string): Promise<string |
   const row = await db.selectFrom('xet_files').select('sha256').where('file_hash', '=', fileHash).where('sha256_verified_at', 'is not', null).executeTakeFirst();
   return row?.sha256;
 }
+

@@ -12,7 +12,7 @@ import { identify } from '../identity/identify.js';
 import type { ClaimSigner } from '../identity/lfs-ssh-token.js';
 import { metricsHandler } from './metrics.js';
 import { pages } from './pages/routes.js';
-import type { ObjectStore } from '../../lfs/store/types.js';
+import type { HubUrls, ObjectStore } from '../../lfs/store/types.js';
 import type { Transfers } from '../../lfs/transfers.js';
 import type { XetService } from '../services/xet.js';
 import { xetRoutes } from './xet/routes.js';
@@ -29,6 +29,8 @@ export interface LfsMount {
   signer?: ClaimSigner;
   /** Xet storage (its CAS under /cas and the token routes), when HUBGATE_XET is on. */
   xet?: XetService;
+  /** hubgate's signed LFS URLs: resolve redirects objects uploaded through Xet to them (lfs/xet-objects.ts). */
+  urls?: HubUrls;
 }
 
 /**
@@ -63,7 +65,7 @@ export function createApp(ctx: AppContext, lfs: LfsMount, limits: Limits = creat
     },
     requestRates(limits),
   ];
-  const resolve = resolveRoutes(ctx, lfs.store, ctx.cfg.xet ? lfs.xet : undefined);
+  const resolve = resolveRoutes(ctx, lfs.store, ctx.cfg.xet ? lfs.xet : undefined, lfs.urls);
   // File downloads take a lane past the other surfaces' routes, through the same steps (resolve/routes.ts).
   app.use(resolve.lane([...everyRequest, ...everyCaller]));
 

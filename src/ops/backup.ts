@@ -19,7 +19,7 @@ import { abandonStaging, checkApart, checkEmptyTarget, finishStaging, startStagi
 // 1. the refs of every repo are read;
 // 2. then the database is copied (one snapshot): it links every LFS object those refs name;
 // 3. then each repo's objects are copied and the refs read in 1 written (src/git/snapshot.ts);
-// 4. then the LFS objects: every one a copied row or ref names was stored before, so it is there.
+// 4. then the LFS objects and Xet xorbs: every one a copied row or ref names was stored before, so it is there.
 // Anything newer that comes along (objects of later pushes) is named by nothing and harmless.
 // A repo created between 1 and 2 has its refs read and the database copied again. A repo
 // deleted or moved after 2 is missing from the backup and listed in the manifest.
@@ -72,7 +72,7 @@ async function writeBackup(cfg: BackupSettings, dataDir: string, out: string, st
   // 1. and 2.: the refs of every repo the database copy lists were read before it was made.
   await readAll(await withDb(dataDir, readyRepos));
   let repos: RepoKey[];
-  let linked: string[];
+  let linked: { oid: string; inStore: boolean }[];
   for (let round = 1; ; round++) {
     await fs.rm(dbCopy, { force: true });
     await backupDatabase(dataDir, dbCopy);
@@ -108,9 +108,14 @@ async function writeBackup(cfg: BackupSettings, dataDir: string, out: string, st
   // 4. The LFS objects (fs store; an S3 bucket keeps its own, see docs/backup.md).
   const lfsObjects = path.join('lfs', 'objects');
   const copiedLfs = await copyTree(path.join(dataDir, lfsObjects), path.join(out, lfsObjects), copier, { linkable: () => true });
+  // Xet xorbs (fs store), written once by hash before any file naming them was registered: every
+  // file the copied database names has its xorbs here. Objects uploaded through Xet have no LFS
+  // object file: their bytes are these xorbs.
+  const xorbs = path.join('lfs', 'xet', 'xorbs');
+  if (cfg.lfsStore === 'fs') await copyTree(path.join(dataDir, xorbs), path.join(out, xorbs), copier, { linkable: () => true });
   const missing: string[] = [];
   if (cfg.lfsStore === 'fs') {
-    for (const oid of linked) if (!(await isFile(path.join(out, lfsObjects, oid.slice(0, 2), oid.slice(2, 4), oid)))) missing.push(oid);
+    for (const { oid, inStore } of linked) if (inStore && !(await isFile(path.join(out, lfsObjects, oid.slice(0, 2), oid.slice(2, 4), oid)))) missing.push(oid);
   }
 
   // The rest: the URL signing key, git's home, the notification outbox, ...

@@ -9,9 +9,9 @@ import { abandonStaging, checkApart, checkEmptyTarget, finishStaging, startStagi
 // objects as hard links where DIR is on the same file system (neither is ever written in place),
 // everything else (the database above all) as copies, so the backup stays as it was.
 
-/** Git objects and LFS objects: files that are never changed once written. */
+/** Git objects, LFS objects and Xet xorbs: files that are never changed once written. */
 function immutable(rel: string): boolean {
-  return rel.startsWith('lfs/objects/') || /^repos\/[^/]+\/[^/]+\/[^/]+\.git\/objects\//.test(rel);
+  return rel.startsWith('lfs/objects/') || rel.startsWith('lfs/xet/xorbs/') || /^repos\/[^/]+\/[^/]+\/[^/]+\.git\/objects\//.test(rel);
 }
 
 export async function restore(dir: string, dataDir: string): Promise<BackupManifest> {

@@ -51,7 +51,8 @@ export type GcSettings = StoreSettings & TransferSettings & DbLocation;
 //    older than the grace period, are removed as the housekeeping sweep does after an hour
 //    (lfs/transfers.ts removeLeftovers), and the rows of uploads that ended and expired go.
 // 6. Xet storage (src/services/xet-gc.ts) is collected in the same run with the same grace period:
-//    files of deleted repos, then the xorbs no file uses any more.
+//    files of deleted repos (once no object uploaded through Xet, in_store 0, still reads from
+//    them: such objects have no bytes in the store), then the xorbs no file uses any more.
 
 /** How long a claim on an object holds; it is renewed just before its bytes are removed. */
 const LEASE_MS = 60_000;

@@ -1,16 +1,14 @@
 import crypto from 'node:crypto';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Signer } from '../../lfs/signing.js';
-import { ByteMismatch } from '../../lfs/store/byte-mismatch.js';
 import type { ObjectStore } from '../../lfs/store/types.js';
 import { XetFormatError } from '../../xet/errors.js';
 import { hashFromString, hashToString, isGlobalDedupEligible, parseHashString, type XetHash } from '../../xet/hash.js';
 import { type FetchRange, planReconstruction, reconstructionV1, reconstructionV2 } from '../../xet/reconstruction.js';
 import { checkReconstructions, keyedListing, listingMatches, parseShard, writeShard, xorbListing } from '../../xet/shard.js';
-import { MAX_XORB_BYTES, readChunks, XorbVerifier } from '../../xet/xorb.js';
+import { MAX_XORB_BYTES, XorbVerifier } from '../../xet/xorb.js';
+import { ChunkStreamReader } from '../../xet/chunk-stream.js';
 import type { Db } from '../db/index.js';
-import { linkObject } from '../db/lfs.js';
+import { linkXetObject } from '../db/lfs.js';
 import { type RepoRef, repoIdOf } from '../domain/names.js';
 import { badRequest } from '../domain/errors.js';
 import {
@@ -24,8 +22,9 @@ import { settleXorbDeletion } from './xet-gc.js';
 // Xet storage (docs/xet.md): the CAS a Xet client talks to with a short-lived token scoped to one
 // repo. Xorbs are verified as they arrive and stored once by hash; a shard registers files for the
 // token's repo once every xorb it uses is stored and matches; a file's sha256 is checked by
-// reconstructing its bytes, which are then also kept as the LFS object of that oid and linked to
-// the repo, so commits, git-lfs, resolve and every non-Xet path serve it as any LFS file.
+// reconstructing its bytes, then the oid is linked to the repo as an LFS object whose bytes are
+// only in the xorbs: commits and pushes see it as any LFS file, and git-lfs, resolve and every
+// non-Xet read stream its reconstruction (src/services/lfs-xet-reads.ts).
 
 /** How long a Xet token lives: clients refresh it a minute before it expires. */
 export const XET_TOKEN_SECONDS = 600;
@@ -71,52 +70,35 @@ export function createXetService(deps: XetDeps) {
   /** The stored chunk list of a xorb as the shard checks take it. */
   const chunkRefs = (x: XorbRow) => x.chunks.map((c) => ({ hash: c.hash, size: c.size }));
 
-  /** Streams the bytes of a file (every term, in order): one term's stored bytes in memory at a time. */
+  /** Streams the bytes of a file (every term, in order), decoded as they are read: one chunk in memory at a time. */
   async function* fileBytes(file: Pick<FileWithTerms, 'terms' | 'xorbs'>): AsyncGenerator<Uint8Array> {
     for (const t of file.terms) {
       const x = file.xorbs.get(t.xorb)!;
-      const start = x.chunks[t.start].offset;
-      const end = x.chunks[t.end - 1].end - 1;
-      const parts: Buffer[] = [];
-      for await (const b of await store.readXorb(t.xorb, start, end)) parts.push(b as Buffer);
-      yield* readChunks(Buffer.concat(parts));
+      const body = await store.readXorb(t.xorb, x.chunks[t.start].offset, x.chunks[t.end - 1].end - 1);
+      const reader = new ChunkStreamReader();
+      try {
+        for await (const b of body) yield* reader.push(b as Uint8Array);
+        reader.finish();
+      } finally {
+        body.destroy();
+      }
     }
   }
 
   /**
-   * Checks a file's claimed sha256 against its reconstructed bytes and, when the LFS store does
-   * not hold that oid yet, keeps them there as the LFS object. 400 when the bytes do not hash to
-   * the claim (nothing kept).
+   * Checks a file's claimed sha256 against its reconstructed bytes; 400 when they do not hash to
+   * it. Nothing is written: LFS reads of the oid stream the reconstruction (lfs-xet-reads.ts).
    */
-  async function verifyBytes(repo: { repoId: string; baseUrl: string }, file: Omit<FileWithTerms, 'verified'>): Promise<void> {
+  async function verifyBytes(file: Omit<FileWithTerms, 'verified'>): Promise<void> {
     const hash = crypto.createHash('sha256');
     let size = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        hash.update(chunk);
-        size += chunk.length;
-        cb(null, chunk);
-      },
-    });
-    const bytes = Readable.from(fileBytes(file), { objectMode: false });
-    const mismatch = () => badRequest(`the bytes of file ${file.hash} hash to sha256 ${hash.digest('hex')} (${size} bytes), not to the sha256 ${file.sha256} its shard names: upload the shard the client computed`);
-    if ((await store.stat(file.sha256)) === null) {
-      const staged = { id: crypto.randomBytes(18).toString('base64url'), oid: file.sha256, size: file.size, repoId: repo.repoId, baseUrl: repo.baseUrl };
-      try {
-        bytes.pipe(counter);
-        await store.putStaged(staged, counter);
-        if (hash.copy().digest('hex') !== file.sha256 || size !== file.size) throw mismatch();
-        await store.commitStaged(staged);
-      } catch (err) {
-        await store.discardStaged(staged).catch(() => {});
-        if (err instanceof ByteMismatch) throw mismatch();
-        throw err;
-      }
-    } else {
-      await pipeline(bytes, counter, async function* (src) {
-        for await (const _ of src) { /* hashed by the counter */ }
-      });
-      if (hash.copy().digest('hex') !== file.sha256 || size !== file.size) throw mismatch();
+    for await (const b of fileBytes(file)) {
+      hash.update(b);
+      size += b.length;
+    }
+    const digest = hash.digest('hex');
+    if (digest !== file.sha256 || size !== file.size) {
+      throw badRequest(`the bytes of file ${file.hash} hash to sha256 ${digest} (${size} bytes), not to the sha256 ${file.sha256} its shard names: upload the shard the client computed`);
     }
   }
 
@@ -209,9 +191,8 @@ export function createXetService(deps: XetDeps) {
         // Checked before anything is recorded: a shard lying about a sha256 leaves no trace.
         const known = await verifiedSha256(db, hash);
         if (known !== undefined && known !== sha256) throw badRequest(`file ${hash} has sha256 ${known}, not ${sha256} as the shard says`);
-        if (known === undefined || (await store.stat(sha256)) === null) {
-          await verifyBytes({ repoId: repo.repoId, baseUrl: repo.baseUrl }, { hash, size: f.size, sha256, terms, xorbs: stored });
-        }
+        // A file hash names its chunks, so bytes once checked against its sha256 need no second check.
+        if (known === undefined) await verifyBytes({ hash, size: f.size, sha256, terms, xorbs: stored });
         // A file's first chunk answers dedup queries (clients ask about it), eligible or not.
         const first = f.terms[0];
         const x = first && stored.get(hashToString(first.xorb))!;
@@ -219,7 +200,8 @@ export function createXetService(deps: XetDeps) {
         // One transaction that holds the file's xorbs: a garbage collection cannot remove them under it.
         const lost = await registerFile(db, grant.repoId, { hash, size: f.size, sha256, terms }, firstChunk);
         if (lost.length > 0) throw gone(lost);
-        await linkObject(db, grant.repoId, sha256, f.size);
+        // Linked without an LFS copy: its bytes stay only in the xorbs.
+        await linkXetObject(db, grant.repoId, sha256, f.size);
         added++;
       }
       if (added > 0) await recordAudit(db, { actor, action: 'xet.upload', repo: repo.ref, details: { files: added, bytes: shard.files.reduce((n, f) => n + f.size, 0) } });

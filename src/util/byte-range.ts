@@ -38,3 +38,17 @@ export function etagMatches(header: string | undefined, etag: string): boolean {
   if (header.trim() === '*') return true;
   return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
 }
+
+/**
+ * What a download GET answers: the bytes to send (all, or the one range asked for), 304 when the
+ * client has them (If-None-Match), or 416 for a range past the end. If-Range naming another
+ * version asks for the whole object.
+ */
+export function rangeAnswer(header: (name: string) => string | undefined, etag: string, size: number): { kind: 'body'; range: ByteRange; partial: boolean } | { kind: 'not-modified' | 'unsatisfiable' } {
+  if (etagMatches(header('if-none-match'), etag)) return { kind: 'not-modified' };
+  const ifRange = header('if-range');
+  const asked = ifRange !== undefined && ifRange.replace(/^W\//, '') !== etag ? { kind: 'whole' as const } : rangeOf(header('range'), size);
+  if (asked.kind === 'unsatisfiable') return asked;
+  if (asked.kind === 'partial') return { kind: 'body', range: asked.range, partial: true };
+  return { kind: 'body', range: { start: 0, end: size - 1 }, partial: false };
+}

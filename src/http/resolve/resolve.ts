@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type { Request, RequestHandler, Response } from 'express';
-import type { ObjectStore } from '../../../lfs/store/types.js';
+import type { HubUrls, ObjectStore } from '../../../lfs/store/types.js';
+import { xetObjectHref } from '../../../lfs/xet-objects.js';
 import { MAX_POINTER_SIZE, MIN_POINTER_SIZE, parsePointer, type Pointer } from '../../../lfs/pointer.js';
 import { apiError, revisionNotFound } from '../api/respond.js';
 import { authorizedRepo } from '../authorize.js';
@@ -39,7 +40,7 @@ const DOWNLOAD_TTL_SECONDS = 3600;
  * The download, behind the route table's guard('read') (gating included: 401/403 GatedRepo, 404 RepoNotFound); the target checked by resolveTarget.
  * `raw`: the file as git stores it, a Git LFS pointer as text rather than a redirect to its object (/raw/...).
  */
-export function downloadHandler(ctx: AppContext, store: ObjectStore, blobs: BlobCache, opts: { raw?: boolean; xet?: XetService } = {}): RequestHandler {
+export function downloadHandler(ctx: AppContext, store: ObjectStore, blobs: BlobCache, opts: { raw?: boolean; xet?: XetService; urls?: HubUrls } = {}): RequestHandler {
   // The same for every request: built once.
   const env = gitEnv(ctx.cfg.dataDir);
   return async (req: Request, res: Response) => {
@@ -62,7 +63,7 @@ export function downloadHandler(ctx: AppContext, store: ObjectStore, blobs: Blob
     }
 
     const pointer = !opts.raw && entry.content && info.size >= MIN_POINTER_SIZE && info.size <= MAX_POINTER_SIZE ? parsePointer(entry.content) : null;
-    if (pointer) return redirectToObject(ctx, store, req, res, { repo, repoId, commit, path: target.path, pointer }, opts.xet);
+    if (pointer) return redirectToObject(ctx, { store, xet: opts.xet, urls: opts.urls }, req, res, { repo, repoId, commit, path: target.path, pointer });
 
     const etag = `"${info.oid}"`;
     if (etagMatches(req.get('if-none-match'), etag)) return void res.status(304).set({ ...found, ETag: etag }).end();
@@ -152,15 +153,20 @@ interface LfsFile {
   pointer: Pointer;
 }
 
-/** A Git LFS file: 302 to the store's download URL, the object's sha256 and size in the headers. */
-async function redirectToObject(ctx: AppContext, store: ObjectStore, req: Request, res: Response, file: LfsFile, xet?: XetService): Promise<void> {
+/**
+ * A Git LFS file: 302 to the store's download URL, the object's sha256 and size in the headers.
+ * An object uploaded through Xet has no bytes in the store: 302 to hubgate's own signed URL that
+ * streams its reconstruction (lfs/xet-objects.ts), whatever the store.
+ */
+async function redirectToObject(ctx: AppContext, lfs: { store: ObjectStore; xet?: XetService; urls?: HubUrls }, req: Request, res: Response, file: LfsFile): Promise<void> {
+  const { store, xet, urls } = lfs;
   const { oid } = file.pointer;
   const found = { 'X-Repo-Commit': file.commit };
   // A repo downloads only objects linked to it (design §5), whoever else stores the same bytes.
   // With Xet on, the same query says whether the bytes are also a verified Xet file of the repo.
   const linked = await linkedObject(ctx.db, file.repo.id, oid, { xet: xet !== undefined });
   const size = linked?.size;
-  if (size === undefined || size !== file.pointer.size) {
+  if (linked === undefined || size === undefined || size !== file.pointer.size) {
     const why = size === undefined ? 'was never uploaded to this repository' : `has ${size} bytes, not the ${file.pointer.size} its pointer says`;
     return apiError(res, 404, `Entry not found: ${printable(file.path)} is a Git LFS file whose object (${oid}) ${why}: push it with \`git lfs push --all origin\``, {
       code: 'EntryNotFound',
@@ -181,8 +187,13 @@ async function redirectToObject(ctx: AppContext, store: ObjectStore, req: Reques
     if (isDownload(req)) ctx.downloads.count(file.repo.id);
     return void res.status(200).set({ ...headers, 'Content-Type': 'application/vnd.xet-fileinfo+json' }).json({ hash: xetFile.hash, size, etag: oid });
   }
-  const target = await store.downloadTarget(oid, size, { repoId: file.repoId, baseUrl: baseUrlOf(ctx.cfg, req) }, DOWNLOAD_TTL_SECONDS, callerUserId(res.locals.caller));
+  const where = { repoId: file.repoId, baseUrl: baseUrlOf(ctx.cfg, req) };
+  const userId = callerUserId(res.locals.caller);
+  let href: string;
+  if (linked.inStore) href = (await store.downloadTarget(oid, size, where, DOWNLOAD_TTL_SECONDS, userId)).href;
+  else if (urls) href = xetObjectHref(urls, where, file.repo.id, oid, size, DOWNLOAD_TTL_SECONDS, userId);
+  else throw new Error('an object uploaded through Xet needs the server\'s signed URLs to be served');
   if (isDownload(req)) ctx.downloads.count(file.repo.id);
   // huggingface_hub reads these headers from the 302 itself (HEAD without following redirects).
-  res.status(302).set({ ...headers, Location: target.href, 'Content-Length': '0' }).end();
+  res.status(302).set({ ...headers, Location: href, 'Content-Length': '0' }).end();
 }

@@ -1,5 +1,5 @@
 import { type RequestHandler, Router } from 'express';
-import type { ObjectStore } from '../../../lfs/store/types.js';
+import type { HubUrls, ObjectStore } from '../../../lfs/store/types.js';
 import { apiDenial, apiError } from '../api/respond.js';
 import { repoGuard } from '../authorize.js';
 import { redirectMoved } from '../moved.js';
@@ -43,12 +43,13 @@ export interface ResolveSurface {
 }
 
 /** `xet`: with Xet storage on, files stored through Xet are also announced to Xet clients (resolve.ts). */
-export function resolveRoutes(ctx: AppContext, store: ObjectStore, xet?: XetService): ResolveSurface {
+/** `urls`: hubgate's signed LFS URLs, where objects uploaded through Xet (no bytes in the store) redirect. */
+export function resolveRoutes(ctx: AppContext, store: ObjectStore, xet?: XetService, urls?: HubUrls): ResolveSurface {
   // A moved repo's old name: 307 to the new one, as the Hub answers.
   const guard = repoGuard(ctx, apiDenial, redirectMoved(307));
   const page = pageSession(ctx);
   const blobs = createBlobCache({ dataDir: ctx.cfg.dataDir, maxBytes: ctx.cfg.blobCacheSize, log: ctx.log });
-  const download = [resolveTarget, page, guard('read'), downloadHandler(ctx, store, blobs, { xet })];
+  const download = [resolveTarget, page, guard('read'), downloadHandler(ctx, store, blobs, { xet, urls })];
   const raw = [rawNamed, resolveTarget, page, guard('read'), downloadHandler(ctx, store, blobs, { raw: true })];
 
   // Paths are matched as sent: no case folding.
