@@ -214,13 +214,18 @@ async function batch(hub, operation, objects, transfers = ['basic']) {
   return { ms, json: JSON.parse(r.text) };
 }
 
+/** Verify, asked again while it answers 503 (a large multipart upload still being hashed), as clients do. */
 async function verify(hub, obj, action) {
-  const r = await request(action.href, {
-    method: 'POST',
-    headers: { ...(action.header ?? {}), 'Content-Type': LFS_JSON, Accept: LFS_JSON },
-    body: JSON.stringify({ oid: obj.oid, size: obj.size }),
-  });
-  return expectOk(r, 'verify');
+  const deadline = nowMs() + 10 * 60 * 1000;
+  for (;;) {
+    const r = await request(action.href, {
+      method: 'POST',
+      headers: { ...(action.header ?? {}), 'Content-Type': LFS_JSON, Accept: LFS_JSON },
+      body: JSON.stringify({ oid: obj.oid, size: obj.size }),
+    });
+    if (r.status !== 503 || nowMs() > deadline) return expectOk(r, 'verify');
+    await new Promise((res) => setTimeout(res, 1000 * Math.min(5, Number(r.headers['retry-after']) || 1)));
+  }
 }
 
 /** Uploads one object (basic or multipart, whatever the batch answers); returns timings in ms. */

@@ -19,7 +19,10 @@ export function createSigner(key: Buffer): Signer {
   const mac = (body: string) => crypto.createHmac('sha256', secret).update(body).digest('base64url');
   return {
     sign(claims, ttlSeconds) {
-      const body = Buffer.from(JSON.stringify({ ...claims, exp: Math.floor(Date.now() / 1000) + ttlSeconds })).toString('base64url');
+      // The claims' JSON with exp appended (a batch signs a thousand: no copy of the claims object).
+      const json = JSON.stringify(claims);
+      const exp = `"exp":${Math.floor(Date.now() / 1000) + ttlSeconds}}`;
+      const body = Buffer.from(json === '{}' ? `{${exp}` : `${json.slice(0, -1)},${exp}`).toString('base64url');
       return `${body}.${mac(body)}`;
     },
     verify(token, purpose) {

@@ -8,6 +8,7 @@ import { type BatchRequest, type BatchResponse, OID, type ObjectResult } from '.
 import type { HubUrls, ObjectStore, PartEtag, RepoAt, StagedUpload, Target } from './store/types.js';
 import { keyedQueue } from '../src/util/keyed-queue.js';
 import { xetObjectHref } from './xet-objects.js';
+import { youngGarbageMeter } from '../src/util/young-garbage.js';
 
 // What the batch, verify and completion endpoints do, apart from HTTP.
 
@@ -175,12 +176,15 @@ export function createTransfers(deps: { uploads: UploadsPort; store: ObjectStore
   async function hashStaged(u: StagedUpload, keepGoing: () => boolean = () => true): Promise<string | null> {
     const hash = crypto.createHash('sha256');
     const bytes = await store.readStaged(u);
+    // Each chunk is dead once hashed: collected as they go, so a large object's read holds a few MB.
+    const collect = youngGarbageMeter();
     for await (const chunk of bytes) {
       if (!keepGoing()) {
         bytes.destroy();
         return null;
       }
       hash.update(chunk as Buffer);
+      collect((chunk as Buffer).length);
     }
     return hash.digest('hex');
   }

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { OID } from '../protocol.js';
@@ -113,7 +114,6 @@ export function createFsStore(root: string, urls: HubUrls, opts: FsStoreOptions 
    */
   async function writeChecked(body: Readable, dest: string, check: (sha256: string, size: number) => void): Promise<void> {
     const temp = path.join(tmp, crypto.randomUUID());
-    const hash = crypto.createHash('sha256');
     let file: fsp.FileHandle | undefined;
     try {
       file = await fsp.open(temp, 'wx').catch((err) => {
@@ -121,8 +121,9 @@ export function createFsStore(root: string, urls: HubUrls, opts: FsStoreOptions 
         body.resume();
         throw err;
       });
-      const size = await receiveFile(body, file.fd, (chunk) => hash.update(chunk));
-      check(hash.digest('hex'), size);
+      // A request's body chunks are read by no one else: they move to the upload thread uncopied.
+      const { sha256, size } = await receiveFile(body, file.fd, body instanceof IncomingMessage);
+      check(sha256, size);
       if (sync) await file.datasync();
       await file.close();
       file = undefined;

@@ -100,7 +100,7 @@ export function requestSigner(r: Omit<SignedRequest, 'path'>): (path: string, ex
   const join = (pairs: [string, string][]) => pairs.map(([k, v]) => `${k}=${v}`).join('&');
   const fixedQuery = join(fixed);
   // The signature goes where its name sorts, as in the SDK's URLs.
-  const shownFixed = join(withSignature(fixed, '\0'));
+  const [shownBefore, shownAfter] = join(withSignature(fixed, '\0')).split('\0');
   const tail = `\n${canonicalHeaders}\n${signedHeaders}\nUNSIGNED-PAYLOAD`;
   const prefix = `AWS4-HMAC-SHA256\n${date}\n${scope}\n`;
   const origin = `${r.protocol}//${r.host}`;
@@ -108,9 +108,10 @@ export function requestSigner(r: Omit<SignedRequest, 'path'>): (path: string, ex
   return (path, extra) => {
     const pairs = extra ? merge(fixed, encodedPairs(extra)) : fixed;
     const query = extra ? join(pairs) : fixedQuery;
-    const digest = crypto.createHash('sha256').update(`${r.method}\n${path}\n${query}${tail}`).digest('hex');
+    // crypto.hash: one call, no Hash object (a third of createHash's cost for a short input).
+    const digest = crypto.hash('sha256', `${r.method}\n${path}\n${query}${tail}`, 'hex');
     const signature = crypto.createHmac('sha256', key).update(`${prefix}${digest}`).digest('hex');
-    const shown = extra ? join(withSignature(pairs, signature)) : shownFixed.replace('X-Amz-Signature=\0', `X-Amz-Signature=${signature}`);
+    const shown = extra ? join(withSignature(pairs, signature)) : `${shownBefore}${signature}${shownAfter}`;
     return `${origin}${path}?${shown}`;
   };
 }

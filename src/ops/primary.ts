@@ -81,8 +81,10 @@ export function startWorkers(o: PrimaryOptions): Primary {
   // Workers move bytes through reused buffers and allocate little that lives: a small young
   // generation keeps each one's peak memory down (during a 2 GiB upload the largest worker peaked
   // at 139-149 MB with it, 157-167 MB without). An operator's own setting (NODE_OPTIONS or node's flags) wins.
+  // --expose-gc lets a large transfer collect its dead buffers as it goes (src/util/young-garbage.ts).
   const ownFlags = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].join(' ');
-  if (!ownFlags.includes('--max-semi-space-size')) cluster.setupPrimary({ execArgv: [...process.execArgv, '--max-semi-space-size=2'] });
+  const flags = [...(ownFlags.includes('--max-semi-space-size') ? [] : ['--max-semi-space-size=2']), ...(ownFlags.includes('--expose-gc') ? [] : ['--expose-gc'])];
+  cluster.setupPrimary({ execArgv: [...process.execArgv, ...flags] });
 
   const fork = () => {
     if (stopping) return;
