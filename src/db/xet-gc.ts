@@ -116,11 +116,21 @@ export async function unregisteredFiles(db: Db, limit = BATCH): Promise<{ hash: 
   return rows.map((r) => ({ hash: r.file_hash, size: Number(r.size) }));
 }
 
-export async function countUnregisteredFiles(db: Db): Promise<number> {
+export async function countUnregisteredFiles(db: Db, goneObjects: readonly string[] = []): Promise<number> {
   const row = await db.selectFrom('xet_files as f').select((eb) => eb.fn.countAll<number>().as('n'))
     .where(unregistered('f'))
     .executeTakeFirstOrThrow();
-  return Number(row.n);
+  let n = Number(row.n);
+  // A dry run: the files kept only by objects uploaded through Xet that this run's LFS part would remove.
+  for (let i = 0; i < goneObjects.length; i += 500) {
+    const more = await db.selectFrom('xet_files as f').select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('f.sha256', 'in', goneObjects.slice(i, i + 500))
+      .where(sql<boolean>`NOT EXISTS (SELECT 1 FROM xet_repo_files rf WHERE rf.file_hash = f.file_hash)
+        AND EXISTS (SELECT 1 FROM lfs_objects o WHERE o.oid = f.sha256 AND o.in_store = 0)`)
+      .executeTakeFirstOrThrow();
+    n += Number(more.n);
+  }
+  return n;
 }
 
 /** Removes those of `hashes` still registered for no repo, with their terms; how many went. */

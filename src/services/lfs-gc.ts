@@ -229,7 +229,7 @@ export async function collectLfsGarbage(d: GcDeps, o: GcOptions): Promise<GcRepo
   }
   report.bytes = report.removed.reduce((n, x) => n + x.size, 0);
 
-  report.xet = await collectXetGarbage({ db: d.db, store: d.store, log: d.log }, { graceMs: o.graceMs, dryRun });
+  report.xet = await collectXetGarbage({ db: d.db, store: d.store, log: d.log }, { graceMs: o.graceMs, dryRun, goneObjects: dryRun ? report.removed.map((x) => x.oid) : [] });
   report.staging = await d.removeLeftovers(cutoff, { dryRun });
   report.finishedUploads = dryRun ? await countFinishedUploads(d.db, cutoffIso) : await deleteFinishedUploads(d.db, cutoffIso);
 

@@ -41,13 +41,17 @@ export interface XetGcDeps {
 
 const leaseEnd = () => new Date(Date.now() + LEASE_MS).toISOString();
 
-export async function collectXetGarbage(d: XetGcDeps, o: { graceMs: number; dryRun?: boolean }): Promise<XetGcReport> {
+/**
+ * `goneObjects`: in a dry run, the LFS objects the same run would remove first (their Xet files,
+ * kept while an object uploaded through Xet reads from them, are counted as going too).
+ */
+export async function collectXetGarbage(d: XetGcDeps, o: { graceMs: number; dryRun?: boolean; goneObjects?: readonly string[] }): Promise<XetGcReport> {
   const cutoff = new Date(Date.now() - o.graceMs).toISOString();
   const report: XetGcReport = { files: 0, xorbs: 0, bytes: 0, skipped: 0, failed: 0 };
 
   if (o.dryRun) {
     // Counted, not removed: the xorb candidates already leave out what only unregistered files use.
-    report.files = await countUnregisteredFiles(d.db);
+    report.files = await countUnregisteredFiles(d.db, o.goneObjects);
     for (let after = ''; ;) {
       const page = await xorbCandidates(d.db, cutoff, after);
       report.xorbs += page.length;
