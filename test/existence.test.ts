@@ -193,7 +193,7 @@ describe('existence and metadata with the fs store', () => {
 
   it('parseSafetensorsMetadata reads the header by ranges, for a Git LFS file (through the redirect) and for a file in git', async () => {
     const { calls, fetch: recorded } = recordingFetch();
-    const before = requestsLogged(hub).length;
+    const before = (await requestsLogged(hub)).length;
     const lfs = await parseSafetensorsMetadata({ repo: 'alice/m', fetch: recorded, computeParametersCount: true, ...as(bob) });
     expect(lfs.sharded).toBe(false);
     if (lfs.sharded) return;
@@ -204,7 +204,7 @@ describe('existence and metadata with the fs store', () => {
     expect(calls.map((c) => c.range).filter(Boolean)).toEqual(expect.arrayContaining(['bytes=0-7', `bytes=8-${7 + Number(lfsTensors.bytes.readBigUInt64LE(0))}`]));
     expect(calls.filter((c) => c.range === 'bytes=0-7').every((c) => c.status === 206)).toBe(true);
     // resolve answered 302 and the fs store's signed URL the ranges, with 206.
-    const logged = requestsLogged(hub).slice(before);
+    const logged = (await requestsLogged(hub)).slice(before);
     expect(logged.some((r) => r.path.startsWith('/alice/m/resolve/main/model.safetensors') && r.status === 302)).toBe(true);
     expect(logged.filter((r) => r.path.includes('/info/lfs/objects/') && r.status === 206).length).toBeGreaterThanOrEqual(2);
     expect(logged.some((r) => r.path.includes('/info/lfs/objects/') && r.status === 200)).toBe(false); // never the whole object

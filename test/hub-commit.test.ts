@@ -176,10 +176,10 @@ describe.each(DATABASES)('uploads by commit through the Hub API, on %s', (db) =>
 
   it('uploads a 12 MiB file in parts (multipart over the 6 MiB threshold) and a clone gets the same bytes', async () => {
     const big = crypto.randomBytes(12 * MiB);
-    const logged = requestsLogged(hub).length;
+    const logged = (await requestsLogged(hub)).length;
     // Git LFS multipart: without Xet (its default uploads through hubgate's CAS, test/xet.test.ts).
     await uploadFile({ ...client('alice/big'), file: { path: 'big.bin', content: blob(big) }, useXet: false });
-    const requests = requestsLogged(hub).slice(logged);
+    const requests = (await requestsLogged(hub)).slice(logged);
     expect(requests.filter((r) => r.method === 'PUT' && /\/info\/lfs\/multipart\/[^/]+\/\d+$/.test(r.path)).map((r) => r.status)).toEqual([200, 200, 200]);
     expect(requests.filter((r) => /\/info\/lfs\/multipart\/[^/]+\/complete$/.test(r.path)).map((r) => r.status)).toEqual([200]);
     const dir = await clone('alice/big');

@@ -62,7 +62,7 @@ describe('multipart push through git-lfs and the agent', () => {
     expect(push.stderr).toMatch(/received response: \{"event":"progress","oid":"[0-9a-f]{64}","bytesSoFar":[1-9]/);
     expect(push.stderr).toMatch(/received response: \{"event":"complete","oid":"[0-9a-f]{64}"\}/);
     // 20 MiB in 5 MiB chunks: four part PUTs and one completion reached hubgate.
-    const requests = requestsLogged(hub).filter((r) => r.path.startsWith('/alice/big.git/info/lfs/multipart/'));
+    const requests = (await requestsLogged(hub)).filter((r) => r.path.startsWith('/alice/big.git/info/lfs/multipart/'));
     expect(requests.filter((r) => r.method === 'PUT' && r.status === 200 && /\/[1-4]$/.test(r.path))).toHaveLength(4);
     expect(requests.filter((r) => r.method === 'POST' && r.status === 200 && r.path.endsWith('/complete'))).toHaveLength(1);
 

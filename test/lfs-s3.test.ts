@@ -99,7 +99,7 @@ describe.each(DATABASES)('git lfs with the s3 store (s3rver), on %s', (db) => {
 
     // hubgate answered batch and verify only, and holds no copy of the bytes.
     // (git-lfs also asks locks/verify before pushing; that is not about bytes.)
-    const lfsRequests = requestsLogged(hub).filter((r) => r.path.startsWith('/alice/weights.git/info/lfs/') && !r.path.includes('/info/lfs/locks'));
+    const lfsRequests = (await requestsLogged(hub)).filter((r) => r.path.startsWith('/alice/weights.git/info/lfs/') && !r.path.includes('/info/lfs/locks'));
     expect(lfsRequests.map((r) => `${r.method} ${r.path.replace('/alice/weights.git/info/lfs/', '')} ${r.status}`).sort()).toEqual([
       'POST objects/batch 200',
       'POST objects/verify 200',
@@ -168,7 +168,7 @@ describe.each(DATABASES)('git lfs with the s3 store (s3rver), on %s', (db) => {
     expect(parts.map((r) => new URL(r.url, s3.endpoint).searchParams.get('partNumber')).sort()).toEqual(['1', '2', '3', '4']);
     for (const p of parts) expect(Object.keys(p.headers).filter((h) => h.startsWith('x-amz-') || h === 'authorization')).toEqual([]);
     // No part went through hubgate; the completion did.
-    const lfsRequests = requestsLogged(hub).filter((r) => r.path.startsWith('/alice/big.git/info/lfs/'));
+    const lfsRequests = (await requestsLogged(hub)).filter((r) => r.path.startsWith('/alice/big.git/info/lfs/'));
     expect(lfsRequests.filter((r) => r.method === 'PUT')).toEqual([]);
     expect(lfsRequests.filter((r) => r.method === 'POST' && r.path.endsWith('/complete') && r.status === 200)).toHaveLength(1);
     expect(fs.readFileSync(s3.objectFile(objectKey(oid))).equals(bytes)).toBe(true);

@@ -73,7 +73,7 @@ async function cloneSoon(remote: string, gitArgs: string[] = []): Promise<number
   }
 }
 
-const requestsLoggedWith = (h: Hubgate, status: number) => requestsLogged(h).filter((r) => r.status === status);
+const requestsLoggedWith = async (h: Hubgate, status: number) => (await requestsLogged(h)).filter((r) => r.status === status);
 
 const healthy = async (h: Hubgate) => (await fetch(`${h.url}/healthz`)).status;
 
@@ -265,7 +265,7 @@ describe('per-caller limits', () => {
         [1, 2, 3, 4].map(() => queued.git(['-c', `http.extraHeader=Authorization: ${basic(user)}`, 'clone', '-q', queued.remote('alice/pub'), 'c'])),
       );
       expect(clones.map((c) => c.code)).toEqual([0, 0, 0, 0]);
-      expect(requestsLoggedWith(queued, 429)).toEqual([]);
+      expect(await requestsLoggedWith(queued, 429)).toEqual([]);
     } finally {
       await queued.stop();
     }

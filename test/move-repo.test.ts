@@ -95,7 +95,7 @@ describe('moving repos', () => {
     const work = tempDir('hubgate-move-clone-');
     ok(await hub.git(['clone', '--quiet', hub.remote('alice/tomove', tokens.alice), '.'], { cwd: work }), 'clone before the move');
 
-    const loggedBefore = requestsLogged(hub).length;
+    const loggedBefore = (await requestsLogged(hub)).length;
     // alice administers alice/tomove and may create repos in lab (a write member).
     expect((await move('alice', 'alice/tomove', 'lab/moved')).status).toBe(200);
     expect((await api('GET', '/api/models/lab/moved', tokens.alice, undefined, 'follow')).status).toBe(200);
@@ -117,7 +117,7 @@ describe('moving repos', () => {
     const pushed = ok(await hub.git(['rev-parse', 'HEAD'], { cwd: work }), 'rev-parse').trim();
     expect((await (await api('GET', '/api/models/lab/moved', tokens.alice)).json()).sha).toBe(pushed);
     // Only info/refs was asked at the old address; the packs went to the new one.
-    const logged = requestsLogged(hub).slice(loggedBefore);
+    const logged = (await requestsLogged(hub)).slice(loggedBefore);
     const old = logged.filter((r) => r.path.startsWith('/alice/tomove/'));
     expect(old.length).toBeGreaterThanOrEqual(2);
     expect(old.every((r) => r.method === 'GET' && r.path === '/alice/tomove/info/refs' && r.status === 307)).toBe(true);
@@ -263,7 +263,7 @@ describe('moving repos', () => {
     await git(['add', 'second.bin']);
     await git(['commit', '-qm', 'second']);
     await git(['push', '--quiet', 'origin', 'main']);
-    const logged = requestsLogged(hub);
+    const logged = (await requestsLogged(hub));
     expect(logged.some((r) => r.method === 'POST' && r.path === '/alice/lfsrepo.git/info/lfs/objects/batch' && r.status === 307)).toBe(true);
     expect(logged.some((r) => r.method === 'POST' && r.path === '/lab/lfsrepo.git/info/lfs/objects/batch' && r.status === 200)).toBe(true);
     const got = await api('GET', '/lab/lfsrepo/resolve/main/second.bin', tokens.alice, undefined, 'follow');

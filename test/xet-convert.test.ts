@@ -78,13 +78,13 @@ describe.each(DATABASES)('git-lfs pushes read through Xet, on %s', (db) => {
     expect(hash).toBe(expectedFileHash(weights));
     expect(logEntries(hub).some((e) => e.msg === 'LFS object stored as a Xet file' && e.oid === sha256(weights))).toBe(true);
 
-    const mark = requestsLogged(hub).length;
+    const mark = (await requestsLogged(hub)).length;
     const fetched = await counter(hub, 'hubgate_http_requests_total{route="xet-fetch",method="GET",status="206"}');
     const blob = await downloadFile({ ...as(alice, 'alice/pushed'), path: 'weights.bin' });
     const back = Buffer.from(await blob!.arrayBuffer());
     expect(back.length).toBe(weights.length);
     expect(sha256(back)).toBe(sha256(weights));
-    const reads = requestsLogged(hub).slice(mark);
+    const reads = (await requestsLogged(hub)).slice(mark);
     expect(reads.some((r) => r.path.startsWith(`/cas/v2/reconstructions/${hash}`) && r.status === 200)).toBe(true);
     expect(await counter(hub, 'hubgate_http_requests_total{route="xet-fetch",method="GET",status="206"}')).toBeGreaterThan(fetched);
     // Not from the LFS object: no redirect to it, no LFS transfer route.
@@ -164,10 +164,10 @@ describe.each(DATABASES)('git-lfs pushes read through Xet, on %s', (db) => {
     expect(kept).toBeLessThan(changed.length / 10);
     const entry = logEntries(hub).find((e) => e.msg === 'LFS object stored as a Xet file' && e.oid === sha256(changed));
     expect(entry).toMatchObject({ storedBytes: kept, dedupedXorbs: 1 });
-    const mark = requestsLogged(hub).length;
+    const mark = (await requestsLogged(hub)).length;
     const back = await downloadFile({ ...as(alice, 'alice/pushed'), path: 'weights.bin' });
     expect(sha256(Buffer.from(await back!.arrayBuffer()))).toBe(sha256(changed));
-    expect(requestsLogged(hub).slice(mark).some((r) => r.path.startsWith(`/cas/v2/reconstructions/${hash}`))).toBe(true);
+    expect((await requestsLogged(hub)).slice(mark).some((r) => r.path.startsWith(`/cas/v2/reconstructions/${hash}`))).toBe(true);
   }, 300_000);
 });
 
@@ -209,10 +209,10 @@ describe('objects pushed while Xet was off, and a conversion cut by a crash', ()
     const hash = await converted(hub, token, 'alice/old', 'old.bin', 120_000);
     expect(hash).toBe(expectedFileHash(data));
     expect(logEntries(hub).some((e) => e.msg === 'Xet conversions interrupted by a stop are taken up again' && e.released === 1)).toBe(true);
-    const mark = requestsLogged(hub).length;
+    const mark = (await requestsLogged(hub)).length;
     const back = await downloadFile({ repo: 'alice/old', path: 'old.bin', hubUrl: hub.url, accessToken: token });
     expect(sha256(Buffer.from(await back!.arrayBuffer()))).toBe(sha256(data));
-    expect(requestsLogged(hub).slice(mark).some((r) => r.path.startsWith(`/cas/v2/reconstructions/${hash}`))).toBe(true);
+    expect((await requestsLogged(hub)).slice(mark).some((r) => r.path.startsWith(`/cas/v2/reconstructions/${hash}`))).toBe(true);
     // Nothing left to queue.
     expect((await hub.cli(['xet', 'convert'])).stdout).toContain('queued 0 LFS objects');
     expect((await hub.cli(['xet', 'status'])).stdout).toContain('0 LFS objects queued for conversion to Xet (0 being converted now), 0 failed');
@@ -234,10 +234,10 @@ describe('objects pushed while Xet was off, and a conversion cut by a crash', ()
     }
     expect(status).toContain(`failed ${sha256(big)} ${big.length} it is ${big.length} bytes, over HUBGATE_XET_CONVERT_MAX_SIZE (${MiB})`);
     expect(await xetHashOf(hub, token, 'alice/old', 'big.bin')).toBeNull();
-    const mark = requestsLogged(hub).length;
+    const mark = (await requestsLogged(hub)).length;
     const plain = await downloadFile({ repo: 'alice/old', path: 'big.bin', hubUrl: hub.url, accessToken: token });
     expect(sha256(Buffer.from(await plain!.arrayBuffer()))).toBe(sha256(big));
-    expect(requestsLogged(hub).slice(mark).some((r) => r.path.startsWith('/cas/'))).toBe(false);
+    expect((await requestsLogged(hub)).slice(mark).some((r) => r.path.startsWith('/cas/'))).toBe(false);
     // The start-up sweep leaves failed objects alone; `xet convert --retry-failed` queues them again.
     await hub.stop();
     hub = await startHubgate({ dataDir });

@@ -49,9 +49,9 @@ describe.each(DATABASES)('Xet storage, on %s', (db) => {
   };
 
   it('uploadFiles goes through the CAS and commits LFS pointers; downloadFile reconstructs the bytes; git-lfs reads them too', async () => {
-    const before = requestsLogged(hub).length;
+    const before = (await requestsLogged(hub)).length;
     await uploadFiles({ ...as(alice, 'alice/m'), files: [{ path: 'model.safetensors', content: blob(big) }, { path: 'small.bin', content: blob(crypto.randomBytes(300_000)) }, { path: 'README.md', content: blob('# m\n') }] });
-    const requests = requestsLogged(hub).slice(before);
+    const requests = (await requestsLogged(hub)).slice(before);
     const paths = requests.map((r) => `${r.method} ${r.path.split('?')[0]}`);
     expect(paths.filter((p) => p.startsWith('POST /cas/v1/xorbs/default/')).length).toBeGreaterThan(0);
     expect(paths).toContain('POST /cas/v1/shards');
@@ -65,12 +65,12 @@ describe.each(DATABASES)('Xet storage, on %s', (db) => {
     expect(info.headers.get('x-xet-hash')).toMatch(/^[0-9a-f]{64}$/);
     expect(info.headers.get('link')).toContain('rel="xet-reconstruction-info"');
 
-    const mark = requestsLogged(hub).length;
+    const mark = (await requestsLogged(hub)).length;
     const fetched = await counter(hub, 'hubgate_http_requests_total{route="xet-fetch",method="GET",status="206"}');
     const back = await readBack(alice, 'alice/m', 'model.safetensors');
     expect(back?.length).toBe(big.length);
     expect(back && sha256(back)).toBe(sha256(big));
-    const reads = requestsLogged(hub).slice(mark).map((r) => r.path);
+    const reads = (await requestsLogged(hub)).slice(mark).map((r) => r.path);
     expect(reads.some((p) => p.startsWith('/cas/v2/reconstructions/'))).toBe(true);
     // The xorb bytes came from hubgate's signed range URLs (fs store).
     expect(await counter(hub, 'hubgate_http_requests_total{route="xet-fetch",method="GET",status="206"}')).toBeGreaterThan(fetched);
@@ -205,10 +205,10 @@ describe.each(DATABASES)('Xet storage, on %s', (db) => {
     const tokenFor = async (user: string, repo: string) =>
       (await (await fetch(`${hub.url}/api/models/${repo}/xet-read-token/main`, { headers: { Authorization: `Bearer ${user}` } })).json()) as { accessToken: string; casUrl: string };
     const data = crypto.randomBytes(200_000);
-    const mark = requestsLogged(hub).length;
+    const mark = (await requestsLogged(hub)).length;
     await uploadFiles({ ...as(alice, 'alice/m'), files: [{ path: 'ranges.bin', content: blob(data) }] });
     // The client asked about the file's first chunk (no match then); the server has indexed it since.
-    const firstChunk = requestsLogged(hub).slice(mark).find((r) => r.path.startsWith('/cas/v1/chunks/default/'))!.path.split('/').pop()!;
+    const firstChunk = (await requestsLogged(hub)).slice(mark).find((r) => r.path.startsWith('/cas/v1/chunks/default/'))!.path.split('/').pop()!;
     const hash = (await fetch(`${hub.url}/alice/m/resolve/main/ranges.bin`, { headers: { Authorization: `Bearer ${alice}`, Accept: 'application/vnd.xet-fileinfo+json' } })).headers.get('x-xet-hash')!;
     const t = await tokenFor(alice, 'alice/m');
     const get = (url: string, headers: Record<string, string> = {}) => fetch(url, { headers: { Authorization: `Bearer ${t.accessToken}`, ...headers } });
@@ -293,12 +293,12 @@ describe.each(DATABASES)('Xet storage, on %s', (db) => {
     expect(sha256(Buffer.from(await piece.arrayBuffer()))).toBe(sha256(data.subarray(3_000_000, 4_000_000)));
 
     // git clone with git-lfs: the same bytes, through the xet-objects URL.
-    const mark = requestsLogged(hub).length;
+    const mark = (await requestsLogged(hub)).length;
     const dir = tempDir('hubgate-xet-solo-');
     const cloned = await hub.git(['clone', '-q', hub.remote('alice/solo', alice), '.'], { cwd: dir });
     expect(cloned.code, cloned.stderr).toBe(0);
     expect(sha256(fs.readFileSync(path.join(dir, 'w.bin')))).toBe(oid);
-    expect(requestsLogged(hub).slice(mark).some((r) => r.method === 'GET' && r.path.startsWith(`/alice/solo.git/info/lfs/xet-objects/${oid}`) && r.status === 200)).toBe(true);
+    expect((await requestsLogged(hub)).slice(mark).some((r) => r.method === 'GET' && r.path.startsWith(`/alice/solo.git/info/lfs/xet-objects/${oid}`) && r.status === 200)).toBe(true);
 
     // Access is asked at each download: a link handed out while the repo was public stops once it is private; an outsider gets 404.
     const anonymous = (await batch())!;

@@ -278,7 +278,23 @@ export function logEntries(hub: Hubgate): Record<string, any>[] {
     });
 }
 
-/** The requests in hubgate's log (pino-http lines), oldest first. */
-export function requestsLogged(hub: Hubgate): { method: string; path: string; status: number }[] {
+/**
+ * Waits until hubgate's log has been quiet for a moment (at most 2 s): request lines are written in
+ * batches up to 10 ms after their response (src/http/request-log.ts), so a test reads them only
+ * once those of the requests it made are there.
+ */
+export async function settledLog(hub: Hubgate): Promise<string> {
+  const deadline = Date.now() + 2000;
+  for (let seen = hub.log().length; ; ) {
+    await new Promise((r) => setTimeout(r, 40));
+    const now = hub.log().length;
+    if (now === seen || Date.now() > deadline) return hub.log();
+    seen = now;
+  }
+}
+
+/** The requests in hubgate's log (request lines), oldest first, once the log has settled. */
+export async function requestsLogged(hub: Hubgate): Promise<{ method: string; path: string; status: number }[]> {
+  await settledLog(hub);
   return logEntries(hub).flatMap((entry) => (entry.req && entry.res ? [{ method: entry.req.method, path: entry.req.path, status: entry.res.statusCode }] : []));
 }
