@@ -1,7 +1,7 @@
 import { type ExpressionBuilder, sql } from 'kysely';
 import { type Db, now } from './index.js';
 import type { Database } from './schema.js';
-import { holdXorbs } from './xet-gc.js';
+import { holdXorbs, insertVerifiedFile } from './xet-gc.js';
 
 // The queue of LFS objects to store as Xet files too (src/services/xet-convert.ts), and what a
 // conversion records. Every change of a queued row is a compare-and-set on its claim, so the
@@ -171,17 +171,7 @@ export async function registerConvertedFile(
     const missing = await holdXorbs(tx, f.terms.map((t) => t.xorb));
     if (missing.length > 0) return missing;
     const at = now();
-    // DO UPDATE (not DO NOTHING) locks an existing row: a collection removing it waits, or has removed it and the row is inserted anew.
-    await tx.insertInto('xet_files')
-      .values({ file_hash: f.hash, size: f.size, sha256: f.sha256, sha256_verified_at: at, created_at: at })
-      .onConflict((oc) => oc.column('file_hash').doUpdateSet({ sha256_verified_at: sql`coalesce(xet_files.sha256_verified_at, excluded.sha256_verified_at)` }))
-      .execute();
-    for (let i = 0; i < f.terms.length; i += 1000) {
-      await tx.insertInto('xet_file_terms')
-        .values(f.terms.slice(i, i + 1000).map((t, j) => ({ file_hash: f.hash, term_index: i + j, xorb_hash: t.xorb, chunk_start: t.start, chunk_end: t.end, size: t.size })))
-        .onConflict((oc) => oc.columns(['file_hash', 'term_index']).doNothing())
-        .execute();
-    }
+    await insertVerifiedFile(tx, f, at);
     const xorbs = [...new Set(built)];
     for (const repoId of xorbs.length > 0 ? repoIds : []) {
       await tx.insertInto('xet_repo_xorbs')

@@ -63,6 +63,25 @@ export async function registerRepoXorbs(db: Db, repoId: number, hashes: readonly
 }
 
 /**
+ * Inserts a file whose sha256 was checked, with its terms, inside a transaction holding its xorbs
+ * (holdXorbs). DO UPDATE (not DO NOTHING) locks an existing row: a collection removing it waits,
+ * or has removed it and the row is inserted anew.
+ */
+export async function insertVerifiedFile(tx: Db, f: { hash: string; size: number; sha256: string; terms: readonly FileTermRow[] }, at: string): Promise<void> {
+  await tx.insertInto('xet_files')
+    .values({ file_hash: f.hash, size: f.size, sha256: f.sha256, sha256_verified_at: at, created_at: at })
+    .onConflict((oc) => oc.column('file_hash').doUpdateSet({ sha256_verified_at: sql`coalesce(xet_files.sha256_verified_at, excluded.sha256_verified_at)` }))
+    .execute();
+  // At most ~1,300 terms a file per 64 MiB shard: inserted in slices well within SQLite's variable limit.
+  for (let i = 0; i < f.terms.length; i += BATCH) {
+    await tx.insertInto('xet_file_terms')
+      .values(f.terms.slice(i, i + BATCH).map((t, j) => ({ file_hash: f.hash, term_index: i + j, xorb_hash: t.xorb, chunk_start: t.start, chunk_end: t.end, size: t.size })))
+      .onConflict((oc) => oc.columns(['file_hash', 'term_index']).doNothing())
+      .execute();
+  }
+}
+
+/**
  * Registers a file whose sha256 was checked for the repo, in one transaction: its xorbs held,
  * its row (inserted, or locked when it exists), its terms, the repo's link, and its first chunk
  * in the dedup index. Nothing when one of its xorbs is missing or claimed by a collection: those
@@ -75,18 +94,7 @@ export async function registerFile(
     const missing = await holdXorbs(tx, f.terms.map((t) => t.xorb));
     if (missing.length > 0) return missing;
     const at = now();
-    // DO UPDATE (not DO NOTHING) locks an existing row: a collection removing it waits, or has removed it and the row is inserted anew.
-    await tx.insertInto('xet_files')
-      .values({ file_hash: f.hash, size: f.size, sha256: f.sha256, sha256_verified_at: at, created_at: at })
-      .onConflict((oc) => oc.column('file_hash').doUpdateSet({ sha256_verified_at: sql`coalesce(xet_files.sha256_verified_at, excluded.sha256_verified_at)` }))
-      .execute();
-    // At most ~1,300 terms a file per 64 MiB shard: inserted in slices well within SQLite's variable limit.
-    for (let i = 0; i < f.terms.length; i += BATCH) {
-      await tx.insertInto('xet_file_terms')
-        .values(f.terms.slice(i, i + BATCH).map((t, j) => ({ file_hash: f.hash, term_index: i + j, xorb_hash: t.xorb, chunk_start: t.start, chunk_end: t.end, size: t.size })))
-        .onConflict((oc) => oc.columns(['file_hash', 'term_index']).doNothing())
-        .execute();
-    }
+    await insertVerifiedFile(tx, f, at);
     await tx.insertInto('xet_repo_files')
       .values({ repo_id: repoId, file_hash: f.hash, created_at: at })
       .onConflict((oc) => oc.columns(['repo_id', 'file_hash']).doNothing())
