@@ -172,9 +172,16 @@ const SUMMARIZE = {
     if (j.uploadTime) rows.push(timeRatioRow('xet', `upload time, all variants, Xet vs LFS`, j.uploadTime.xetMs, j.uploadTime.lfsMs, 'LFS', null));
     const d = j.download;
     if (d) {
-      for (const [k, ratio, label] of [['xetReconstruction', 'reconstructionRatio', 'Xet reconstruction (downloadFile)'], ['xetResolve', 'resolveRatio', 'resolve GET of the Xet-uploaded file']]) {
+      // The target is the server's side of a Xet download (the protocol read as hf_xet reads it) and
+      // of a plain download through the reconstruction; @huggingface/hub's downloadFile is reported:
+      // its own reassembly in JavaScript sets its pace.
+      for (const [k, ratio, label, target] of [
+        ['xetProtocol', 'protocolRatio', 'Xet reconstruction (the protocol: token, reconstruction, xorb ranges)', true],
+        ['xetResolve', 'resolveRatio', 'resolve GET of the Xet-uploaded file', true],
+        ['xetReconstruction', 'reconstructionRatio', '@huggingface/hub downloadFile through Xet', false],
+      ]) {
         const x = num(d[ratio]);
-        rows.push({ section: 'xet', measurement: `download throughput, ${label} vs LFS download (${(d.size / 1e6).toFixed(0)} MB)`, hubgate: fmtMs(d.medianMs?.[k]), reference: `${fmtMs(d.medianMs?.lfsResolve)} LFS`, ratio: x == null ? '—' : `${x.toFixed(2)} (LFS/Xet time)`, target: '≥ 0.8', value: x, limit: 0.8, result: verdict(x == null ? null : x >= 0.8) });
+        rows.push({ section: 'xet', measurement: `download throughput, ${label} vs LFS download (${(d.size / 1e6).toFixed(0)} MB)`, hubgate: fmtMs(d.medianMs?.[k]), reference: `${fmtMs(d.medianMs?.lfsResolve)} LFS`, ratio: x == null ? '—' : `${x.toFixed(2)} (LFS/Xet time)`, target: target ? '≥ 0.8' : 'report only', value: target ? x : null, limit: target ? 0.8 : null, result: target ? verdict(x == null ? null : x >= 0.8) : '' });
       }
     }
     return { rows, covered: ['xet-stored', 'xet-download-reconstruction', 'xet-download-resolve'] };
