@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from './helpers/hubgate.js';
+import { settledLog, tempDir } from './helpers/hubgate.js';
 import { type SshHubgate, startSshHubgate } from './helpers/ssh.js';
 
 // git over SSH with `serve --workers 2`: every worker serves the shared SSH port, as it serves HTTP.
@@ -34,7 +34,8 @@ describe('git over SSH with workers', () => {
     const head = (await hub.git(['rev-parse', 'HEAD'], { cwd: dirs[0] })).stdout.trim();
     expect((await hub.git(['--git-dir', hub.repoDir('alice/m'), 'rev-parse', 'refs/heads/main'])).stdout.trim()).toBe(head);
     // Both workers took SSH connections: each logged commands under its own pid.
-    const pids = new Set(hub.log().split('\n').filter((l) => l.includes('"ssh command"')).map((l) => JSON.parse(l).pid));
+    // Log lines reach the test through each worker's asynchronous writer: read once the log has settled.
+    const pids = new Set((await settledLog(hub)).split('\n').filter((l) => l.includes('"ssh command"')).map((l) => JSON.parse(l).pid));
     expect(pids.size).toBe(2);
   });
 });

@@ -283,7 +283,7 @@ export function logEntries(hub: Hubgate): Record<string, any>[] {
  * batches up to 10 ms after their response (src/http/request-log.ts), so a test reads them only
  * once those of the requests it made are there.
  */
-export async function settledLog(hub: Hubgate): Promise<string> {
+export async function settledLog(hub: Pick<Hubgate, 'log'>): Promise<string> {
   const deadline = Date.now() + 2000;
   for (let seen = hub.log().length; ; ) {
     await new Promise((r) => setTimeout(r, 40));
